@@ -1,0 +1,1 @@
+"""The HTTP gateway: authenticates, validates, publishes commands, serves reads."""

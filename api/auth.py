@@ -1,0 +1,48 @@
+"""May they: the middleware that checks each route's permission.
+
+Routes declare their permission in `api.routes`; a route without one is public
+(health only). The principal found is put on the request for the views.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from api import keys
+from api.problems import Problem
+from api.tokens import Principal
+
+
+def _bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    route = request.match_info.route
+    permission = request.app[keys.ROUTE_PERMISSIONS].get(route.name or "")
+    if permission is None:
+        return await handler(request)
+    token = _bearer_token(request)
+    principal = request.app[keys.TOKENS].authenticate(token) if token else None
+    if principal is None:
+        raise Problem(401, "A valid bearer token is required.",
+                      headers={"WWW-Authenticate": 'Bearer realm="clientkeys"'})
+    if not principal.allows(permission):
+        raise Problem(403, f"This token lacks the '{permission}' permission.",
+                      missing_permission=permission)
+    request[keys.PRINCIPAL] = principal
+    return await handler(request)
+
+
+def principal_of(request: web.Request) -> Principal:
+    return request[keys.PRINCIPAL]

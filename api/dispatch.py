@@ -1,0 +1,114 @@
+"""Send a command to the workers and answer the HTTP caller with its outcome.
+
+The pending operation is recorded first, so `/v1/operations/{id}` answers from
+the moment the caller can know the id. Nothing is acknowledged before the
+broker confirmed the command; then the gateway waits up to
+`CLIENTKEYS_SYNC_WAIT_S` for the outcome and answers 201/200/204, or 202 with
+the operation's address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp import web
+
+from api import keys
+from api.problems import Problem
+from api.queries import get_operation
+from common.bus import BrokerUnavailable
+from common.commands import Command, CreateClient, RemoveClient, UpdateClient, encode_command
+from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
+from common.store import OPERATIONS, now
+
+_ERROR_STATUS = {
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.INVALID: 400,
+    ErrorCode.CONFLICT: 409,
+}
+
+
+def operation_view(doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": doc["_id"],
+        "kind": doc["kind"],
+        "status": doc["status"],
+        "client_key": doc.get("client_key"),
+        "error": doc.get("error"),
+        "created_at": doc["created_at"].isoformat(),
+        "updated_at": doc["updated_at"].isoformat(),
+    }
+
+
+def json_response(data: Any, *, status: int = 200,
+                  headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, text=json.dumps(data), content_type="application/json",
+                        headers=headers)
+
+
+async def dispatch(request: web.Request, command: Command, *,
+                   generated_secret: str | None = None) -> web.Response:
+    app = request.app
+    db, bus, waiter = app[keys.DB], app[keys.BUS], app[keys.WAITER]
+    settings = app[keys.SETTINGS]
+    at = now()
+    pending = {"_id": command.id, "kind": command.kind, "status": OperationStatus.PENDING.value,
+               "client_key": command.client_key, "error": None, "actor": command.actor,
+               "request_id": command.request_id, "created_at": at, "updated_at": at}
+    await db[OPERATIONS].insert_one(pending)
+    with waiter.expect(command.id) as reply:
+        try:
+            await bus.publish_command(encode_command(command), message_id=command.id,
+                                      reply_to=app[keys.REPLY_ADDRESS])
+        except BrokerUnavailable:
+            await db[OPERATIONS].update_one({"_id": command.id}, {"$set": {
+                "status": OperationStatus.FAILED.value, "updated_at": now(),
+                "error": OperationError(ErrorCode.UNDELIVERABLE,
+                                        "The broker did not accept the command.").to_dict()}})
+            raise Problem(503, "The command could not be queued; nothing was changed. "
+                          "Try again shortly.",
+                          headers={"Retry-After": str(settings.retry_after_s)}) from None
+        outcome = await _wait(reply, settings.sync_wait_s)
+    if outcome is None:
+        stored = await get_operation(db, command.id)
+        if stored is not None and stored["status"] != OperationStatus.PENDING.value:
+            outcome = Outcome.from_operation(stored)
+    if outcome is None:
+        body: dict[str, Any] = {"operation": operation_view(pending)}
+        if generated_secret is not None:
+            body["secret"] = generated_secret
+        return json_response(body, status=202,
+                             headers={"Location": f"/v1/operations/{command.id}"})
+    return _answer(command, outcome, generated_secret)
+
+
+async def _wait(reply: asyncio.Future[Outcome], seconds: float) -> Outcome | None:
+    if seconds <= 0:
+        return None
+    try:
+        return await asyncio.wait_for(asyncio.shield(reply), seconds)
+    except TimeoutError:
+        return None
+
+
+def _answer(command: Command, outcome: Outcome, generated_secret: str | None) -> web.Response:
+    if outcome.status is OperationStatus.FAILED:
+        error = outcome.error or OperationError(ErrorCode.INTERNAL, "The command failed.")
+        status = _ERROR_STATUS.get(error.code, 500)
+        extra: dict[str, Any] = {"operation_id": outcome.operation_id}
+        if error.fields:
+            extra["errors"] = error.fields
+        raise Problem(status, error.message, **extra)
+    if isinstance(command, RemoveClient):
+        return web.Response(status=204)
+    body: dict[str, Any] = dict(outcome.client or {})
+    if isinstance(command, CreateClient | UpdateClient):
+        body["warnings"] = outcome.warnings
+    if generated_secret is not None:
+        body["secret"] = generated_secret
+    if isinstance(command, CreateClient):
+        return json_response(body, status=201,
+                             headers={"Location": f"/v1/clients/{outcome.client_key}"})
+    return json_response(body)

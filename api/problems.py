@@ -1,0 +1,75 @@
+"""One error shape for every failure: RFC 9457 problem details.
+
+The middleware turns aiohttp's HTTP errors, validation errors and rule
+violations into `application/problem+json`; anything unexpected is logged and
+answered with a generic 500 that reveals nothing of the request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import Any
+
+from aiohttp import web
+from marshmallow import ValidationError
+
+from common.clients import RuleViolation
+
+log = logging.getLogger(__name__)
+PROBLEM_TYPE = "application/problem+json"
+
+
+class Problem(Exception):
+    """Raised by a view to answer with a problem document."""
+
+    def __init__(self, status: int, detail: str | None = None, *,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_response(status: int, detail: str | None = None, *,
+                     headers: dict[str, str] | None = None, **extra: Any) -> web.Response:
+    body: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase,
+                            "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return web.Response(status=status, text=json.dumps(body), content_type=PROBLEM_TYPE,
+                        headers=headers)
+
+
+def _field_errors(messages: Any) -> dict[str, Any]:
+    return messages if isinstance(messages, dict) else {"_schema": messages}
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except Problem as exc:
+        return problem_response(exc.status, exc.detail, headers=exc.headers, **exc.extra)
+    except ValidationError as exc:
+        return problem_response(400, "The request is not valid.",
+                                errors=_field_errors(exc.messages))
+    except RuleViolation as exc:
+        return problem_response(400, "The client is not valid.", errors=exc.errors)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {k: v for k, v in exc.headers.items()
+                   if k.lower() in ("allow", "retry-after", "www-authenticate")}
+        return problem_response(exc.status, exc.reason if exc.status != 404 else None,
+                                headers=headers)
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.rel_url.path)
+        return problem_response(500, "An unexpected error occurred; it has been logged.")

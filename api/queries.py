@@ -1,0 +1,115 @@
+"""The reads: the gateway answers them straight from MongoDB.
+
+Paging is by cursor (keyset), never by offset, so a page costs the same deep in
+the list as at its start and rows do not shift when clients are added. The
+cursor is opaque to callers: base64url JSON of the sort, the last sort value
+and the last `_id` (the tie-breaker).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from common.client_view import public_client
+from common.store import CLIENTS, OPERATIONS, Document
+
+# The secret never leaves the database through a read.
+_CLIENT_PROJECTION = {"secret": 0, "applied_commands": 0}
+_SORT_FIELDS = {"created_at": "created_at", "name": "name_sort"}
+
+
+class BadCursor(ValueError):
+    """A cursor this service did not hand out, or one for another sort."""
+
+
+@dataclass(frozen=True)
+class ClientFilter:
+    type: str | None = None
+    status: str | None = None
+    q: str | None = None
+
+    def query(self) -> Document:
+        query: Document = {}
+        if self.type:
+            query["type"] = self.type
+        if self.status:
+            query["status"] = self.status
+        if self.q:
+            query["name"] = {"$regex": re.escape(self.q), "$options": "i"}
+        return query
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    total: int
+
+
+def encode_cursor(sort: str, document: Document) -> str:
+    field = _SORT_FIELDS[sort.lstrip("-")]
+    value = document[field]
+    raw = {"s": sort, "v": value.isoformat() if isinstance(value, datetime) else value,
+           "id": str(document["_id"])}
+    return base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[Any, ObjectId]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if raw["s"] != sort:
+            raise BadCursor("This cursor belongs to another sort order; start again without it.")
+        value = raw["v"]
+        if sort.lstrip("-") == "created_at":
+            value = datetime.fromisoformat(value)
+        elif not isinstance(value, str):
+            raise BadCursor("The cursor is not valid.")
+        return value, ObjectId(raw["id"])
+    except BadCursor:
+        raise
+    except (binascii.Error, ValueError, KeyError, TypeError, InvalidId,
+            UnicodeDecodeError):
+        raise BadCursor("The cursor is not valid.") from None
+
+
+async def list_clients(db: AsyncDatabase[Document], where: ClientFilter, *, sort: str,
+                       limit: int, cursor: str | None) -> Page:
+    field = _SORT_FIELDS[sort.lstrip("-")]
+    direction = DESCENDING if sort.startswith("-") else ASCENDING
+    query = where.query()
+    page_query = dict(query)
+    if cursor:
+        value, last_id = decode_cursor(cursor, sort)
+        op = "$lt" if direction == DESCENDING else "$gt"
+        page_query["$or"] = [{field: {op: value}}, {field: value, "_id": {op: last_id}}]
+    found = db[CLIENTS].find(page_query, _CLIENT_PROJECTION) \
+        .sort([(field, direction), ("_id", direction)]).limit(limit + 1)
+    documents = await found.to_list()
+    total = await db[CLIENTS].count_documents(query)
+    more = len(documents) > limit
+    documents = documents[:limit]
+    return Page(
+        items=[public_client(d) for d in documents],
+        next_cursor=encode_cursor(sort, documents[-1]) if more else None,
+        total=total,
+    )
+
+
+async def find_client(db: AsyncDatabase[Document], key: str) -> Document | None:
+    """A stored client without its secret."""
+    return await db[CLIENTS].find_one({"key": key}, _CLIENT_PROJECTION)
+
+
+async def get_operation(db: AsyncDatabase[Document], operation_id: str) -> Document | None:
+    return await db[OPERATIONS].find_one({"_id": operation_id})

@@ -1,0 +1,98 @@
+"""Who is calling: static API tokens and what each may do.
+
+The tokens file (`CLIENTKEYS_TOKENS_FILE`) is a JSON list of
+`{"subject", "sha256", "permissions"}` and holds only hashes. A presented token
+is hashed and looked up by its digest, so the lookup time does not depend on how
+much of a guess matches. The file is re-read when it changes on disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+CONFIGURE_SERVER = "configure_server"
+CLIENTS_READ = "clients:read"
+PERMISSIONS = (CONFIGURE_SERVER, CLIENTS_READ)
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class TokensFileError(ValueError):
+    """The tokens file cannot be used; the message names the entry, never a hash."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    permissions: frozenset[str]
+
+    def allows(self, permission: str) -> bool:
+        # configure_server is the product's "Configure Server": it allows everything.
+        return CONFIGURE_SERVER in self.permissions or permission in self.permissions
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def parse_tokens(text: str, source: str) -> dict[str, Principal]:
+    try:
+        entries = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TokensFileError(f"{source} is not JSON (line {exc.lineno})") from None
+    if not isinstance(entries, list):
+        raise TokensFileError(f"{source} must hold a JSON list of tokens")
+    principals: dict[str, Principal] = {}
+    for position, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict):
+            raise TokensFileError(f"{source}: entry {position} is not an object")
+        subject, digest, permissions = (entry.get("subject"), entry.get("sha256"),
+                                        entry.get("permissions"))
+        if not isinstance(subject, str) or not subject:
+            raise TokensFileError(f"{source}: entry {position} has no subject")
+        if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
+            raise TokensFileError(
+                f"{source}: entry {position} ({subject}) needs sha256, 64 lower-case hex digits")
+        if not isinstance(permissions, list) or not all(p in PERMISSIONS for p in permissions):
+            raise TokensFileError(
+                f"{source}: entry {position} ({subject}) has permissions other than "
+                f"{', '.join(PERMISSIONS)}")
+        principals[digest] = Principal(subject, frozenset(permissions))
+    return principals
+
+
+class TokenStore:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._mtime: float | None = None
+        self._principals: dict[str, Principal] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        try:
+            stat = os.stat(self._path)
+            text = self._path.read_text()
+        except OSError as exc:
+            raise TokensFileError(f"cannot read tokens file {self._path}: {exc.strerror}"
+                                  ) from None
+        self._principals = parse_tokens(text, str(self._path))
+        self._mtime = stat.st_mtime
+
+    def _refresh(self) -> None:
+        try:
+            changed = os.stat(self._path).st_mtime != self._mtime
+        except OSError:
+            return  # keep serving the tokens we have; the file may be mid-replace
+        if changed:
+            # A half-written file: keep serving the last good tokens.
+            with contextlib.suppress(TokensFileError):
+                self.reload()
+
+    def authenticate(self, token: str) -> Principal | None:
+        self._refresh()
+        return self._principals.get(token_digest(token))

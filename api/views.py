@@ -1,0 +1,190 @@
+"""The HTTP views: parse, check, build a command or run a query, answer.
+
+Nothing here writes a client: commands go to the workers through `dispatch`,
+reads go through `api.queries`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from api import keys
+from api.auth import principal_of
+from api.dispatch import dispatch, json_response, operation_view
+from api.problems import Problem
+from api.queries import BadCursor, ClientFilter, find_client, get_operation, list_clients
+from common.client_view import public_client
+from common.clients import (
+    ClientFields,
+    ClientType,
+    FieldErrors,
+    RuleViolation,
+    check_client,
+    check_secret_pair,
+)
+from common.commands import (
+    ApproveClient,
+    CreateClient,
+    DisapproveClient,
+    RemoveClient,
+    UpdateClient,
+)
+from common.keyring import generate_secret
+from common.schemas import CreateClientRequest, ListClientsQuery, UpdateClientRequest
+from common.store import Document
+
+_CREATE = CreateClientRequest()
+_UPDATE = UpdateClientRequest()
+_LIST = ListClientsQuery()
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_JSON_TYPES = ("application/json",)
+
+
+def request_id(request: web.Request) -> str:
+    given = request.headers.get("X-Request-ID", "")
+    return given if _REQUEST_ID.fullmatch(given) else str(uuid.uuid4())
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    if request.content_type not in _JSON_TYPES:
+        raise Problem(415, "Send the request body as application/json.")
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise Problem(400, "The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise Problem(400, "The request body must be a JSON object.")
+    return body
+
+
+def _secret_from(data: dict[str, Any], errors: FieldErrors, *, required: bool
+                 ) -> tuple[str | None, str | None]:
+    """(secret to store, generated secret to show once); adds to `errors`."""
+    if data.get("generate_secret"):
+        secret = generate_secret()
+        return secret, secret
+    if not required and "secret" not in data and "secret_confirmation" not in data:
+        return None, None
+    pair_errors = check_secret_pair(data.get("secret"), data.get("secret_confirmation"))
+    if required and pair_errors.get("secret") == ["Missing data for required field."] \
+            and "secret_confirmation" in pair_errors:
+        pair_errors["secret"] = ["Give secret and secret_confirmation, or generate_secret."]
+    errors.update(pair_errors)
+    return data.get("secret"), None
+
+
+def _checked(fields: ClientFields, errors: FieldErrors) -> ClientFields:
+    """The canonical client; raises one RuleViolation with every field's errors."""
+    checked = fields
+    try:
+        checked, _warnings = check_client(fields)
+    except RuleViolation as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise RuleViolation(errors)
+    return checked
+
+
+def _key(request: web.Request) -> str:
+    return request.match_info["key"]
+
+
+async def _existing(request: web.Request) -> Document:
+    document = await find_client(request.app[keys.DB], _key(request))
+    if document is None:
+        raise Problem(404, f"There is no client with key {_key(request)[:100]!r}.")
+    return document
+
+
+async def create_client(request: web.Request) -> web.StreamResponse:
+    data = _CREATE.load(await read_json_object(request))
+    errors: FieldErrors = {}
+    secret, generated = _secret_from(data, errors, required=True)
+    fields = _checked(ClientFields(data["type"], data["name"], data.get("redirect_uris", []),
+                                   data.get("grant_types", []), data.get("response_types", [])),
+                      errors)
+    assert secret is not None
+    command = CreateClient(
+        id=str(uuid.uuid4()), actor=principal_of(request).subject,
+        request_id=request_id(request), type=fields.type, name=fields.name,
+        secret=request.app[keys.KEYRING].seal(secret), redirect_uris=fields.redirect_uris,
+        grant_types=fields.grant_types, response_types=fields.response_types)
+    return await dispatch(request, command, generated_secret=generated)
+
+
+async def update_client(request: web.Request) -> web.StreamResponse:
+    data = _UPDATE.load(await read_json_object(request))
+    current = await _existing(request)
+    errors: FieldErrors = {}
+    secret, generated = _secret_from(data, errors, required=False)
+    merged = ClientFields(
+        ClientType(current["type"]),
+        data.get("name", current["name"]),
+        data.get("redirect_uris", current["redirect_uris"]),
+        data.get("grant_types", current["grant_types"]),
+        data.get("response_types", current["response_types"]))
+    _checked(merged, errors)
+    command = UpdateClient(
+        id=str(uuid.uuid4()), actor=principal_of(request).subject,
+        request_id=request_id(request), client_key=current["key"],
+        name=data.get("name"),
+        secret=request.app[keys.KEYRING].seal(secret) if secret is not None else None,
+        redirect_uris=data.get("redirect_uris"), grant_types=data.get("grant_types"),
+        response_types=data.get("response_types"))
+    return await dispatch(request, command, generated_secret=generated)
+
+
+async def _simple_command(request: web.Request,
+                          kind: type[ApproveClient | DisapproveClient | RemoveClient]
+                          ) -> web.StreamResponse:
+    current = await _existing(request)
+    command = kind(id=str(uuid.uuid4()), actor=principal_of(request).subject,
+                   request_id=request_id(request), client_key=current["key"])
+    return await dispatch(request, command)
+
+
+async def approve_client(request: web.Request) -> web.StreamResponse:
+    return await _simple_command(request, ApproveClient)
+
+
+async def disapprove_client(request: web.Request) -> web.StreamResponse:
+    return await _simple_command(request, DisapproveClient)
+
+
+async def remove_client(request: web.Request) -> web.StreamResponse:
+    return await _simple_command(request, RemoveClient)
+
+
+async def get_client(request: web.Request) -> web.StreamResponse:
+    return json_response(public_client(await _existing(request)))
+
+
+async def list_clients_view(request: web.Request) -> web.StreamResponse:
+    query = _LIST.load(dict(request.query))
+    where = ClientFilter(
+        type=query["type"].value if "type" in query else None,
+        status=query["status"].value if "status" in query else None,
+        q=query.get("q"))
+    try:
+        page = await list_clients(request.app[keys.DB], where, sort=query["sort"],
+                                  limit=query["limit"], cursor=query.get("cursor"))
+    except BadCursor as exc:
+        raise Problem(400, str(exc), errors={"cursor": [str(exc)]}) from None
+    return json_response({"items": page.items, "next_cursor": page.next_cursor,
+                          "total": page.total})
+
+
+async def get_operation_view(request: web.Request) -> web.StreamResponse:
+    operation = await get_operation(request.app[keys.DB], request.match_info["id"])
+    if operation is None:
+        raise Problem(404, "There is no such operation (finished ones are kept 30 days).")
+    return json_response(operation_view(operation))
+
+
+async def healthz(request: web.Request) -> web.StreamResponse:
+    return json_response({"status": "ok"})

@@ -1,0 +1,1 @@
+"""What the gateway and the workers share: contracts, rules, settings, adapters."""

@@ -1,0 +1,181 @@
+"""The message bus on RabbitMQ, with aio-pika.
+
+Declares the topology of `common.topology` and nothing else. Commands and
+events are persistent and published with publisher confirms on a channel that
+raises on returned (unroutable) messages, so "published" always means "the
+broker has it". Connections are robust: aio-pika reconnects and re-declares
+queues and consumers by itself after a broker restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+
+from common.bus import BrokerUnavailable, CommandHandler, ReplyHandler
+from common.topology import Topology
+
+log = logging.getLogger(__name__)
+
+COMMAND_CONTENT_TYPE = "application/json"
+EVENT_CONTENT_TYPE = "application/cloudevents+json"
+_PUBLISH_ERRORS = (*CONNECTION_EXCEPTIONS, asyncio.TimeoutError)
+
+
+class AmqpIncomingCommand:
+    def __init__(self, message: AbstractIncomingMessage) -> None:
+        self._message = message
+        self.body = message.body
+        self.redelivered = bool(message.redelivered)
+        self.reply_to = message.reply_to
+
+    async def ack(self) -> None:
+        await self._message.ack()
+
+    async def requeue(self) -> None:
+        await self._message.nack(requeue=True)
+
+    async def dead_letter(self) -> None:
+        await self._message.reject(requeue=False)
+
+
+class AmqpBus:
+    """One robust connection, one confirming channel for publishing, one for consuming."""
+
+    def __init__(self, connection: AbstractRobustConnection, topology: Topology,
+                 publish_timeout_s: float) -> None:
+        self._connection = connection
+        self._topology = topology
+        self._timeout = publish_timeout_s
+        self._publish_channel: AbstractChannel | None = None
+        self._events: AbstractExchange | None = None
+        self._consume_channel: AbstractChannel | None = None
+        self._commands: AbstractQueue | None = None
+        self._consumer_tag: str | None = None
+
+    @classmethod
+    async def connect(cls, url: str, topology: Topology, *,
+                      publish_timeout_s: float = 5.0) -> AmqpBus:
+        connection = await aio_pika.connect_robust(url, client_properties={
+            "connection_name": f"clientkeys {topology.namespace}",
+        })
+        bus = cls(connection, topology, publish_timeout_s)
+        try:
+            await bus._declare()
+        except BaseException:
+            await connection.close()
+            raise
+        return bus
+
+    async def _declare(self) -> None:
+        t = self._topology
+        channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+        self._publish_channel = channel
+        dead = await channel.declare_exchange(
+            t.dead_letter_exchange, aio_pika.ExchangeType.DIRECT, durable=True)
+        dead_queue = await channel.declare_queue(
+            t.dead_letter_queue, durable=True, arguments=t.dead_letter_queue_arguments())
+        await dead_queue.bind(dead, routing_key=t.dead_letter_queue)
+        await channel.declare_queue(
+            t.commands_queue, durable=True, arguments=t.commands_queue_arguments())
+        self._events = await channel.declare_exchange(
+            t.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+
+    @property
+    def connected(self) -> bool:
+        return not self._connection.is_closed and self._publish_channel is not None \
+            and not self._publish_channel.is_closed
+
+    async def _publish(self, exchange: AbstractExchange, routing_key: str,
+                       message: aio_pika.Message, *, mandatory: bool = True) -> None:
+        try:
+            await exchange.publish(message, routing_key, mandatory=mandatory,
+                                   timeout=self._timeout)
+        except _PUBLISH_ERRORS as exc:
+            raise BrokerUnavailable(f"{type(exc).__name__}: the broker did not confirm") from exc
+
+    async def publish_command(self, body: bytes, *, message_id: str,
+                              reply_to: str | None) -> None:
+        assert self._publish_channel is not None
+        message = aio_pika.Message(
+            body, message_id=message_id, correlation_id=message_id, reply_to=reply_to,
+            content_type=COMMAND_CONTENT_TYPE, delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
+        await self._publish(self._publish_channel.default_exchange,
+                            self._topology.commands_queue, message)
+
+    async def publish_event(self, routing_key: str, body: bytes, *, message_id: str) -> None:
+        assert self._events is not None
+        message = aio_pika.Message(
+            body, message_id=message_id, content_type=EVENT_CONTENT_TYPE,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
+        # Not mandatory: an event nobody subscribes to yet is not an error.
+        await self._publish(self._events, routing_key, message, mandatory=False)
+
+    async def publish_reply(self, reply_to: str, body: bytes, *, correlation_id: str) -> None:
+        assert self._publish_channel is not None
+        message = aio_pika.Message(body, correlation_id=correlation_id,
+                                   content_type="application/json")
+        try:
+            await self._publish(self._publish_channel.default_exchange, reply_to, message,
+                                mandatory=False)
+        except BrokerUnavailable:
+            log.warning("outcome reply for %s not sent; the operation holds it", correlation_id)
+
+    async def listen_for_replies(self, handler: ReplyHandler) -> str:
+        channel = await self._connection.channel(publisher_confirms=False)
+        # Our own name (not a server-generated one) so the robust channel can
+        # declare the same queue again after a reconnect.
+        name = f"{self._topology.namespace}.replies.{uuid.uuid4().hex}"
+        queue = await channel.declare_queue(name, exclusive=True, auto_delete=True)
+
+        async def on_reply(message: AbstractIncomingMessage) -> None:
+            handler(message.body)
+
+        await queue.consume(on_reply, no_ack=True)
+        return name
+
+    async def consume_commands(self, handler: CommandHandler, *, prefetch: int) -> None:
+        channel = await self._connection.channel(publisher_confirms=False)
+        await channel.set_qos(prefetch_count=prefetch)
+        queue = await channel.declare_queue(
+            self._topology.commands_queue, durable=True,
+            arguments=self._topology.commands_queue_arguments())
+
+        async def on_command(message: AbstractIncomingMessage) -> None:
+            await handler(AmqpIncomingCommand(message))
+
+        self._consume_channel, self._commands = channel, queue
+        self._consumer_tag = await queue.consume(on_command)
+
+    async def stop_consuming(self) -> None:
+        if self._commands is not None and self._consumer_tag is not None:
+            try:
+                await self._commands.cancel(self._consumer_tag)
+            except _PUBLISH_ERRORS:
+                log.warning("could not cancel the command consumer; closing will end it")
+            self._consumer_tag = None
+
+    async def close(self) -> None:
+        await self._connection.close()
+
+    async def delete_topology(self) -> None:
+        """Remove every queue and exchange of this namespace (for test runs)."""
+        channel: Any = await self._connection.channel()
+        t = self._topology
+        for queue in (t.commands_queue, t.dead_letter_queue):
+            await channel.queue_delete(queue)
+        for exchange in (t.events_exchange, t.dead_letter_exchange):
+            await channel.exchange_delete(exchange)
+        await channel.close()

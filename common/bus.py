@@ -1,0 +1,57 @@
+"""The message bus as the gateway and the worker see it.
+
+Two implementations: `common.amqp_bus.AmqpBus` (RabbitMQ, the real one) and
+`common.memory_bus.MemoryBus` (one process, for `clientkeys dev` without a
+broker). Both route the same way, so code above this line cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
+
+
+class BrokerUnavailable(Exception):
+    """The broker did not confirm a publish; the caller must not report success."""
+
+
+class IncomingCommand(Protocol):
+    body: bytes
+    redelivered: bool
+    reply_to: str | None
+
+    async def ack(self) -> None: ...
+
+    async def requeue(self) -> None: ...
+
+    async def dead_letter(self) -> None: ...
+
+
+CommandHandler = Callable[[IncomingCommand], Coroutine[Any, Any, None]]
+ReplyHandler = Callable[[bytes], None]
+
+
+class MessageBus(Protocol):
+    async def publish_command(self, body: bytes, *, message_id: str,
+                              reply_to: str | None) -> None:
+        """Persistent publish to the command queue; returns once the broker confirmed it.
+
+        Raises BrokerUnavailable otherwise.
+        """
+
+    async def publish_event(self, routing_key: str, body: bytes, *, message_id: str) -> None:
+        """Persistent, confirmed publish to the events exchange."""
+
+    async def publish_reply(self, reply_to: str, body: bytes, *, correlation_id: str) -> None:
+        """Best-effort outcome to one gateway; the operation document is the record."""
+
+    async def listen_for_replies(self, handler: ReplyHandler) -> str:
+        """Start receiving outcomes; returns the address to put in `reply_to`."""
+
+    async def consume_commands(self, handler: CommandHandler, *, prefetch: int) -> None:
+        """Start handing commands to `handler`, at most `prefetch` unacknowledged."""
+
+    async def stop_consuming(self) -> None:
+        """Take no new commands; those already handed out may still be acked."""
+
+    async def close(self) -> None: ...

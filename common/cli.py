@@ -1,0 +1,66 @@
+"""The `clientkeys` command: the composition root for every process.
+
+`gateway` and `worker` are the production processes; `dev` runs both in one
+process; `keys new` prints a fresh encryption-key entry. A bad setting ends the
+process with one clear line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from common.settings import SettingsError, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clientkeys",
+                                     description="Manage the OAuth clients of a platform.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("gateway", help="run the HTTP gateway")
+    commands.add_parser("worker", help="run a worker that applies commands")
+    commands.add_parser("dev", help="run gateway and worker in one process, with dev defaults")
+    keys = commands.add_parser("keys", help="encryption keys")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    new = keys_commands.add_parser("new", help="print a new key_id:key entry for the keyring")
+    new.add_argument("key_id", help="a short name for the key, e.g. 2026-11")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aio_pika").setLevel(logging.WARNING)
+    logging.getLogger("aiormq").setLevel(logging.WARNING)
+    try:
+        if args.command == "keys":
+            from common.keyring import new_key_entry
+
+            print(new_key_entry(args.key_id))
+        elif args.command == "dev":
+            from common.devmode import run_dev
+
+            run_dev()
+        else:
+            settings = load_settings()
+            settings.keyring()  # both refuse to start without a usable keyring
+            if args.command == "gateway":
+                from api.main import run_gateway
+
+                run_gateway(settings)
+            else:
+                from worker.main import run_worker
+
+                run_worker(settings)
+    except SettingsError as exc:
+        print(f"clientkeys: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,335 @@
+"""The rules of an OAuth client, in one place.
+
+The gateway runs them to answer a bad request with a 400 at once; the worker
+runs them again against the state it is about to write, because that state is
+the one that counts. Both call the same functions, so the two can never drift.
+
+Sources: the product pages (client types, grant and response types, the
+re-typed secret); where they are silent, RFC 6749, RFC 7591 (client metadata),
+RFC 8252 (native-app redirect URIs) and RFC 9700 (OAuth 2.0 security BCP).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+
+class ClientType(StrEnum):
+    OAUTH1 = "oauth1"
+    OAUTH2 = "oauth2"
+    OIDC = "oidc"
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DISAPPROVED = "disapproved"
+
+
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+GRANT_TYPES: tuple[str, ...] = ("authorization_code", "password", "refresh_token", DEVICE_CODE)
+# The product page misprints the device grant; we name the right spelling back.
+MISSPELLED_GRANT_TYPES = {"urb:ietf:params:oauth:grant-type:device_code": DEVICE_CODE}
+# Grants after which an authorization server may issue a refresh token.
+REFRESH_ISSUING_GRANTS = frozenset({"authorization_code", "password", DEVICE_CODE})
+
+RESPONSE_TYPES: Mapping[ClientType, tuple[str, ...]] = {
+    ClientType.OAUTH1: (),
+    ClientType.OAUTH2: ("code", "token"),
+    ClientType.OIDC: (
+        "code",
+        "code id_token",
+        "code id_token token",
+        "code token",
+        "id_token",
+        "id_token token",
+    ),
+}
+# Canonical order of the words in a response type (OAuth 2.0 Multiple Response
+# Type Encoding Practices: the order does not matter, so we store one form).
+_RESPONSE_WORD_ORDER = ("code", "id_token", "token")
+
+NAME_MAX = 200
+SECRET_MIN = 12
+SECRET_MAX = 512
+REDIRECT_URI_MAX = 2048
+REDIRECT_URIS_MAX = 50
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+WARN_PASSWORD = (
+    "The password grant exposes the resource owner's credentials to the client; "
+    "RFC 9700 (section 2.4) says it must not be used."
+)
+WARN_IMPLICIT = (
+    "Response types without 'code' (the implicit flow) return tokens in the URL; "
+    "RFC 9700 (section 2.1.2) says clients should not use them."
+)
+
+FieldErrors = dict[str, list[str]]
+
+
+class RuleViolation(Exception):
+    """A client that breaks the rules: field name -> messages."""
+
+    def __init__(self, errors: FieldErrors) -> None:
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass
+class ClientFields:
+    """The editable part of a client, as the rules see it."""
+
+    type: ClientType
+    name: str
+    redirect_uris: list[str] = field(default_factory=list)
+    grant_types: list[str] = field(default_factory=list)
+    response_types: list[str] = field(default_factory=list)
+
+
+def _add(errors: FieldErrors, name: str, message: str) -> None:
+    errors.setdefault(name, []).append(message)
+
+
+def has_control_characters(value: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in value)
+
+
+def normalize_name(value: str) -> str:
+    """Trim a client name and check it; raises RuleViolation on the `name` field."""
+    name = value.strip()
+    if not name:
+        raise RuleViolation({"name": ["Must not be empty."]})
+    if len(name) > NAME_MAX:
+        raise RuleViolation({"name": [f"Must be at most {NAME_MAX} characters."]})
+    if has_control_characters(name):
+        raise RuleViolation({"name": ["Must not contain control characters."]})
+    return name
+
+
+def check_secret_pair(secret: str | None, confirmation: str | None) -> FieldErrors:
+    """The product's "re-type the secret": both given, equal and of a sane length.
+
+    Messages never repeat the secret itself.
+    """
+    errors: FieldErrors = {}
+    if secret is None:
+        _add(errors, "secret", "Missing data for required field.")
+    elif not SECRET_MIN <= len(secret) <= SECRET_MAX:
+        _add(errors, "secret", f"Must be between {SECRET_MIN} and {SECRET_MAX} characters.")
+    if confirmation is None:
+        _add(errors, "secret_confirmation", "Missing data for required field.")
+    elif secret is not None and confirmation != secret:
+        _add(errors, "secret_confirmation", "Does not match the secret.")
+    return errors
+
+
+def canonical_response_type(value: str) -> str | None:
+    """`id_token code` -> `code id_token`; None when a word is unknown or repeated."""
+    words = value.split()
+    if not words or len(set(words)) != len(words):
+        return None
+    if any(word not in _RESPONSE_WORD_ORDER for word in words):
+        return None
+    return " ".join(sorted(words, key=_RESPONSE_WORD_ORDER.index))
+
+
+def _dedupe(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """Why `uri` cannot be a redirect URI, or None when it can."""
+    if len(uri) > REDIRECT_URI_MAX:
+        return f"Must be at most {REDIRECT_URI_MAX} characters."
+    if has_control_characters(uri) or any(ch.isspace() for ch in uri):
+        return "Must not contain spaces or control characters."
+    if "#" in uri:
+        return "Must not contain a fragment (RFC 6749, section 3.1.2)."
+    if "*" in uri:
+        return "Wildcards are not allowed; register every redirect URI exactly."
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return "Is not a valid URI."
+    if not parts.scheme:
+        return "Must be an absolute URI with a scheme."
+    scheme = parts.scheme.lower()
+    if scheme == "https":
+        if not host:
+            return "An https redirect URI needs a host."
+        if parts.username is not None or parts.password is not None:
+            return "Must not contain user credentials."
+        return None
+    if scheme == "http":
+        if host is None or not _is_loopback(host):
+            return (
+                "http is allowed only on a loopback host (127.0.0.1, [::1] or localhost); "
+                "use https."
+            )
+        if parts.username is not None or parts.password is not None:
+            return "Must not contain user credentials."
+        return None
+    # RFC 8252 section 7.1: private-use schemes for native apps are reverse
+    # domain names, which also keeps out javascript:, data:, file: and the like.
+    if "." not in scheme:
+        return (
+            f"The scheme '{parts.scheme}' is not allowed: use https, http on a loopback host, "
+            "or a reverse-domain private-use scheme such as com.example.app:/callback."
+        )
+    if parts.netloc and not parts.path.startswith("/"):
+        return "Is not a valid URI."
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host) in (
+            ipaddress.ip_address("127.0.0.1"),
+            ipaddress.ip_address("::1"),
+        )
+    except ValueError:
+        return False
+
+
+def _check_redirect_uris(uris: Sequence[str], errors: FieldErrors) -> list[str]:
+    unique = _dedupe(uris)
+    if len(unique) > REDIRECT_URIS_MAX:
+        _add(errors, "redirect_uris", f"At most {REDIRECT_URIS_MAX} redirect URIs.")
+    for uri in unique:
+        problem = redirect_uri_problem(uri)
+        if problem:
+            _add(errors, "redirect_uris", f"{uri[:100]!r}: {problem}")
+    return unique
+
+
+def _check_grant_types(values: Sequence[str], errors: FieldErrors) -> list[str]:
+    grants = _dedupe(values)
+    if not grants:
+        _add(errors, "grant_types", "Choose at least one grant type.")
+    for grant in grants:
+        if grant in MISSPELLED_GRANT_TYPES:
+            _add(
+                errors,
+                "grant_types",
+                f"'{grant}' is a misspelling; the device grant is "
+                f"'{MISSPELLED_GRANT_TYPES[grant]}'.",
+            )
+        elif grant not in GRANT_TYPES:
+            _add(
+                errors,
+                "grant_types",
+                f"'{grant[:100]}' is not supported; choose from {', '.join(GRANT_TYPES)}.",
+            )
+    return grants
+
+
+def _check_response_types(
+    client_type: ClientType, values: Sequence[str], errors: FieldErrors
+) -> list[str]:
+    allowed = RESPONSE_TYPES[client_type]
+    result: list[str] = []
+    for value in values:
+        canonical = canonical_response_type(value)
+        if canonical is None or canonical not in allowed:
+            _add(
+                errors,
+                "response_types",
+                f"'{value[:100]}' is not a response type of {client_type.value} clients; "
+                f"choose from {', '.join(repr(a) for a in allowed)}.",
+            )
+        elif canonical not in result:
+            result.append(canonical)
+    return result
+
+
+def check_client(fields: ClientFields) -> tuple[ClientFields, list[str]]:
+    """Validate a whole client and return its canonical form and warnings.
+
+    Raises RuleViolation naming every field that is wrong.
+    """
+    errors: FieldErrors = {}
+    try:
+        name = normalize_name(fields.name)
+    except RuleViolation as exc:
+        errors.update(exc.errors)
+        name = fields.name
+    if fields.type is ClientType.OAUTH1:
+        for attr in ("redirect_uris", "grant_types", "response_types"):
+            if getattr(fields, attr):
+                _add(errors, attr, "OAuth 1.0a consumers have no " + attr.replace("_", " ") + ".")
+        if errors:
+            raise RuleViolation(errors)
+        return ClientFields(ClientType.OAUTH1, name), []
+
+    uris = _check_redirect_uris(fields.redirect_uris, errors)
+    grants = _check_grant_types(fields.grant_types, errors)
+    responses = _check_response_types(fields.type, fields.response_types, errors)
+    if "grant_types" not in errors and "response_types" not in errors:
+        _check_consistency(uris, grants, responses, errors)
+    if errors:
+        raise RuleViolation(errors)
+    return ClientFields(fields.type, name, uris, grants, responses), warnings_for(grants, responses)
+
+
+def _check_consistency(
+    uris: list[str], grants: list[str], responses: list[str], errors: FieldErrors
+) -> None:
+    with_code = [r for r in responses if "code" in r.split()]
+    if "authorization_code" in grants and not with_code:
+        _add(
+            errors,
+            "response_types",
+            "The authorization_code grant needs a response type that contains 'code'.",
+        )
+    if with_code and "authorization_code" not in grants:
+        _add(
+            errors,
+            "grant_types",
+            "Response types that contain 'code' need the authorization_code grant.",
+        )
+    if responses and not uris:
+        _add(errors, "redirect_uris", "Response types need at least one redirect URI.")
+    if "refresh_token" in grants and not REFRESH_ISSUING_GRANTS.intersection(grants):
+        _add(
+            errors,
+            "grant_types",
+            "refresh_token needs a grant that issues refresh tokens "
+            "(authorization_code, password or the device grant).",
+        )
+
+
+def warnings_for(grants: Sequence[str], responses: Sequence[str]) -> list[str]:
+    """What RFC 9700 discourages but this service still accepts."""
+    warnings = []
+    if "password" in grants:
+        warnings.append(WARN_PASSWORD)
+    if any("code" not in r.split() for r in responses):
+        warnings.append(WARN_IMPLICIT)
+    return warnings
+
+
+# Status transitions: action -> (statuses it may start from, status it leads to).
+TRANSITIONS: Mapping[str, tuple[frozenset[Status], Status]] = {
+    "approve": (frozenset({Status.PENDING, Status.DISAPPROVED}), Status.APPROVED),
+    "disapprove": (frozenset({Status.PENDING, Status.APPROVED}), Status.DISAPPROVED),
+}
+
+
+def next_status(action: str, current: Status) -> Status | None:
+    """The status `action` leads to from `current`; None when nothing changes."""
+    sources, target = TRANSITIONS[action]
+    if current == target:
+        return None
+    if current not in sources:  # pragma: no cover - every status is covered today
+        raise RuleViolation({"status": [f"Cannot {action} a client that is {current.value}."]})
+    return target

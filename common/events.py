@@ -1,0 +1,105 @@
+"""Events: what happened to a client, for the services that subscribe.
+
+Each event is a CloudEvents 1.0 event in structured JSON mode, published to the
+topic exchange `<namespace>.events` with routing key `client.<type>.<event>`.
+The envelope is built here rather than with the CloudEvents SDK: structured
+JSON mode is a flat object of a few attributes, and a marshmallow schema keeps
+it in the same form as the other contracts (and documentable from them).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from marshmallow import Schema, fields
+
+CONTENT_TYPE = "application/cloudevents+json"
+SPEC_VERSION = "1.0"
+
+
+class ClientEventType(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    APPROVED = "approved"
+    DISAPPROVED = "disapproved"
+    REMOVED = "removed"
+
+
+@dataclass(frozen=True)
+class ClientEvent:
+    """One change to one client. `client` is its public view after the change."""
+
+    type: ClientEventType
+    client: dict[str, Any]
+    actor: str
+    command_id: str
+    previous_status: str | None = None
+    changed_fields: list[str] | None = None
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def client_key(self) -> str:
+        return str(self.client["key"])
+
+    @property
+    def routing_key(self) -> str:
+        return f"client.{self.client['type']}.{self.type.value}"
+
+
+class EventDataSchema(Schema):
+    client = fields.Dict(required=True)
+    actor = fields.String(required=True)
+    command_id = fields.String(required=True)
+    previous_status = fields.String(allow_none=True)
+    changed_fields = fields.List(fields.String(), allow_none=True)
+
+
+class CloudEventSchema(Schema):
+    specversion = fields.String(required=True)
+    id = fields.String(required=True)
+    source = fields.String(required=True)
+    type = fields.String(required=True)
+    subject = fields.String(required=True)
+    time = fields.AwareDateTime(required=True)
+    datacontenttype = fields.String(required=True)
+    data = fields.Nested(EventDataSchema, required=True)
+
+
+_CLOUD_EVENT = CloudEventSchema()
+
+
+def event_source(namespace: str) -> str:
+    return f"urn:clientkeys:{namespace}"
+
+
+def cloud_event(event: ClientEvent, namespace: str) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "client": event.client,
+        "actor": event.actor,
+        "command_id": event.command_id,
+    }
+    if event.previous_status is not None:
+        data["previous_status"] = event.previous_status
+    if event.changed_fields is not None:
+        data["changed_fields"] = event.changed_fields
+    envelope: dict[str, Any] = _CLOUD_EVENT.dump({
+        "specversion": SPEC_VERSION,
+        "id": event.id,
+        "source": event_source(namespace),
+        "type": f"clientkeys.client.{event.type.value}",
+        "subject": event.client_key,
+        "time": event.time,
+        "datacontenttype": "application/json",
+        "data": data,
+    })
+    return envelope
+
+
+def encode_event(event: ClientEvent, namespace: str) -> bytes:
+    return json.dumps(cloud_event(event, namespace), separators=(",", ":")).encode()

@@ -1,0 +1,121 @@
+"""Client secrets at rest and on the wire: AES-256-GCM under a keyring.
+
+The keyring is `CLIENTKEYS_ENCRYPTION_KEYS`: `key_id:base64url(32 bytes)` entries.
+The first key encrypts, every key decrypts, so a new key can be put first and
+the old ones kept until everything has been re-encrypted.
+
+The gateway encrypts a secret before the command leaves it, so the broker
+never carries a plaintext secret; the worker stores the sealed value as it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+# Binds a ciphertext to its purpose, so a sealed secret cannot pass for another field.
+_AAD = b"clientkeys/client-secret/v1"
+GENERATED_SECRET_BYTES = 32
+
+
+class KeyringError(ValueError):
+    """A keyring setting that cannot be used; the message never holds key material."""
+
+
+@dataclass(frozen=True)
+class SealedSecret:
+    key_id: str
+    nonce: bytes
+    ciphertext: bytes
+
+    def to_document(self) -> dict[str, Any]:
+        return {"kid": self.key_id, "nonce": self.nonce, "ct": self.ciphertext}
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> SealedSecret:
+        return cls(str(doc["kid"]), bytes(doc["nonce"]), bytes(doc["ct"]))
+
+    def to_wire(self) -> dict[str, str]:
+        return {
+            "kid": self.key_id,
+            "nonce": _b64encode(self.nonce),
+            "ct": _b64encode(self.ciphertext),
+        }
+
+    @classmethod
+    def from_wire(cls, doc: Mapping[str, str]) -> SealedSecret:
+        return cls(doc["kid"], _b64decode(doc["nonce"]), _b64decode(doc["ct"]))
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class Keyring:
+    def __init__(self, keys: list[tuple[str, bytes]]) -> None:
+        if not keys:
+            raise KeyringError("the keyring is empty")
+        self._current_id = keys[0][0]
+        self._keys = {key_id: AESGCM(key) for key_id, key in keys}
+
+    @property
+    def current_key_id(self) -> str:
+        return self._current_id
+
+    @classmethod
+    def parse(cls, text: str) -> Keyring:
+        """Parse `id:base64url,id:base64url`; errors name the entry, never the key."""
+        keys: list[tuple[str, bytes]] = []
+        seen: set[str] = set()
+        for position, entry in enumerate((e.strip() for e in text.split(",")), start=1):
+            if not entry:
+                continue
+            key_id, sep, encoded = entry.partition(":")
+            if not sep or not key_id or not encoded:
+                raise KeyringError(f"entry {position} is not of the form key_id:base64url-key")
+            if key_id in seen:
+                raise KeyringError(f"key id {key_id!r} appears twice")
+            try:
+                key = _b64decode(encoded)
+            except (binascii.Error, ValueError):
+                raise KeyringError(f"key {key_id!r} is not valid base64url") from None
+            if len(key) != KEY_BYTES:
+                raise KeyringError(f"key {key_id!r} must be {KEY_BYTES} bytes, not {len(key)}")
+            seen.add(key_id)
+            keys.append((key_id, key))
+        return cls(keys)
+
+    def seal(self, plaintext: str) -> SealedSecret:
+        nonce = os.urandom(NONCE_BYTES)
+        ciphertext = self._keys[self._current_id].encrypt(nonce, plaintext.encode(), _AAD)
+        return SealedSecret(self._current_id, nonce, ciphertext)
+
+    def open(self, sealed: SealedSecret) -> str:
+        try:
+            aead = self._keys[sealed.key_id]
+        except KeyError:
+            raise KeyringError(f"no key with id {sealed.key_id!r} in the keyring") from None
+        return aead.decrypt(sealed.nonce, sealed.ciphertext, _AAD).decode()
+
+
+def new_key_entry(key_id: str) -> str:
+    """A fresh keyring entry, for dev mode and for operators adding a key."""
+    return f"{key_id}:{_b64encode(os.urandom(KEY_BYTES))}"
+
+
+def generate_secret() -> str:
+    """A client secret with 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(GENERATED_SECRET_BYTES)

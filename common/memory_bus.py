@@ -1,0 +1,122 @@
+"""An in-process message bus for `clientkeys dev` when no broker is configured.
+
+Same contract as the AMQP bus: commands wait in a queue until a consumer acks
+them (a requeued command goes back to the front), events are routed to
+subscribers by topic pattern, replies go to the listener that asked. Nothing
+survives the process, which is why it is for development only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from common.bus import CommandHandler, ReplyHandler
+
+log = logging.getLogger(__name__)
+EventSubscriber = Callable[[str, bytes], Awaitable[None]]
+
+
+@dataclass
+class _Envelope:
+    body: bytes
+    reply_to: str | None
+    redelivered: bool = False
+
+
+class MemoryIncomingCommand:
+    def __init__(self, bus: MemoryBus, envelope: _Envelope) -> None:
+        self._bus = bus
+        self._envelope = envelope
+        self.body = envelope.body
+        self.redelivered = envelope.redelivered
+        self.reply_to = envelope.reply_to
+
+    async def ack(self) -> None:
+        self._bus._settled()
+
+    async def requeue(self) -> None:
+        self._bus._settled()
+        self._envelope.redelivered = True
+        self._bus._commands.put_nowait(self._envelope)
+
+    async def dead_letter(self) -> None:
+        self._bus._settled()
+        self._bus.dead_letters.append(self._envelope.body)
+
+
+def topic_matches(pattern: str, routing_key: str) -> bool:
+    """AMQP topic matching: `*` is exactly one word, `#` is zero or more."""
+    words, keys = pattern.split("."), routing_key.split(".")
+
+    def match(i: int, j: int) -> bool:
+        if i == len(words):
+            return j == len(keys)
+        if words[i] == "#":
+            return any(match(i + 1, k) for k in range(j, len(keys) + 1))
+        return j < len(keys) and words[i] in ("*", keys[j]) and match(i + 1, j + 1)
+
+    return match(0, 0)
+
+
+class MemoryBus:
+    def __init__(self) -> None:
+        self._commands: asyncio.Queue[_Envelope] = asyncio.Queue()
+        self._replies: dict[str, ReplyHandler] = {}
+        self._subscribers: list[tuple[str, EventSubscriber]] = []
+        self._consumer: asyncio.Task[None] | None = None
+        self._in_flight: asyncio.Semaphore | None = None
+        self.dead_letters: list[bytes] = []
+
+    def _settled(self) -> None:
+        if self._in_flight is not None:
+            self._in_flight.release()
+
+    async def publish_command(self, body: bytes, *, message_id: str,
+                              reply_to: str | None) -> None:
+        self._commands.put_nowait(_Envelope(body, reply_to))
+
+    async def publish_event(self, routing_key: str, body: bytes, *, message_id: str) -> None:
+        for pattern, subscriber in list(self._subscribers):
+            if topic_matches(pattern, routing_key):
+                await subscriber(routing_key, body)
+
+    async def publish_reply(self, reply_to: str, body: bytes, *, correlation_id: str) -> None:
+        handler = self._replies.get(reply_to)
+        if handler is not None:
+            handler(body)
+
+    async def listen_for_replies(self, handler: ReplyHandler) -> str:
+        address = f"memory.replies.{uuid.uuid4().hex}"
+        self._replies[address] = handler
+        return address
+
+    def subscribe_events(self, pattern: str, subscriber: EventSubscriber) -> None:
+        self._subscribers.append((pattern, subscriber))
+
+    async def consume_commands(self, handler: CommandHandler, *, prefetch: int) -> None:
+        self._in_flight = asyncio.Semaphore(prefetch)
+        self._consumer = asyncio.create_task(self._consume(handler, self._in_flight))
+
+    async def _consume(self, handler: CommandHandler, in_flight: asyncio.Semaphore) -> None:
+        tasks: set[asyncio.Task[None]] = set()
+        while True:
+            await in_flight.acquire()
+            envelope = await self._commands.get()
+            task = asyncio.create_task(handler(MemoryIncomingCommand(self, envelope)))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    async def stop_consuming(self) -> None:
+        if self._consumer is not None:
+            self._consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._consumer
+            self._consumer = None
+
+    async def close(self) -> None:
+        await self.stop_consuming()

@@ -1,0 +1,92 @@
+"""Outcomes: how a command ended, as stored in the operation and sent to the gateway.
+
+The worker writes the outcome to the `operations` collection first and only then
+sends it to the waiting gateway, so a lost reply never loses an outcome.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class OperationStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class ErrorCode(StrEnum):
+    """Why a command failed; the gateway turns each into one HTTP status."""
+
+    NOT_FOUND = "not_found"
+    INVALID = "invalid"
+    CONFLICT = "conflict"
+    UNDELIVERABLE = "undeliverable"
+    INTERNAL = "internal"
+
+
+@dataclass(frozen=True)
+class OperationError:
+    code: ErrorCode
+    message: str
+    fields: dict[str, list[str]] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"code": self.code.value, "message": self.message}
+        if self.fields:
+            data["fields"] = self.fields
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OperationError:
+        return cls(ErrorCode(data["code"]), str(data["message"]), data.get("fields"))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    operation_id: str
+    kind: str
+    status: OperationStatus
+    client_key: str | None = None
+    client: dict[str, Any] | None = None
+    error: OperationError | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "operation_id": self.operation_id,
+            "kind": self.kind,
+            "status": self.status.value,
+            "client_key": self.client_key,
+            "client": self.client,
+            "error": self.error.to_dict() if self.error else None,
+            "warnings": self.warnings,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Outcome:
+        error = data.get("error")
+        return cls(
+            operation_id=str(data["operation_id"]),
+            kind=str(data["kind"]),
+            status=OperationStatus(data["status"]),
+            client_key=data.get("client_key"),
+            client=data.get("client"),
+            error=OperationError.from_dict(error) if error else None,
+            warnings=list(data.get("warnings") or []),
+        )
+
+    @classmethod
+    def from_operation(cls, document: dict[str, Any]) -> Outcome:
+        """From a stored operation document, whose `_id` is the operation id."""
+        return cls.from_dict({**document, "operation_id": document["_id"]})
+
+    def encode(self) -> bytes:
+        return json.dumps(self.to_dict(), separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, body: bytes) -> Outcome:
+        return cls.from_dict(json.loads(body))

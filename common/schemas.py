@@ -1,0 +1,80 @@
+"""The shapes of HTTP requests, as marshmallow schemas.
+
+They check shape only (types, required fields, sizes, unknown fields); the
+rules of a client are in `common.clients`, run after a request has its shape.
+Sizes are bounded here so that no request can make the service do unbounded work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from common.clients import ClientType, Status
+
+# Generous outer bounds for shape; the domain rules say the exact limits.
+_TEXT = validate.Length(max=4096)
+_LIST = validate.Length(max=100)
+
+
+def _strings() -> fields.List[str]:
+    return fields.List(fields.String(validate=_TEXT), validate=_LIST)
+
+
+class _Immutable(fields.Field[Any]):
+    """A field that may never be sent: says so by name instead of 'unknown field'."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(load_only=True)
+        self._message = message
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        raise ValidationError(self._message)
+
+
+class _SecretFields(Schema):
+    secret = fields.String(validate=_TEXT)
+    secret_confirmation = fields.String(validate=_TEXT)
+    generate_secret = fields.Boolean()
+
+    @validates_schema
+    def _one_way_to_set_a_secret(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("generate_secret") and ("secret" in data or "secret_confirmation" in data):
+            raise ValidationError(
+                "Send either secret and secret_confirmation, or generate_secret, not both.",
+                "generate_secret")
+
+
+class CreateClientRequest(_SecretFields):
+    type = fields.Enum(ClientType, by_value=True, required=True)
+    name = fields.String(required=True, validate=_TEXT)
+    redirect_uris = _strings()
+    grant_types = _strings()
+    response_types = _strings()
+
+
+class UpdateClientRequest(_SecretFields):
+    name = fields.String(validate=_TEXT)
+    redirect_uris = _strings()
+    grant_types = _strings()
+    response_types = _strings()
+    key = _Immutable("The client key is immutable and cannot be changed.")
+    type = _Immutable("The client type is immutable and cannot be changed.")
+
+    @validates_schema
+    def _not_empty(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ValidationError("Nothing to change: send at least one field.", "_schema")
+
+
+SORTS = ("created_at", "-created_at", "name", "-name")
+
+
+class ListClientsQuery(Schema):
+    type = fields.Enum(ClientType, by_value=True)
+    status = fields.Enum(Status, by_value=True)
+    q = fields.String(validate=validate.Length(min=1, max=200))
+    sort = fields.String(load_default="-created_at", validate=validate.OneOf(SORTS))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(validate=validate.Length(max=1000))

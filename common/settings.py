@@ -1,0 +1,106 @@
+"""Settings from the environment, every name prefixed `CLIENTKEYS_`.
+
+A bad value raises SettingsError with one line that names the variable; the
+entry point prints it and exits, so nobody reads a traceback to fix a typo.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from common.keyring import Keyring, KeyringError
+
+PREFIX = "CLIENTKEYS_"
+_NAMESPACE_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
+
+
+class SettingsError(ValueError):
+    """One clear line about one setting."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    mongodb_uri: str = "mongodb://127.0.0.1:27017/clientkeys"
+    namespace: str = "clientkeys"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    tokens_file: Path | None = None
+    encryption_keys: str = ""
+    sync_wait_s: float = 5.0
+    worker_prefetch: int = 32
+    publish_timeout_s: float = 5.0
+    retry_after_s: int = 5
+    max_body_bytes: int = 64 * 1024
+
+    def keyring(self) -> Keyring:
+        if not self.encryption_keys:
+            raise SettingsError(
+                f"{PREFIX}ENCRYPTION_KEYS is not set: give at least one key_id:base64url-key "
+                "entry (32 random bytes), e.g. from `clientkeys keys new`"
+            )
+        try:
+            return Keyring.parse(self.encryption_keys)
+        except KeyringError as exc:
+            raise SettingsError(f"{PREFIX}ENCRYPTION_KEYS: {exc}") from None
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float,
+            maximum: float, integer: bool) -> float:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "an integer" if integer else "a number"
+        raise SettingsError(f"{PREFIX}{name} must be {kind}, not {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise SettingsError(f"{PREFIX}{name} must be between {minimum:g} and {maximum:g}")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    defaults = Settings()
+
+    def text(name: str, default: str) -> str:
+        value = env.get(PREFIX + name, "").strip()
+        return value or default
+
+    namespace = text("NAMESPACE", defaults.namespace)
+    if not _NAMESPACE_RE.fullmatch(namespace):
+        raise SettingsError(
+            f"{PREFIX}NAMESPACE must be lower-case letters, digits, '_', '.' or '-' "
+            f"and start with a letter, not {namespace!r}"
+        )
+    mongodb_uri = text("MONGODB_URI", defaults.mongodb_uri)
+    if not mongodb_uri.startswith(("mongodb://", "mongodb+srv://")):
+        raise SettingsError(f"{PREFIX}MONGODB_URI must start with mongodb:// or mongodb+srv://")
+    amqp_url = text("AMQP_URL", defaults.amqp_url)
+    if not amqp_url.startswith(("amqp://", "amqps://")):
+        raise SettingsError(f"{PREFIX}AMQP_URL must start with amqp:// or amqps://")
+    tokens = text("TOKENS_FILE", "")
+    return Settings(
+        amqp_url=amqp_url,
+        mongodb_uri=mongodb_uri,
+        namespace=namespace,
+        http_host=text("HTTP_HOST", defaults.http_host),
+        http_port=int(_number(env, "HTTP_PORT", defaults.http_port, minimum=0, maximum=65535,
+                              integer=True)),
+        tokens_file=Path(tokens) if tokens else None,
+        encryption_keys=text("ENCRYPTION_KEYS", ""),
+        sync_wait_s=_number(env, "SYNC_WAIT_S", defaults.sync_wait_s, minimum=0, maximum=60,
+                            integer=False),
+        worker_prefetch=int(_number(env, "WORKER_PREFETCH", defaults.worker_prefetch,
+                                    minimum=1, maximum=1000, integer=True)),
+        publish_timeout_s=_number(env, "PUBLISH_TIMEOUT_S", defaults.publish_timeout_s,
+                                  minimum=0.1, maximum=60, integer=False),
+    )

@@ -1,0 +1,1 @@
+"""The workers: apply client commands to MongoDB and publish what happened."""

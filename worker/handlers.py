@@ -1,0 +1,216 @@
+"""Every operation the worker performs: one handler per command, and the table.
+
+A handler is a plain function of the command and a ClientStore; it returns the
+outcome and the events the change caused, and publishes nothing itself. Unit
+tests call them with an in-memory store.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from common.client_view import public_client
+from common.clients import (
+    ClientFields,
+    ClientType,
+    RuleViolation,
+    Status,
+    check_client,
+    next_status,
+)
+from common.commands import (
+    ApproveClient,
+    Command,
+    CreateClient,
+    DisapproveClient,
+    RemoveClient,
+    UpdateClient,
+)
+from common.events import ClientEvent, ClientEventType
+from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
+from common.store import Document, now
+from worker.repository import AlreadyCreated, ClientStore, DuplicateClientKey
+
+CLIENT_KEY_BYTES = 24  # 192 random bits, 32 URL-safe characters
+# How often a handler re-reads and retries when another worker changed the
+# same client between its read and its write.
+MAX_VERSION_RETRIES = 20
+
+
+@dataclass(frozen=True)
+class Applied:
+    outcome: Outcome
+    events: list[ClientEvent] = field(default_factory=list)
+
+
+def new_client_key() -> str:
+    return secrets.token_urlsafe(CLIENT_KEY_BYTES)
+
+
+def _succeeded(command: Command, document: Document, warnings: list[str] | None = None
+               ) -> Outcome:
+    return Outcome(command.id, command.kind, OperationStatus.SUCCEEDED,
+                   client_key=document["key"], client=public_client(document),
+                   warnings=warnings or [])
+
+
+def _failed(command: Command, code: ErrorCode, message: str,
+            fields: dict[str, list[str]] | None = None) -> Outcome:
+    return Outcome(command.id, command.kind, OperationStatus.FAILED,
+                   client_key=command.client_key,
+                   error=OperationError(code, message, fields))
+
+
+def _not_found(command: Command) -> Applied:
+    return Applied(_failed(command, ErrorCode.NOT_FOUND,
+                           f"There is no client with key {command.client_key!r}."))
+
+
+def _invalid(command: Command, exc: RuleViolation) -> Applied:
+    return Applied(_failed(command, ErrorCode.INVALID, "The client is not valid.", exc.errors))
+
+
+def _fields_of(document: Document) -> ClientFields:
+    return ClientFields(ClientType(document["type"]), document["name"],
+                        list(document.get("redirect_uris", [])),
+                        list(document.get("grant_types", [])),
+                        list(document.get("response_types", [])))
+
+
+def _editable(fields: ClientFields) -> dict[str, Any]:
+    return {
+        "name": fields.name,
+        "name_sort": fields.name.casefold(),
+        "redirect_uris": fields.redirect_uris,
+        "grant_types": fields.grant_types,
+        "response_types": fields.response_types,
+    }
+
+
+async def create_client(command: CreateClient, store: ClientStore) -> Applied:
+    try:
+        fields, warnings = check_client(ClientFields(
+            command.type, command.name, command.redirect_uris, command.grant_types,
+            command.response_types))
+    except RuleViolation as exc:
+        return _invalid(command, exc)
+    at = now()
+    while True:
+        document: Document = {
+            "key": new_client_key(),
+            "type": fields.type.value,
+            **_editable(fields),
+            "secret": command.secret.to_document(),
+            "status": Status.PENDING.value,
+            "created_at": at,
+            "updated_at": at,
+            "status_changed_at": at,
+            "version": 1,
+            "created_by": command.id,
+            "applied_commands": [command.id],
+        }
+        try:
+            await store.insert_client(document)
+        except DuplicateClientKey:
+            continue
+        except AlreadyCreated as exc:  # a redelivery: the client exists, say so again
+            return Applied(_succeeded(command, exc.document, warnings))
+        break
+    event = ClientEvent(ClientEventType.CREATED, public_client(document), command.actor,
+                        command.id)
+    return Applied(_succeeded(command, document, warnings), [event])
+
+
+_EDITABLE = ("name", "redirect_uris", "grant_types", "response_types")
+
+
+async def update_client(command: UpdateClient, store: ClientStore) -> Applied:
+    for _ in range(MAX_VERSION_RETRIES):
+        current = await store.get_client(command.client_key)
+        if current is None:
+            return _not_found(command)
+        if command.id in current.get("applied_commands", []):
+            return Applied(_succeeded(command, current))
+        before = _fields_of(current)
+        wanted = ClientFields(before.type, *(
+            before_value if new is None else new
+            for before_value, new in ((getattr(before, f), getattr(command, f))
+                                      for f in _EDITABLE)))
+        try:
+            after, warnings = check_client(wanted)
+        except RuleViolation as exc:
+            return _invalid(command, exc)
+        changed = [f for f in _EDITABLE if getattr(after, f) != getattr(before, f)]
+        changes = _editable(after)
+        if command.secret is not None:
+            changed.append("secret")
+            changes["secret"] = command.secret.to_document()
+        if not changed:
+            return Applied(_succeeded(command, current, warnings))
+        changes["updated_at"] = now()
+        updated = await store.update_client(command.client_key, current["version"], changes,
+                                            command.id)
+        if updated is not None:
+            event = ClientEvent(ClientEventType.UPDATED, public_client(updated), command.actor,
+                                command.id, changed_fields=changed)
+            return Applied(_succeeded(command, updated, warnings), [event])
+    return Applied(_failed(command, ErrorCode.CONFLICT,
+                           "The client kept changing under this edit; try again."))
+
+
+async def _change_status(command: ApproveClient | DisapproveClient, action: str,
+                         event_type: ClientEventType, store: ClientStore) -> Applied:
+    for _ in range(MAX_VERSION_RETRIES):
+        current = await store.get_client(command.client_key)
+        if current is None:
+            return _not_found(command)
+        previous = Status(current["status"])
+        target = next_status(action, previous)
+        if target is None or command.id in current.get("applied_commands", []):
+            return Applied(_succeeded(command, current))
+        at = now()
+        updated = await store.update_client(
+            command.client_key, current["version"],
+            {"status": target.value, "status_changed_at": at, "updated_at": at}, command.id)
+        if updated is not None:
+            event = ClientEvent(event_type, public_client(updated), command.actor, command.id,
+                                previous_status=previous.value)
+            return Applied(_succeeded(command, updated), [event])
+    return Applied(_failed(command, ErrorCode.CONFLICT,
+                           "The client kept changing under this change of status; try again."))
+
+
+async def approve_client(command: ApproveClient, store: ClientStore) -> Applied:
+    return await _change_status(command, "approve", ClientEventType.APPROVED, store)
+
+
+async def disapprove_client(command: DisapproveClient, store: ClientStore) -> Applied:
+    return await _change_status(command, "disapprove", ClientEventType.DISAPPROVED, store)
+
+
+async def remove_client(command: RemoveClient, store: ClientStore) -> Applied:
+    removed = await store.delete_client(command.client_key)
+    if removed is None:
+        return _not_found(command)
+    event = ClientEvent(ClientEventType.REMOVED, public_client(removed), command.actor,
+                        command.id, previous_status=removed["status"])
+    return Applied(_succeeded(command, removed), [event])
+
+
+Handler = Callable[[Any, ClientStore], Awaitable[Applied]]
+
+# The one table of everything the worker can do.
+HANDLERS: dict[type[Command], Handler] = {
+    CreateClient: create_client,
+    UpdateClient: update_client,
+    ApproveClient: approve_client,
+    DisapproveClient: disapprove_client,
+    RemoveClient: remove_client,
+}
+
+
+async def handle(command: Command, store: ClientStore) -> Applied:
+    return await HANDLERS[type(command)](command, store)

@@ -1,0 +1,58 @@
+"""The worker's lifetime: start consuming, and stop cleanly.
+
+Stopping takes no new commands, lets every command in hand finish (and be
+acked), then returns; a command whose write cannot finish goes back to the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from common.bus import IncomingCommand, MessageBus
+from common.store import Document, ensure_indexes
+from worker.consumer import CommandConsumer
+from worker.repository import MongoClientStore
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, bus: MessageBus, db: AsyncDatabase[Document], *, namespace: str,
+                 prefetch: int) -> None:
+        self._bus = bus
+        self._db = db
+        self._prefetch = prefetch
+        self._stopping = asyncio.Event()
+        self._consumer = CommandConsumer(bus, MongoClientStore(db), namespace, self._stopping)
+        self._in_hand = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def start(self) -> None:
+        await ensure_indexes(self._db)
+        await self._bus.consume_commands(self._on_message, prefetch=self._prefetch)
+        log.info("worker consuming commands (prefetch %d)", self._prefetch)
+
+    async def _on_message(self, message: IncomingCommand) -> None:
+        self._in_hand += 1
+        self._idle.clear()
+        try:
+            await self._consumer.on_message(message)
+        finally:
+            self._in_hand -= 1
+            if self._in_hand == 0:
+                self._idle.set()
+
+    async def stop(self, timeout_s: float = 30.0) -> None:
+        await self._bus.stop_consuming()
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+        except TimeoutError:
+            # Give up on slow writes: they are not acked, so the broker redelivers them.
+            self._stopping.set()
+            log.warning("stopping with %d command(s) unfinished", self._in_hand)
+            await asyncio.wait_for(self._idle.wait(), 10)
+        log.info("worker stopped")
