@@ -40,6 +40,9 @@ class AmqpIncomingCommand:
         self.body = message.body
         self.redelivered = bool(message.redelivered)
         self.reply_to = message.reply_to
+        # Quorum queues count deliveries in this header; absent on the first one.
+        count = (message.headers or {}).get("x-delivery-count", 0)
+        self.previous_deliveries = count if isinstance(count, int) else 0
 
     async def ack(self) -> None:
         await self._message.ack()

@@ -19,6 +19,8 @@ class IncomingCommand(Protocol):
     body: bytes
     redelivered: bool
     reply_to: str | None
+    # How many times the broker handed this message out before (0 on the first try).
+    previous_deliveries: int
 
     async def ack(self) -> None: ...
 

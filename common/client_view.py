@@ -10,16 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from common.clients import ClientType, Status
 
 
 class ClientSchema(Schema):
     key = fields.String(required=True, metadata={"description": "Unique, immutable client key."})
-    type = fields.Enum(ClientType, by_value=True, required=True)
+    type = fields.String(required=True, validate=validate.OneOf([t.value for t in ClientType]))
     name = fields.String(required=True)
-    status = fields.Enum(Status, by_value=True, required=True)
+    status = fields.String(required=True, validate=validate.OneOf([s.value for s in Status]))
     redirect_uris = fields.List(fields.String(), required=True)
     grant_types = fields.List(fields.String(), required=True)
     response_types = fields.List(fields.String(), required=True)

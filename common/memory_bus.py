@@ -26,6 +26,7 @@ class _Envelope:
     body: bytes
     reply_to: str | None
     redelivered: bool = False
+    deliveries: int = 0
 
 
 class MemoryIncomingCommand:
@@ -35,6 +36,7 @@ class MemoryIncomingCommand:
         self.body = envelope.body
         self.redelivered = envelope.redelivered
         self.reply_to = envelope.reply_to
+        self.previous_deliveries = envelope.deliveries
 
     async def ack(self) -> None:
         self._bus._settled()
@@ -42,6 +44,7 @@ class MemoryIncomingCommand:
     async def requeue(self) -> None:
         self._bus._settled()
         self._envelope.redelivered = True
+        self._envelope.deliveries += 1
         self._bus._commands.put_nowait(self._envelope)
 
     async def dead_letter(self) -> None:

@@ -7,6 +7,8 @@ Order of work, and why:
 4. publish the events with confirms, then record the outcome, then ack.
 A MongoDB or broker failure in 2-4 is retried with backoff while the message is
 held, never acked: the command stays safe in the queue until it is applied.
+Any other failure is retried through the queue a few times, then the command
+is dead-lettered and its operation marked failed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from common.bus import BrokerUnavailable, IncomingCommand, MessageBus
 from common.commands import Command, UndecodableCommand, decode_command
 from common.events import encode_event
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
+from common.topology import COMMAND_DELIVERY_LIMIT
 from worker.handlers import handle
 from worker.repository import ClientStore
 
@@ -42,13 +45,13 @@ class CommandConsumer:
         try:
             command = decode_command(message.body)
         except UndecodableCommand as exc:
-            await self._reject(message, exc)
+            await self._set_aside(message, exc.command_id, "unknown", ErrorCode.UNDELIVERABLE,
+                                  str(exc))
             return
         delay = RETRY_FIRST_S
         while True:
             try:
                 await self._apply(command, message.reply_to)
-                break
             except _TRANSIENT as exc:
                 if self.stopping.is_set():
                     log.warning("stopping with %s %s unfinished; it goes back to the queue",
@@ -59,7 +62,25 @@ class CommandConsumer:
                             type(exc).__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
-        await message.ack()
+                continue
+            except Exception:
+                log.exception("%s %s failed unexpectedly", command.kind, command.id)
+                await self._retry_later_or_set_aside(message, command)
+                return
+            await message.ack()
+            return
+
+    async def _retry_later_or_set_aside(self, message: IncomingCommand,
+                                        command: Command) -> None:
+        """A failure that is not an outage: try again a few times, then set it aside."""
+        if message.previous_deliveries + 1 >= COMMAND_DELIVERY_LIMIT:
+            await self._set_aside(
+                message, command.id, command.kind, ErrorCode.INTERNAL,
+                "The command failed on every attempt and was set aside in the dead-letter "
+                "queue for an operator.", reply_to=message.reply_to)
+            return
+        await asyncio.sleep(RETRY_FIRST_S)
+        await message.requeue()
 
     async def _apply(self, command: Command, reply_to: str | None) -> None:
         outcome = await self.store.get_outcome(command.id)
@@ -76,13 +97,18 @@ class CommandConsumer:
         if reply_to:
             await self.bus.publish_reply(reply_to, outcome.encode(), correlation_id=command.id)
 
-    async def _reject(self, message: IncomingCommand, exc: UndecodableCommand) -> None:
-        log.error("dead-lettering a message that is not a command: %s", exc)
-        if exc.command_id:
-            outcome = Outcome(exc.command_id, "unknown", OperationStatus.FAILED,
-                              error=OperationError(ErrorCode.UNDELIVERABLE, str(exc)))
+    async def _set_aside(self, message: IncomingCommand, command_id: str | None, kind: str,
+                         code: ErrorCode, reason: str, reply_to: str | None = None) -> None:
+        """Dead-letter the message and mark its operation failed with the reason."""
+        log.error("dead-lettering command %s: %s", command_id or "(no id)", reason)
+        if command_id:
+            outcome = Outcome(command_id, kind, OperationStatus.FAILED,
+                              error=OperationError(code, reason))
             try:
                 await self.store.record_outcome(outcome)
-            except PyMongoError:
-                log.warning("could not record the failure of %s", exc.command_id)
+                if reply_to:
+                    await self.bus.publish_reply(reply_to, outcome.encode(),
+                                                 correlation_id=command_id)
+            except _TRANSIENT:
+                log.warning("could not record the failure of %s", command_id)
         await message.dead_letter()
