@@ -28,6 +28,7 @@ class Worker:
         self._stopping = asyncio.Event()
         self._consumer = CommandConsumer(bus, MongoClientStore(db), namespace, self._stopping)
         self._in_hand = 0
+        self.messages_handled = 0
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -42,6 +43,7 @@ class Worker:
         try:
             await self._consumer.on_message(message)
         finally:
+            self.messages_handled += 1
             self._in_hand -= 1
             if self._in_hand == 0:
                 self._idle.set()

@@ -1,0 +1,79 @@
+"""Shared test fixtures: a real MongoDB-wire server and the machine's RabbitMQ.
+
+With `CLIENTKEYS_TEST_MONGODB_URI` unset, one SecantusDB server is started for
+the run (a separate process, on a free port, in a temporary folder). Every test
+gets its own database and its own namespace (queues and exchanges), removed
+afterwards, so tests and runs never see each other's messages.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from pymongo import MongoClient
+
+from common.devdb import DevDatabase
+from common.keyring import new_key_entry
+from common.settings import Settings
+
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+@pytest.fixture(scope="session")
+def mongodb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`mongodb://host:port` of the server the run uses (no database name)."""
+    given = os.environ.get("CLIENTKEYS_TEST_MONGODB_URI")
+    if given:
+        yield given.rstrip("/")
+        return
+    folder = tmp_path_factory.mktemp("secantus")
+    server = DevDatabase(folder / "data", folder / "secantusd.log")
+    try:
+        yield f"mongodb://127.0.0.1:{server.port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"ckt-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def mongodb_uri(mongodb_server: str, namespace: str) -> Iterator[str]:
+    database = namespace.replace("-", "_")
+    yield f"{mongodb_server}/{database}"
+    with MongoClient(mongodb_server, serverSelectionTimeoutMS=5000) as client:
+        client.drop_database(database)
+
+
+@pytest.fixture
+def amqp_url() -> str:
+    return os.environ.get("CLIENTKEYS_AMQP_URL", DEFAULT_AMQP_URL)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, namespace: str, mongodb_uri: str, amqp_url: str) -> Settings:
+    tokens_file = tmp_path / "tokens.json"
+    tokens_file.write_text("[]")
+    return Settings(amqp_url=amqp_url, mongodb_uri=mongodb_uri, namespace=namespace,
+                    tokens_file=tokens_file, encryption_keys=new_key_entry("test1"),
+                    sync_wait_s=5.0, publish_timeout_s=5.0)
+
+
+@pytest.fixture
+async def topology_cleanup(settings: Settings) -> AsyncIterator[None]:
+    """Delete the test's queues and exchanges from RabbitMQ afterwards."""
+    yield
+    from common.amqp_bus import AmqpBus
+    from common.topology import Topology
+
+    bus = await AmqpBus.connect(settings.amqp_url, Topology(settings.namespace))
+    try:
+        await bus.delete_topology()
+    finally:
+        await bus.close()
