@@ -22,10 +22,10 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from common.client_view import public_client
-from common.store import CLIENTS, OPERATIONS, Document
+from common.store import CLIENTS, LIVE, OPERATIONS, Document
 
 # The secret never leaves the database through a read.
-_CLIENT_PROJECTION = {"secret": 0, "applied_commands": 0}
+_CLIENT_PROJECTION = {"secret": 0, "applied_commands": 0, "outbox": 0}
 _SORT_FIELDS = {"created_at": "created_at", "name": "name_sort"}
 
 
@@ -40,7 +40,7 @@ class ClientFilter:
     q: str | None = None
 
     def query(self) -> Document:
-        query: Document = {}
+        query: Document = dict(LIVE)
         if self.type:
             query["type"] = self.type
         if self.status:
@@ -108,7 +108,7 @@ async def list_clients(db: AsyncDatabase[Document], where: ClientFilter, *, sort
 
 async def find_client(db: AsyncDatabase[Document], key: str) -> Document | None:
     """A stored client without its secret."""
-    return await db[CLIENTS].find_one({"key": key}, _CLIENT_PROJECTION)
+    return await db[CLIENTS].find_one({"key": key, **LIVE}, _CLIENT_PROJECTION)
 
 
 async def get_operation(db: AsyncDatabase[Document], operation_id: str) -> Document | None:

@@ -6,7 +6,6 @@ reads go through `api.queries`.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from typing import Any
@@ -55,7 +54,7 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
         raise Problem(415, "Send the request body as application/json.")
     try:
         body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested absurdly deep
         raise Problem(400, "The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise Problem(400, "The request body must be a JSON object.")

@@ -141,7 +141,7 @@ def encode_command(command: Command) -> bytes:
 def decode_command(body: bytes) -> Command:
     try:
         raw = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested absurdly deep
         raise UndecodableCommand("the message body is not JSON") from None
     command_id = raw.get("id") if isinstance(raw, dict) else None
     try:

@@ -51,6 +51,19 @@ class ClientEvent:
     def routing_key(self) -> str:
         return f"client.{self.client['type']}.{self.type.value}"
 
+    def to_document(self) -> dict[str, Any]:
+        """The event as kept in its client's outbox until the broker confirmed it."""
+        return {"id": self.id, "type": self.type.value, "client": self.client,
+                "actor": self.actor, "command_id": self.command_id,
+                "previous_status": self.previous_status,
+                "changed_fields": self.changed_fields, "time": self.time}
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> ClientEvent:
+        return cls(ClientEventType(doc["type"]), dict(doc["client"]), str(doc["actor"]),
+                   str(doc["command_id"]), doc.get("previous_status"),
+                   doc.get("changed_fields"), str(doc["id"]), doc["time"])
+
 
 class EventDataSchema(Schema):
     client = fields.Dict(required=True)

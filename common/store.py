@@ -24,6 +24,9 @@ OPERATION_TTL_S = 30 * 24 * 3600
 APPLIED_COMMANDS_KEPT = 50
 
 Document = dict[str, Any]
+# Matches clients that exist: a removed client is a tombstone until its
+# `removed` event has been published (see worker.repository).
+LIVE: Document = {"removed_at": None}
 
 CLIENT_INDEXES = [
     IndexModel([("key", ASCENDING)], unique=True, name="key_unique"),

@@ -47,6 +47,7 @@ def namespace() -> str:
 def mongodb_uri(mongodb_server: str, namespace: str) -> Iterator[str]:
     database = namespace.replace("-", "_")
     yield f"{mongodb_server}/{database}"
+    client: MongoClient[dict[str, object]]
     with MongoClient(mongodb_server, serverSelectionTimeoutMS=5000) as client:
         client.drop_database(database)
 

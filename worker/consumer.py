@@ -3,8 +3,9 @@
 Order of work, and why:
 1. decode; a message that is not a command goes to the dead-letter queue;
 2. if the operation already finished (a redelivery), answer again and ack;
-3. apply the handler (the write to MongoDB happens here);
-4. publish the events with confirms, then record the outcome, then ack.
+3. apply the handler: one write stores the change and its events (the outbox);
+4. publish the client's outbox with confirms and clear it, record the outcome,
+   answer the gateway, ack.
 A MongoDB or broker failure in 2-4 is retried with backoff while the message is
 held, never acked: the command stays safe in the queue until it is applied.
 Any other failure is retried through the queue a few times, then the command
@@ -21,7 +22,7 @@ from pymongo.errors import PyMongoError
 
 from common.bus import BrokerUnavailable, IncomingCommand, MessageBus
 from common.commands import Command, UndecodableCommand, decode_command
-from common.events import encode_event
+from common.events import ClientEvent, encode_event
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
 from common.topology import COMMAND_DELIVERY_LIMIT
 from worker.handlers import handle
@@ -70,6 +71,21 @@ class CommandConsumer:
             await message.ack()
             return
 
+    async def _publish_outbox(self, client_key: str) -> None:
+        """Publish what the client's outbox holds, in order, then clear what left.
+
+        After a crash or an outage the retry lands here again and finds what is
+        still pending, so an event is never lost; it may leave twice, with the
+        same id, which is what subscribers de-duplicate on.
+        """
+        pending = [ClientEvent.from_document(d)
+                   for d in await self.store.pending_events(client_key)]
+        for event in pending:
+            await self.bus.publish_event(event.routing_key, encode_event(event, self.namespace),
+                                         message_id=event.id)
+        if pending:
+            await self.store.events_sent(client_key, [e.id for e in pending])
+
     async def _retry_later_or_set_aside(self, message: IncomingCommand,
                                         command: Command) -> None:
         """A failure that is not an outage: try again a few times, then set it aside."""
@@ -85,12 +101,9 @@ class CommandConsumer:
     async def _apply(self, command: Command, reply_to: str | None) -> None:
         outcome = await self.store.get_outcome(command.id)
         if outcome is None:
-            applied = await handle(command, self.store)
-            for event in applied.events:
-                await self.bus.publish_event(event.routing_key,
-                                             encode_event(event, self.namespace),
-                                             message_id=event.id)
-            outcome = applied.outcome
+            outcome = (await handle(command, self.store)).outcome
+            if outcome.client_key:
+                await self._publish_outbox(outcome.client_key)
             await self.store.record_outcome(outcome)
             log.info("%s %s %s %s", command.kind, command.id, outcome.status.value,
                      outcome.client_key or "")

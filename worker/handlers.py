@@ -1,8 +1,9 @@
 """Every operation the worker performs: one handler per command, and the table.
 
-A handler is a plain function of the command and a ClientStore; it returns the
-outcome and the events the change caused, and publishes nothing itself. Unit
-tests call them with an in-memory store.
+A handler is a plain function of the command and a ClientStore. It writes the
+change together with the events it causes (the client's outbox) and returns
+the outcome; it publishes nothing itself. Unit tests call them with an
+in-memory store.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ MAX_VERSION_RETRIES = 20
 @dataclass(frozen=True)
 class Applied:
     outcome: Outcome
+    # The events this call wrote to the outbox (none on a redelivery or a no-op).
     events: list[ClientEvent] = field(default_factory=list)
 
 
@@ -80,6 +82,14 @@ def _fields_of(document: Document) -> ClientFields:
                         list(document.get("response_types", [])))
 
 
+def _after(current: Document, changes: Document) -> dict[str, Any]:
+    """The public view the client will have once `changes` apply at the next version.
+
+    The write is guarded by the version read, so this is exactly what is stored.
+    """
+    return public_client({**current, **changes, "version": current["version"] + 1})
+
+
 def _editable(fields: ClientFields) -> dict[str, Any]:
     return {
         "name": fields.name,
@@ -99,8 +109,9 @@ async def create_client(command: CreateClient, store: ClientStore) -> Applied:
         return _invalid(command, exc)
     at = now()
     while True:
+        key = new_client_key()
         document: Document = {
-            "key": new_client_key(),
+            "key": key,
             "type": fields.type.value,
             **_editable(fields),
             "secret": command.secret.to_document(),
@@ -112,16 +123,16 @@ async def create_client(command: CreateClient, store: ClientStore) -> Applied:
             "created_by": command.id,
             "applied_commands": [command.id],
         }
+        event = ClientEvent(ClientEventType.CREATED, public_client(document), command.actor,
+                            command.id, time=at)
+        document["outbox"] = [event.to_document()]
         try:
             await store.insert_client(document)
         except DuplicateClientKey:
             continue
         except AlreadyCreated as exc:  # a redelivery: the client exists, say so again
             return Applied(_succeeded(command, exc.document, warnings))
-        break
-    event = ClientEvent(ClientEventType.CREATED, public_client(document), command.actor,
-                        command.id)
-    return Applied(_succeeded(command, document, warnings), [event])
+        return Applied(_succeeded(command, document, warnings), [event])
 
 
 _EDITABLE = ("name", "redirect_uris", "grant_types", "response_types")
@@ -151,11 +162,11 @@ async def update_client(command: UpdateClient, store: ClientStore) -> Applied:
         if not changed:
             return Applied(_succeeded(command, current, warnings))
         changes["updated_at"] = now()
+        event = ClientEvent(ClientEventType.UPDATED, _after(current, changes), command.actor,
+                            command.id, changed_fields=changed, time=changes["updated_at"])
         updated = await store.update_client(command.client_key, current["version"], changes,
-                                            command.id)
+                                            command.id, event.to_document())
         if updated is not None:
-            event = ClientEvent(ClientEventType.UPDATED, public_client(updated), command.actor,
-                                command.id, changed_fields=changed)
             return Applied(_succeeded(command, updated, warnings), [event])
     return Applied(_failed(command, ErrorCode.CONFLICT,
                            "The client kept changing under this edit; try again."))
@@ -172,12 +183,12 @@ async def _change_status(command: ApproveClient | DisapproveClient, action: str,
         if target is None or command.id in current.get("applied_commands", []):
             return Applied(_succeeded(command, current))
         at = now()
-        updated = await store.update_client(
-            command.client_key, current["version"],
-            {"status": target.value, "status_changed_at": at, "updated_at": at}, command.id)
+        changes = {"status": target.value, "status_changed_at": at, "updated_at": at}
+        event = ClientEvent(event_type, _after(current, changes), command.actor, command.id,
+                            previous_status=previous.value, time=at)
+        updated = await store.update_client(command.client_key, current["version"], changes,
+                                            command.id, event.to_document())
         if updated is not None:
-            event = ClientEvent(event_type, public_client(updated), command.actor, command.id,
-                                previous_status=previous.value)
             return Applied(_succeeded(command, updated), [event])
     return Applied(_failed(command, ErrorCode.CONFLICT,
                            "The client kept changing under this change of status; try again."))
@@ -192,12 +203,21 @@ async def disapprove_client(command: DisapproveClient, store: ClientStore) -> Ap
 
 
 async def remove_client(command: RemoveClient, store: ClientStore) -> Applied:
-    removed = await store.delete_client(command.client_key)
-    if removed is None:
-        return _not_found(command)
-    event = ClientEvent(ClientEventType.REMOVED, public_client(removed), command.actor,
-                        command.id, previous_status=removed["status"])
-    return Applied(_succeeded(command, removed), [event])
+    for _ in range(MAX_VERSION_RETRIES):
+        current = await store.get_client(command.client_key)
+        if current is None:
+            return _not_found(command)
+        at = now()
+        # Kept as a tombstone until the `removed` event has left; reads skip it.
+        changes = {"removed_at": at, "updated_at": at}
+        event = ClientEvent(ClientEventType.REMOVED, _after(current, changes), command.actor,
+                            command.id, previous_status=current["status"], time=at)
+        removed = await store.update_client(command.client_key, current["version"], changes,
+                                            command.id, event.to_document())
+        if removed is not None:
+            return Applied(_succeeded(command, removed), [event])
+    return Applied(_failed(command, ErrorCode.CONFLICT,
+                           "The client kept changing under this removal; try again."))
 
 
 Handler = Callable[[Any, ClientStore], Awaitable[Applied]]

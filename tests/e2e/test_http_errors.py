@@ -121,10 +121,16 @@ async def test_unknown_route_and_method_are_problems(service: Service) -> None:
 async def test_broker_unavailable_gives_503_and_no_client(service: Service) -> None:
     from api import keys
 
-    await service.http.app[keys.BUS].close()  # type: ignore[index]
+    await service.http.app[keys.BUS].close()
     response = await service.request("POST", "/v1/clients", json=oidc_client())
     await assert_problem(response, 503)
     assert int(response.headers["Retry-After"]) > 0
     await assert_nothing_stored(service)
-    operations = await service.http.app[keys.DB]["operations"].find({}).to_list()  # type: ignore[index]
+    operations = await service.http.app[keys.DB]["operations"].find({}).to_list()
     assert [o["status"] for o in operations] == ["failed"]
+
+
+async def test_absurdly_nested_json_is_a_400_not_a_crash(service: Service) -> None:
+    response = await service.request("POST", "/v1/clients", data="[" * 50_000,
+                                     headers={**service.admin, "Content-Type": "application/json"})
+    await assert_problem(response, 400)

@@ -1,0 +1,125 @@
+"""Small recording fakes for unit tests of the worker's logic."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from common.outcomes import OperationStatus, Outcome
+from common.store import APPLIED_COMMANDS_KEPT, Document
+from worker.repository import AlreadyCreated, DuplicateClientKey
+
+
+class InMemoryClientStore:
+    """ClientStore in a dict, with the same version guard and uniqueness as MongoDB."""
+
+    def __init__(self) -> None:
+        self.clients: dict[str, Document] = {}
+        self.outcomes: dict[str, Outcome] = {}
+        self.fail_next: list[Exception] = []
+
+    def _maybe_fail(self) -> None:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+
+    async def get_client(self, key: str) -> Document | None:
+        self._maybe_fail()
+        found = self.clients.get(key)
+        return copy.deepcopy(found) if found and found.get("removed_at") is None else None
+
+    async def insert_client(self, document: Document) -> None:
+        self._maybe_fail()
+        for existing in self.clients.values():
+            if existing["created_by"] == document["created_by"]:
+                raise AlreadyCreated(copy.deepcopy(existing))
+        if document["key"] in self.clients:
+            raise DuplicateClientKey(document["key"])
+        self.clients[document["key"]] = copy.deepcopy(document)
+
+    async def update_client(self, key: str, version: int, changes: Document, command_id: str,
+                            event: Document | None) -> Document | None:
+        self._maybe_fail()
+        current = self.clients.get(key)
+        if current is None or current["version"] != version or current.get("removed_at"):
+            return None
+        current.update(copy.deepcopy(changes))
+        current["version"] += 1
+        current["applied_commands"] = (current["applied_commands"] + [command_id])[
+            -APPLIED_COMMANDS_KEPT:]
+        if event is not None:
+            current.setdefault("outbox", []).append(copy.deepcopy(event))
+        return copy.deepcopy(current)
+
+    async def pending_events(self, key: str) -> list[Document]:
+        self._maybe_fail()
+        return copy.deepcopy(self.clients.get(key, {}).get("outbox", []))
+
+    async def events_sent(self, key: str, event_ids: list[str]) -> None:
+        self._maybe_fail()
+        current = self.clients.get(key)
+        if current is None:
+            return
+        current["outbox"] = [e for e in current.get("outbox", []) if e["id"] not in event_ids]
+        if current.get("removed_at") and not current["outbox"]:
+            del self.clients[key]
+
+    async def get_outcome(self, operation_id: str) -> Outcome | None:
+        self._maybe_fail()
+        outcome = self.outcomes.get(operation_id)
+        return outcome if outcome and outcome.status is not OperationStatus.PENDING else None
+
+    async def record_outcome(self, outcome: Outcome) -> None:
+        self._maybe_fail()
+        self.outcomes[outcome.operation_id] = outcome
+
+
+@dataclass
+class RecordingBus:
+    """Records what the worker publishes; `fail_events` makes event publishing fail."""
+
+    events: list[tuple[str, bytes]] = field(default_factory=list)
+    replies: list[tuple[str, bytes]] = field(default_factory=list)
+    fail_events: list[Exception] = field(default_factory=list)
+
+    async def publish_command(self, body: bytes, *, message_id: str,
+                              reply_to: str | None) -> None:
+        raise NotImplementedError
+
+    async def publish_event(self, routing_key: str, body: bytes, *, message_id: str) -> None:
+        if self.fail_events:
+            raise self.fail_events.pop(0)
+        self.events.append((routing_key, body))
+
+    async def publish_reply(self, reply_to: str, body: bytes, *, correlation_id: str) -> None:
+        self.replies.append((reply_to, body))
+
+    async def listen_for_replies(self, handler: Any) -> str:
+        raise NotImplementedError
+
+    async def consume_commands(self, handler: Any, *, prefetch: int) -> None:
+        raise NotImplementedError
+
+    async def stop_consuming(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass
+class FakeMessage:
+    body: bytes
+    reply_to: str | None = "gateway-1"
+    redelivered: bool = False
+    previous_deliveries: int = 0
+    settled: list[str] = field(default_factory=list)
+
+    async def ack(self) -> None:
+        self.settled.append("ack")
+
+    async def requeue(self) -> None:
+        self.settled.append("requeue")
+
+    async def dead_letter(self) -> None:
+        self.settled.append("dead_letter")

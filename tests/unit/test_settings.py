@@ -1,0 +1,100 @@
+"""Settings from the environment (common.settings)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from common.keyring import new_key_entry
+from common.settings import Settings, SettingsError, load_settings
+
+
+def test_defaults() -> None:
+    settings = load_settings({})
+    assert settings.amqp_url == "amqp://guest:guest@127.0.0.1:5672/"
+    assert settings.mongodb_uri == "mongodb://127.0.0.1:27017/clientkeys"
+    assert settings.namespace == "clientkeys"
+    assert settings.http_port == 8080
+    assert settings.sync_wait_s == 5.0
+    assert settings.http_host == "127.0.0.1"
+    assert settings.tokens_file is None
+    assert settings.encryption_keys == ""
+    assert settings == Settings()
+
+
+def test_empty_values_fall_back_to_defaults() -> None:
+    names = ("AMQP_URL", "MONGODB_URI", "NAMESPACE", "HTTP_PORT", "SYNC_WAIT_S", "TOKENS_FILE")
+    assert load_settings({f"CLIENTKEYS_{name}": "" for name in names}) == Settings()
+
+
+def test_values_are_read() -> None:
+    settings = load_settings({
+        "CLIENTKEYS_AMQP_URL": "amqps://u:p@broker:5671/vhost",
+        "CLIENTKEYS_MONGODB_URI": "mongodb+srv://db.example.com/ck",
+        "CLIENTKEYS_NAMESPACE": "ck-test.1",
+        "CLIENTKEYS_HTTP_PORT": "9000",
+        "CLIENTKEYS_SYNC_WAIT_S": "0.5",
+        "CLIENTKEYS_TOKENS_FILE": "/etc/ck/tokens",
+        "UNRELATED": "ignored",
+    })
+    assert settings.amqp_url == "amqps://u:p@broker:5671/vhost"
+    assert settings.mongodb_uri == "mongodb+srv://db.example.com/ck"
+    assert settings.namespace == "ck-test.1"
+    assert settings.http_port == 9000
+    assert settings.sync_wait_s == 0.5
+    assert settings.tokens_file == Path("/etc/ck/tokens")
+
+
+def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("CLIENTKEYS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("CLIENTKEYS_HTTP_PORT", "8181")
+    assert load_settings().http_port == 8181
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("SYNC_WAIT_S", "abc"),
+    ("SYNC_WAIT_S", "-1"),
+    ("SYNC_WAIT_S", "61"),
+    ("SYNC_WAIT_S", "nan"),
+    ("HTTP_PORT", "70000"),
+    ("HTTP_PORT", "-1"),
+    ("HTTP_PORT", "80.5"),
+    ("HTTP_PORT", "http"),
+    ("NAMESPACE", "Bad Name"),
+    ("NAMESPACE", "1abc"),
+    ("MONGODB_URI", "http://x"),
+    ("AMQP_URL", "http://x"),
+    ("WORKER_PREFETCH", "0"),
+    ("PUBLISH_TIMEOUT_S", "0"),
+])
+def test_bad_value_names_the_variable(name: str, value: str) -> None:
+    variable = f"CLIENTKEYS_{name}"
+    with pytest.raises(SettingsError, match=re.escape(variable)) as info:
+        load_settings({variable: value})
+    assert "\n" not in str(info.value)
+
+
+def test_keyring_without_keys_names_the_variable() -> None:
+    with pytest.raises(SettingsError, match="CLIENTKEYS_ENCRYPTION_KEYS"):
+        Settings().keyring()
+    with pytest.raises(SettingsError, match="CLIENTKEYS_ENCRYPTION_KEYS"):
+        load_settings({}).keyring()
+
+
+def test_bad_keyring_names_the_variable_but_not_the_key() -> None:
+    material = new_key_entry("k1").partition(":")[2][:30]
+    with pytest.raises(SettingsError, match="CLIENTKEYS_ENCRYPTION_KEYS") as info:
+        Settings(encryption_keys=f"k1:{material}").keyring()
+    assert material not in str(info.value)
+
+
+def test_keyring_from_settings() -> None:
+    entry = new_key_entry("k1")
+    keyring = load_settings({"CLIENTKEYS_ENCRYPTION_KEYS": f" {entry} "}).keyring()
+    assert keyring.current_key_id == "k1"
+    assert keyring.open(keyring.seal("a-very-long-secret")) == "a-very-long-secret"

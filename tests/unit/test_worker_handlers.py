@@ -1,0 +1,242 @@
+"""The worker's handlers and consumer, with an in-memory store and a recording bus."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import pytest
+from pymongo.errors import AutoReconnect
+
+from common.bus import BrokerUnavailable
+from common.clients import ClientType
+from common.commands import (
+    ApproveClient,
+    CreateClient,
+    DisapproveClient,
+    RemoveClient,
+    UpdateClient,
+    encode_command,
+)
+from common.keyring import Keyring, new_key_entry
+from common.outcomes import ErrorCode, OperationStatus, Outcome
+from common.topology import COMMAND_DELIVERY_LIMIT
+from tests.fakes import FakeMessage, InMemoryClientStore, RecordingBus
+from worker import consumer as consumer_module
+from worker.consumer import CommandConsumer
+from worker.handlers import handle
+
+KEYRING = Keyring.parse(new_key_entry("k1"))
+
+
+def create_command(**overrides: object) -> CreateClient:
+    fields: dict[str, object] = {
+        "id": str(uuid.uuid4()), "actor": "alice", "request_id": "r1",
+        "type": ClientType.OIDC, "name": " Portal ", "secret": KEYRING.seal("a-long-secret"),
+        "redirect_uris": ["https://a.example/cb"], "grant_types": ["authorization_code"],
+        "response_types": ["code"]}
+    fields.update(overrides)
+    return CreateClient(**fields)  # type: ignore[arg-type]
+
+
+def ids(kind: type[ApproveClient | DisapproveClient | RemoveClient], key: str
+        ) -> ApproveClient | DisapproveClient | RemoveClient:
+    return kind(id=str(uuid.uuid4()), actor="bob", request_id="r2", client_key=key)
+
+
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(consumer_module, "RETRY_FIRST_S", 0.0)
+
+
+async def test_create_stores_a_pending_client_with_a_sealed_secret() -> None:
+    store = InMemoryClientStore()
+    applied = await handle(create_command(), store)
+    assert applied.outcome.status is OperationStatus.SUCCEEDED
+    [document] = store.clients.values()
+    assert document["name"] == "Portal" and document["status"] == "pending"
+    assert KEYRING.open(type(create_command().secret).from_document(document["secret"])) \
+        == "a-long-secret"
+    assert [e.type.value for e in applied.events] == ["created"]
+    assert "secret" not in applied.events[0].client
+
+
+async def test_the_same_create_twice_makes_one_client_and_one_event() -> None:
+    store = InMemoryClientStore()
+    command = create_command()
+    first = await handle(command, store)
+    second = await handle(command, store)
+    assert len(store.clients) == 1
+    assert second.outcome.client_key == first.outcome.client_key
+    assert second.events == []
+
+
+async def test_create_with_invalid_fields_fails_without_a_write() -> None:
+    store = InMemoryClientStore()
+    applied = await handle(create_command(redirect_uris=[]), store)
+    assert applied.outcome.status is OperationStatus.FAILED
+    assert applied.outcome.error is not None
+    assert applied.outcome.error.code is ErrorCode.INVALID
+    assert "redirect_uris" in (applied.outcome.error.fields or {})
+    assert store.clients == {} and applied.events == []
+
+
+async def test_update_applied_twice_changes_once() -> None:
+    store = InMemoryClientStore()
+    key = (await handle(create_command(), store)).outcome.client_key
+    assert key is not None
+    update = UpdateClient(id="u1", actor="alice", request_id="r", client_key=key, name="New")
+    first = await handle(update, store)
+    again = await handle(update, store)
+    assert [e.changed_fields for e in first.events] == [["name"]]
+    assert again.events == []
+    assert store.clients[key]["version"] == 2
+
+
+async def test_update_that_changes_nothing_emits_nothing() -> None:
+    store = InMemoryClientStore()
+    key = (await handle(create_command(), store)).outcome.client_key
+    assert key is not None
+    same = UpdateClient(id="u1", actor="alice", request_id="r", client_key=key, name="Portal")
+    applied = await handle(same, store)
+    assert applied.outcome.status is OperationStatus.SUCCEEDED and applied.events == []
+    assert store.clients[key]["version"] == 1
+
+
+@pytest.mark.parametrize(("start", "action", "end", "emits"), [
+    ("pending", ApproveClient, "approved", True),
+    ("disapproved", ApproveClient, "approved", True),
+    ("approved", ApproveClient, "approved", False),
+    ("pending", DisapproveClient, "disapproved", True),
+    ("approved", DisapproveClient, "disapproved", True),
+    ("disapproved", DisapproveClient, "disapproved", False),
+])
+async def test_status_transitions(start: str, action: type[ApproveClient | DisapproveClient],
+                                  end: str, emits: bool) -> None:
+    store = InMemoryClientStore()
+    key = (await handle(create_command(), store)).outcome.client_key
+    assert key is not None
+    store.clients[key]["status"] = start
+    applied = await handle(ids(action, key), store)
+    assert store.clients[key]["status"] == end
+    assert len(applied.events) == (1 if emits else 0)
+    if emits:
+        assert applied.events[0].previous_status == start
+
+
+async def test_commands_for_a_missing_client_fail_as_not_found() -> None:
+    store = InMemoryClientStore()
+    for kind in (ApproveClient, DisapproveClient, RemoveClient):
+        applied = await handle(ids(kind, "missing"), store)
+        assert applied.outcome.error is not None
+        assert applied.outcome.error.code is ErrorCode.NOT_FOUND
+
+
+async def test_a_write_that_loses_the_race_reads_again() -> None:
+    store = InMemoryClientStore()
+    key = (await handle(create_command(), store)).outcome.client_key
+    assert key is not None
+    real_get = store.get_client
+    reads = 0
+
+    async def get_then_race(key: str) -> dict[str, object] | None:
+        nonlocal reads
+        reads += 1
+        document = await real_get(key)
+        if reads == 1:  # another worker approves between our read and our write
+            await store.update_client(key, 1, {"status": "approved"}, "other", None)
+        return document
+
+    store.get_client = get_then_race  # type: ignore[method-assign]
+    applied = await handle(UpdateClient(id="u", actor="a", request_id="r", client_key=key,
+                                        name="Renamed"), store)
+    assert applied.outcome.status is OperationStatus.SUCCEEDED
+    assert reads == 2
+    assert store.clients[key]["name"] == "Renamed"
+    assert store.clients[key]["status"] == "approved"  # the other change was not overwritten
+    assert store.clients[key]["version"] == 3
+    assert applied.events[0].client["version"] == 3
+
+
+async def consume(message: FakeMessage, store: InMemoryClientStore,
+                  bus: RecordingBus) -> None:
+    consumer = CommandConsumer(bus, store, "ns", asyncio.Event())
+    await consumer.on_message(message)
+
+
+async def test_consumer_publishes_events_records_the_outcome_replies_then_acks() -> None:
+    store, bus = InMemoryClientStore(), RecordingBus()
+    command = create_command()
+    message = FakeMessage(encode_command(command))
+    await consume(message, store, bus)
+    assert message.settled == ["ack"]
+    assert [rk for rk, _ in bus.events] == ["client.oidc.created"]
+    assert store.outcomes[command.id].status is OperationStatus.SUCCEEDED
+    assert [Outcome.decode(body).operation_id for _, body in bus.replies] == [command.id]
+    assert b"a-long-secret" not in bus.events[0][1] + bus.replies[0][1]
+
+
+async def test_consumer_answers_a_finished_command_again_without_new_events() -> None:
+    store, bus = InMemoryClientStore(), RecordingBus()
+    command = create_command()
+    await consume(FakeMessage(encode_command(command)), store, bus)
+    redelivered = FakeMessage(encode_command(command), redelivered=True)
+    await consume(redelivered, store, bus)
+    assert redelivered.settled == ["ack"]
+    assert len(bus.events) == 1 and len(bus.replies) == 2 and len(store.clients) == 1
+
+
+async def test_consumer_holds_the_message_through_an_outage() -> None:
+    store, bus = InMemoryClientStore(), RecordingBus()
+    store.fail_next = [AutoReconnect("down"), AutoReconnect("still down")]
+    bus.fail_events = [BrokerUnavailable("no confirm")]
+    command = create_command()
+    message = FakeMessage(encode_command(command))
+    await consume(message, store, bus)
+    assert message.settled == ["ack"]
+    assert len(store.clients) == 1
+    assert len(bus.events) == 1  # the outbox kept the event through the failed publish
+    [client] = store.clients.values()
+    assert client["outbox"] == []
+
+
+async def test_removed_client_is_deleted_once_its_event_has_left() -> None:
+    store, bus = InMemoryClientStore(), RecordingBus()
+    created = create_command()
+    await consume(FakeMessage(encode_command(created)), store, bus)
+    key = store.outcomes[created.id].client_key
+    assert key is not None
+    bus.fail_events = [BrokerUnavailable("no confirm")]
+    removal = ids(RemoveClient, key)
+    await consume(FakeMessage(encode_command(removal)), store, bus)
+    assert [rk for rk, _ in bus.events] == ["client.oidc.created", "client.oidc.removed"]
+    assert store.clients == {}
+
+
+async def test_consumer_dead_letters_what_is_not_a_command() -> None:
+    store, bus = InMemoryClientStore(), RecordingBus()
+    junk = FakeMessage(json.dumps({"id": "op-1", "kind": "launch_rockets"}).encode())
+    await consume(junk, store, bus)
+    assert junk.settled == ["dead_letter"]
+    assert store.outcomes["op-1"].error is not None
+    assert store.outcomes["op-1"].error.code is ErrorCode.UNDELIVERABLE
+    not_json = FakeMessage(b"\xff\xfe")
+    await consume(not_json, store, bus)
+    assert not_json.settled == ["dead_letter"]
+
+
+async def test_consumer_retries_a_failing_command_then_sets_it_aside() -> None:
+    store, bus = InMemoryClientStore(), RecordingBus()
+    command = create_command()
+    store.fail_next = [RuntimeError("bug")]
+    early = FakeMessage(encode_command(command))
+    await consume(early, store, bus)
+    assert early.settled == ["requeue"]
+    store.fail_next = [RuntimeError("bug")]
+    last = FakeMessage(encode_command(command), previous_deliveries=COMMAND_DELIVERY_LIMIT - 1)
+    await consume(last, store, bus)
+    assert last.settled == ["dead_letter"]
+    outcome = store.outcomes[command.id]
+    assert outcome.status is OperationStatus.FAILED
+    assert outcome.error is not None and outcome.error.code is ErrorCode.INTERNAL
