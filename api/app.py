@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
+from pymongo.errors import PyMongoError
 
 from api import keys
 from api.auth import auth_middleware
@@ -16,11 +17,10 @@ from api.problems import problem_middleware
 from api.routes import add_routes
 from api.tokens import TokensFileError, TokenStore
 from api.waiter import OutcomeWaiter
-from common.amqp_bus import AmqpBus
+from common.amqp_bus import connect_bus
 from common.bus import MessageBus
-from common.settings import PREFIX, Settings, SettingsError
+from common.settings import PREFIX, Settings, SettingsError, Unreachable
 from common.store import connect, database, ensure_indexes
-from common.topology import Topology
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
@@ -46,9 +46,14 @@ def create_app(settings: Settings, *, bus: MessageBus | None = None) -> web.Appl
 
 
 async def _mongodb(app: web.Application) -> AsyncIterator[None]:
-    client = connect(app[keys.SETTINGS].mongodb_uri, app_name="clientkeys-gateway")
+    uri = app[keys.SETTINGS].mongodb_uri
+    client = connect(uri, app_name="clientkeys-gateway")
     db = database(client)
-    await ensure_indexes(db)
+    try:
+        await ensure_indexes(db)
+    except PyMongoError as exc:
+        await client.close()
+        raise Unreachable("MongoDB", uri, exc) from None
     app[keys.DB] = db
     yield
     await client.close()
@@ -59,8 +64,7 @@ def _message_bus(shared: MessageBus | None) -> CleanupContext:
         settings = app[keys.SETTINGS]
         bus: MessageBus
         if shared is None:
-            bus = await AmqpBus.connect(settings.amqp_url, Topology(settings.namespace),
-                                        publish_timeout_s=settings.publish_timeout_s)
+            bus = await connect_bus(settings)
         else:
             bus = shared
         app[keys.BUS] = bus

@@ -14,6 +14,8 @@ import json
 from typing import Any
 
 from aiohttp import web
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from api import keys
 from api.problems import Problem
@@ -21,7 +23,7 @@ from api.queries import get_operation
 from common.bus import BrokerUnavailable
 from common.commands import Command, CreateClient, RemoveClient, UpdateClient, encode_command
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
-from common.store import OPERATIONS, now
+from common.store import OPERATIONS, Document, now
 
 _ERROR_STATUS = {
     ErrorCode.NOT_FOUND: 404,
@@ -72,9 +74,7 @@ async def dispatch(request: web.Request, command: Command, *,
                           headers={"Retry-After": str(settings.retry_after_s)}) from None
         outcome = await _wait(reply, settings.sync_wait_s)
     if outcome is None:
-        stored = await get_operation(db, command.id)
-        if stored is not None and stored["status"] != OperationStatus.PENDING.value:
-            outcome = Outcome.from_operation(stored)
+        outcome = await _stored_outcome(db, command.id)
     if outcome is None:
         body: dict[str, Any] = {"operation": operation_view(pending)}
         if generated_secret is not None:
@@ -82,6 +82,20 @@ async def dispatch(request: web.Request, command: Command, *,
         return json_response(body, status=202,
                              headers={"Location": f"/v1/operations/{command.id}"})
     return _answer(command, outcome, generated_secret)
+
+
+async def _stored_outcome(db: AsyncDatabase[Document], operation_id: str) -> Outcome | None:
+    """The outcome, if the worker recorded it but its reply did not reach us.
+
+    The command is already accepted, so a database hiccup here means 202, not an error.
+    """
+    try:
+        stored = await get_operation(db, operation_id)
+    except PyMongoError:
+        return None
+    if stored is None or stored["status"] == OperationStatus.PENDING.value:
+        return None
+    return Outcome.from_operation(stored)
 
 
 async def _wait(reply: asyncio.Future[Outcome], seconds: float) -> Outcome | None:

@@ -15,11 +15,13 @@ from typing import Any
 
 from aiohttp import web
 from marshmallow import ValidationError
+from pymongo.errors import ConnectionFailure
 
 from common.clients import RuleViolation
 
 log = logging.getLogger(__name__)
 PROBLEM_TYPE = "application/problem+json"
+DATABASE_RETRY_AFTER_S = 5
 
 
 class Problem(Exception):
@@ -63,6 +65,10 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
                                 errors=_field_errors(exc.messages))
     except RuleViolation as exc:
         return problem_response(400, "The client is not valid.", errors=exc.errors)
+    except ConnectionFailure:
+        log.warning("MongoDB unavailable during %s %s", request.method, request.rel_url.path)
+        return problem_response(503, "The database is unavailable; try again shortly.",
+                                headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -25,6 +25,7 @@ from aio_pika.abc import (
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
 from common.bus import BrokerUnavailable, CommandHandler, ReplyHandler
+from common.settings import Settings, Unreachable
 from common.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -182,3 +183,12 @@ class AmqpBus:
         for exchange in (t.events_exchange, t.dead_letter_exchange):
             await channel.exchange_delete(exchange)
         await channel.close()
+
+
+async def connect_bus(settings: Settings) -> AmqpBus:
+    """The bus of a gateway or worker; Unreachable (one clear line) if the broker is not there."""
+    try:
+        return await AmqpBus.connect(settings.amqp_url, Topology(settings.namespace),
+                                     publish_timeout_s=settings.publish_timeout_s)
+    except _PUBLISH_ERRORS as exc:
+        raise Unreachable("RabbitMQ", settings.amqp_url, exc) from None

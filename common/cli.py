@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aio_pika").setLevel(logging.WARNING)
-    logging.getLogger("aiormq").setLevel(logging.WARNING)
+    # aiormq logs every failed connect attempt at ERROR; aio-pika's robust
+    # connection already reports reconnects, and start-up failures get one line.
+    logging.getLogger("aiormq").setLevel(logging.CRITICAL)
     try:
         if args.command == "keys":
             from common.keyring import new_key_entry

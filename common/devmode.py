@@ -21,14 +21,13 @@ from aiohttp import web
 
 from api.app import create_app
 from api.tokens import CONFIGURE_SERVER, token_digest
-from common.amqp_bus import AmqpBus
+from common.amqp_bus import connect_bus
 from common.bus import MessageBus
 from common.devdb import DevDatabase
 from common.keyring import new_key_entry
 from common.memory_bus import MemoryBus
 from common.settings import PREFIX, Settings, load_settings
 from common.store import connect, database
-from common.topology import Topology
 from worker.service import Worker
 
 
@@ -57,7 +56,7 @@ def _dev_state(folder: Path) -> tuple[str, str, Path]:
 async def _serve(settings: Settings, token: str, use_amqp: bool) -> None:
     bus: MessageBus
     if use_amqp:
-        bus = await AmqpBus.connect(settings.amqp_url, Topology(settings.namespace))
+        bus = await connect_bus(settings)
     else:
         bus = MemoryBus()
     client = connect(settings.mongodb_uri, app_name="clientkeys-dev")

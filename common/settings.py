@@ -22,6 +22,19 @@ class SettingsError(ValueError):
     """One clear line about one setting."""
 
 
+class Unreachable(SettingsError):
+    """A broker or database named by a setting did not answer at start-up."""
+
+    def __init__(self, what: str, url: str, exc: BaseException) -> None:
+        super().__init__(redact_url(f"cannot reach {what} at {url}: "
+                                    f"{type(exc).__name__}: {str(exc)[:200]}"))
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
 @dataclass(frozen=True)
 class Settings:
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"

@@ -23,10 +23,12 @@ class InMemoryClientStore:
         if self.fail_next:
             raise self.fail_next.pop(0)
 
-    async def get_client(self, key: str) -> Document | None:
+    async def get_client(self, key: str, *, include_removed: bool = False) -> Document | None:
         self._maybe_fail()
         found = self.clients.get(key)
-        return copy.deepcopy(found) if found and found.get("removed_at") is None else None
+        if found is None or (found.get("removed_at") and not include_removed):
+            return None
+        return copy.deepcopy(found)
 
     async def insert_client(self, document: Document) -> None:
         self._maybe_fail()

@@ -206,7 +206,7 @@ async def remove_client(command: RemoveClient, store: ClientStore) -> Applied:
     for _ in range(MAX_VERSION_RETRIES):
         current = await store.get_client(command.client_key)
         if current is None:
-            return _not_found(command)
+            return await _removed_by(command, store)
         at = now()
         # Kept as a tombstone until the `removed` event has left; reads skip it.
         changes = {"removed_at": at, "updated_at": at}
@@ -218,6 +218,14 @@ async def remove_client(command: RemoveClient, store: ClientStore) -> Applied:
             return Applied(_succeeded(command, removed), [event])
     return Applied(_failed(command, ErrorCode.CONFLICT,
                            "The client kept changing under this removal; try again."))
+
+
+async def _removed_by(command: RemoveClient, store: ClientStore) -> Applied:
+    """Not found, unless this very command removed it (a redelivery before its event left)."""
+    tombstone = await store.get_client(command.client_key, include_removed=True)
+    if tombstone is not None and command.id in tombstone.get("applied_commands", []):
+        return Applied(_succeeded(command, tombstone))
+    return _not_found(command)
 
 
 Handler = Callable[[Any, ClientStore], Awaitable[Applied]]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from common.amqp_bus import AmqpBus
-from common.settings import Settings
+from pymongo.errors import PyMongoError
+
+from common.amqp_bus import connect_bus
+from common.settings import Settings, Unreachable
 from common.store import connect, database
-from common.topology import Topology
 from worker.service import Worker
 
 
@@ -18,12 +19,18 @@ async def serve_worker(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     client = connect(settings.mongodb_uri, app_name="clientkeys-worker")
-    bus = await AmqpBus.connect(settings.amqp_url, Topology(settings.namespace),
-                                publish_timeout_s=settings.publish_timeout_s)
+    try:
+        bus = await connect_bus(settings)
+    except Unreachable:
+        await client.close()
+        raise
     try:
         worker = Worker(bus, database(client), namespace=settings.namespace,
                         prefetch=settings.worker_prefetch)
-        await worker.start()
+        try:
+            await worker.start()
+        except PyMongoError as exc:
+            raise Unreachable("MongoDB", settings.mongodb_uri, exc) from None
         await stop.wait()
         await worker.stop()
     finally:

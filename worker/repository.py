@@ -33,8 +33,8 @@ class AlreadyCreated(Exception):
 
 
 class ClientStore(Protocol):
-    async def get_client(self, key: str) -> Document | None:
-        """The client, unless it does not exist or was removed."""
+    async def get_client(self, key: str, *, include_removed: bool = False) -> Document | None:
+        """The client, unless it does not exist or (unless asked for) was removed."""
 
     async def insert_client(self, document: Document) -> None:
         """Raises DuplicateClientKey or AlreadyCreated."""
@@ -63,8 +63,9 @@ class MongoClientStore:
         self._clients = db[CLIENTS]
         self._operations = db[OPERATIONS]
 
-    async def get_client(self, key: str) -> Document | None:
-        return await self._clients.find_one({"key": key, **LIVE})
+    async def get_client(self, key: str, *, include_removed: bool = False) -> Document | None:
+        return await self._clients.find_one({"key": key} if include_removed
+                                            else {"key": key, **LIVE})
 
     async def insert_client(self, document: Document) -> None:
         try:

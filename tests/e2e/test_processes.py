@@ -134,3 +134,17 @@ def test_bad_setting_stops_with_one_clear_line(settings_env: dict[str, str], var
     assert len(lines) == 1, result.stderr
     assert named in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["gateway", "worker"])
+def test_unreachable_broker_is_one_line_without_the_password(
+        settings_env: dict[str, str], command: str) -> None:
+    env = {**settings_env,
+           "CLIENTKEYS_AMQP_URL": f"amqp://guest:hunter2pw@127.0.0.1:{free_port()}/"}
+    result = subprocess.run([*CLI, command], env=env, text=True, capture_output=True,
+                            timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "cannot reach RabbitMQ" in lines[0]
+    assert "hunter2pw" not in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from typing import Any
 
 import pytest
 from pymongo.errors import AutoReconnect
@@ -125,6 +126,20 @@ async def test_status_transitions(start: str, action: type[ApproveClient | Disap
         assert applied.events[0].previous_status == start
 
 
+async def test_a_removal_seen_again_before_its_event_left_still_succeeds() -> None:
+    store = InMemoryClientStore()
+    key = (await handle(create_command(), store)).outcome.client_key
+    assert key is not None
+    removal = ids(RemoveClient, key)
+    first = await handle(removal, store)
+    again = await handle(removal, store)  # the tombstone is still there
+    assert first.outcome.status is again.outcome.status is OperationStatus.SUCCEEDED
+    assert again.events == []
+    other = await handle(ids(RemoveClient, key), store)
+    assert other.outcome.error is not None
+    assert other.outcome.error.code is ErrorCode.NOT_FOUND
+
+
 async def test_commands_for_a_missing_client_fail_as_not_found() -> None:
     store = InMemoryClientStore()
     for kind in (ApproveClient, DisapproveClient, RemoveClient):
@@ -140,10 +155,11 @@ async def test_a_write_that_loses_the_race_reads_again() -> None:
     real_get = store.get_client
     reads = 0
 
-    async def get_then_race(key: str) -> dict[str, object] | None:
+    async def get_then_race(key: str, *, include_removed: bool = False
+                            ) -> dict[str, Any] | None:
         nonlocal reads
         reads += 1
-        document = await real_get(key)
+        document = await real_get(key, include_removed=include_removed)
         if reads == 1:  # another worker approves between our read and our write
             await store.update_client(key, 1, {"status": "approved"}, "other", None)
         return document
