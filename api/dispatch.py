@@ -10,7 +10,6 @@ the operation's address.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from aiohttp import web
@@ -18,12 +17,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from api import keys
+from api.operations import get_operation, operation_view, record_pending, withdraw
 from api.problems import Problem
-from api.queries import get_operation
+from api.responses import json_response
 from common.bus import BrokerUnavailable
 from common.commands import Command, CreateClient, RemoveClient, UpdateClient, encode_command
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
-from common.store import OPERATIONS, Document, now
+from common.store import Document
 
 _ERROR_STATUS = {
     ErrorCode.NOT_FOUND: 404,
@@ -32,46 +32,22 @@ _ERROR_STATUS = {
 }
 
 
-def operation_view(doc: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": doc["_id"],
-        "kind": doc["kind"],
-        "status": doc["status"],
-        "client_key": doc.get("client_key"),
-        "error": doc.get("error"),
-        "created_at": doc["created_at"].isoformat(),
-        "updated_at": doc["updated_at"].isoformat(),
-    }
-
-
-def json_response(data: Any, *, status: int = 200,
-                  headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, text=json.dumps(data), content_type="application/json",
-                        headers=headers)
-
-
 async def dispatch(request: web.Request, command: Command, *,
                    generated_secret: str | None = None) -> web.Response:
     app = request.app
     db, bus, waiter = app[keys.DB], app[keys.BUS], app[keys.WAITER]
     settings = app[keys.SETTINGS]
-    at = now()
-    pending = {"_id": command.id, "kind": command.kind, "status": OperationStatus.PENDING.value,
-               "client_key": command.client_key, "error": None, "actor": command.actor,
-               "request_id": command.request_id, "created_at": at, "updated_at": at}
-    await db[OPERATIONS].insert_one(pending)
+    pending = await record_pending(db, command)
     with waiter.expect(command.id) as reply:
         try:
             await bus.publish_command(encode_command(command), message_id=command.id,
                                       reply_to=app[keys.REPLY_ADDRESS])
         except BrokerUnavailable:
-            await db[OPERATIONS].update_one({"_id": command.id}, {"$set": {
-                "status": OperationStatus.FAILED.value, "updated_at": now(),
-                "error": OperationError(ErrorCode.UNDELIVERABLE,
-                                        "The broker did not accept the command.").to_dict()}})
-            raise Problem(503, "The command could not be queued; nothing was changed. "
-                          "Try again shortly.",
-                          headers={"Retry-After": str(settings.retry_after_s)}) from None
+            if await withdraw(db, command.id):
+                raise Problem(503, "The command could not be queued; nothing was changed. "
+                              "Try again shortly.",
+                              headers={"Retry-After": str(settings.retry_after_s)}) from None
+            # A worker already started it: the broker did take the command.
         outcome = await _wait(reply, settings.sync_wait_s)
     if outcome is None:
         outcome = await _stored_outcome(db, command.id)

@@ -15,9 +15,9 @@ from typing import Any
 
 from aiohttp import web
 from marshmallow import ValidationError
-from pymongo.errors import ConnectionFailure
 
 from common.clients import RuleViolation
+from common.store import is_outage
 
 log = logging.getLogger(__name__)
 PROBLEM_TYPE = "application/problem+json"
@@ -65,10 +65,6 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
                                 errors=_field_errors(exc.messages))
     except RuleViolation as exc:
         return problem_response(400, "The client is not valid.", errors=exc.errors)
-    except ConnectionFailure:
-        log.warning("MongoDB unavailable during %s %s", request.method, request.rel_url.path)
-        return problem_response(503, "The database is unavailable; try again shortly.",
-                                headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -76,6 +72,11 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
                    if k.lower() in ("allow", "retry-after", "www-authenticate")}
         return problem_response(exc.status, exc.reason if exc.status != 404 else None,
                                 headers=headers)
-    except Exception:
+    except Exception as exc:
+        if is_outage(exc):
+            log.warning("MongoDB unavailable during %s %s: %s", request.method,
+                        request.rel_url.path, type(exc).__name__)
+            return problem_response(503, "The database is unavailable; try again shortly.",
+                                    headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
         log.exception("unexpected error on %s %s", request.method, request.rel_url.path)
         return problem_response(500, "An unexpected error occurred; it has been logged.")

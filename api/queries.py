@@ -22,7 +22,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from common.client_view import public_client
-from common.store import CLIENTS, LIVE, OPERATIONS, Document
+from common.store import CLIENTS, LIVE, Document
 
 # The secret never leaves the database through a read.
 _CLIENT_PROJECTION = {"secret": 0, "applied_commands": 0, "outbox": 0}
@@ -109,7 +109,3 @@ async def list_clients(db: AsyncDatabase[Document], where: ClientFilter, *, sort
 async def find_client(db: AsyncDatabase[Document], key: str) -> Document | None:
     """A stored client without its secret."""
     return await db[CLIENTS].find_one({"key": key, **LIVE}, _CLIENT_PROJECTION)
-
-
-async def get_operation(db: AsyncDatabase[Document], operation_id: str) -> Document | None:
-    return await db[OPERATIONS].find_one({"_id": operation_id})

@@ -8,13 +8,15 @@ much of a guess matches. The file is re-read when it changes on disk.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 CONFIGURE_SERVER = "configure_server"
 CLIENTS_READ = "clients:read"
@@ -85,13 +87,18 @@ class TokenStore:
 
     def _refresh(self) -> None:
         try:
-            changed = os.stat(self._path).st_mtime != self._mtime
+            mtime = os.stat(self._path).st_mtime
         except OSError:
             return  # keep serving the tokens we have; the file may be mid-replace
-        if changed:
-            # A half-written file: keep serving the last good tokens.
-            with contextlib.suppress(TokensFileError):
-                self.reload()
+        if mtime == self._mtime:
+            return
+        try:
+            self.reload()
+        except TokensFileError as exc:
+            # Keep the last good tokens (the file may be half-written), but say so
+            # once per change: a revocation in a broken file has not taken effect.
+            self._mtime = mtime
+            log.error("tokens file not reloaded, still using the previous tokens: %s", exc)
 
     def authenticate(self, token: str) -> Principal | None:
         self._refresh()

@@ -14,13 +14,14 @@ from aiohttp import web
 
 from api import keys
 from api.auth import principal_of
-from api.dispatch import dispatch, json_response, operation_view
+from api.dispatch import dispatch
+from api.operations import get_operation, operation_view
 from api.problems import Problem
-from api.queries import BadCursor, ClientFilter, find_client, get_operation, list_clients
+from api.queries import BadCursor, ClientFilter, find_client, list_clients
+from api.responses import json_response
 from common.client_view import public_client
 from common.clients import (
     ClientFields,
-    ClientType,
     FieldErrors,
     RuleViolation,
     check_client,
@@ -121,13 +122,7 @@ async def update_client(request: web.Request) -> web.StreamResponse:
     current = await _existing(request)
     errors: FieldErrors = {}
     secret, generated = _secret_from(data, errors, required=False)
-    merged = ClientFields(
-        ClientType(current["type"]),
-        data.get("name", current["name"]),
-        data.get("redirect_uris", current["redirect_uris"]),
-        data.get("grant_types", current["grant_types"]),
-        data.get("response_types", current["response_types"]))
-    _checked(merged, errors)
+    _checked(ClientFields.of(current).edited(data), errors)
     command = UpdateClient(
         id=str(uuid.uuid4()), actor=principal_of(request).subject,
         request_id=request_id(request), client_key=current["key"],

@@ -51,6 +51,11 @@ class AmqpIncomingCommand:
     async def requeue(self) -> None:
         await self._message.nack(requeue=True)
 
+    async def retry(self) -> None:
+        # basic.reject increments a quorum queue's x-delivery-count on every
+        # RabbitMQ version (basic.nack no longer does from 4.3 on).
+        await self._message.reject(requeue=True)
+
     async def dead_letter(self) -> None:
         await self._message.reject(requeue=False)
 

@@ -24,7 +24,11 @@ class IncomingCommand(Protocol):
 
     async def ack(self) -> None: ...
 
-    async def requeue(self) -> None: ...
+    async def requeue(self) -> None:
+        """Give the message back untouched (shutting down); not counted as a failure."""
+
+    async def retry(self) -> None:
+        """Give the message back after a failure; counts towards the delivery limit."""
 
     async def dead_letter(self) -> None: ...
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 import ipaddress
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -90,6 +91,22 @@ class ClientFields:
     redirect_uris: list[str] = field(default_factory=list)
     grant_types: list[str] = field(default_factory=list)
     response_types: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, client: Mapping[str, Any]) -> ClientFields:
+        """The fields of a stored client."""
+        return cls(ClientType(client["type"]), client["name"],
+                   list(client.get("redirect_uris", [])), list(client.get("grant_types", [])),
+                   list(client.get("response_types", [])))
+
+    def edited(self, changes: Mapping[str, Any]) -> ClientFields:
+        """These fields with an edit applied; keys absent or None are kept as they are."""
+        return replace(self, **{name: changes[name] for name in EDITABLE_FIELDS
+                                if changes.get(name) is not None})
+
+
+# What an edit may change besides the secret (`type` and the key are immutable).
+EDITABLE_FIELDS = ("name", "redirect_uris", "grant_types", "response_types")
 
 
 def _add(errors: FieldErrors, name: str, message: str) -> None:

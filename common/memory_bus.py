@@ -1,7 +1,7 @@
 """An in-process message bus for `clientkeys dev` when no broker is configured.
 
 Same contract as the AMQP bus: commands wait in a queue until a consumer acks
-them (a requeued command goes back to the front), events are routed to
+them (a requeued command goes back to the end), events are routed to
 subscribers by topic pattern, replies go to the listener that asked. Nothing
 survives the process, which is why it is for development only.
 """
@@ -44,8 +44,11 @@ class MemoryIncomingCommand:
     async def requeue(self) -> None:
         self._bus._settled()
         self._envelope.redelivered = True
-        self._envelope.deliveries += 1
         self._bus._commands.put_nowait(self._envelope)
+
+    async def retry(self) -> None:
+        self._envelope.deliveries += 1
+        await self.requeue()
 
     async def dead_letter(self) -> None:
         self._bus._settled()

@@ -13,12 +13,13 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConfigurationError
+from pymongo.errors import ConfigurationError, ConnectionFailure, PyMongoError, WriteConcernError
 
 CLIENTS = "clients"
 OPERATIONS = "operations"
 # How long a finished operation stays readable at /v1/operations/{id}.
 OPERATION_TTL_S = 30 * 24 * 3600
+TOMBSTONE_TTL_S = 7 * 24 * 3600
 # How many applied command ids a client remembers, so a redelivered command
 # is recognised and not applied twice.
 APPLIED_COMMANDS_KEPT = 50
@@ -30,7 +31,10 @@ LIVE: Document = {"removed_at": None}
 
 CLIENT_INDEXES = [
     IndexModel([("key", ASCENDING)], unique=True, name="key_unique"),
-    IndexModel([("created_by", ASCENDING)], unique=True, name="created_by_unique"),
+    # Removed clients stay as tombstones (no secret) for a while, so that a late
+    # redelivery of a command that touched them is still recognised.
+    IndexModel([("removed_at", ASCENDING)], expireAfterSeconds=TOMBSTONE_TTL_S,
+               name="tombstone_expiry"),
     # The list queries: newest first, or by name, each optionally by type and status.
     IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="created"),
     IndexModel([("status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
@@ -50,8 +54,18 @@ OPERATION_INDEXES = [
 
 
 def connect(uri: str, *, app_name: str) -> AsyncMongoClient[Document]:
-    return AsyncMongoClient(uri, tz_aware=True, appname=app_name,
+    # timeoutMS bounds every operation, so a half-open connection cannot hang a
+    # request or hold a command past shutdown.
+    return AsyncMongoClient(uri, tz_aware=True, appname=app_name, timeoutMS=10_000,
                             serverSelectionTimeoutMS=5000, uuidRepresentation="standard")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether a MongoDB error means "not reachable now" (retry later), not "wrong"."""
+    if isinstance(exc, ConnectionFailure | WriteConcernError):
+        return True
+    return isinstance(exc, PyMongoError) and (
+        exc.timeout or exc.has_error_label("RetryableWriteError"))
 
 
 def database(client: AsyncMongoClient[Document]) -> AsyncDatabase[Document]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from common.outcomes import OperationStatus, Outcome
 from common.store import APPLIED_COMMANDS_KEPT, Document
-from worker.repository import AlreadyCreated, DuplicateClientKey
+from worker.repository import AlreadyCreated
 
 
 class InMemoryClientStore:
@@ -17,6 +17,8 @@ class InMemoryClientStore:
     def __init__(self) -> None:
         self.clients: dict[str, Document] = {}
         self.outcomes: dict[str, Outcome] = {}
+        self.claimed_keys: dict[str, str] = {}
+        self.started: list[str] = []
         self.fail_next: list[Exception] = []
 
     def _maybe_fail(self) -> None:
@@ -30,13 +32,17 @@ class InMemoryClientStore:
             return None
         return copy.deepcopy(found)
 
+    async def claim_client_key(self, operation_id: str, candidate: str) -> str:
+        self._maybe_fail()
+        return self.claimed_keys.setdefault(operation_id, candidate)
+
     async def insert_client(self, document: Document) -> None:
         self._maybe_fail()
-        for existing in self.clients.values():
+        existing = self.clients.get(document["key"])
+        if existing is not None:
             if existing["created_by"] == document["created_by"]:
                 raise AlreadyCreated(copy.deepcopy(existing))
-        if document["key"] in self.clients:
-            raise DuplicateClientKey(document["key"])
+            raise KeyError(f"duplicate key {document['key']}")
         self.clients[document["key"]] = copy.deepcopy(document)
 
     async def update_client(self, key: str, version: int, changes: Document, command_id: str,
@@ -63,11 +69,10 @@ class InMemoryClientStore:
         if current is None:
             return
         current["outbox"] = [e for e in current.get("outbox", []) if e["id"] not in event_ids]
-        if current.get("removed_at") and not current["outbox"]:
-            del self.clients[key]
 
-    async def get_outcome(self, operation_id: str) -> Outcome | None:
+    async def start_operation(self, operation_id: str, kind: str) -> Outcome | None:
         self._maybe_fail()
+        self.started.append(operation_id)
         outcome = self.outcomes.get(operation_id)
         return outcome if outcome and outcome.status is not OperationStatus.PENDING else None
 
@@ -122,6 +127,9 @@ class FakeMessage:
 
     async def requeue(self) -> None:
         self.settled.append("requeue")
+
+    async def retry(self) -> None:
+        self.settled.append("retry")
 
     async def dead_letter(self) -> None:
         self.settled.append("dead_letter")

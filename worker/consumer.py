@@ -2,14 +2,15 @@
 
 Order of work, and why:
 1. decode; a message that is not a command goes to the dead-letter queue;
-2. if the operation already finished (a redelivery), answer again and ack;
+2. mark the operation started; if it already finished (a redelivery) or the
+   gateway withdrew it (its publish was never confirmed), answer again and ack;
 3. apply the handler: one write stores the change and its events (the outbox);
 4. publish the client's outbox with confirms and clear it, record the outcome,
    answer the gateway, ack.
 A MongoDB or broker failure in 2-4 is retried with backoff while the message is
 held, never acked: the command stays safe in the queue until it is applied.
-Any other failure is retried through the queue a few times, then the command
-is dead-lettered and its operation marked failed.
+Any other failure is retried through the queue (counted by the broker) a few
+times, then the command is dead-lettered and its operation marked failed.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from pymongo.errors import PyMongoError
-
 from common.bus import BrokerUnavailable, IncomingCommand, MessageBus
 from common.commands import Command, UndecodableCommand, decode_command
 from common.events import ClientEvent, encode_event
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
+from common.store import is_outage
 from common.topology import COMMAND_DELIVERY_LIMIT
 from worker.handlers import handle
 from worker.repository import ClientStore
@@ -32,7 +32,11 @@ log = logging.getLogger(__name__)
 
 RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 5.0
-_TRANSIENT = (PyMongoError, BrokerUnavailable, OSError)
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """Retry in place (holding the message) only when a dependency is away."""
+    return isinstance(exc, BrokerUnavailable | OSError) or is_outage(exc)
 
 
 @dataclass
@@ -53,7 +57,11 @@ class CommandConsumer:
         while True:
             try:
                 await self._apply(command, message.reply_to)
-            except _TRANSIENT as exc:
+            except Exception as exc:
+                if not _is_outage(exc):
+                    log.exception("%s %s failed unexpectedly", command.kind, command.id)
+                    await self._retry_later_or_set_aside(message, command)
+                    return
                 if self.stopping.is_set():
                     log.warning("stopping with %s %s unfinished; it goes back to the queue",
                                 command.kind, command.id)
@@ -64,10 +72,6 @@ class CommandConsumer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
                 continue
-            except Exception:
-                log.exception("%s %s failed unexpectedly", command.kind, command.id)
-                await self._retry_later_or_set_aside(message, command)
-                return
             await message.ack()
             return
 
@@ -96,10 +100,10 @@ class CommandConsumer:
                 "queue for an operator.", reply_to=message.reply_to)
             return
         await asyncio.sleep(RETRY_FIRST_S)
-        await message.requeue()
+        await message.retry()
 
     async def _apply(self, command: Command, reply_to: str | None) -> None:
-        outcome = await self.store.get_outcome(command.id)
+        outcome = await self.store.start_operation(command.id, command.kind)
         if outcome is None:
             outcome = (await handle(command, self.store)).outcome
             if outcome.client_key:
@@ -122,6 +126,8 @@ class CommandConsumer:
                 if reply_to:
                     await self.bus.publish_reply(reply_to, outcome.encode(),
                                                  correlation_id=command_id)
-            except _TRANSIENT:
+            except Exception as exc:
+                if not _is_outage(exc):
+                    raise
                 log.warning("could not record the failure of %s", command_id)
         await message.dead_letter()

@@ -15,8 +15,8 @@ from typing import Any
 
 from common.client_view import public_client
 from common.clients import (
+    EDITABLE_FIELDS,
     ClientFields,
-    ClientType,
     RuleViolation,
     Status,
     check_client,
@@ -33,7 +33,7 @@ from common.commands import (
 from common.events import ClientEvent, ClientEventType
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
 from common.store import Document, now
-from worker.repository import AlreadyCreated, ClientStore, DuplicateClientKey
+from worker.repository import AlreadyCreated, ClientStore
 
 CLIENT_KEY_BYTES = 24  # 192 random bits, 32 URL-safe characters
 # How often a handler re-reads and retries when another worker changed the
@@ -75,13 +75,6 @@ def _invalid(command: Command, exc: RuleViolation) -> Applied:
     return Applied(_failed(command, ErrorCode.INVALID, "The client is not valid.", exc.errors))
 
 
-def _fields_of(document: Document) -> ClientFields:
-    return ClientFields(ClientType(document["type"]), document["name"],
-                        list(document.get("redirect_uris", [])),
-                        list(document.get("grant_types", [])),
-                        list(document.get("response_types", [])))
-
-
 def _after(current: Document, changes: Document) -> dict[str, Any]:
     """The public view the client will have once `changes` apply at the next version.
 
@@ -108,34 +101,28 @@ async def create_client(command: CreateClient, store: ClientStore) -> Applied:
     except RuleViolation as exc:
         return _invalid(command, exc)
     at = now()
-    while True:
-        key = new_client_key()
-        document: Document = {
-            "key": key,
-            "type": fields.type.value,
-            **_editable(fields),
-            "secret": command.secret.to_document(),
-            "status": Status.PENDING.value,
-            "created_at": at,
-            "updated_at": at,
-            "status_changed_at": at,
-            "version": 1,
-            "created_by": command.id,
-            "applied_commands": [command.id],
-        }
-        event = ClientEvent(ClientEventType.CREATED, public_client(document), command.actor,
-                            command.id, time=at)
-        document["outbox"] = [event.to_document()]
-        try:
-            await store.insert_client(document)
-        except DuplicateClientKey:
-            continue
-        except AlreadyCreated as exc:  # a redelivery: the client exists, say so again
-            return Applied(_succeeded(command, exc.document, warnings))
-        return Applied(_succeeded(command, document, warnings), [event])
-
-
-_EDITABLE = ("name", "redirect_uris", "grant_types", "response_types")
+    key = await store.claim_client_key(command.id, new_client_key())
+    document: Document = {
+        "key": key,
+        "type": fields.type.value,
+        **_editable(fields),
+        "secret": command.secret.to_document(),
+        "status": Status.PENDING.value,
+        "created_at": at,
+        "updated_at": at,
+        "status_changed_at": at,
+        "version": 1,
+        "created_by": command.id,
+        "applied_commands": [command.id],
+    }
+    event = ClientEvent(ClientEventType.CREATED, public_client(document), command.actor,
+                        command.id, time=at)
+    document["outbox"] = [event.to_document()]
+    try:
+        await store.insert_client(document)
+    except AlreadyCreated as exc:  # a redelivery: the client exists, say so again
+        return Applied(_succeeded(command, exc.document, warnings))
+    return Applied(_succeeded(command, document, warnings), [event])
 
 
 async def update_client(command: UpdateClient, store: ClientStore) -> Applied:
@@ -145,16 +132,12 @@ async def update_client(command: UpdateClient, store: ClientStore) -> Applied:
             return _not_found(command)
         if command.id in current.get("applied_commands", []):
             return Applied(_succeeded(command, current))
-        before = _fields_of(current)
-        wanted = ClientFields(before.type, *(
-            before_value if new is None else new
-            for before_value, new in ((getattr(before, f), getattr(command, f))
-                                      for f in _EDITABLE)))
+        before = ClientFields.of(current)
         try:
-            after, warnings = check_client(wanted)
+            after, warnings = check_client(before.edited(vars(command)))
         except RuleViolation as exc:
             return _invalid(command, exc)
-        changed = [f for f in _EDITABLE if getattr(after, f) != getattr(before, f)]
+        changed = [f for f in EDITABLE_FIELDS if getattr(after, f) != getattr(before, f)]
         changes = _editable(after)
         if command.secret is not None:
             changed.append("secret")
@@ -208,8 +191,8 @@ async def remove_client(command: RemoveClient, store: ClientStore) -> Applied:
         if current is None:
             return await _removed_by(command, store)
         at = now()
-        # Kept as a tombstone until the `removed` event has left; reads skip it.
-        changes = {"removed_at": at, "updated_at": at}
+        # A tombstone without its secret: readers skip it, a TTL index deletes it.
+        changes = {"removed_at": at, "updated_at": at, "secret": None}
         event = ClientEvent(ClientEventType.REMOVED, _after(current, changes), command.actor,
                             command.id, previous_status=current["status"], time=at)
         removed = await store.update_client(command.client_key, current["version"], changes,
@@ -221,7 +204,7 @@ async def remove_client(command: RemoveClient, store: ClientStore) -> Applied:
 
 
 async def _removed_by(command: RemoveClient, store: ClientStore) -> Applied:
-    """Not found, unless this very command removed it (a redelivery before its event left)."""
+    """Not found, unless this very command removed it (a redelivery)."""
     tombstone = await store.get_client(command.client_key, include_removed=True)
     if tombstone is not None and command.id in tombstone.get("applied_commands", []):
         return Applied(_succeeded(command, tombstone))

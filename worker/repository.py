@@ -5,7 +5,13 @@ version the handler read, records the command id, and appends the events it
 causes to the client's `outbox` array. Change and events are therefore stored
 together or not at all, with no multi-document transaction; the consumer
 publishes the outbox and only then clears it. A removed client stays as a
-tombstone (`removed_at`) until its `removed` event has left, then is deleted.
+tombstone (`removed_at`, no secret) that readers skip and a TTL index deletes
+later, so a late redelivery is still recognised.
+
+A create is made idempotent through its operation: the key is claimed on the
+operation document first, so a redelivered create finds its key there and
+never makes a second client. No unique index other than `key` is needed, which
+keeps the clients collection shardable on `key`.
 """
 
 from __future__ import annotations
@@ -20,10 +26,6 @@ from common.outcomes import OperationStatus, Outcome
 from common.store import APPLIED_COMMANDS_KEPT, CLIENTS, LIVE, OPERATIONS, Document, now
 
 
-class DuplicateClientKey(Exception):
-    """The generated key is taken (vanishingly unlikely; the caller draws again)."""
-
-
 class AlreadyCreated(Exception):
     """A client was already created by this command id."""
 
@@ -36,8 +38,11 @@ class ClientStore(Protocol):
     async def get_client(self, key: str, *, include_removed: bool = False) -> Document | None:
         """The client, unless it does not exist or (unless asked for) was removed."""
 
+    async def claim_client_key(self, operation_id: str, candidate: str) -> str:
+        """The key of the client this create makes: `candidate`, or the one claimed before."""
+
     async def insert_client(self, document: Document) -> None:
-        """Raises DuplicateClientKey or AlreadyCreated."""
+        """Raises AlreadyCreated when this command (`created_by`) already made it."""
 
     async def update_client(self, key: str, version: int, changes: Document, command_id: str,
                             event: Document | None) -> Document | None:
@@ -50,10 +55,14 @@ class ClientStore(Protocol):
         """The outbox of a client (removed or not), oldest first."""
 
     async def events_sent(self, key: str, event_ids: list[str]) -> None:
-        """Drop sent events from the outbox; delete a tombstone whose outbox is empty."""
+        """Drop sent events from the outbox."""
 
-    async def get_outcome(self, operation_id: str) -> Outcome | None:
-        """The stored outcome of a finished operation, or None while pending or unknown."""
+    async def start_operation(self, operation_id: str, kind: str) -> Outcome | None:
+        """Mark the operation started; its outcome if it already has one.
+
+        An operation the gateway withdrew (its publish was not confirmed) has a
+        failed outcome, so the worker never applies it behind the caller's back.
+        """
 
     async def record_outcome(self, outcome: Outcome) -> None: ...
 
@@ -67,14 +76,27 @@ class MongoClientStore:
         return await self._clients.find_one({"key": key} if include_removed
                                             else {"key": key, **LIVE})
 
+    async def claim_client_key(self, operation_id: str, candidate: str) -> str:
+        claimed = await self._operations.find_one_and_update(
+            {"_id": operation_id, "client_key": None}, {"$set": {"client_key": candidate}},
+            return_document=ReturnDocument.AFTER)
+        if claimed is None:
+            operation = await self._operations.find_one({"_id": operation_id})
+            if operation is None:
+                raise LookupError(f"operation {operation_id} does not exist")
+            return str(operation["client_key"])
+        return str(claimed["client_key"])
+
     async def insert_client(self, document: Document) -> None:
         try:
             await self._clients.insert_one(document)
-        except DuplicateKeyError as exc:
-            existing = await self._clients.find_one({"created_by": document["created_by"]})
-            if existing is not None:
+        except DuplicateKeyError:
+            existing = await self._clients.find_one({"key": document["key"]})
+            if existing is not None and existing.get("created_by") == document["created_by"]:
                 raise AlreadyCreated(existing) from None
-            raise DuplicateClientKey(str(exc.details)) from None
+            # 192 random bits never collide in practice; if they did, this
+            # command fails loudly rather than touch another client.
+            raise
 
     async def update_client(self, key: str, version: int, changes: Document, command_id: str,
                             event: Document | None) -> Document | None:
@@ -97,13 +119,19 @@ class MongoClientStore:
     async def events_sent(self, key: str, event_ids: list[str]) -> None:
         await self._clients.update_one({"key": key},
                                        {"$pull": {"outbox": {"id": {"$in": event_ids}}}})
-        await self._clients.delete_one({"key": key, "removed_at": {"$ne": None},
-                                        "outbox": {"$size": 0}})
 
-    async def get_outcome(self, operation_id: str) -> Outcome | None:
-        doc = await self._operations.find_one(
-            {"_id": operation_id, "status": {"$ne": OperationStatus.PENDING.value}})
-        return None if doc is None else Outcome.from_operation(doc)
+    async def start_operation(self, operation_id: str, kind: str) -> Outcome | None:
+        at = now()
+        operation = await self._operations.find_one_and_update(
+            {"_id": operation_id},
+            {"$set": {"started_at": at},
+             "$setOnInsert": {"kind": kind, "status": OperationStatus.PENDING.value,
+                              "client_key": None, "error": None, "created_at": at,
+                              "updated_at": at}},
+            upsert=True, return_document=ReturnDocument.AFTER)
+        if operation is None or operation["status"] == OperationStatus.PENDING.value:
+            return None
+        return Outcome.from_operation(operation)
 
     async def record_outcome(self, outcome: Outcome) -> None:
         data = outcome.to_dict()

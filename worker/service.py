@@ -56,5 +56,9 @@ class Worker:
             # Give up on slow writes: they are not acked, so the broker redelivers them.
             self._stopping.set()
             log.warning("stopping with %d command(s) unfinished", self._in_hand)
-            await asyncio.wait_for(self._idle.wait(), 10)
+            try:
+                await asyncio.wait_for(self._idle.wait(), 10)
+            except TimeoutError:
+                log.warning("%d command(s) left unacknowledged; the broker will redeliver "
+                            "them once this connection closes", self._in_hand)
         log.info("worker stopped")

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
-from pymongo.errors import AutoReconnect
+from pymongo.errors import AutoReconnect, OperationFailure
 
 from common.bus import BrokerUnavailable
 from common.clients import ClientType
@@ -21,7 +21,7 @@ from common.commands import (
     encode_command,
 )
 from common.keyring import Keyring, new_key_entry
-from common.outcomes import ErrorCode, OperationStatus, Outcome
+from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
 from common.topology import COMMAND_DELIVERY_LIMIT
 from tests.fakes import FakeMessage, InMemoryClientStore, RecordingBus
 from worker import consumer as consumer_module
@@ -227,7 +227,29 @@ async def test_removed_client_is_deleted_once_its_event_has_left() -> None:
     removal = ids(RemoveClient, key)
     await consume(FakeMessage(encode_command(removal)), store, bus)
     assert [rk for rk, _ in bus.events] == ["client.oidc.created", "client.oidc.removed"]
-    assert store.clients == {}
+    assert store.clients[key]["removed_at"] is not None
+    assert store.clients[key]["secret"] is None  # the tombstone keeps no secret
+    assert store.clients[key]["outbox"] == []
+
+
+async def test_consumer_never_applies_a_withdrawn_command() -> None:
+    store, bus = InMemoryClientStore(), RecordingBus()
+    command = create_command()
+    store.outcomes[command.id] = Outcome(
+        command.id, command.kind, OperationStatus.FAILED,
+        error=OperationError(ErrorCode.UNDELIVERABLE, "not confirmed"))
+    message = FakeMessage(encode_command(command))
+    await consume(message, store, bus)
+    assert message.settled == ["ack"]
+    assert store.clients == {} and bus.events == []
+
+
+async def test_a_command_that_is_wrong_not_away_goes_through_the_queue() -> None:
+    store, bus = InMemoryClientStore(), RecordingBus()
+    store.fail_next = [OperationFailure("document failed validation", code=121)]
+    message = FakeMessage(encode_command(create_command()))
+    await consume(message, store, bus)
+    assert message.settled == ["retry"]  # counted by the broker, not retried in place
 
 
 async def test_consumer_dead_letters_what_is_not_a_command() -> None:
@@ -248,7 +270,7 @@ async def test_consumer_retries_a_failing_command_then_sets_it_aside() -> None:
     store.fail_next = [RuntimeError("bug")]
     early = FakeMessage(encode_command(command))
     await consume(early, store, bus)
-    assert early.settled == ["requeue"]
+    assert early.settled == ["retry"]
     store.fail_next = [RuntimeError("bug")]
     last = FakeMessage(encode_command(command), previous_deliveries=COMMAND_DELIVERY_LIMIT - 1)
     await consume(last, store, bus)
