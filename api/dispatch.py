@@ -18,6 +18,7 @@ from pymongo.errors import PyMongoError
 
 from api import keys
 from api.operations import get_operation, operation_view, record_pending, withdraw
+from api.preconditions import etag_headers
 from api.problems import Problem
 from api.responses import json_response
 from common.bus import BrokerUnavailable
@@ -29,6 +30,7 @@ _ERROR_STATUS = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.INVALID: 400,
     ErrorCode.CONFLICT: 409,
+    ErrorCode.STALE: 412,
 }
 
 
@@ -98,7 +100,8 @@ def _answer(command: Command, outcome: Outcome, generated_secret: str | None) ->
         body["warnings"] = outcome.warnings
     if generated_secret is not None:
         body["secret"] = generated_secret
+    headers = etag_headers(body)
     if isinstance(command, CreateClient):
-        return json_response(body, status=201,
-                             headers={"Location": f"/v1/clients/{outcome.client_key}"})
-    return json_response(body)
+        headers["Location"] = f"/v1/clients/{outcome.client_key}"
+        return json_response(body, status=201, headers=headers)
+    return json_response(body, headers=headers)

@@ -54,17 +54,26 @@ def _field_errors(messages: Any) -> dict[str, Any]:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def answer_for(exc: Exception) -> web.Response | None:
+    """The problem response for an exception that is an answer, not a failure."""
+    if isinstance(exc, Problem):
+        return problem_response(exc.status, exc.detail, headers=exc.headers, **exc.extra)
+    if isinstance(exc, ValidationError):
+        return problem_response(400, "The request is not valid.",
+                                errors=_field_errors(exc.messages))
+    if isinstance(exc, RuleViolation):
+        return problem_response(400, "The client is not valid.", errors=exc.errors)
+    return None
+
+
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except Problem as exc:
-        return problem_response(exc.status, exc.detail, headers=exc.headers, **exc.extra)
-    except ValidationError as exc:
-        return problem_response(400, "The request is not valid.",
-                                errors=_field_errors(exc.messages))
-    except RuleViolation as exc:
-        return problem_response(400, "The client is not valid.", errors=exc.errors)
+    except (Problem, ValidationError, RuleViolation) as exc:
+        response = answer_for(exc)
+        assert response is not None
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -16,6 +16,7 @@ from api import keys
 from api.auth import principal_of
 from api.dispatch import dispatch
 from api.operations import get_operation, operation_view
+from api.preconditions import etag_headers, expected_version
 from api.problems import Problem
 from api.queries import BadCursor, ClientFilter, find_client, list_clients
 from api.responses import json_response
@@ -126,6 +127,7 @@ async def update_client(request: web.Request) -> web.StreamResponse:
     command = UpdateClient(
         id=str(uuid.uuid4()), actor=principal_of(request).subject,
         request_id=request_id(request), client_key=current["key"],
+        expected_version=expected_version(request, current["version"]),
         name=data.get("name"),
         secret=request.app[keys.KEYRING].seal(secret) if secret is not None else None,
         redirect_uris=data.get("redirect_uris"), grant_types=data.get("grant_types"),
@@ -138,7 +140,8 @@ async def _simple_command(request: web.Request,
                           ) -> web.StreamResponse:
     current = await _existing(request)
     command = kind(id=str(uuid.uuid4()), actor=principal_of(request).subject,
-                   request_id=request_id(request), client_key=current["key"])
+                   request_id=request_id(request), client_key=current["key"],
+                   expected_version=expected_version(request, current["version"]))
     return await dispatch(request, command)
 
 
@@ -155,7 +158,8 @@ async def remove_client(request: web.Request) -> web.StreamResponse:
 
 
 async def get_client(request: web.Request) -> web.StreamResponse:
-    return json_response(public_client(await _existing(request)))
+    client = public_client(await _existing(request))
+    return json_response(client, headers=etag_headers(client))
 
 
 async def list_clients_view(request: web.Request) -> web.StreamResponse:

@@ -43,6 +43,7 @@ class UpdateClient:
     actor: str
     request_id: str
     client_key: str
+    expected_version: int | None = None
     name: str | None = None
     secret: SealedSecret | None = None
     redirect_uris: list[str] | None = None
@@ -57,6 +58,8 @@ class ApproveClient:
     actor: str
     request_id: str
     client_key: str
+    # Apply only if the client is still at this version (the caller's If-Match).
+    expected_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class DisapproveClient:
     actor: str
     request_id: str
     client_key: str
+    # Apply only if the client is still at this version (the caller's If-Match).
+    expected_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,8 @@ class RemoveClient:
     actor: str
     request_id: str
     client_key: str
+    # Apply only if the client is still at this version (the caller's If-Match).
+    expected_version: int | None = None
 
 
 Command = CreateClient | UpdateClient | ApproveClient | DisapproveClient | RemoveClient
@@ -113,6 +120,7 @@ class CommandSchema(Schema):
     actor = fields.String(required=True, validate=_ID)
     request_id = fields.String(required=True, validate=_ID)
     client_key = fields.String(load_default=None, allow_none=True, validate=_ID)
+    expected_version = fields.Integer(load_default=None, allow_none=True, strict=True)
     type = fields.Enum(ClientType, by_value=True, load_default=None, allow_none=True)
     name = fields.String(load_default=None, allow_none=True)
     secret = SealedSecretField(load_default=None, allow_none=True)

@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     INVALID = "invalid"
     CONFLICT = "conflict"
+    STALE = "stale"
     UNDELIVERABLE = "undeliverable"
     INTERNAL = "internal"
 

@@ -71,6 +71,17 @@ def _not_found(command: Command) -> Applied:
                            f"There is no client with key {command.client_key!r}."))
 
 
+def _stale(command: Command, current: Document) -> Applied | None:
+    """A failed outcome if the caller's expected version no longer holds."""
+    expected = getattr(command, "expected_version", None)
+    if expected is None or expected == current["version"]:
+        return None
+    return Applied(_failed(
+        command, ErrorCode.STALE,
+        f"The client is at version {current['version']}, not {expected}: it changed since "
+        "it was read. Read it again and retry."))
+
+
 def _invalid(command: Command, exc: RuleViolation) -> Applied:
     return Applied(_failed(command, ErrorCode.INVALID, "The client is not valid.", exc.errors))
 
@@ -132,6 +143,8 @@ async def update_client(command: UpdateClient, store: ClientStore) -> Applied:
             return _not_found(command)
         if command.id in current.get("applied_commands", []):
             return Applied(_succeeded(command, current))
+        if stale := _stale(command, current):
+            return stale
         before = ClientFields.of(current)
         try:
             after, warnings = check_client(before.edited(vars(command)))
@@ -161,9 +174,13 @@ async def _change_status(command: ApproveClient | DisapproveClient, action: str,
         current = await store.get_client(command.client_key)
         if current is None:
             return _not_found(command)
+        if command.id in current.get("applied_commands", []):
+            return Applied(_succeeded(command, current))
+        if stale := _stale(command, current):
+            return stale
         previous = Status(current["status"])
         target = next_status(action, previous)
-        if target is None or command.id in current.get("applied_commands", []):
+        if target is None:
             return Applied(_succeeded(command, current))
         at = now()
         changes = {"status": target.value, "status_changed_at": at, "updated_at": at}
@@ -190,6 +207,8 @@ async def remove_client(command: RemoveClient, store: ClientStore) -> Applied:
         current = await store.get_client(command.client_key)
         if current is None:
             return await _removed_by(command, store)
+        if stale := _stale(command, current):
+            return stale
         at = now()
         # A tombstone without its secret: readers skip it, a TTL index deletes it.
         changes = {"removed_at": at, "updated_at": at, "secret": None}

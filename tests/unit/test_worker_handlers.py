@@ -278,3 +278,21 @@ async def test_consumer_retries_a_failing_command_then_sets_it_aside() -> None:
     outcome = store.outcomes[command.id]
     assert outcome.status is OperationStatus.FAILED
     assert outcome.error is not None and outcome.error.code is ErrorCode.INTERNAL
+
+
+@pytest.mark.parametrize("kind", [ApproveClient, DisapproveClient, RemoveClient])
+async def test_an_expected_version_that_no_longer_holds_is_stale(
+        kind: type[ApproveClient | DisapproveClient | RemoveClient]) -> None:
+    store = InMemoryClientStore()
+    key = (await handle(create_command(), store)).outcome.client_key
+    assert key is not None
+    await handle(UpdateClient(id="u", actor="a", request_id="r", client_key=key, name="B"),
+                 store)
+    stale = await handle(kind(id="s", actor="a", request_id="r", client_key=key,
+                              expected_version=1), store)
+    assert stale.outcome.error is not None
+    assert stale.outcome.error.code is ErrorCode.STALE
+    assert stale.events == []
+    current = await handle(kind(id="c", actor="a", request_id="r", client_key=key,
+                                expected_version=2), store)
+    assert current.outcome.status is OperationStatus.SUCCEEDED
