@@ -13,6 +13,7 @@ from pymongo.errors import PyMongoError
 
 from api import keys
 from api.auth import auth_middleware
+from api.idempotency import idempotency_middleware
 from api.problems import problem_middleware
 from api.routes import add_routes
 from api.tokens import TokensFileError, TokenStore
@@ -33,7 +34,8 @@ def create_app(settings: Settings, *, bus: MessageBus | None = None) -> web.Appl
         tokens = TokenStore(settings.tokens_file)
     except TokensFileError as exc:
         raise SettingsError(f"{PREFIX}TOKENS_FILE: {exc}") from None
-    app = web.Application(middlewares=[problem_middleware, auth_middleware],
+    app = web.Application(middlewares=[problem_middleware, auth_middleware,
+                                       idempotency_middleware],
                           client_max_size=settings.max_body_bytes)
     app[keys.SETTINGS] = settings
     app[keys.KEYRING] = settings.keyring()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import os
 import secrets
 from collections.abc import Mapping
@@ -24,6 +25,7 @@ KEY_BYTES = 32
 NONCE_BYTES = 12
 # Binds a ciphertext to its purpose, so a sealed secret cannot pass for another field.
 _AAD = b"clientkeys/client-secret/v1"
+_MAC_LABEL = b"clientkeys/fingerprint/v1"
 GENERATED_SECRET_BYTES = 32
 
 
@@ -70,6 +72,8 @@ class Keyring:
             raise KeyringError("the keyring is empty")
         self._current_id = keys[0][0]
         self._keys = {key_id: AESGCM(key) for key_id, key in keys}
+        # Separate keys for fingerprints, derived so that no key serves two purposes.
+        self._mac_keys = {key_id: hmac.digest(key, _MAC_LABEL, "sha256") for key_id, key in keys}
 
     @property
     def current_key_id(self) -> str:
@@ -102,6 +106,18 @@ class Keyring:
         nonce = os.urandom(NONCE_BYTES)
         ciphertext = self._keys[self._current_id].encrypt(nonce, plaintext.encode(), _AAD)
         return SealedSecret(self._current_id, nonce, ciphertext)
+
+    def fingerprint(self, data: bytes, key_id: str | None = None) -> tuple[str, str]:
+        """(key id, keyed hash of `data`): recognises data again without storing it.
+
+        Keyed, so a fingerprint of a request that held a secret cannot be brute-forced.
+        """
+        key_id = key_id or self._current_id
+        try:
+            mac_key = self._mac_keys[key_id]
+        except KeyError:
+            raise KeyringError(f"no key with id {key_id!r} in the keyring") from None
+        return key_id, hmac.new(mac_key, data, "sha256").hexdigest()
 
     def open(self, sealed: SealedSecret) -> str:
         try:

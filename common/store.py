@@ -17,6 +17,9 @@ from pymongo.errors import ConfigurationError, ConnectionFailure, PyMongoError, 
 
 CLIENTS = "clients"
 OPERATIONS = "operations"
+IDEMPOTENCY_KEYS = "idempotency_keys"
+# How long an Idempotency-Key is remembered (the IETF draft suggests 24 hours).
+IDEMPOTENCY_TTL_S = 24 * 3600
 # How long a finished operation stays readable at /v1/operations/{id}.
 OPERATION_TTL_S = 30 * 24 * 3600
 TOMBSTONE_TTL_S = 7 * 24 * 3600
@@ -46,6 +49,10 @@ CLIENT_INDEXES = [
     IndexModel([("name_sort", ASCENDING), ("_id", ASCENDING)], name="name"),
     IndexModel([("type", ASCENDING), ("name_sort", ASCENDING), ("_id", ASCENDING)],
                name="type_name"),
+]
+IDEMPOTENCY_INDEXES = [
+    IndexModel([("created_at", ASCENDING)], expireAfterSeconds=IDEMPOTENCY_TTL_S,
+               name="expire"),
 ]
 OPERATION_INDEXES = [
     IndexModel([("created_at", ASCENDING)], expireAfterSeconds=OPERATION_TTL_S,
@@ -78,6 +85,7 @@ def database(client: AsyncMongoClient[Document]) -> AsyncDatabase[Document]:
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db[CLIENTS].create_indexes(CLIENT_INDEXES)
     await db[OPERATIONS].create_indexes(OPERATION_INDEXES)
+    await db[IDEMPOTENCY_KEYS].create_indexes(IDEMPOTENCY_INDEXES)
 
 
 def now() -> datetime:
