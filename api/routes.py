@@ -35,6 +35,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/operations/{id}", views.get_operation_view, "get_operation",
           CLIENTS_READ),
     Route("GET", "/healthz", views.healthz, "healthz", None),
+    Route("GET", "/readyz", views.readyz, "readyz", None),
 )
 
 

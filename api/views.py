@@ -37,7 +37,7 @@ from common.commands import (
 )
 from common.keyring import generate_secret
 from common.schemas import CreateClientRequest, ListClientsQuery, UpdateClientRequest
-from common.store import Document
+from common.store import Document, database_reachable
 
 _CREATE = CreateClientRequest()
 _UPDATE = UpdateClientRequest()
@@ -186,3 +186,14 @@ async def get_operation_view(request: web.Request) -> web.StreamResponse:
 
 async def healthz(request: web.Request) -> web.StreamResponse:
     return json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.StreamResponse:
+    """Ready when commands can be published and reads can be served."""
+    checks = {"broker": request.app[keys.BUS].is_ready(),
+              "database": await database_reachable(request.app[keys.DB])}
+    ready = all(checks.values())
+    return json_response(
+        {"status": "ready" if ready else "not ready",
+         "checks": {name: "ok" if ok else "unavailable" for name, ok in checks.items()}},
+        status=200 if ready else 503, headers=None if ready else {"Retry-After": "1"})

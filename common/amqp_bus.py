@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aio_pika
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 COMMAND_CONTENT_TYPE = "application/json"
 EVENT_CONTENT_TYPE = "application/cloudevents+json"
 _PUBLISH_ERRORS = (*CONNECTION_EXCEPTIONS, asyncio.TimeoutError)
+# How soon a lost connection is tried again (aio-pika's default is 5 s).
+RECONNECT_INTERVAL_S = 1
 
 
 class AmqpIncomingCommand:
@@ -45,19 +48,28 @@ class AmqpIncomingCommand:
         count = (message.headers or {}).get("x-delivery-count", 0)
         self.previous_deliveries = count if isinstance(count, int) else 0
 
+    async def _settle(self, settle: Callable[[], Awaitable[Any]], what: str) -> None:
+        try:
+            await settle()
+        except _PUBLISH_ERRORS:
+            # The channel it came on is gone; the broker hands the message out
+            # again, and its recorded operation keeps it from being applied twice.
+            log.warning("could not %s message %s: the connection was lost; the broker "
+                        "will redeliver it", what, self._message.message_id)
+
     async def ack(self) -> None:
-        await self._message.ack()
+        await self._settle(self._message.ack, "ack")
 
     async def requeue(self) -> None:
-        await self._message.nack(requeue=True)
+        await self._settle(lambda: self._message.nack(requeue=True), "requeue")
 
     async def retry(self) -> None:
         # basic.reject increments a quorum queue's x-delivery-count on every
         # RabbitMQ version (basic.nack no longer does from 4.3 on).
-        await self._message.reject(requeue=True)
+        await self._settle(lambda: self._message.reject(requeue=True), "retry")
 
     async def dead_letter(self) -> None:
-        await self._message.reject(requeue=False)
+        await self._settle(lambda: self._message.reject(requeue=False), "dead-letter")
 
 
 class AmqpBus:
@@ -77,9 +89,9 @@ class AmqpBus:
     @classmethod
     async def connect(cls, url: str, topology: Topology, *,
                       publish_timeout_s: float = 5.0) -> AmqpBus:
-        connection = await aio_pika.connect_robust(url, client_properties={
-            "connection_name": f"clientkeys {topology.namespace}",
-        })
+        connection = await aio_pika.connect_robust(
+            url, reconnect_interval=RECONNECT_INTERVAL_S,
+            client_properties={"connection_name": f"clientkeys {topology.namespace}"})
         bus = cls(connection, topology, publish_timeout_s)
         try:
             await bus._declare()
@@ -102,10 +114,13 @@ class AmqpBus:
         self._events = await channel.declare_exchange(
             t.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True)
 
-    @property
-    def connected(self) -> bool:
-        return not self._connection.is_closed and self._publish_channel is not None \
-            and not self._publish_channel.is_closed
+    def is_ready(self) -> bool:
+        """Connected, with the publishing channel open (and consuming, if asked to)."""
+        channels = [self._publish_channel]
+        if self._consumer_tag is not None:
+            channels.append(self._consume_channel)
+        return not self._connection.is_closed and all(
+            channel is not None and not channel.is_closed for channel in channels)
 
     async def _publish(self, exchange: AbstractExchange, routing_key: str,
                        message: aio_pika.Message, *, mandatory: bool = True) -> None:

@@ -60,4 +60,7 @@ class MessageBus(Protocol):
     async def stop_consuming(self) -> None:
         """Take no new commands; those already handed out may still be acked."""
 
+    def is_ready(self) -> bool:
+        """Whether commands can be published and consumed right now."""
+
     async def close(self) -> None: ...

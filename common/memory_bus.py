@@ -124,5 +124,8 @@ class MemoryBus:
                 await self._consumer
             self._consumer = None
 
+    def is_ready(self) -> bool:
+        return True
+
     async def close(self) -> None:
         await self.stop_consuming()

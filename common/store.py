@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pymongo
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConfigurationError, ConnectionFailure, PyMongoError, WriteConcernError
@@ -38,6 +39,8 @@ CLIENT_INDEXES = [
     # redelivery of a command that touched them is still recognised.
     IndexModel([("removed_at", ASCENDING)], expireAfterSeconds=TOMBSTONE_TTL_S,
                name="tombstone_expiry"),
+    # Only clients with events waiting carry outbox_since, so the relay's sweep is cheap.
+    IndexModel([("outbox_since", ASCENDING)], sparse=True, name="outbox_waiting"),
     # The list queries: newest first, or by name, each optionally by type and status.
     IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="created"),
     IndexModel([("status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
@@ -86,6 +89,15 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db[CLIENTS].create_indexes(CLIENT_INDEXES)
     await db[OPERATIONS].create_indexes(OPERATION_INDEXES)
     await db[IDEMPOTENCY_KEYS].create_indexes(IDEMPOTENCY_INDEXES)
+
+
+async def database_reachable(db: AsyncDatabase[Document], timeout_s: float = 1.0) -> bool:
+    try:
+        with pymongo.timeout(timeout_s):
+            await db.command("ping")
+    except PyMongoError:
+        return False
+    return True
 
 
 def now() -> datetime:

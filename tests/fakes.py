@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from common.outcomes import OperationStatus, Outcome
-from common.store import APPLIED_COMMANDS_KEPT, Document
+from common.store import APPLIED_COMMANDS_KEPT, Document, now
 from worker.repository import AlreadyCreated
 
 
@@ -57,6 +58,7 @@ class InMemoryClientStore:
             -APPLIED_COMMANDS_KEPT:]
         if event is not None:
             current.setdefault("outbox", []).append(copy.deepcopy(event))
+            current["outbox_since"] = now()
         return copy.deepcopy(current)
 
     async def pending_events(self, key: str) -> list[Document]:
@@ -69,6 +71,14 @@ class InMemoryClientStore:
         if current is None:
             return
         current["outbox"] = [e for e in current.get("outbox", []) if e["id"] not in event_ids]
+        if not current["outbox"]:
+            current.pop("outbox_since", None)
+
+    async def stale_outboxes(self, written_before: datetime, limit: int) -> list[str]:
+        self._maybe_fail()
+        waiting = sorted((c["outbox_since"], key) for key, c in self.clients.items()
+                         if c.get("outbox_since") and c["outbox_since"] < written_before)
+        return [key for _, key in waiting[:limit]]
 
     async def start_operation(self, operation_id: str, kind: str) -> Outcome | None:
         self._maybe_fail()
@@ -109,6 +119,9 @@ class RecordingBus:
 
     async def stop_consuming(self) -> None:
         return None
+
+    def is_ready(self) -> bool:
+        return True
 
     async def close(self) -> None:
         return None

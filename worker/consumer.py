@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 from common.bus import BrokerUnavailable, IncomingCommand, MessageBus
 from common.commands import Command, UndecodableCommand, decode_command
-from common.events import ClientEvent, encode_event
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
 from common.store import is_outage
 from common.topology import COMMAND_DELIVERY_LIMIT
 from worker.handlers import handle
+from worker.relay import OutboxRelay
 from worker.repository import ClientStore
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def _is_outage(exc: BaseException) -> bool:
 class CommandConsumer:
     bus: MessageBus
     store: ClientStore
-    namespace: str
+    relay: OutboxRelay
     stopping: asyncio.Event
 
     async def on_message(self, message: IncomingCommand) -> None:
@@ -75,21 +75,6 @@ class CommandConsumer:
             await message.ack()
             return
 
-    async def _publish_outbox(self, client_key: str) -> None:
-        """Publish what the client's outbox holds, in order, then clear what left.
-
-        After a crash or an outage the retry lands here again and finds what is
-        still pending, so an event is never lost; it may leave twice, with the
-        same id, which is what subscribers de-duplicate on.
-        """
-        pending = [ClientEvent.from_document(d)
-                   for d in await self.store.pending_events(client_key)]
-        for event in pending:
-            await self.bus.publish_event(event.routing_key, encode_event(event, self.namespace),
-                                         message_id=event.id)
-        if pending:
-            await self.store.events_sent(client_key, [e.id for e in pending])
-
     async def _retry_later_or_set_aside(self, message: IncomingCommand,
                                         command: Command) -> None:
         """A failure that is not an outage: try again a few times, then set it aside."""
@@ -107,7 +92,7 @@ class CommandConsumer:
         if outcome is None:
             outcome = (await handle(command, self.store)).outcome
             if outcome.client_key:
-                await self._publish_outbox(outcome.client_key)
+                await self.relay.publish(outcome.client_key)
             await self.store.record_outcome(outcome)
             log.info("%s %s %s %s", command.kind, command.id, outcome.status.value,
                      outcome.client_key or "")

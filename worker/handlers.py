@@ -129,6 +129,7 @@ async def create_client(command: CreateClient, store: ClientStore) -> Applied:
     event = ClientEvent(ClientEventType.CREATED, public_client(document), command.actor,
                         command.id, time=at)
     document["outbox"] = [event.to_document()]
+    document["outbox_since"] = at
     try:
         await store.insert_client(document)
     except AlreadyCreated as exc:  # a redelivery: the client exists, say so again

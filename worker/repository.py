@@ -16,9 +16,10 @@ keeps the clients collection shardable on `key`.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
-from pymongo import ReturnDocument
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -56,6 +57,9 @@ class ClientStore(Protocol):
 
     async def events_sent(self, key: str, event_ids: list[str]) -> None:
         """Drop sent events from the outbox."""
+
+    async def stale_outboxes(self, written_before: datetime, limit: int) -> list[str]:
+        """Keys of clients whose outbox has waited since before `written_before`."""
 
     async def start_operation(self, operation_id: str, kind: str) -> Outcome | None:
         """Mark the operation started; its outcome if it already has one.
@@ -108,6 +112,7 @@ class MongoClientStore:
         }
         if event is not None:
             update["$push"]["outbox"] = event
+            update["$set"] = {**changes, "outbox_since": now()}
         return await self._clients.find_one_and_update(
             {"key": key, "version": version, **LIVE}, update,
             return_document=ReturnDocument.AFTER)
@@ -119,6 +124,13 @@ class MongoClientStore:
     async def events_sent(self, key: str, event_ids: list[str]) -> None:
         await self._clients.update_one({"key": key},
                                        {"$pull": {"outbox": {"id": {"$in": event_ids}}}})
+        await self._clients.update_one({"key": key, "outbox": {"$size": 0}},
+                                       {"$unset": {"outbox_since": ""}})
+
+    async def stale_outboxes(self, written_before: datetime, limit: int) -> list[str]:
+        found = self._clients.find({"outbox_since": {"$lt": written_before}}, {"key": 1}) \
+            .sort("outbox_since", ASCENDING).limit(limit)
+        return [d["key"] for d in await found.to_list()]
 
     async def start_operation(self, operation_id: str, kind: str) -> Outcome | None:
         at = now()

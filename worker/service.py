@@ -7,6 +7,7 @@ acked), then returns; a command whose write cannot finish goes back to the queue
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -14,6 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from common.bus import IncomingCommand, MessageBus
 from common.store import Document, ensure_indexes
 from worker.consumer import CommandConsumer
+from worker.relay import OutboxRelay
 from worker.repository import MongoClientStore
 
 log = logging.getLogger(__name__)
@@ -26,7 +28,10 @@ class Worker:
         self._db = db
         self._prefetch = prefetch
         self._stopping = asyncio.Event()
-        self._consumer = CommandConsumer(bus, MongoClientStore(db), namespace, self._stopping)
+        store = MongoClientStore(db)
+        self.relay = OutboxRelay(bus, store, namespace)
+        self._consumer = CommandConsumer(bus, store, self.relay, self._stopping)
+        self._relay_task: asyncio.Task[None] | None = None
         self._in_hand = 0
         self.messages_handled = 0
         self._idle = asyncio.Event()
@@ -35,6 +40,7 @@ class Worker:
     async def start(self) -> None:
         await ensure_indexes(self._db)
         await self._bus.consume_commands(self._on_message, prefetch=self._prefetch)
+        self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
         log.info("worker consuming commands (prefetch %d)", self._prefetch)
 
     async def _on_message(self, message: IncomingCommand) -> None:
@@ -50,6 +56,10 @@ class Worker:
 
     async def stop(self, timeout_s: float = 30.0) -> None:
         await self._bus.stop_consuming()
+        if self._relay_task is not None:
+            self._relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay_task
         try:
             await asyncio.wait_for(self._idle.wait(), timeout_s)
         except TimeoutError:

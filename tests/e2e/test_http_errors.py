@@ -134,3 +134,16 @@ async def test_absurdly_nested_json_is_a_400_not_a_crash(service: Service) -> No
     response = await service.request("POST", "/v1/clients", data="[" * 50_000,
                                      headers={**service.admin, "Content-Type": "application/json"})
     await assert_problem(response, 400)
+
+
+async def test_readiness_follows_the_broker(service: Service) -> None:
+    from api import keys
+
+    ready = await service.http.get("/readyz")
+    assert ready.status == 200
+    assert (await ready.json())["checks"] == {"broker": "ok", "database": "ok"}
+    await service.http.app[keys.BUS].close()
+    not_ready = await service.http.get("/readyz")
+    assert not_ready.status == 503
+    assert (await not_ready.json())["checks"]["broker"] == "unavailable"
+    assert (await service.http.get("/healthz")).status == 200

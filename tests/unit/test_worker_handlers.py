@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from tests.fakes import FakeMessage, InMemoryClientStore, RecordingBus
 from worker import consumer as consumer_module
 from worker.consumer import CommandConsumer
 from worker.handlers import handle
+from worker.relay import OutboxRelay
 
 KEYRING = Keyring.parse(new_key_entry("k1"))
 
@@ -177,7 +179,7 @@ async def test_a_write_that_loses_the_race_reads_again() -> None:
 
 async def consume(message: FakeMessage, store: InMemoryClientStore,
                   bus: RecordingBus) -> None:
-    consumer = CommandConsumer(bus, store, "ns", asyncio.Event())
+    consumer = CommandConsumer(bus, store, OutboxRelay(bus, store, "ns"), asyncio.Event())
     await consumer.on_message(message)
 
 
@@ -296,3 +298,18 @@ async def test_an_expected_version_that_no_longer_holds_is_stale(
     current = await handle(kind(id="c", actor="a", request_id="r", client_key=key,
                                 expected_version=2), store)
     assert current.outcome.status is OperationStatus.SUCCEEDED
+
+
+async def test_the_relay_sweeps_outboxes_left_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    store, bus = InMemoryClientStore(), RecordingBus()
+    relay = OutboxRelay(bus, store, "ns")
+    created = await handle(create_command(), store)  # written, never published: a crash
+    key = created.outcome.client_key
+    assert key is not None
+    assert await relay.sweep() == 0  # too fresh: its own worker may still publish it
+    monkeypatch.setattr("worker.relay.SWEEP_AFTER", timedelta(seconds=-1))
+    assert await relay.sweep() == 1
+    assert [rk for rk, _ in bus.events] == ["client.oidc.created"]
+    assert store.clients[key]["outbox"] == []
+    assert "outbox_since" not in store.clients[key]
+    assert await relay.sweep() == 0
