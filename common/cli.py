@@ -1,7 +1,8 @@
 """The `clientkeys` command: the composition root for every process.
 
 `gateway` and `worker` are the production processes; `dev` runs both in one
-process; `keys new` prints a fresh encryption-key entry. A bad setting ends the
+process; `dlq` looks after commands that failed on every delivery; `keys new`
+prints a fresh encryption-key entry. A bad setting ends the
 process with one clear line on stderr and exit code 2, never a traceback.
 """
 
@@ -21,6 +22,16 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("gateway", help="run the HTTP gateway")
     commands.add_parser("worker", help="run a worker that applies commands")
     commands.add_parser("dev", help="run gateway and worker in one process, with dev defaults")
+    dlq = commands.add_parser("dlq", help="commands that failed on every delivery")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    listing = dlq_commands.add_parser("list", help="show the dead-lettered commands")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    for name, text in (("replay", "queue them again (after fixing the cause)"),
+                       ("purge", "drop them and mark their operations failed")):
+        action = dlq_commands.add_parser(name, help=text)
+        action.add_argument("ids", nargs="*", metavar="COMMAND_ID")
+        action.add_argument("--all", action="store_true", help="every dead-lettered command")
+        action.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     keys = commands.add_parser("keys", help="encryption keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
     new = keys_commands.add_parser("new", help="print a new key_id:key entry for the keyring")
@@ -41,6 +52,16 @@ def main(argv: list[str] | None = None) -> int:
             from common.keyring import new_key_entry
 
             print(new_key_entry(args.key_id))
+        elif args.command == "dlq":
+            if args.dlq_command != "list" and not (args.ids or args.all):
+                print("clientkeys: name the command ids, or use --all", file=sys.stderr)
+                return 2
+            import asyncio
+
+            from worker.dead_letters import run_dlq
+
+            asyncio.run(run_dlq(load_settings(), args.dlq_command, getattr(args, "ids", []),
+                                getattr(args, "all", False), args.json))
         elif args.command == "dev":
             from common.devmode import run_dev
 

@@ -1,0 +1,121 @@
+"""The dead-letter queue, for operators: `clientkeys dlq list|replay|purge`.
+
+A command lands there when it failed on every delivery (the worker set it
+aside, or the broker's delivery limit did). Replaying resets its failed
+operation to pending and queues it again, once the cause is fixed; purging
+drops it and marks its operation failed. Only metadata is ever printed: a
+command holds its secret sealed, and none of it is shown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from pymongo.asynchronous.database import AsyncDatabase
+
+from common.commands import UndecodableCommand, decode_command
+from common.outcomes import ErrorCode, OperationError, OperationStatus
+from common.settings import Settings
+from common.store import OPERATIONS, Document, connect, database, now
+from common.topology import Topology
+
+
+@dataclass
+class DeadLetter:
+    message: AbstractIncomingMessage
+    command_id: str
+    kind: str
+    client_key: str | None
+    reason: str
+
+    def summary(self) -> dict[str, Any]:
+        return {"command_id": self.command_id, "kind": self.kind,
+                "client_key": self.client_key, "reason": self.reason}
+
+
+def _dead_letter(message: AbstractIncomingMessage) -> DeadLetter:
+    headers = message.headers or {}
+    reason = str(headers.get("x-first-death-reason", "unknown"))
+    try:
+        command = decode_command(message.body)
+        return DeadLetter(message, command.id, command.kind, command.client_key, reason)
+    except UndecodableCommand as exc:
+        return DeadLetter(message, exc.command_id or str(message.message_id or "?"),
+                          "undecodable", None, reason)
+
+
+async def _take_all(channel: AbstractChannel, topology: Topology) -> list[DeadLetter]:
+    """Every message of the queue, held unacknowledged until settled by the caller."""
+    queue = await channel.declare_queue(topology.dead_letter_queue, durable=True,
+                                        arguments=topology.dead_letter_queue_arguments())
+    taken = []
+    while (message := await queue.get(no_ack=False, fail=False)) is not None:
+        taken.append(_dead_letter(message))
+    return taken
+
+
+def _chosen(letters: list[DeadLetter], ids: Iterable[str], everything: bool
+            ) -> list[DeadLetter]:
+    wanted = set(ids)
+    return [d for d in letters if everything or d.command_id in wanted]
+
+
+async def _reset_operation(db: AsyncDatabase[Document], command_id: str) -> None:
+    await db[OPERATIONS].update_one(
+        {"_id": command_id, "status": OperationStatus.FAILED.value},
+        {"$set": {"status": OperationStatus.PENDING.value, "error": None,
+                  "updated_at": now()}})
+
+
+async def _fail_operation(db: AsyncDatabase[Document], command_id: str) -> None:
+    error = OperationError(ErrorCode.INTERNAL,
+                           "Removed from the dead-letter queue by an operator; not applied.")
+    await db[OPERATIONS].update_one(
+        {"_id": command_id, "status": OperationStatus.PENDING.value},
+        {"$set": {"status": OperationStatus.FAILED.value, "error": error.to_dict(),
+                  "updated_at": now()}})
+
+
+async def run_dlq(settings: Settings, action: str, ids: list[str], everything: bool,
+                  as_json: bool) -> list[dict[str, Any]]:
+    """Carry out one dlq action; returns what it touched (or lists)."""
+    topology = Topology(settings.namespace)
+    connection = await aio_pika.connect(settings.amqp_url)
+    client = connect(settings.mongodb_uri, app_name="clientkeys-dlq")
+    try:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        letters = await _take_all(channel, topology)
+        chosen = [] if action == "list" else _chosen(letters, ids, everything)
+        db = database(client)
+        for letter in chosen:
+            if action == "replay":
+                await _reset_operation(db, letter.command_id)
+                await channel.default_exchange.publish(
+                    aio_pika.Message(letter.message.body, message_id=letter.message.message_id,
+                                     content_type=letter.message.content_type,
+                                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                    routing_key=topology.commands_queue)
+            else:
+                await _fail_operation(db, letter.command_id)
+            await letter.message.ack()
+        for letter in letters:
+            if letter not in chosen:
+                await letter.message.nack(requeue=True)
+        shown = letters if action == "list" else chosen
+        summaries = [d.summary() for d in shown]
+        for summary in summaries:
+            print(json.dumps(summary) if as_json else
+                  f"{summary['command_id']}  {summary['kind']:<17} "
+                  f"{summary['client_key'] or '-':<32}  {summary['reason']}")
+        if action != "list":
+            done = {"replay": "replayed", "purge": "purged"}[action]
+            print(f"{done} {len(chosen)} of {len(letters)} dead-lettered command(s)")
+        return summaries
+    finally:
+        await client.close()
+        await connection.close()
