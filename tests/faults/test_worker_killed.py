@@ -44,7 +44,7 @@ async def test_a_killed_worker_loses_nothing(settings: Settings, aiohttp_client:
             assert statuses == [202] * CREATES
 
             async def some_applied() -> bool:
-                return await db["clients"].count_documents({}) >= 30
+                return bool(await db["clients"].count_documents({}) >= 30)
 
             await wait_until(some_applied, 60, "the first worker to apply some creates")
         finally:
