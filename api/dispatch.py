@@ -45,10 +45,17 @@ async def dispatch(request: web.Request, command: Command, *,
             await bus.publish_command(encode_command(command), message_id=command.id,
                                       reply_to=app[keys.REPLY_ADDRESS])
         except BrokerUnavailable:
-            if await withdraw(db, command.id):
+            retry_after = {"Retry-After": str(settings.retry_after_s)}
+            try:
+                withdrawn = await withdraw(db, command.id)
+            except PyMongoError:
+                raise Problem(503, "The broker did not confirm the command and the database "
+                              "is unavailable, so whether it will be applied is unknown; "
+                              "see its operation.", headers=retry_after,
+                              operation_id=command.id) from None
+            if withdrawn:
                 raise Problem(503, "The command could not be queued; nothing was changed. "
-                              "Try again shortly.",
-                              headers={"Retry-After": str(settings.retry_after_s)}) from None
+                              "Try again shortly.", headers=retry_after) from None
             # A worker already started it: the broker did take the command.
         outcome = await _wait(reply, settings.sync_wait_s)
     if outcome is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -67,16 +68,19 @@ async def _claim(records: AsyncCollection[Document], record_id: str, key_id: str
                  fingerprint: str, request: web.Request, keyring: Keyring) -> web.Response | None:
     """None when this request may run; otherwise the answer to give instead."""
     at = now()
+    owner = str(uuid.uuid4())
     try:
         await records.insert_one({"_id": record_id, "kid": key_id, "fingerprint": fingerprint,
                                   "state": "running", "lease_until": at + LEASE,
-                                  "created_at": at})
+                                  "owner": owner, "created_at": at})
         return None
     except DuplicateKeyError:
         pass
     record = await records.find_one({"_id": record_id})
     if record is None:  # expired just now: try once more
         return await _claim(records, record_id, key_id, fingerprint, request, keyring)
+    if record.get("owner") == owner:  # our insert landed; its answer was lost
+        return None
     _, expected = await _fingerprint(request, keyring, record["kid"])
     if expected != record["fingerprint"]:
         raise Problem(422, f"This {HEADER} was already used with a different request.")

@@ -8,9 +8,11 @@ started it, which proves the broker had the command after all.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from common.commands import Command
 from common.outcomes import ErrorCode, OperationError, OperationStatus
@@ -23,7 +25,10 @@ async def record_pending(db: AsyncDatabase[Document], command: Command) -> Docum
                  "status": OperationStatus.PENDING.value, "client_key": command.client_key,
                  "error": None, "actor": command.actor, "request_id": command.request_id,
                  "created_at": at, "updated_at": at}
-    await db[OPERATIONS].insert_one(operation)
+    # The id is new, so a duplicate can only be our own insert whose answer was
+    # lost on a broken connection before the driver tried again.
+    with contextlib.suppress(DuplicateKeyError):
+        await db[OPERATIONS].insert_one(operation)
     return operation
 
 
