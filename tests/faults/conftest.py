@@ -18,6 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from common.settings import Settings
 from common.store import Document
+from tests.e2e.conftest import service  # noqa: F401 - the running service, as fixture
 
 REPO = Path(__file__).resolve().parents[2]
 
