@@ -35,15 +35,20 @@ class CreateClient:
 
 
 @dataclass(frozen=True)
-class UpdateClient:
-    """Changes to an existing client; a field left as None is kept as it is."""
-
-    kind: ClassVar[str] = "update_client"
+class _OneClientCommand:
     id: str
     actor: str
     request_id: str
     client_key: str
+    # Apply only if the client is still at this version (the caller's If-Match).
     expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class UpdateClient(_OneClientCommand):
+    """Changes to an existing client; a field left as None is kept as it is."""
+
+    kind: ClassVar[str] = "update_client"
     name: str | None = None
     secret: SealedSecret | None = None
     redirect_uris: list[str] | None = None
@@ -52,36 +57,18 @@ class UpdateClient:
 
 
 @dataclass(frozen=True)
-class ApproveClient:
+class ApproveClient(_OneClientCommand):
     kind: ClassVar[str] = "approve_client"
-    id: str
-    actor: str
-    request_id: str
-    client_key: str
-    # Apply only if the client is still at this version (the caller's If-Match).
-    expected_version: int | None = None
 
 
 @dataclass(frozen=True)
-class DisapproveClient:
+class DisapproveClient(_OneClientCommand):
     kind: ClassVar[str] = "disapprove_client"
-    id: str
-    actor: str
-    request_id: str
-    client_key: str
-    # Apply only if the client is still at this version (the caller's If-Match).
-    expected_version: int | None = None
 
 
 @dataclass(frozen=True)
-class RemoveClient:
+class RemoveClient(_OneClientCommand):
     kind: ClassVar[str] = "remove_client"
-    id: str
-    actor: str
-    request_id: str
-    client_key: str
-    # Apply only if the client is still at this version (the caller's If-Match).
-    expected_version: int | None = None
 
 
 Command = CreateClient | UpdateClient | ApproveClient | DisapproveClient | RemoveClient

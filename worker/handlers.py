@@ -137,15 +137,52 @@ async def create_client(command: CreateClient, store: ClientStore) -> Applied:
     return Applied(_succeeded(command, document, warnings), [event])
 
 
-async def update_client(command: UpdateClient, store: ClientStore) -> Applied:
+@dataclass(frozen=True)
+class _Change:
+    """What a command does to the client it read: the fields to set and the event."""
+
+    changes: Document
+    event: ClientEvent
+    warnings: list[str] = field(default_factory=list)
+
+
+OneClientCommand = UpdateClient | ApproveClient | DisapproveClient | RemoveClient
+
+
+async def _change_client(command: OneClientCommand, store: ClientStore,
+                         decide: Callable[[Document], Applied | _Change]) -> Applied:
+    """Read, decide, write guarded by the version read; read again if someone was faster."""
     for _ in range(MAX_VERSION_RETRIES):
         current = await store.get_client(command.client_key)
         if current is None:
-            return _not_found(command)
-        if command.id in current.get("applied_commands", []):
+            return await _gone(command, store)
+        if command.id in current.get("applied_commands", []):  # a redelivery
             return Applied(_succeeded(command, current))
         if stale := _stale(command, current):
             return stale
+        decision = decide(current)
+        if isinstance(decision, Applied):
+            return decision
+        updated = await store.update_client(command.client_key, current["version"],
+                                            decision.changes, command.id,
+                                            decision.event.to_document())
+        if updated is not None:
+            return Applied(_succeeded(command, updated, decision.warnings), [decision.event])
+    return Applied(_failed(command, ErrorCode.CONFLICT,
+                           "The client kept changing while this command was applied; "
+                           "try again."))
+
+
+async def _gone(command: OneClientCommand, store: ClientStore) -> Applied:
+    """Not found, unless this very command was applied before the client was removed."""
+    tombstone = await store.get_client(command.client_key, include_removed=True)
+    if tombstone is not None and command.id in tombstone.get("applied_commands", []):
+        return Applied(_succeeded(command, tombstone))
+    return _not_found(command)
+
+
+async def update_client(command: UpdateClient, store: ClientStore) -> Applied:
+    def decide(current: Document) -> Applied | _Change:
         before = ClientFields.of(current)
         try:
             after, warnings = check_client(before.edited(vars(command)))
@@ -158,41 +195,28 @@ async def update_client(command: UpdateClient, store: ClientStore) -> Applied:
             changes["secret"] = command.secret.to_document()
         if not changed:
             return Applied(_succeeded(command, current, warnings))
-        changes["updated_at"] = now()
-        event = ClientEvent(ClientEventType.UPDATED, _after(current, changes), command.actor,
-                            command.id, changed_fields=changed, time=changes["updated_at"])
-        updated = await store.update_client(command.client_key, current["version"], changes,
-                                            command.id, event.to_document())
-        if updated is not None:
-            return Applied(_succeeded(command, updated, warnings), [event])
-    return Applied(_failed(command, ErrorCode.CONFLICT,
-                           "The client kept changing under this edit; try again."))
+        changes["updated_at"] = at = now()
+        return _Change(changes, ClientEvent(
+            ClientEventType.UPDATED, _after(current, changes), command.actor, command.id,
+            changed_fields=changed, time=at), warnings)
+
+    return await _change_client(command, store, decide)
 
 
 async def _change_status(command: ApproveClient | DisapproveClient, action: str,
                          event_type: ClientEventType, store: ClientStore) -> Applied:
-    for _ in range(MAX_VERSION_RETRIES):
-        current = await store.get_client(command.client_key)
-        if current is None:
-            return _not_found(command)
-        if command.id in current.get("applied_commands", []):
-            return Applied(_succeeded(command, current))
-        if stale := _stale(command, current):
-            return stale
+    def decide(current: Document) -> Applied | _Change:
         previous = Status(current["status"])
         target = next_status(action, previous)
         if target is None:
             return Applied(_succeeded(command, current))
         at = now()
         changes = {"status": target.value, "status_changed_at": at, "updated_at": at}
-        event = ClientEvent(event_type, _after(current, changes), command.actor, command.id,
-                            previous_status=previous.value, time=at)
-        updated = await store.update_client(command.client_key, current["version"], changes,
-                                            command.id, event.to_document())
-        if updated is not None:
-            return Applied(_succeeded(command, updated), [event])
-    return Applied(_failed(command, ErrorCode.CONFLICT,
-                           "The client kept changing under this change of status; try again."))
+        return _Change(changes, ClientEvent(
+            event_type, _after(current, changes), command.actor, command.id,
+            previous_status=previous.value, time=at))
+
+    return await _change_client(command, store, decide)
 
 
 async def approve_client(command: ApproveClient, store: ClientStore) -> Applied:
@@ -204,31 +228,15 @@ async def disapprove_client(command: DisapproveClient, store: ClientStore) -> Ap
 
 
 async def remove_client(command: RemoveClient, store: ClientStore) -> Applied:
-    for _ in range(MAX_VERSION_RETRIES):
-        current = await store.get_client(command.client_key)
-        if current is None:
-            return await _removed_by(command, store)
-        if stale := _stale(command, current):
-            return stale
+    def decide(current: Document) -> _Change:
         at = now()
         # A tombstone without its secret: readers skip it, a TTL index deletes it.
         changes = {"removed_at": at, "updated_at": at, "secret": None}
-        event = ClientEvent(ClientEventType.REMOVED, _after(current, changes), command.actor,
-                            command.id, previous_status=current["status"], time=at)
-        removed = await store.update_client(command.client_key, current["version"], changes,
-                                            command.id, event.to_document())
-        if removed is not None:
-            return Applied(_succeeded(command, removed), [event])
-    return Applied(_failed(command, ErrorCode.CONFLICT,
-                           "The client kept changing under this removal; try again."))
+        return _Change(changes, ClientEvent(
+            ClientEventType.REMOVED, _after(current, changes), command.actor, command.id,
+            previous_status=current["status"], time=at))
 
-
-async def _removed_by(command: RemoveClient, store: ClientStore) -> Applied:
-    """Not found, unless this very command removed it (a redelivery)."""
-    tombstone = await store.get_client(command.client_key, include_removed=True)
-    if tombstone is not None and command.id in tombstone.get("applied_commands", []):
-        return Applied(_succeeded(command, tombstone))
-    return _not_found(command)
+    return await _change_client(command, store, decide)
 
 
 Handler = Callable[[Any, ClientStore], Awaitable[Applied]]
