@@ -58,7 +58,9 @@ async def dispatch(request: web.Request, command: Command, *,
                               "Try again shortly.", headers=retry_after) from None
             # A worker already started it: the broker did take the command.
         outcome = await _wait(reply, settings.sync_wait_s)
-    if outcome is None:
+    if outcome is None and settings.sync_wait_s > 0:
+        # Waited in vain: the reply may be lost while the outcome is recorded. With
+        # no wait at all nothing can have finished yet, so the 202 path skips the read.
         outcome = await _stored_outcome(db, command.id)
     if outcome is None:
         body: dict[str, Any] = {"operation": operation_view(pending)}

@@ -104,15 +104,13 @@ class MongoClientStore:
 
     async def update_client(self, key: str, version: int, changes: Document, command_id: str,
                             event: Document | None) -> Document | None:
-        update: dict[str, Any] = {
-            "$set": changes,
-            "$inc": {"version": 1},
-            "$push": {"applied_commands": {"$each": [command_id],
-                                           "$slice": -APPLIED_COMMANDS_KEPT}},
-        }
+        to_set = dict(changes)
+        to_push: dict[str, Any] = {"applied_commands": {"$each": [command_id],
+                                                        "$slice": -APPLIED_COMMANDS_KEPT}}
         if event is not None:
-            update["$push"]["outbox"] = event
-            update["$set"] = {**changes, "outbox_since": now()}
+            to_set["outbox_since"] = now()
+            to_push["outbox"] = event
+        update = {"$set": to_set, "$inc": {"version": 1}, "$push": to_push}
         return await self._clients.find_one_and_update(
             {"key": key, "version": version, **LIVE}, update,
             return_document=ReturnDocument.AFTER)
