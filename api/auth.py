@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from api import keys
+from api.principals import Principal
 from api.problems import Problem
-from api.tokens import Principal
 
 
 def _bearer_token(request: web.Request) -> str | None:

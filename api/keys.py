@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
-from api.tokens import Principal, TokenStore
+from api.principals import Principal
+from api.tokens import TokenStore
 from api.waiter import OutcomeWaiter
 from common.bus import MessageBus
 from common.keyring import Keyring

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from api import views
-from api.tokens import CLIENTS_READ, CONFIGURE_SERVER
+from api.principals import CLIENTS_READ, CONFIGURE_SERVER
 
 View = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

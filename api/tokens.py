@@ -13,29 +13,17 @@ import json
 import logging
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
+
+from api.principals import PERMISSIONS, Principal
 
 log = logging.getLogger(__name__)
 
-CONFIGURE_SERVER = "configure_server"
-CLIENTS_READ = "clients:read"
-PERMISSIONS = (CONFIGURE_SERVER, CLIENTS_READ)
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class TokensFileError(ValueError):
     """The tokens file cannot be used; the message names the entry, never a hash."""
-
-
-@dataclass(frozen=True)
-class Principal:
-    subject: str
-    permissions: frozenset[str]
-
-    def allows(self, permission: str) -> bool:
-        # configure_server is the product's "Configure Server": it allows everything.
-        return CONFIGURE_SERVER in self.permissions or permission in self.permissions
 
 
 def token_digest(token: str) -> str:

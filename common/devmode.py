@@ -20,7 +20,8 @@ from pathlib import Path
 from aiohttp import web
 
 from api.app import create_app
-from api.tokens import CONFIGURE_SERVER, token_digest
+from api.principals import CONFIGURE_SERVER
+from api.tokens import token_digest
 from common.amqp_bus import connect_bus
 from common.bus import MessageBus
 from common.devdb import DevDatabase

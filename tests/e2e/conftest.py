@@ -16,7 +16,7 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
 from api.app import create_app
-from api.tokens import CLIENTS_READ, CONFIGURE_SERVER
+from api.principals import CLIENTS_READ, CONFIGURE_SERVER
 from common.settings import Settings
 from tests.harness import add_token, bearer, running_workers
 from worker.service import Worker

@@ -13,7 +13,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from api.tokens import CONFIGURE_SERVER, token_digest
+from api.principals import CONFIGURE_SERVER
+from api.tokens import token_digest
 from common.devdb import free_port
 from common.keyring import new_key_entry
 

@@ -8,7 +8,7 @@ import pytest
 
 from api import keys
 from api.app import create_app
-from api.tokens import CONFIGURE_SERVER
+from api.principals import CONFIGURE_SERVER
 from common.commands import CreateClient
 from common.settings import Settings
 from common.topology import COMMAND_DELIVERY_LIMIT

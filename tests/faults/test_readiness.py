@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api.app import create_app
-from api.tokens import CLIENTS_READ
+from api.principals import CLIENTS_READ
 from common.settings import Settings
 from tests.e2e.conftest import AiohttpClient
 from tests.faults.conftest import host_and_port, through, wait_until

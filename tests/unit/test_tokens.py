@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from api.tokens import CLIENTS_READ, CONFIGURE_SERVER, TokensFileError, TokenStore, token_digest
+from api.principals import CLIENTS_READ, CLIENTS_VERIFY, CONFIGURE_SERVER, Principal
+from api.tokens import TokensFileError, TokenStore, token_digest
 
 
 def write(path: Path, entries: list[dict[str, object]], mtime: float) -> None:
@@ -61,3 +62,18 @@ def test_bad_tokens_files_are_refused(tmp_path: Path, content: str) -> None:
     path.write_text(content)
     with pytest.raises(TokensFileError):
         TokenStore(path)
+
+
+@pytest.mark.parametrize(("held", "asked", "allowed"), [
+    (CONFIGURE_SERVER, CONFIGURE_SERVER, True),
+    (CONFIGURE_SERVER, CLIENTS_READ, True),
+    # Verifying credentials is its own right: an admin token is no secret oracle.
+    (CONFIGURE_SERVER, CLIENTS_VERIFY, False),
+    (CLIENTS_READ, CLIENTS_READ, True),
+    (CLIENTS_READ, CONFIGURE_SERVER, False),
+    (CLIENTS_READ, CLIENTS_VERIFY, False),
+    (CLIENTS_VERIFY, CLIENTS_VERIFY, True),
+    (CLIENTS_VERIFY, CLIENTS_READ, False),
+])
+def test_what_each_permission_allows(held: str, asked: str, allowed: bool) -> None:
+    assert Principal("p", frozenset({held})).allows(asked) is allowed

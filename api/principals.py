@@ -1,0 +1,32 @@
+"""Who is calling and what they may do: the permissions and the principal.
+
+A principal comes from a static API token (`api.tokens`) or from a JWT of the
+platform's identity provider (`api.jwt_tokens`); either way it is a subject and
+a set of permissions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The product's "Configure Server": every management action and every read.
+CONFIGURE_SERVER = "configure_server"
+# Reads, stats and history: ops dashboards.
+CLIENTS_READ = "clients:read"
+# Credential verification: the platform's authorization servers.
+CLIENTS_VERIFY = "clients:verify"
+PERMISSIONS = (CONFIGURE_SERVER, CLIENTS_READ, CLIENTS_VERIFY)
+
+# What holding a permission grants besides itself. Verifying credentials is a
+# separate right on purpose: an administrator's token is no oracle for secrets.
+_IMPLIES: dict[str, frozenset[str]] = {CONFIGURE_SERVER: frozenset({CLIENTS_READ})}
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    permissions: frozenset[str]
+
+    def allows(self, permission: str) -> bool:
+        return any(permission == held or permission in _IMPLIES.get(held, ())
+                   for held in self.permissions)
