@@ -1,14 +1,19 @@
 """Who is calling: static API tokens and what each may do.
 
 The tokens file (`CLIENTKEYS_TOKENS_FILE`) is a JSON list of
-`{"subject", "sha256", "permissions"}` and holds only hashes. A presented token
-is hashed and looked up by its digest, so the lookup time does not depend on how
-much of a guess matches. The file is re-read when it changes on disk.
+`{"subject", "sha256", "permissions", "created_at"?}` and holds only hashes
+(`clientkeys tokens create|list|revoke` keep it; see `api.token_admin`).
+
+A presented token is hashed first and the digest compared with every entry by
+`hmac.compare_digest`, so neither how much of a guess matches nor where its
+entry sits in the file shows in the time an answer takes. The file is re-read
+when it changes on disk, so a revocation needs no restart.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -60,7 +65,7 @@ class TokenStore:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._mtime: float | None = None
-        self._principals: dict[str, Principal] = {}
+        self._principals: list[tuple[str, Principal]] = []
         self.reload()
 
     def reload(self) -> None:
@@ -70,7 +75,7 @@ class TokenStore:
         except OSError as exc:
             raise TokensFileError(f"cannot read tokens file {self._path}: {exc.strerror}"
                                   ) from None
-        self._principals = parse_tokens(text, str(self._path))
+        self._principals = list(parse_tokens(text, str(self._path)).items())
         self._mtime = stat.st_mtime
 
     def _refresh(self) -> None:
@@ -90,4 +95,9 @@ class TokenStore:
 
     def authenticate(self, token: str) -> Principal | None:
         self._refresh()
-        return self._principals.get(token_digest(token))
+        digest = token_digest(token).encode()
+        found: Principal | None = None
+        for known, principal in self._principals:
+            if hmac.compare_digest(known.encode(), digest):
+                found = principal
+        return found

@@ -1,8 +1,9 @@
 """The `clientkeys` command: the composition root for every process.
 
 `gateway` and `worker` are the production processes; `dev` runs both in one
-process; `dlq` looks after commands that failed on every delivery; `keys new`
-prints a fresh encryption-key entry. A bad setting ends the
+process; `dlq` looks after commands that failed on every delivery; `tokens`
+keeps the static API tokens; `keys new` prints a fresh encryption-key entry. A
+bad setting ends the
 process with one clear line on stderr and exit code 2, never a traceback.
 """
 
@@ -12,6 +13,8 @@ import argparse
 import logging
 import sys
 
+from api import tokens_cli
+from api.tokens import TokensFileError
 from common.settings import SettingsError, load_settings
 
 
@@ -32,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
         action.add_argument("ids", nargs="*", metavar="COMMAND_ID")
         action.add_argument("--all", action="store_true", help="every dead-lettered command")
         action.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    tokens_cli.add_parser(commands)
     keys = commands.add_parser("keys", help="encryption keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
     new = keys_commands.add_parser("new", help="print a new key_id:key entry for the keyring")
@@ -48,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     # connection already reports reconnects, and start-up failures get one line.
     logging.getLogger("aiormq").setLevel(logging.CRITICAL)
     try:
+        if args.command == "tokens":
+            return tokens_cli.run(args)
         if args.command == "keys":
             from common.keyring import new_key_entry
 
@@ -77,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                 from worker.main import run_worker
 
                 run_worker(settings)
-    except SettingsError as exc:
+    except (SettingsError, TokensFileError) as exc:
         print(f"clientkeys: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
