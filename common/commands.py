@@ -32,6 +32,7 @@ class CreateClient:
     grant_types: list[str] = field(default_factory=list)
     response_types: list[str] = field(default_factory=list)
     client_key: None = None
+    remote_addr: str | None = None  # the HTTP caller's address, for the audit trail
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class _OneClientCommand:
     client_key: str
     # Apply only if the client is still at this version (the caller's If-Match).
     expected_version: int | None = None
+    remote_addr: str | None = None  # the HTTP caller's address, for the audit trail
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ class CommandSchema(Schema):
     request_id = fields.String(required=True, validate=_ID)
     client_key = fields.String(load_default=None, allow_none=True, validate=_ID)
     expected_version = fields.Integer(load_default=None, allow_none=True, strict=True)
+    remote_addr = fields.String(load_default=None, allow_none=True,
+                                validate=validate.Length(max=255))
     type = fields.Enum(ClientType, by_value=True, load_default=None, allow_none=True)
     name = fields.String(load_default=None, allow_none=True)
     secret = SealedSecretField(load_default=None, allow_none=True)

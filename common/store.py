@@ -19,6 +19,9 @@ from pymongo.errors import ConfigurationError, ConnectionFailure, PyMongoError, 
 CLIENTS = "clients"
 OPERATIONS = "operations"
 IDEMPOTENCY_KEYS = "idempotency_keys"
+# Append-only; kept until an operator archives it (no TTL: an audit trail that
+# expires on its own is not one).
+AUDIT = "audit"
 # How long an Idempotency-Key is remembered (the IETF draft suggests 24 hours).
 IDEMPOTENCY_TTL_S = 24 * 3600
 # How long a finished operation stays readable at /v1/operations/{id}.
@@ -57,6 +60,16 @@ IDEMPOTENCY_INDEXES = [
     IndexModel([("created_at", ASCENDING)], expireAfterSeconds=IDEMPOTENCY_TTL_S,
                name="expire"),
 ]
+# The audit queries: all, one client's history, by actor, by action; newest first.
+AUDIT_INDEXES = [
+    IndexModel([("at", DESCENDING), ("_id", DESCENDING)], name="at"),
+    IndexModel([("client_key", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)],
+               name="client_at"),
+    IndexModel([("actor", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)],
+               name="actor_at"),
+    IndexModel([("action", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)],
+               name="action_at"),
+]
 OPERATION_INDEXES = [
     IndexModel([("created_at", ASCENDING)], expireAfterSeconds=OPERATION_TTL_S,
                name="expire"),
@@ -89,6 +102,7 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db[CLIENTS].create_indexes(CLIENT_INDEXES)
     await db[OPERATIONS].create_indexes(OPERATION_INDEXES)
     await db[IDEMPOTENCY_KEYS].create_indexes(IDEMPOTENCY_INDEXES)
+    await db[AUDIT].create_indexes(AUDIT_INDEXES)
 
 
 async def database_reachable(db: AsyncDatabase[Document], timeout_s: float = 1.0) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from common.audit import AuditEntry
 from common.outcomes import OperationStatus, Outcome
 from common.store import APPLIED_COMMANDS_KEPT, Document, now
 from worker.repository import AlreadyCreated
@@ -18,6 +19,7 @@ class InMemoryClientStore:
     def __init__(self) -> None:
         self.clients: dict[str, Document] = {}
         self.outcomes: dict[str, Outcome] = {}
+        self.audit: dict[str, AuditEntry] = {}
         self.claimed_keys: dict[str, str] = {}
         self.started: list[str] = []
         self.fail_next: list[Exception] = []
@@ -89,6 +91,10 @@ class InMemoryClientStore:
     async def record_outcome(self, outcome: Outcome) -> None:
         self._maybe_fail()
         self.outcomes[outcome.operation_id] = outcome
+
+    async def record_audit(self, entry: AuditEntry) -> None:
+        self._maybe_fail()
+        self.audit.setdefault(entry.id, entry)
 
 
 @dataclass

@@ -5,8 +5,9 @@ Order of work, and why:
 2. mark the operation started; if it already finished (a redelivery) or the
    gateway withdrew it (its publish was never confirmed), answer again and ack;
 3. apply the handler: one write stores the change and its events (the outbox);
-4. publish the client's outbox with confirms and clear it, record the outcome,
-   answer the gateway, ack.
+4. publish the client's outbox with confirms and clear it, append the audit
+   entry (keyed by the command id, so once), record the outcome, answer the
+   gateway, ack.
 A MongoDB or broker failure in 2-4 is retried with backoff while the message is
 held, never acked: the command stays safe in the queue until it is applied.
 Any other failure is retried through the queue (counted by the broker) a few
@@ -19,10 +20,11 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from common.audit import entry_for_command
 from common.bus import BrokerUnavailable, IncomingCommand, MessageBus
 from common.commands import Command, UndecodableCommand, decode_command
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
-from common.store import is_outage
+from common.store import is_outage, now
 from common.topology import COMMAND_DELIVERY_LIMIT
 from worker.handlers import handle
 from worker.relay import OutboxRelay
@@ -82,7 +84,7 @@ class CommandConsumer:
             await self._set_aside(
                 message, command.id, command.kind, ErrorCode.INTERNAL,
                 "The command failed on every attempt and was set aside in the dead-letter "
-                "queue for an operator.", reply_to=message.reply_to)
+                "queue for an operator.", reply_to=message.reply_to, command=command)
             return
         await asyncio.sleep(RETRY_FIRST_S)
         await message.retry()
@@ -93,6 +95,9 @@ class CommandConsumer:
             outcome = (await handle(command, self.store)).outcome
             if outcome.client_key:
                 await self.relay.publish(outcome.client_key)
+            # Before the outcome: once the outcome is recorded a redelivery stops at
+            # start_operation above, so an entry not written by then never would be.
+            await self.store.record_audit(entry_for_command(command, outcome, now()))
             await self.store.record_outcome(outcome)
             log.info("%s %s %s %s", command.kind, command.id, outcome.status.value,
                      outcome.client_key or "")
@@ -100,13 +105,16 @@ class CommandConsumer:
             await self.bus.publish_reply(reply_to, outcome.encode(), correlation_id=command.id)
 
     async def _set_aside(self, message: IncomingCommand, command_id: str | None, kind: str,
-                         code: ErrorCode, reason: str, reply_to: str | None = None) -> None:
+                         code: ErrorCode, reason: str, reply_to: str | None = None,
+                         command: Command | None = None) -> None:
         """Dead-letter the message and mark its operation failed with the reason."""
         log.error("dead-lettering command %s: %s", command_id or "(no id)", reason)
         if command_id:
             outcome = Outcome(command_id, kind, OperationStatus.FAILED,
                               error=OperationError(code, reason))
             try:
+                if command is not None:
+                    await self.store.record_audit(entry_for_command(command, outcome, now()))
                 await self.store.record_outcome(outcome)
                 if reply_to:
                     await self.bus.publish_reply(reply_to, outcome.encode(),

@@ -16,6 +16,7 @@ keeps the clients collection shardable on `key`.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -23,8 +24,9 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from common.audit import AuditEntry
 from common.outcomes import OperationStatus, Outcome
-from common.store import APPLIED_COMMANDS_KEPT, CLIENTS, LIVE, OPERATIONS, Document, now
+from common.store import APPLIED_COMMANDS_KEPT, AUDIT, CLIENTS, LIVE, OPERATIONS, Document, now
 
 
 class AlreadyCreated(Exception):
@@ -70,11 +72,15 @@ class ClientStore(Protocol):
 
     async def record_outcome(self, outcome: Outcome) -> None: ...
 
+    async def record_audit(self, entry: AuditEntry) -> None:
+        """Append the entry; another write of the same id (a redelivery) is ignored."""
+
 
 class MongoClientStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._clients = db[CLIENTS]
         self._operations = db[OPERATIONS]
+        self._audit = db[AUDIT]
 
     async def get_client(self, key: str, *, include_removed: bool = False) -> Document | None:
         return await self._clients.find_one({"key": key} if include_removed
@@ -153,3 +159,7 @@ class MongoClientStore:
              "$setOnInsert": {"kind": outcome.kind, "created_at": now()}},
             upsert=True,
         )
+
+    async def record_audit(self, entry: AuditEntry) -> None:
+        with suppress(DuplicateKeyError):
+            await self._audit.insert_one(entry.to_document())

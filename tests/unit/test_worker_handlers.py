@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from pymongo.errors import AutoReconnect, OperationFailure
 
+from common.audit import AuditOutcome
 from common.bus import BrokerUnavailable
 from common.clients import ClientType
 from common.commands import (
@@ -313,3 +314,39 @@ async def test_the_relay_sweeps_outboxes_left_behind(monkeypatch: pytest.MonkeyP
     assert store.clients[key]["outbox"] == []
     assert "outbox_since" not in store.clients[key]
     assert await relay.sweep() == 0
+
+
+async def test_the_worker_audits_each_command_once_with_its_real_outcome() -> None:
+    store, bus = InMemoryClientStore(), RecordingBus()
+    created = create_command(remote_addr="10.0.0.7")
+    await consume(FakeMessage(encode_command(created)), store, bus)
+    await consume(FakeMessage(encode_command(created), redelivered=True), store, bus)
+    key = store.outcomes[created.id].client_key
+    assert key is not None
+    edit = UpdateClient(id="u1", actor="bob", request_id="r2", client_key=key, name="B",
+                        redirect_uris=[])
+    await consume(FakeMessage(encode_command(edit)), store, bus)
+    stale = ApproveClient(id="a1", actor="bob", request_id="r3", client_key=key,
+                          expected_version=99)
+    await consume(FakeMessage(encode_command(stale)), store, bus)
+    entries = store.audit
+    assert list(entries) == [created.id, "u1", "a1"]  # the redelivery added nothing
+    first = entries[created.id]
+    assert (first.action, first.actor, first.client_key, first.outcome, first.remote_addr) == (
+        "create_client", created.actor, key, AuditOutcome.APPLIED, "10.0.0.7")
+    assert first.fields == ["type", "name", "secret", "redirect_uris", "grant_types",
+                            "response_types"]
+    # An OIDC client without redirect URIs is invalid; the attempt is recorded all the same.
+    assert (entries["u1"].fields, entries["u1"].outcome) == (["name", "redirect_uris"],
+                                                           AuditOutcome.REJECTED)
+    assert (entries["a1"].outcome, entries["a1"].fields) == (AuditOutcome.REJECTED, [])
+    assert entries["a1"].reason is not None
+
+
+async def test_a_command_set_aside_is_audited_as_failed() -> None:
+    store, bus = InMemoryClientStore(), RecordingBus()
+    command = create_command()
+    store.fail_next = [RuntimeError("bug")]
+    last = FakeMessage(encode_command(command), previous_deliveries=COMMAND_DELIVERY_LIMIT - 1)
+    await consume(last, store, bus)
+    assert store.audit[command.id].outcome is AuditOutcome.FAILED
