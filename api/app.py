@@ -1,7 +1,7 @@
 """The gateway's app factory: `create_app(settings)`, as production and tests call it.
 
-Each long-lived resource (the MongoDB client, the message bus) is one
-cleanup context: set up before `yield`, torn down after.
+Each long-lived resource (the MongoDB client, the message bus, the identity
+provider's key set) is one cleanup context: set up before `yield`, torn down after.
 """
 
 from __future__ import annotations
@@ -12,10 +12,14 @@ from aiohttp import web
 from pymongo.errors import PyMongoError
 
 from api import keys
+from api.audit_trail import audit_middleware
 from api.auth import auth_middleware
+from api.authenticator import Authenticator
 from api.idempotency import idempotency_middleware
+from api.jwt_tokens import JwtVerifier, verifier_from_settings
+from api.openapi import document_body
 from api.problems import problem_middleware
-from api.routes import add_routes
+from api.routes import ROUTES, add_routes, is_management
 from api.tokens import TokensFileError, TokenStore
 from api.waiter import OutcomeWaiter
 from common.amqp_bus import connect_bus
@@ -28,23 +32,47 @@ CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 def create_app(settings: Settings, *, bus: MessageBus | None = None) -> web.Application:
     """The gateway. Pass `bus` to share one (dev mode); otherwise it connects to RabbitMQ."""
-    if settings.tokens_file is None:
-        raise SettingsError(f"{PREFIX}TOKENS_FILE is not set: the gateway needs its API tokens")
-    try:
-        tokens = TokenStore(settings.tokens_file)
-    except TokensFileError as exc:
-        raise SettingsError(f"{PREFIX}TOKENS_FILE: {exc}") from None
-    app = web.Application(middlewares=[problem_middleware, auth_middleware,
+    authenticator = _authenticator(settings)
+    app = web.Application(middlewares=[audit_middleware, problem_middleware, auth_middleware,
                                        idempotency_middleware],
                           client_max_size=settings.max_body_bytes)
     app[keys.SETTINGS] = settings
-    app[keys.KEYRING] = settings.keyring()
-    app[keys.TOKENS] = tokens
+    app[keys.KEYRING] = settings.live_keyring()
+    app[keys.AUTHENTICATOR] = authenticator
     app[keys.WAITER] = OutcomeWaiter()
     app[keys.ROUTE_PERMISSIONS] = add_routes(app)
+    app[keys.OPENAPI_DOCUMENT] = document_body(ROUTES)
+    app[keys.AUDITED_ROUTES] = frozenset(r.name for r in ROUTES if is_management(r))
+    if authenticator.jwts is not None:
+        app.cleanup_ctx.append(_identity_provider(authenticator.jwts))
     app.cleanup_ctx.append(_mongodb)
     app.cleanup_ctx.append(_message_bus(bus))
     return app
+
+
+def _authenticator(settings: Settings) -> Authenticator:
+    if settings.tokens_file is None and not settings.jwt_configured:
+        raise SettingsError(
+            f"{PREFIX}TOKENS_FILE is not set, nor {PREFIX}JWT_JWKS_URL, JWT_PUBLIC_KEY_FILE or "
+            "JWT_HS256_SECRET_FILE: the gateway needs API tokens or an identity provider")
+    tokens: TokenStore | None = None
+    if settings.tokens_file is not None:
+        try:
+            tokens = TokenStore(settings.tokens_file)
+        except TokensFileError as exc:
+            raise SettingsError(f"{PREFIX}TOKENS_FILE: {exc}") from None
+    return Authenticator(tokens, verifier_from_settings(settings))
+
+
+def _identity_provider(verifier: JwtVerifier) -> CleanupContext:
+    # Its HTTP session lives as long as the app; an unreachable provider does not
+    # stop the start (the static tokens keep working, keys are fetched on demand).
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        await verifier.start()
+        yield
+        await verifier.close()
+
+    return context
 
 
 async def _mongodb(app: web.Application) -> AsyncIterator[None]:

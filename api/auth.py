@@ -33,14 +33,16 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if permission is None:
         return await handler(request)
     token = _bearer_token(request)
-    principal = request.app[keys.TOKENS].authenticate(token) if token else None
+    principal = await request.app[keys.AUTHENTICATOR].authenticate(token) if token else None
     if principal is None:
+        # RFC 6750: say that a presented token is invalid, never why.
+        challenge = 'Bearer realm="clientkeys"' + (', error="invalid_token"' if token else "")
         raise Problem(401, "A valid bearer token is required.",
-                      headers={"WWW-Authenticate": 'Bearer realm="clientkeys"'})
+                      headers={"WWW-Authenticate": challenge})
+    request[keys.PRINCIPAL] = principal  # also for the audit entry of a refusal
     if not principal.allows(permission):
         raise Problem(403, f"This token lacks the '{permission}' permission.",
                       missing_permission=permission)
-    request[keys.PRINCIPAL] = principal
     return await handler(request)
 
 

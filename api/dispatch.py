@@ -49,6 +49,7 @@ async def dispatch(request: web.Request, command: Command, *,
             try:
                 withdrawn = await withdraw(db, command.id)
             except PyMongoError:
+                request[keys.COMMAND_QUEUED] = True  # maybe: its operation will tell
                 raise Problem(503, "The broker did not confirm the command and the database "
                               "is unavailable, so whether it will be applied is unknown; "
                               "see its operation.", headers=retry_after,
@@ -57,6 +58,7 @@ async def dispatch(request: web.Request, command: Command, *,
                 raise Problem(503, "The command could not be queued; nothing was changed. "
                               "Try again shortly.", headers=retry_after) from None
             # A worker already started it: the broker did take the command.
+        request[keys.COMMAND_QUEUED] = True
         outcome = await _wait(reply, settings.sync_wait_s)
     if outcome is None and settings.sync_wait_s > 0:
         # Waited in vain: the reply may be lost while the outcome is recorded. With

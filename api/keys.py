@@ -5,23 +5,35 @@ from __future__ import annotations
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
+from api.authenticator import Authenticator
 from api.principals import Principal
-from api.tokens import TokenStore
 from api.waiter import OutcomeWaiter
 from common.bus import MessageBus
-from common.keyring import Keyring
+from common.keyring import SecretKeyring
 from common.settings import Settings
 from common.store import Document
 
 SETTINGS = web.AppKey("settings", Settings)
-KEYRING = web.AppKey("keyring", Keyring)
-TOKENS = web.AppKey("tokens", TokenStore)
+# Follows the keyring file when there is one, so a rotated key is used without a restart.
+KEYRING: web.AppKey[SecretKeyring] = web.AppKey("keyring")
+# Static API tokens and identity-provider JWTs: who is calling.
+AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 DB = web.AppKey("db", AsyncDatabase[Document])
 BUS = web.AppKey("bus", MessageBus)
 WAITER = web.AppKey("waiter", OutcomeWaiter)
 # Permission each named route requires; a route absent from it is public.
 ROUTE_PERMISSIONS = web.AppKey("route_permissions", dict[str, str])
+# Names of the management routes, whose every answer goes into the audit trail.
+AUDITED_ROUTES = web.AppKey("audited_routes", frozenset[str])
+# The OpenAPI document, built once from the route table (api.openapi).
+OPENAPI_DOCUMENT = web.AppKey("openapi_document", bytes)
 # Set by the auth middleware on every protected route.
 PRINCIPAL = web.RequestKey("principal", Principal)
+# The request's id: the caller's X-Request-ID when usable, else a new one.
+REQUEST_ID = web.RequestKey("request_id", str)
+# Names of the fields a request body tried to set (for the audit trail).
+BODY_FIELDS = web.RequestKey("body_fields", list[str])
+# Set once a command is queued: from then on its worker writes the audit entry.
+COMMAND_QUEUED = web.RequestKey("command_queued", bool)
 # Where workers send this gateway's outcomes.
 REPLY_ADDRESS = web.AppKey("reply_address", str)

@@ -60,14 +60,23 @@ class Page:
 def encode_cursor(sort: str, document: Document) -> str:
     field = _SORT_FIELDS[sort.lstrip("-")]
     value = document[field]
-    raw = {"s": sort, "v": value.isoformat() if isinstance(value, datetime) else value,
-           "id": str(document["_id"])}
+    return pack_cursor({"s": sort,
+                        "v": value.isoformat() if isinstance(value, datetime) else value,
+                        "id": str(document["_id"])})
+
+
+def pack_cursor(raw: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
+
+
+def unpack_cursor(cursor: str) -> Any:
+    """The cursor's JSON; raises the errors decode_cursor turns into BadCursor."""
+    return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
 
 
 def decode_cursor(cursor: str, sort: str) -> tuple[Any, ObjectId]:
     try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        raw = unpack_cursor(cursor)
         if raw["s"] != sort:
             raise BadCursor("This cursor belongs to another sort order; start again without it.")
         value = raw["v"]

@@ -20,6 +20,7 @@ from api.preconditions import etag_headers, expected_version
 from api.problems import Problem
 from api.queries import BadCursor, ClientFilter, find_client, list_clients
 from api.responses import json_response
+from common.audit import field_names
 from common.client_view import public_client
 from common.clients import (
     ClientFields,
@@ -47,8 +48,19 @@ _JSON_TYPES = ("application/json",)
 
 
 def request_id(request: web.Request) -> str:
-    given = request.headers.get("X-Request-ID", "")
-    return given if _REQUEST_ID.fullmatch(given) else str(uuid.uuid4())
+    """The caller's X-Request-ID when usable, else a new one; the same for the whole request."""
+    known = request.get(keys.REQUEST_ID)
+    if known is None:
+        given = request.headers.get("X-Request-ID", "")
+        known = given if _REQUEST_ID.fullmatch(given) else str(uuid.uuid4())
+        request[keys.REQUEST_ID] = known
+    return known
+
+
+def _origin(request: web.Request) -> dict[str, Any]:
+    """What every command carries about the request that made it."""
+    return {"id": str(uuid.uuid4()), "actor": principal_of(request).subject,
+            "request_id": request_id(request), "remote_addr": request.remote}
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
@@ -60,6 +72,7 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
         raise Problem(400, "The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise Problem(400, "The request body must be a JSON object.")
+    request[keys.BODY_FIELDS] = field_names(body)
     return body
 
 
@@ -111,8 +124,7 @@ async def create_client(request: web.Request) -> web.StreamResponse:
                       errors)
     assert secret is not None
     command = CreateClient(
-        id=str(uuid.uuid4()), actor=principal_of(request).subject,
-        request_id=request_id(request), type=fields.type, name=fields.name,
+        **_origin(request), type=fields.type, name=fields.name,
         secret=request.app[keys.KEYRING].seal(secret), redirect_uris=fields.redirect_uris,
         grant_types=fields.grant_types, response_types=fields.response_types)
     return await dispatch(request, command, generated_secret=generated)
@@ -125,8 +137,7 @@ async def update_client(request: web.Request) -> web.StreamResponse:
     secret, generated = _secret_from(data, errors, required=False)
     _checked(ClientFields.of(current).edited(data), errors)
     command = UpdateClient(
-        id=str(uuid.uuid4()), actor=principal_of(request).subject,
-        request_id=request_id(request), client_key=current["key"],
+        **_origin(request), client_key=current["key"],
         expected_version=expected_version(request, current["version"]),
         name=data.get("name"),
         secret=request.app[keys.KEYRING].seal(secret) if secret is not None else None,
@@ -139,8 +150,7 @@ async def _simple_command(request: web.Request,
                           kind: type[ApproveClient | DisapproveClient | RemoveClient]
                           ) -> web.StreamResponse:
     current = await _existing(request)
-    command = kind(id=str(uuid.uuid4()), actor=principal_of(request).subject,
-                   request_id=request_id(request), client_key=current["key"],
+    command = kind(**_origin(request), client_key=current["key"],
                    expected_version=expected_version(request, current["version"]))
     return await dispatch(request, command)
 

@@ -26,7 +26,8 @@ class _Immutable(fields.Field[Any]):
     """A field that may never be sent: says so by name instead of 'unknown field'."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(load_only=True)
+        # Documented as a property no value satisfies (JSON Schema `not: {}`).
+        super().__init__(load_only=True, metadata={"not": {}, "description": message})
         self._message = message
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
@@ -78,3 +79,25 @@ class ListClientsQuery(Schema):
     sort = fields.String(load_default="-created_at", validate=validate.OneOf(SORTS))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(validate=validate.Length(max=1000))
+
+
+class AuditQuery(Schema):
+    """Filters of `GET /v1/audit`; the history of one client takes all but `client_key`."""
+
+    actor = fields.String(validate=validate.Length(min=1, max=200))
+    action = fields.String(validate=validate.Length(min=1, max=100))
+    client_key = fields.String(validate=validate.Length(min=1, max=200))
+    since = fields.AwareDateTime(metadata={"description": "entries at or after (ISO 8601)"})
+    until = fields.AwareDateTime(metadata={"description": "entries before (ISO 8601)"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(validate=validate.Length(max=1000))
+
+    @validates_schema
+    def _a_range_forwards(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "since" in data and "until" in data and data["since"] >= data["until"]:
+            raise ValidationError("until must be later than since.", "until")
+
+
+class HistoryQuery(AuditQuery):
+    class Meta:
+        exclude = ("client_key",)

@@ -1,0 +1,110 @@
+"""Reading the audit trail: `GET /v1/audit` and `GET /v1/clients/{key}/history`.
+
+Newest first, paged by a keyset cursor on (`at`, `_id`), each filter served by
+an index of `common.store.AUDIT_INDEXES`. There is no route that changes or
+deletes an entry.
+"""
+
+from __future__ import annotations
+
+import binascii
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from marshmallow import Schema, fields
+from pymongo import DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from api import keys
+from api.problems import Problem
+from api.queries import BadCursor, pack_cursor, unpack_cursor
+from api.responses import json_response
+from common.schemas import AuditQuery, HistoryQuery
+from common.store import AUDIT, CLIENTS, Document
+
+_AUDIT = AuditQuery()
+_HISTORY = HistoryQuery()
+_FILTERS = ("actor", "action", "client_key")
+
+
+class AuditEntrySchema(Schema):
+    """One entry as the API shows it (see common.audit.AuditEntry)."""
+
+    id = fields.String(required=True, attribute="_id")
+    at = fields.AwareDateTime(required=True)
+    actor = fields.String(required=True, allow_none=True)
+    action = fields.String(required=True)
+    client_key = fields.String(required=True, allow_none=True)
+    outcome = fields.String(required=True, metadata={
+        "enum": ["applied", "rejected", "refused", "failed"]})
+    fields_ = fields.List(fields.String(), required=True, data_key="fields",
+                          attribute="fields",
+                          metadata={"description": "names of the fields the action touched"})
+    operation_id = fields.String(allow_none=True)
+    status = fields.Integer(allow_none=True, metadata={
+        "description": "the HTTP status, for actions the gateway settled itself"})
+    reason = fields.String(allow_none=True)
+    request_id = fields.String(allow_none=True)
+    remote_addr = fields.String(allow_none=True)
+
+
+class AuditPageSchema(Schema):
+    items = fields.List(fields.Nested(AuditEntrySchema), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
+
+
+_ENTRY = AuditEntrySchema()
+
+
+def entry_view(document: Document) -> dict[str, Any]:
+    view: dict[str, Any] = _ENTRY.dump(document)
+    return view
+
+
+def _after_cursor(cursor: str) -> Document:
+    try:
+        raw = unpack_cursor(cursor)
+        at, last_id = datetime.fromisoformat(raw["at"]), raw["id"]
+        if not isinstance(last_id, str):
+            raise TypeError
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise BadCursor("The cursor is not valid.") from None
+    return {"$or": [{"at": {"$lt": at}}, {"at": at, "_id": {"$lt": last_id}}]}
+
+
+async def _page(db: AsyncDatabase[Document], query: dict[str, Any]) -> dict[str, Any]:
+    where: Document = {name: query[name] for name in _FILTERS if name in query}
+    if "since" in query or "until" in query:
+        where["at"] = {**({"$gte": query["since"]} if "since" in query else {}),
+                       **({"$lt": query["until"]} if "until" in query else {})}
+    if "cursor" in query:
+        try:
+            where = {"$and": [where, _after_cursor(query["cursor"])]}
+        except BadCursor as exc:
+            raise Problem(400, str(exc), errors={"cursor": [str(exc)]}) from None
+    limit = query["limit"]
+    found = await db[AUDIT].find(where).sort([("at", DESCENDING), ("_id", DESCENDING)]) \
+        .limit(limit + 1).to_list()
+    more = len(found) > limit
+    found = found[:limit]
+    last = found[-1] if more else None
+    return {"items": [entry_view(d) for d in found],
+            "next_cursor": pack_cursor({"at": last["at"].isoformat(), "id": last["_id"]})
+            if last else None}
+
+
+async def audit_view(request: web.Request) -> web.StreamResponse:
+    query = _AUDIT.load(dict(request.query))
+    return json_response(await _page(request.app[keys.DB], query))
+
+
+async def history_view(request: web.Request) -> web.StreamResponse:
+    key = request.match_info["key"]
+    query = _HISTORY.load(dict(request.query))
+    db = request.app[keys.DB]
+    page = await _page(db, {**query, "client_key": key})
+    if not page["items"] and "cursor" not in query \
+            and await db[CLIENTS].find_one({"key": key}, {"_id": 1}) is None:
+        raise Problem(404, f"There is no client with key {key[:100]!r} and no history of one.")
+    return json_response(page)
