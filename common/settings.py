@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from common.keyring import Keyring, KeyringError
 
@@ -49,6 +50,22 @@ class Settings:
     publish_timeout_s: float = 5.0
     retry_after_s: int = 5
     max_body_bytes: int = 64 * 1024
+    # JWT bearer tokens of the platform's identity provider (api.jwt_tokens).
+    jwt_jwks_url: str | None = None
+    jwt_public_key_file: Path | None = None
+    jwt_hs256_secret_file: Path | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_permissions_claim: str = "permissions"
+    jwt_subject_claim: str = "sub"
+    jwt_leeway_s: float = 30.0
+    jwks_cache_ttl_s: float = 300.0
+    # At most one JWKS fetch per this many seconds, however many unknown `kid`s arrive.
+    jwks_min_refresh_s: float = 30.0
+
+    @property
+    def jwt_configured(self) -> bool:
+        return any((self.jwt_jwks_url, self.jwt_public_key_file, self.jwt_hs256_secret_file))
 
     def keyring(self) -> Keyring:
         if not self.encryption_keys:
@@ -78,6 +95,21 @@ def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float
     if not minimum <= value <= maximum:
         raise SettingsError(f"{PREFIX}{name} must be between {minimum:g} and {maximum:g}")
     return value
+
+
+def _jwks_url(url: str) -> str | None:
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        scheme, host = parts.scheme, parts.hostname
+    except ValueError:
+        scheme, host = "", None
+    loopback = host in ("localhost", "127.0.0.1", "::1")
+    if not host or not (scheme == "https" or (scheme == "http" and loopback)):
+        raise SettingsError(f"{PREFIX}JWT_JWKS_URL must be an https:// URL "
+                            "(http:// only on a loopback host)")
+    return url
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -116,4 +148,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                                     minimum=1, maximum=1000, integer=True)),
         publish_timeout_s=_number(env, "PUBLISH_TIMEOUT_S", defaults.publish_timeout_s,
                                   minimum=0.1, maximum=60, integer=False),
+        jwt_jwks_url=_jwks_url(text("JWT_JWKS_URL", "")),
+        jwt_public_key_file=_path(text("JWT_PUBLIC_KEY_FILE", "")),
+        jwt_hs256_secret_file=_path(text("JWT_HS256_SECRET_FILE", "")),
+        jwt_issuer=text("JWT_ISSUER", "") or None,
+        jwt_audience=text("JWT_AUDIENCE", "") or None,
+        jwt_permissions_claim=text("JWT_PERMISSIONS_CLAIM", defaults.jwt_permissions_claim),
+        jwt_subject_claim=text("JWT_SUBJECT_CLAIM", defaults.jwt_subject_claim),
+        jwt_leeway_s=_number(env, "JWT_LEEWAY_S", defaults.jwt_leeway_s, minimum=0,
+                             maximum=300, integer=False),
     )
+
+
+def _path(value: str) -> Path | None:
+    return Path(value) if value else None
