@@ -6,9 +6,28 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from marshmallow import Schema
 
-from api import views
+from api import audit_views, openapi, views
+from api.audit_views import AuditPageSchema
 from api.principals import CLIENTS_READ, CONFIGURE_SERVER
+from api.response_schemas import (
+    AcceptedSchema,
+    ChangedClientSchema,
+    ClientPageSchema,
+    HealthSchema,
+    OperationSchema,
+    ReadinessSchema,
+)
+from api.route_docs import ETAG, IF_MATCH, LOCATION, RETRY_AFTER, Answer
+from common.client_view import ClientSchema
+from common.schemas import (
+    AuditQuery,
+    CreateClientRequest,
+    HistoryQuery,
+    ListClientsQuery,
+    UpdateClientRequest,
+)
 
 View = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -19,24 +38,69 @@ class Route:
     path: str
     view: View
     name: str
-    permission: str | None  # None: public (health only)
+    permission: str | None  # None: public (health, metrics, API documents only)
+    # Documentation (api.openapi); problems every route of its kind can give are added there.
+    summary: str = ""
+    body: type[Schema] | None = None  # the JSON request body
+    query: type[Schema] | None = None  # the query string
+    request_headers: tuple[str, ...] = ()  # e.g. If-Match
+    answers: tuple[Answer, ...] = ()
+    problems: tuple[int, ...] = ()  # further problem statuses of this route
 
+
+_CLIENT = Answer(200, "The client.", ClientSchema, (ETAG,))
+_CHANGED = Answer(200, "The client, changed.", ChangedClientSchema, (ETAG,))
+_QUEUED = Answer(202, "Queued, but not applied within the wait: the operation at `Location` "
+                 "tells the outcome.", AcceptedSchema, (LOCATION,))
+_PINNED = (IF_MATCH,)  # changes may be pinned to a version
 
 ROUTES: tuple[Route, ...] = (
-    Route("POST", "/v1/clients", views.create_client, "create_client", CONFIGURE_SERVER),
-    Route("GET", "/v1/clients", views.list_clients_view, "list_clients", CLIENTS_READ),
-    Route("GET", "/v1/clients/{key}", views.get_client, "get_client", CLIENTS_READ),
-    Route("PATCH", "/v1/clients/{key}", views.update_client, "update_client", CONFIGURE_SERVER),
-    Route("DELETE", "/v1/clients/{key}", views.remove_client, "remove_client", CONFIGURE_SERVER),
+    Route("POST", "/v1/clients", views.create_client, "create_client", CONFIGURE_SERVER,
+          summary="Register a client", body=CreateClientRequest, problems=(409,),
+          answers=(Answer(201, "Registered; `secret` only if it was generated.",
+                          ChangedClientSchema, (ETAG, LOCATION)), _QUEUED)),
+    Route("GET", "/v1/clients", views.list_clients_view, "list_clients", CLIENTS_READ,
+          summary="List clients, a page at a time", query=ListClientsQuery,
+          answers=(Answer(200, "One page of clients.", ClientPageSchema),)),
+    Route("GET", "/v1/clients/{key}", views.get_client, "get_client", CLIENTS_READ,
+          summary="Read a client", answers=(_CLIENT,)),
+    Route("PATCH", "/v1/clients/{key}", views.update_client, "update_client", CONFIGURE_SERVER,
+          summary="Edit a client", body=UpdateClientRequest, answers=(_CHANGED, _QUEUED),
+          request_headers=_PINNED, problems=(409,)),
+    Route("DELETE", "/v1/clients/{key}", views.remove_client, "remove_client", CONFIGURE_SERVER,
+          summary="Remove a client", answers=(Answer(204, "Removed."), _QUEUED),
+          request_headers=_PINNED, problems=(409,)),
     Route("POST", "/v1/clients/{key}/approve", views.approve_client, "approve_client",
-          CONFIGURE_SERVER),
+          CONFIGURE_SERVER, summary="Approve a client", answers=(_CLIENT, _QUEUED),
+          request_headers=_PINNED, problems=(409,)),
     Route("POST", "/v1/clients/{key}/disapprove", views.disapprove_client, "disapprove_client",
-          CONFIGURE_SERVER),
+          CONFIGURE_SERVER, summary="Disapprove a client", answers=(_CLIENT, _QUEUED),
+          request_headers=_PINNED, problems=(409,)),
+    Route("GET", "/v1/clients/{key}/history", audit_views.history_view, "client_history",
+          CLIENTS_READ, summary="What was done to a client, newest first", query=HistoryQuery,
+          answers=(Answer(200, "One page of audit entries.", AuditPageSchema),)),
+    Route("GET", "/v1/audit", audit_views.audit_view, "audit", CLIENTS_READ,
+          summary="The audit trail of every management action, newest first",
+          query=AuditQuery,
+          answers=(Answer(200, "One page of audit entries.", AuditPageSchema),)),
     Route("GET", "/v1/operations/{id}", views.get_operation_view, "get_operation",
-          CLIENTS_READ),
-    Route("GET", "/healthz", views.healthz, "healthz", None),
-    Route("GET", "/readyz", views.readyz, "readyz", None),
+          CLIENTS_READ, summary="Read the outcome of a command",
+          answers=(Answer(200, "The operation.", OperationSchema),)),
+    Route("GET", "/healthz", views.healthz, "healthz", None, summary="Is the process alive",
+          answers=(Answer(200, "Alive.", HealthSchema),)),
+    Route("GET", "/readyz", views.readyz, "readyz", None,
+          summary="Can commands be queued and reads served",
+          answers=(Answer(200, "Ready.", ReadinessSchema),
+                   Answer(503, "Not ready: the checks say what is missing.", ReadinessSchema,
+                          (RETRY_AFTER,)))),
+    Route("GET", "/openapi.json", openapi.serve_document, "openapi", None,
+          summary="This document", answers=(openapi.DOCUMENT_ANSWER,)),
 )
+
+
+def is_management(route: Route) -> bool:
+    """A route that changes clients: each of its answers goes into the audit trail."""
+    return route.permission == CONFIGURE_SERVER and route.method != "GET"
 
 
 def add_routes(app: web.Application) -> dict[str, str]:

@@ -1,0 +1,90 @@
+"""The shapes of the gateway's answers, as marshmallow schemas.
+
+A client is `common.client_view.ClientSchema`, the schema events use too; the
+other answers (a created or edited client, a page, an operation, an accepted
+command, health, a problem) are declared here. The OpenAPI document is
+generated from these classes and the views dump through them, so the published
+shape and the real one cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from marshmallow import INCLUDE, Schema, fields, validate
+
+from common.client_view import ClientSchema
+from common.commands import COMMAND_TYPES
+from common.outcomes import ErrorCode, OperationStatus
+
+
+class ChangedClientSchema(ClientSchema):
+    """A client as the answer to a create or an edit shows it."""
+
+    warnings = fields.List(fields.String(), required=True, metadata={
+        "description": "Accepted but discouraged settings (RFC 9700)."})
+    secret = fields.String(metadata={
+        "description": "The generated secret: shown in this answer only, never again."})
+
+
+class OperationErrorSchema(Schema):
+    code = fields.String(required=True, validate=validate.OneOf([c.value for c in ErrorCode]))
+    message = fields.String(required=True)
+    field_errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
+                               data_key="fields")
+
+
+class OperationSchema(Schema):
+    """The record of one command the gateway accepted."""
+
+    id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(list(COMMAND_TYPES)))
+    status = fields.String(required=True,
+                           validate=validate.OneOf([s.value for s in OperationStatus]))
+    client_key = fields.String(required=True, allow_none=True)
+    error = fields.Nested(OperationErrorSchema, required=True, allow_none=True)
+    created_at = fields.AwareDateTime(required=True)
+    updated_at = fields.AwareDateTime(required=True)
+
+
+class AcceptedSchema(Schema):
+    """A command queued but not finished within the wait: its operation tells the outcome."""
+
+    operation = fields.Nested(OperationSchema, required=True)
+    secret = fields.String(metadata={
+        "description": "The generated secret: shown in this answer only, never again."})
+
+
+class ClientPageSchema(Schema):
+    items = fields.List(fields.Nested(ClientSchema), required=True)
+    next_cursor = fields.String(required=True, allow_none=True, metadata={
+        "description": "Pass as `cursor` for the next page; null on the last page."})
+    total = fields.Integer(required=True, validate=validate.Range(min=0), metadata={
+        "description": "Clients matching the filters, on every page."})
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["ok"]))
+
+
+class ReadinessSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["ready", "not ready"]))
+    checks = fields.Dict(keys=fields.String(),
+                         values=fields.String(validate=validate.OneOf(["ok", "unavailable"])),
+                         required=True)
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, with this service's extension members."""
+
+    class Meta:
+        unknown = INCLUDE  # RFC 9457 allows further extension members
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True, validate=validate.Range(min=400, max=599))
+    detail = fields.String()
+    errors = fields.Dict(keys=fields.String(), metadata={
+        "description": "Field name -> messages, for a request that is not valid."})
+    missing_permission = fields.String(metadata={
+        "description": "The permission the token lacks (403)."})
+    operation_id = fields.String(metadata={
+        "description": "The operation of a command that failed or whose outcome is unknown."})
