@@ -16,6 +16,7 @@ from api.audit_trail import audit_middleware
 from api.auth import auth_middleware
 from api.authenticator import Authenticator
 from api.idempotency import idempotency_middleware
+from api.limiter import FailureLimiter
 from api.jwt_tokens import JwtVerifier, verifier_from_settings
 from api.openapi import document_body
 from api.problems import problem_middleware
@@ -43,6 +44,8 @@ def create_app(settings: Settings, *, bus: MessageBus | None = None) -> web.Appl
     app[keys.ROUTE_PERMISSIONS] = add_routes(app)
     app[keys.OPENAPI_DOCUMENT] = document_body(ROUTES)
     app[keys.AUDITED_ROUTES] = frozenset(r.name for r in ROUTES if is_management(r))
+    app[keys.SIGN_IN_FAILURES] = FailureLimiter("sign-in", settings.auth_failures_per_minute, 60)
+    app[keys.SECRET_FAILURES] = FailureLimiter("secret", settings.secret_failures_per_minute, 60)
     if authenticator.jwts is not None:
         app.cleanup_ctx.append(_identity_provider(authenticator.jwts))
     app.cleanup_ctx.append(_mongodb)

@@ -6,6 +6,7 @@ from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.authenticator import Authenticator
+from api.limiter import FailureLimiter
 from api.principals import Principal
 from api.waiter import OutcomeWaiter
 from common.bus import MessageBus
@@ -27,6 +28,9 @@ ROUTE_PERMISSIONS = web.AppKey("route_permissions", dict[str, str])
 AUDITED_ROUTES = web.AppKey("audited_routes", frozenset[str])
 # The OpenAPI document, built once from the route table (api.openapi).
 OPENAPI_DOCUMENT = web.AppKey("openapi_document", bytes)
+# Failed sign-ins per remote address, failed secret checks per client key.
+SIGN_IN_FAILURES = web.AppKey("sign_in_failures", FailureLimiter)
+SECRET_FAILURES = web.AppKey("secret_failures", FailureLimiter)
 # Set by the auth middleware on every protected route.
 PRINCIPAL = web.RequestKey("principal", Principal)
 # The request's id: the caller's X-Request-ID when usable, else a new one.

@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from common.keyring import Keyring, KeyringError
+from common.keyring import Keyring, KeyringError, SecretKeyring
+from common.keyring_file import FileKeyring, read_keyring_file
 
 PREFIX = "CLIENTKEYS_"
 _NAMESPACE_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
@@ -45,11 +46,18 @@ class Settings:
     http_port: int = 8080
     tokens_file: Path | None = None
     encryption_keys: str = ""
+    # The keyring as a file that running processes follow (common.keyring_file).
+    encryption_keys_file: Path | None = None
+    # How often, at most, a process looks at that file for a change.
+    keyring_check_interval_s: float = 1.0
     sync_wait_s: float = 5.0
     worker_prefetch: int = 32
     publish_timeout_s: float = 5.0
     retry_after_s: int = 5
     max_body_bytes: int = 64 * 1024
+    # Brute force (api.limiter): failures allowed per window before 429.
+    auth_failures_per_minute: int = 20      # per remote address
+    secret_failures_per_minute: int = 10    # per client key
     # JWT bearer tokens of the platform's identity provider (api.jwt_tokens).
     jwt_jwks_url: str | None = None
     jwt_public_key_file: Path | None = None
@@ -68,15 +76,39 @@ class Settings:
         return any((self.jwt_jwks_url, self.jwt_public_key_file, self.jwt_hs256_secret_file))
 
     def keyring(self) -> Keyring:
+        """The keyring as it is now, from the file or the variable (exactly one is set)."""
+        if self.encryption_keys_file is not None:
+            try:
+                return read_keyring_file(self._keys_file())
+            except KeyringError as exc:
+                raise SettingsError(f"{PREFIX}ENCRYPTION_KEYS_FILE: {exc}") from None
         if not self.encryption_keys:
             raise SettingsError(
                 f"{PREFIX}ENCRYPTION_KEYS is not set: give at least one key_id:base64url-key "
-                "entry (32 random bytes), e.g. from `clientkeys keys new`"
+                "entry (32 random bytes), e.g. from `clientkeys keys new`, or set "
+                f"{PREFIX}ENCRYPTION_KEYS_FILE"
             )
         try:
             return Keyring.parse(self.encryption_keys)
         except KeyringError as exc:
             raise SettingsError(f"{PREFIX}ENCRYPTION_KEYS: {exc}") from None
+
+    def live_keyring(self) -> SecretKeyring:
+        """The keyring a running process holds: it follows the keyring file, if there is one."""
+        if self.encryption_keys_file is None:
+            return self.keyring()
+        try:
+            return FileKeyring(self._keys_file(),
+                               check_interval_s=self.keyring_check_interval_s)
+        except KeyringError as exc:
+            raise SettingsError(f"{PREFIX}ENCRYPTION_KEYS_FILE: {exc}") from None
+
+    def _keys_file(self) -> Path:
+        assert self.encryption_keys_file is not None
+        if self.encryption_keys:
+            raise SettingsError(f"set {PREFIX}ENCRYPTION_KEYS or {PREFIX}ENCRYPTION_KEYS_FILE, "
+                                "not both")
+        return self.encryption_keys_file
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -133,6 +165,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if not amqp_url.startswith(("amqp://", "amqps://")):
         raise SettingsError(f"{PREFIX}AMQP_URL must start with amqp:// or amqps://")
     tokens = text("TOKENS_FILE", "")
+    keys_file = text("ENCRYPTION_KEYS_FILE", "")
     return Settings(
         amqp_url=amqp_url,
         mongodb_uri=mongodb_uri,
@@ -142,12 +175,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                               integer=True)),
         tokens_file=Path(tokens) if tokens else None,
         encryption_keys=text("ENCRYPTION_KEYS", ""),
+        encryption_keys_file=Path(keys_file) if keys_file else None,
         sync_wait_s=_number(env, "SYNC_WAIT_S", defaults.sync_wait_s, minimum=0, maximum=60,
                             integer=False),
         worker_prefetch=int(_number(env, "WORKER_PREFETCH", defaults.worker_prefetch,
                                     minimum=1, maximum=1000, integer=True)),
         publish_timeout_s=_number(env, "PUBLISH_TIMEOUT_S", defaults.publish_timeout_s,
                                   minimum=0.1, maximum=60, integer=False),
+        auth_failures_per_minute=int(_number(
+            env, "AUTH_FAILURES_PER_MINUTE", defaults.auth_failures_per_minute, minimum=1,
+            maximum=100_000, integer=True)),
+        secret_failures_per_minute=int(_number(
+            env, "SECRET_FAILURES_PER_MINUTE", defaults.secret_failures_per_minute, minimum=1,
+            maximum=100_000, integer=True)),
         jwt_jwks_url=_jwks_url(text("JWT_JWKS_URL", "")),
         jwt_public_key_file=_path(text("JWT_PUBLIC_KEY_FILE", "")),
         jwt_hs256_secret_file=_path(text("JWT_HS256_SECRET_FILE", "")),

@@ -63,7 +63,9 @@ def settings(tmp_path: Path, namespace: str, mongodb_uri: str, amqp_url: str) ->
     tokens_file.write_text("[]")
     return Settings(amqp_url=amqp_url, mongodb_uri=mongodb_uri, namespace=namespace,
                     tokens_file=tokens_file, encryption_keys=new_key_entry("test1"),
-                    sync_wait_s=5.0, publish_timeout_s=5.0)
+                    sync_wait_s=5.0, publish_timeout_s=5.0,
+                    # Tests send bad tokens on purpose; the limiter has tests of its own.
+                    auth_failures_per_minute=10_000)
 
 
 @pytest.fixture

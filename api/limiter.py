@@ -1,0 +1,43 @@
+"""Brute force slowed down: failures counted per address or per client key.
+
+Each gateway keeps, in memory, a moving window of recent failures per key (the
+`limits` library): failed sign-ins per remote address, and failed secret
+checks per client key. Once a key has failed `limit` times within the window,
+every further attempt for it is answered 429 with `Retry-After` — whatever
+token or secret it carries, so the answer reveals nothing — until old failures
+leave the window. Successes are not counted.
+
+The counters are per gateway and start empty on restart: with N gateways an
+attacker gets at most N times the limit per window. That bounds guessing of
+256-bit tokens and secrets far below anything useful, without a shared store.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+# Keys are bounded so a flood of huge keys cannot grow memory per entry.
+KEY_CHARS = 200
+
+
+class FailureLimiter:
+    def __init__(self, name: str, limit: int, window_s: int) -> None:
+        self._item = RateLimitItemPerSecond(limit, window_s, namespace=name)
+        self._storage = MemoryStorage()
+        self._windows = MovingWindowRateLimiter(self._storage)
+
+    async def retry_after(self, key: str) -> int | None:
+        """Seconds to wait when `key` has used up its failures, else None."""
+        key = key[:KEY_CHARS]
+        if await self._windows.test(self._item, key):
+            return None
+        stats = await self._windows.get_window_stats(self._item, key)
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    async def failed(self, key: str) -> None:
+        await self._windows.hit(self._item, key[:KEY_CHARS])
