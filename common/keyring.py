@@ -1,8 +1,9 @@
 """Client secrets at rest and on the wire: AES-256-GCM under a keyring.
 
-The keyring is `CLIENTKEYS_ENCRYPTION_KEYS`: `key_id:base64url(32 bytes)` entries.
-The first key encrypts, every key decrypts, so a new key can be put first and
-the old ones kept until everything has been re-encrypted.
+The keyring is `CLIENTKEYS_ENCRYPTION_KEYS` (or the file `common.keyring_file`
+reads): `key_id:base64url(32 bytes)` entries. The first key encrypts, every key
+decrypts, so a new key can be put first and the old ones kept until everything
+has been re-encrypted (`worker.rekey`).
 
 The gateway encrypts a secret before the command leaves it, so the broker
 never carries a plaintext secret; the worker stores the sealed value as it is.
@@ -15,9 +16,9 @@ import binascii
 import hmac
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -66,11 +67,25 @@ def _b64decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+class SecretKeyring(Protocol):
+    """What a process holds: a fixed `Keyring`, or one that follows a file."""
+
+    @property
+    def current_key_id(self) -> str: ...
+
+    def seal(self, plaintext: str) -> SealedSecret: ...
+
+    def open(self, sealed: SealedSecret) -> str: ...
+
+    def fingerprint(self, data: bytes, key_id: str | None = None) -> tuple[str, str]: ...
+
+
 class Keyring:
     def __init__(self, keys: list[tuple[str, bytes]]) -> None:
         if not keys:
             raise KeyringError("the keyring is empty")
         self._current_id = keys[0][0]
+        self._key_ids = tuple(key_id for key_id, _ in keys)
         self._keys = {key_id: AESGCM(key) for key_id, key in keys}
         # Separate keys for fingerprints, derived so that no key serves two purposes.
         self._mac_keys = {key_id: hmac.digest(key, _MAC_LABEL, "sha256") for key_id, key in keys}
@@ -79,17 +94,32 @@ class Keyring:
     def current_key_id(self) -> str:
         return self._current_id
 
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        """Every key id, the current one first."""
+        return self._key_ids
+
+    def knows(self, key_id: str) -> bool:
+        return key_id in self._keys
+
     @classmethod
     def parse(cls, text: str) -> Keyring:
         """Parse `id:base64url,id:base64url`; errors name the entry, never the key."""
+        return cls.from_entries(
+            (f"entry {position}", entry.strip())
+            for position, entry in enumerate(text.split(","), start=1))
+
+    @classmethod
+    def from_entries(cls, entries: Iterable[tuple[str, str]]) -> Keyring:
+        """Keys from `(where, "id:base64url")` pairs; blank entries are skipped."""
         keys: list[tuple[str, bytes]] = []
         seen: set[str] = set()
-        for position, entry in enumerate((e.strip() for e in text.split(",")), start=1):
+        for where, entry in entries:
             if not entry:
                 continue
             key_id, sep, encoded = entry.partition(":")
             if not sep or not key_id or not encoded:
-                raise KeyringError(f"entry {position} is not of the form key_id:base64url-key")
+                raise KeyringError(f"{where} is not of the form key_id:base64url-key")
             if key_id in seen:
                 raise KeyringError(f"key id {key_id!r} appears twice")
             try:
