@@ -3,8 +3,10 @@
 Declares the topology of `common.topology` and nothing else. Commands and
 events are persistent and published with publisher confirms on a channel that
 raises on returned (unroutable) messages, so "published" always means "the
-broker has it". Connections are robust: aio-pika reconnects and re-declares
-queues and consumers by itself after a broker restart.
+broker has it": a command published while no queue is bound to the commands
+exchange comes back as returned and is reported as BrokerUnavailable.
+Connections are robust: aio-pika reconnects and re-declares exchanges, queues,
+bindings and consumers by itself after a broker restart.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class AmqpBus:
         self._topology = topology
         self._timeout = publish_timeout_s
         self._publish_channel: AbstractChannel | None = None
+        self._commands_exchange: AbstractExchange | None = None
+        self._replies: AbstractExchange | None = None
         self._events: AbstractExchange | None = None
         self._consume_channel: AbstractChannel | None = None
         self._commands: AbstractQueue | None = None
@@ -109,8 +113,13 @@ class AmqpBus:
         dead_queue = await channel.declare_queue(
             t.dead_letter_queue, durable=True, arguments=t.dead_letter_queue_arguments())
         await dead_queue.bind(dead, routing_key=t.dead_letter_queue)
-        await channel.declare_queue(
+        self._commands_exchange = await channel.declare_exchange(
+            t.commands_exchange, aio_pika.ExchangeType.DIRECT, durable=True)
+        commands = await channel.declare_queue(
             t.commands_queue, durable=True, arguments=t.commands_queue_arguments())
+        await commands.bind(self._commands_exchange, routing_key=t.commands_routing_key)
+        self._replies = await channel.declare_exchange(
+            t.replies_exchange, aio_pika.ExchangeType.DIRECT, durable=True)
         self._events = await channel.declare_exchange(
             t.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True)
 
@@ -132,12 +141,12 @@ class AmqpBus:
 
     async def publish_command(self, body: bytes, *, message_id: str,
                               reply_to: str | None) -> None:
-        assert self._publish_channel is not None
+        assert self._commands_exchange is not None
         message = aio_pika.Message(
             body, message_id=message_id, correlation_id=message_id, reply_to=reply_to,
             content_type=COMMAND_CONTENT_TYPE, delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
-        await self._publish(self._publish_channel.default_exchange,
-                            self._topology.commands_queue, message)
+        await self._publish(self._commands_exchange, self._topology.commands_routing_key,
+                            message)
 
     async def publish_event(self, routing_key: str, body: bytes, *, message_id: str) -> None:
         assert self._events is not None
@@ -148,21 +157,25 @@ class AmqpBus:
         await self._publish(self._events, routing_key, message, mandatory=False)
 
     async def publish_reply(self, reply_to: str, body: bytes, *, correlation_id: str) -> None:
-        assert self._publish_channel is not None
+        assert self._replies is not None
         message = aio_pika.Message(body, correlation_id=correlation_id,
                                    content_type="application/json")
         try:
-            await self._publish(self._publish_channel.default_exchange, reply_to, message,
-                                mandatory=False)
+            # Not mandatory: a gateway that has gone away has no queue, and the
+            # operation document holds the outcome anyway.
+            await self._publish(self._replies, reply_to, message, mandatory=False)
         except BrokerUnavailable:
             log.warning("outcome reply for %s not sent; the operation holds it", correlation_id)
 
     async def listen_for_replies(self, handler: ReplyHandler) -> str:
         channel = await self._connection.channel(publisher_confirms=False)
         # Our own name (not a server-generated one) so the robust channel can
-        # declare the same queue again after a reconnect.
-        name = f"{self._topology.namespace}.replies.{uuid.uuid4().hex}"
+        # declare and bind the same queue again after a reconnect.
+        name = self._topology.reply_queue(uuid.uuid4().hex)
         queue = await channel.declare_queue(name, exclusive=True, auto_delete=True)
+        replies = await channel.declare_exchange(
+            self._topology.replies_exchange, aio_pika.ExchangeType.DIRECT, durable=True)
+        await queue.bind(replies, routing_key=name)
 
         async def on_reply(message: AbstractIncomingMessage) -> None:
             handler(message.body)
@@ -200,8 +213,8 @@ class AmqpBus:
         t = self._topology
         for queue in (t.commands_queue, t.dead_letter_queue):
             await channel.queue_delete(queue)
-        for exchange in (t.events_exchange, t.dead_letter_exchange):
-            await channel.exchange_delete(exchange)
+        for exchange in t.exchanges:
+            await channel.exchange_delete(exchange.name)
         await channel.close()
 
 

@@ -89,17 +89,19 @@ async def run_dlq(settings: Settings, action: str, ids: list[str], everything: b
     client = connect(settings.mongodb_uri, app_name="clientkeys-dlq")
     try:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        commands = await channel.declare_exchange(
+            topology.commands_exchange, aio_pika.ExchangeType.DIRECT, durable=True)
         letters = await _take_all(channel, topology)
         chosen = [] if action == "list" else _chosen(letters, ids, everything)
         db = database(client)
         for letter in chosen:
             if action == "replay":
                 await _reset_operation(db, letter.command_id)
-                await channel.default_exchange.publish(
+                await commands.publish(
                     aio_pika.Message(letter.message.body, message_id=letter.message.message_id,
                                      content_type=letter.message.content_type,
                                      delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                    routing_key=topology.commands_queue)
+                    routing_key=topology.commands_routing_key)
             else:
                 await _fail_operation(db, letter.command_id)
             await letter.message.ack()

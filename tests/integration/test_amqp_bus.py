@@ -12,6 +12,7 @@ from common.amqp_bus import AmqpBus
 from common.bus import BrokerUnavailable, IncomingCommand
 from common.settings import Settings
 from common.topology import Topology
+from tests.harness import wire_tap
 
 
 @pytest.fixture
@@ -100,3 +101,37 @@ async def test_publishing_on_a_closed_connection_is_broker_unavailable(bus: Amqp
         await bus.publish_command(b"{}", message_id="m1", reply_to=None)
     with pytest.raises(BrokerUnavailable):
         await bus.publish_event("client.oidc.created", b"{}", message_id="e1")
+
+
+async def test_a_command_with_no_queue_bound_fails_loudly(bus: AmqpBus,
+                                                          settings: Settings) -> None:
+    topology = Topology(settings.namespace)
+    connection = await aio_pika.connect(settings.amqp_url)
+    try:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(topology.commands_queue, passive=True)
+        await queue.unbind(topology.commands_exchange, routing_key=topology.commands_routing_key)
+    finally:
+        await connection.close()
+    with pytest.raises(BrokerUnavailable):
+        await bus.publish_command(b"{}", message_id="m1", reply_to=None)
+
+
+async def test_every_message_passes_a_named_exchange_a_tap_can_bind_to(
+        bus: AmqpBus, settings: Settings) -> None:
+    topology = Topology(settings.namespace)
+    received: asyncio.Queue[bytes] = asyncio.Queue()
+    address = await bus.listen_for_replies(received.put_nowait)
+    async with wire_tap(settings, reply_addresses=[address]) as tap:
+        await bus.publish_command(b"command", message_id="m1", reply_to=address)
+        await bus.publish_reply(address, b"outcome", correlation_id="m1")
+        await bus.publish_event("client.oidc.created", b"event", message_id="e1")
+        await collect(bus, 1, "dead_letter")
+        assert await asyncio.wait_for(received.get(), 5) == b"outcome"
+        for _ in range(50):
+            if len(tap.messages) >= 4:
+                break
+            await asyncio.sleep(0.1)
+    assert sorted((m.exchange, m.body) for m in tap.messages) == sorted([
+        (topology.commands_exchange, b"command"), (topology.replies_exchange, b"outcome"),
+        (topology.events_exchange, b"event"), (topology.dead_letter_exchange, b"command")])
