@@ -1,20 +1,26 @@
-"""Running the service in tests: tokens, gateways, workers and an event tap."""
+"""Running the service in tests: tokens, gateways, workers, an event tap and a wire tap."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
 from api.tokens import token_digest
+from common import cli
 from common.amqp_bus import AmqpBus
+from common.keyring import new_key_entry
 from common.settings import Settings
 from common.store import connect, database
 from common.topology import Topology
@@ -30,6 +36,39 @@ def add_token(settings: Settings, subject: str, *permissions: str) -> str:
                     "permissions": list(permissions)})
     settings.tokens_file.write_text(json.dumps(entries))
     return token
+
+
+def with_keyring_file(settings: Settings, folder: Path) -> Settings:
+    """The settings with their keyring in a file that running processes follow.
+
+    The file is looked at on every use, so a test never waits for a reload.
+    """
+    path = folder / "keyring"
+    path.write_text(new_key_entry("before") + "\n")
+    path.chmod(0o600)
+    return settings.with_overrides(encryption_keys="", encryption_keys_file=path,
+                                   keyring_check_interval_s=0.0)
+
+
+async def run_cli(settings: Settings, *args: str) -> int:
+    """`clientkeys ARGS` as an operator runs it, with the settings' environment.
+
+    It runs in a thread (the command has its own event loop); the levels it
+    gives the broker client's loggers are put back afterwards.
+    """
+    env = {"CLIENTKEYS_AMQP_URL": settings.amqp_url,
+           "CLIENTKEYS_MONGODB_URI": settings.mongodb_uri,
+           "CLIENTKEYS_NAMESPACE": settings.namespace,
+           "CLIENTKEYS_ENCRYPTION_KEYS": settings.encryption_keys,
+           "CLIENTKEYS_ENCRYPTION_KEYS_FILE": str(settings.encryption_keys_file or "")}
+    loggers = [logging.getLogger(name) for name in ("aio_pika", "aiormq")]
+    levels = [logger.level for logger in loggers]
+    try:
+        with mock.patch.dict(os.environ, env):
+            return await asyncio.to_thread(cli.main, list(args))
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -91,6 +130,53 @@ async def event_tap(settings: Settings, binding: str = "#") -> AsyncIterator[Eve
         async def on_message(message: AbstractIncomingMessage) -> None:
             tap.messages.append(message)
             tap.arrived.set()
+
+        await queue.consume(on_message, no_ack=True)
+        yield tap
+    finally:
+        await connection.close()
+
+
+@dataclass
+class WireTap:
+    """Copies of every message that passed through any exchange of the namespace."""
+
+    messages: list[AbstractIncomingMessage] = field(default_factory=list)
+
+    def exchanges_seen(self) -> set[str]:
+        return {m.exchange or "" for m in self.messages}
+
+    def raw(self) -> list[bytes]:
+        """Each message as bytes: its body and every property and header."""
+        return [m.body + repr(m.info()).encode() for m in self.messages]
+
+
+@asynccontextmanager
+async def wire_tap(settings: Settings, *, reply_addresses: Sequence[str] = ()
+                   ) -> AsyncIterator[WireTap]:
+    """An exclusive queue bound to every exchange the topology declares.
+
+    A topic exchange is bound with `#`; a direct exchange with each routing key
+    it is used with: the fixed ones, and the given gateways' reply addresses.
+    """
+    topology = Topology(settings.namespace)
+    connection = await aio_pika.connect(settings.amqp_url)
+    try:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(exclusive=True)
+        for spec in topology.exchanges:
+            exchange = await channel.declare_exchange(
+                spec.name, aio_pika.ExchangeType(spec.kind), durable=True)
+            keys: Sequence[str] = ("#",) if spec.kind == "topic" else (
+                reply_addresses if spec.name == topology.replies_exchange
+                else topology.fixed_routing_keys(spec.name))
+            assert keys, f"the tap has no routing key for {spec.name}"
+            for key in keys:
+                await queue.bind(exchange, routing_key=key)
+        tap = WireTap()
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            tap.messages.append(message)
 
         await queue.consume(on_message, no_ack=True)
         yield tap
