@@ -1,0 +1,330 @@
+"""JWT bearer tokens: which keys and algorithms are trusted, which claims are checked."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from api.authenticator import Authenticator, looks_like_jwt
+from api.jwt_tokens import (
+    ClaimRules,
+    JwtVerifier,
+    permissions_in,
+    read_hs256_secret,
+    read_public_key,
+    verifier_from_settings,
+)
+from api.principals import CLIENTS_READ, CLIENTS_VERIFY, CONFIGURE_SERVER, Principal
+from api.tokens import token_digest
+from common.settings import Settings, SettingsError, load_settings
+from tests.identity_provider import AUDIENCE, ISSUER, SigningKey, claims
+
+SECRET = b"an-hs256-secret-of-at-least-32-bytes!"
+RULES = ClaimRules(issuer=ISSUER, audience=AUDIENCE)
+
+
+@pytest.fixture(scope="module")
+def rsa_key() -> SigningKey:
+    return SigningKey.rs256()
+
+
+@pytest.fixture(scope="module")
+def ec_key() -> SigningKey:
+    return SigningKey.es256()
+
+
+def pem_verifier(key: SigningKey, rules: ClaimRules = RULES, **kwargs: Any) -> JwtVerifier:
+    public = serialization.load_pem_public_key(key.public_pem())
+    assert isinstance(public, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
+    return JwtVerifier(rules, public_key=public, **kwargs)
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hand_made(header: dict[str, Any], payload: dict[str, Any], secret: bytes | None) -> str:
+    """A token made without PyJWT, which refuses to make the forgeries tested here."""
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(payload).encode())}"
+    signature = b"" if secret is None else hmac.new(secret, signing_input.encode(),
+                                                    hashlib.sha256).digest()
+    return f"{signing_input}.{b64(signature)}"
+
+
+@pytest.mark.parametrize("key_fixture", ["rsa_key", "ec_key"])
+async def test_a_token_signed_with_the_configured_public_key_is_a_principal(
+        key_fixture: str, request: pytest.FixtureRequest) -> None:
+    key: SigningKey = request.getfixturevalue(key_fixture)
+    verifier = pem_verifier(key)
+    assert verifier.algorithms == {key.algorithm}
+    principal = await verifier.authenticate(key.sign(claims("ops-bot", CONFIGURE_SERVER)))
+    assert principal == Principal("ops-bot", frozenset({CONFIGURE_SERVER}))
+    assert principal.allows(CLIENTS_READ)
+
+
+async def test_a_token_signed_by_another_key_is_refused(rsa_key: SigningKey) -> None:
+    other = SigningKey.rs256()
+    assert await pem_verifier(rsa_key).authenticate(other.sign(claims())) is None
+
+
+async def test_hs256_only_when_a_shared_secret_is_configured(rsa_key: SigningKey) -> None:
+    token = jwt.encode(claims("svc", CLIENTS_READ), SECRET, algorithm="HS256")
+    assert await pem_verifier(rsa_key).authenticate(token) is None
+    with_secret = pem_verifier(rsa_key, hs256_secret=SECRET)
+    assert with_secret.algorithms == {"RS256", "HS256"}
+    assert await with_secret.authenticate(token) == Principal("svc", frozenset({CLIENTS_READ}))
+    forged = jwt.encode(claims("svc", CLIENTS_READ), b"x" * 40, algorithm="HS256")
+    assert await with_secret.authenticate(forged) is None
+
+
+@pytest.mark.parametrize("hs256_secret", [None, SECRET])
+async def test_hs256_signed_with_the_public_key_text_is_refused(
+        rsa_key: SigningKey, hs256_secret: bytes | None) -> None:
+    # The classic algorithm confusion: the public key's PEM used as an HMAC secret.
+    token = hand_made({"alg": "HS256", "typ": "JWT"}, claims("mallory", CONFIGURE_SERVER),
+                      rsa_key.public_pem())
+    assert await pem_verifier(rsa_key, hs256_secret=hs256_secret).authenticate(token) is None
+
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE"])
+async def test_alg_none_is_refused(rsa_key: SigningKey, alg: str) -> None:
+    token = hand_made({"alg": alg, "typ": "JWT"}, claims("mallory", CONFIGURE_SERVER), None)
+    assert looks_like_jwt(token)
+    assert await pem_verifier(rsa_key, hs256_secret=SECRET).authenticate(token) is None
+
+
+async def test_an_algorithm_other_than_the_keys_is_refused(rsa_key: SigningKey) -> None:
+    token = jwt.encode(claims(), rsa_key.private, algorithm="PS256")
+    assert await pem_verifier(rsa_key).authenticate(token) is None
+
+
+@pytest.mark.parametrize(("change", "accepted"), [
+    ({"exp": -100}, False),           # expired beyond the leeway
+    ({"exp": -10}, True),             # expired within the 30 s leeway
+    ({"nbf": 100}, False),            # not valid yet
+    ({"nbf": 10}, True),              # not valid yet, within the leeway
+    ({"iss": "https://other.example.test"}, False),
+    ({"aud": "another-service"}, False),
+    ({"aud": ["another-service", AUDIENCE]}, True),
+    ({"sub": ""}, False),
+    ({"sub": 42}, False),
+    ({"exp": "tomorrow"}, False),
+])
+async def test_registered_claims(rsa_key: SigningKey, change: dict[str, Any],
+                                 accepted: bool) -> None:
+    now = int(time.time())
+    values = {name: (now + value if name in ("exp", "nbf") and isinstance(value, int)
+                     else value) for name, value in change.items()}
+    token = rsa_key.sign(claims("ops-bot", CLIENTS_READ, **values))
+    principal = await pem_verifier(rsa_key).authenticate(token)
+    assert (principal is not None) is accepted
+
+
+@pytest.mark.parametrize("missing", ["exp", "sub", "iss", "aud"])
+async def test_a_required_claim_missing_is_refused(rsa_key: SigningKey, missing: str) -> None:
+    token_claims = claims("ops-bot", CLIENTS_READ)
+    del token_claims[missing]
+    assert await pem_verifier(rsa_key).authenticate(rsa_key.sign(token_claims)) is None
+
+
+async def test_issuer_and_audience_are_checked_only_when_configured(
+        rsa_key: SigningKey) -> None:
+    token = rsa_key.sign(claims("ops-bot", CLIENTS_READ, iss="anyone", aud="anything"))
+    assert await pem_verifier(rsa_key, ClaimRules()).authenticate(token) is not None
+    assert await pem_verifier(rsa_key).authenticate(token) is None
+
+
+async def test_leeway_is_configurable(rsa_key: SigningKey) -> None:
+    token = rsa_key.sign(claims("ops-bot", exp=int(time.time()) - 10))
+    assert await pem_verifier(rsa_key, ClaimRules(leeway_s=0)).authenticate(token) is None
+    assert await pem_verifier(rsa_key, ClaimRules(leeway_s=30)).authenticate(token) is not None
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ([CONFIGURE_SERVER, CLIENTS_VERIFY], {CONFIGURE_SERVER, CLIENTS_VERIFY}),
+    ([CLIENTS_READ, "admin", "clients:write", 7, None], {CLIENTS_READ}),
+    (f"openid profile {CLIENTS_READ}  {CLIENTS_VERIFY}", {CLIENTS_READ, CLIENTS_VERIFY}),
+    ("openid email", set()),
+    ({"configure_server": True}, set()),
+    (None, set()),
+])
+def test_permissions_from_a_list_or_a_space_separated_claim(value: object,
+                                                           expected: set[str]) -> None:
+    assert permissions_in(value) == expected
+
+
+async def test_permissions_and_subject_claims_are_configurable(rsa_key: SigningKey) -> None:
+    rules = ClaimRules(issuer=ISSUER, audience=AUDIENCE, permissions_claim="scope",
+                       subject_claim="client_id")
+    token = rsa_key.sign(claims("user-1", CONFIGURE_SERVER, client_id="deploy-pipeline",
+                                scope=f"openid {CLIENTS_READ} unknown:perm"))
+    assert await pem_verifier(rsa_key, rules).authenticate(token) == Principal(
+        "deploy-pipeline", frozenset({CLIENTS_READ}))
+
+
+async def test_a_token_without_known_permissions_is_a_principal_without_rights(
+        rsa_key: SigningKey) -> None:
+    principal = await pem_verifier(rsa_key).authenticate(
+        rsa_key.sign(claims("ops-bot", "admin")))
+    assert principal == Principal("ops-bot", frozenset())
+    assert not principal.allows(CLIENTS_READ)
+
+
+@pytest.mark.parametrize("token", ["not-a-jwt", "a.b.c", "e30.e30.", "...", "x" * 400])
+async def test_garbage_is_refused_without_an_exception(rsa_key: SigningKey,
+                                                       token: str) -> None:
+    assert await pem_verifier(rsa_key).authenticate(token) is None
+
+
+async def test_the_reason_is_logged_at_info_without_the_token(
+        rsa_key: SigningKey, caplog: pytest.LogCaptureFixture) -> None:
+    token = rsa_key.sign(claims("ops-bot", exp=int(time.time()) - 3600))
+    with caplog.at_level(logging.INFO, logger="api.jwt_tokens"):
+        assert await pem_verifier(rsa_key).authenticate(token) is None
+    refused = [r for r in caplog.records if r.name == "api.jwt_tokens"]
+    assert [r.levelno for r in refused] == [logging.INFO]
+    assert "ExpiredSignatureError" in refused[0].getMessage()
+    for part in token.split("."):
+        assert part not in caplog.text
+
+
+async def test_the_authenticator_asks_the_static_tokens_first_then_the_jwt_verifier(
+        rsa_key: SigningKey, tmp_path: Path) -> None:
+    from api.tokens import TokenStore
+
+    tokens_file = tmp_path / "tokens.json"
+    tokens_file.write_text(json.dumps([{"subject": "alice", "sha256": token_digest("opaque-1"),
+                                        "permissions": [CONFIGURE_SERVER]}]))
+    both = Authenticator(TokenStore(tokens_file), pem_verifier(rsa_key))
+    jwt_token = rsa_key.sign(claims("ops-bot", CLIENTS_READ))
+    assert await both.authenticate("opaque-1") == Principal("alice",
+                                                            frozenset({CONFIGURE_SERVER}))
+    assert await both.authenticate(jwt_token) == Principal("ops-bot", frozenset({CLIENTS_READ}))
+    assert await both.authenticate("opaque-2") is None
+    assert await Authenticator(TokenStore(tokens_file)).authenticate(jwt_token) is None
+    assert await Authenticator(jwts=pem_verifier(rsa_key)).authenticate("opaque-1") is None
+
+
+@pytest.mark.parametrize(("token", "shaped"), [
+    ("eyJh.eyJz.c2ln", True), ("eyJh.eyJz.", True), ("abc_-.d-e_.f", True),
+    ("abc", False), ("a.b", False), ("a.b.c.d", False), ("a b.c.d", False), ("a+/.b.c", False),
+    (".b.c", False),
+])
+def test_what_looks_like_a_jwt(token: str, shaped: bool) -> None:
+    assert looks_like_jwt(token) is shaped
+
+
+# --- settings -------------------------------------------------------------
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_public_key_file_must_hold_an_rsa_or_p256_public_key(tmp_path: Path,
+                                                             rsa_key: SigningKey) -> None:
+    assert isinstance(read_public_key(write(tmp_path / "ok.pem", rsa_key.public_pem())),
+                      rsa.RSAPublicKey)
+    private_pem = rsa_key.private.private_bytes(serialization.Encoding.PEM,
+                                                serialization.PrivateFormat.PKCS8,
+                                                serialization.NoEncryption())
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key()
+    p384 = ec.generate_private_key(ec.SECP384R1()).public_key()
+    for name, data in [
+        ("private.pem", private_pem), ("garbage.pem", b"not a key"),
+        ("small.pem", small.public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)),
+        ("p384.pem", p384.public_bytes(serialization.Encoding.PEM,
+                                       serialization.PublicFormat.SubjectPublicKeyInfo)),
+    ]:
+        with pytest.raises(SettingsError, match="CLIENTKEYS_JWT_PUBLIC_KEY_FILE") as info:
+            read_public_key(write(tmp_path / name, data))
+        assert "\n" not in str(info.value) and "PRIVATE" not in str(info.value)
+    with pytest.raises(SettingsError, match="CLIENTKEYS_JWT_PUBLIC_KEY_FILE: cannot read"):
+        read_public_key(tmp_path / "missing.pem")
+
+
+def test_hs256_secret_file_refuses_short_secrets_without_showing_them(
+        tmp_path: Path, rsa_key: SigningKey) -> None:
+    assert read_hs256_secret(write(tmp_path / "ok", SECRET + b"\n")) == SECRET
+    short = b"short-but-secret-31-bytes-long!"
+    with pytest.raises(SettingsError, match="CLIENTKEYS_JWT_HS256_SECRET_FILE") as info:
+        read_hs256_secret(write(tmp_path / "short", short))
+    assert short.decode() not in str(info.value) and "32 bytes" in str(info.value)
+    with pytest.raises(SettingsError, match="holds a public key"):
+        read_hs256_secret(write(tmp_path / "pem", rsa_key.public_pem()))
+
+
+def test_verifier_from_settings(tmp_path: Path, rsa_key: SigningKey) -> None:
+    assert verifier_from_settings(Settings()) is None
+    pem = write(tmp_path / "idp.pem", rsa_key.public_pem())
+    secret = write(tmp_path / "hs256", SECRET)
+    verifier = verifier_from_settings(Settings(jwt_public_key_file=pem,
+                                               jwt_hs256_secret_file=secret))
+    assert verifier is not None and verifier.algorithms == {"RS256", "HS256"}
+    jwks = verifier_from_settings(Settings(jwt_jwks_url="https://idp.example.test/jwks",
+                                           jwt_audience=AUDIENCE, jwt_issuer=ISSUER))
+    assert jwks is not None and jwks.algorithms == {"RS256", "ES256"}
+
+
+def test_a_jwks_url_requires_an_audience(caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(SettingsError, match="CLIENTKEYS_JWT_AUDIENCE must be set"):
+        verifier_from_settings(Settings(jwt_jwks_url="https://idp.example.test/jwks"))
+    with caplog.at_level(logging.WARNING):
+        verifier_from_settings(Settings(jwt_jwks_url="https://idp.example.test/jwks",
+                                        jwt_audience=AUDIENCE))
+    assert "CLIENTKEYS_JWT_ISSUER is not set" in caplog.text
+
+
+def test_jwt_settings_are_read_from_the_environment() -> None:
+    settings = load_settings({
+        "CLIENTKEYS_JWT_JWKS_URL": "https://idp.example.test/jwks",
+        "CLIENTKEYS_JWT_PUBLIC_KEY_FILE": "/etc/ck/idp.pem",
+        "CLIENTKEYS_JWT_HS256_SECRET_FILE": "/etc/ck/hs256",
+        "CLIENTKEYS_JWT_ISSUER": ISSUER,
+        "CLIENTKEYS_JWT_AUDIENCE": AUDIENCE,
+        "CLIENTKEYS_JWT_PERMISSIONS_CLAIM": "scope",
+        "CLIENTKEYS_JWT_SUBJECT_CLAIM": "client_id",
+        "CLIENTKEYS_JWT_LEEWAY_S": "5",
+    })
+    assert (settings.jwt_jwks_url, settings.jwt_issuer, settings.jwt_audience) == (
+        "https://idp.example.test/jwks", ISSUER, AUDIENCE)
+    assert settings.jwt_public_key_file == Path("/etc/ck/idp.pem")
+    assert settings.jwt_hs256_secret_file == Path("/etc/ck/hs256")
+    assert (settings.jwt_permissions_claim, settings.jwt_subject_claim) == ("scope", "client_id")
+    assert settings.jwt_leeway_s == 5
+    defaults = load_settings({})
+    assert not defaults.jwt_configured
+    assert (defaults.jwt_permissions_claim, defaults.jwt_subject_claim,
+            defaults.jwt_leeway_s) == ("permissions", "sub", 30)
+    assert load_settings({"CLIENTKEYS_JWT_JWKS_URL": "http://localhost:8081/jwks"}
+                         ).jwt_configured
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("JWT_JWKS_URL", "http://idp.example.test/jwks"),
+    ("JWT_JWKS_URL", "ftp://idp.example.test/jwks"),
+    ("JWT_JWKS_URL", "https://"),
+    ("JWT_JWKS_URL", "https://[::1/jwks"),
+    ("JWT_LEEWAY_S", "-1"),
+    ("JWT_LEEWAY_S", "301"),
+    ("JWT_LEEWAY_S", "soon"),
+])
+def test_bad_jwt_settings_name_the_variable(name: str, value: str) -> None:
+    variable = f"CLIENTKEYS_{name}"
+    with pytest.raises(SettingsError, match=re.escape(variable)) as info:
+        load_settings({variable: value})
+    assert "\n" not in str(info.value)
