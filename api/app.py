@@ -16,8 +16,8 @@ from api.audit_trail import audit_middleware
 from api.auth import auth_middleware
 from api.authenticator import Authenticator
 from api.idempotency import idempotency_middleware
-from api.limiter import FailureLimiter
 from api.jwt_tokens import JwtVerifier, verifier_from_settings
+from api.limiter import FailureLimiter
 from api.openapi import document_body
 from api.problems import problem_middleware
 from api.routes import ROUTES, add_routes, is_management
