@@ -4,8 +4,11 @@ The same key with the same request replays the first response; the same key
 with a different request is 422; a retry while the first is still running is
 409. Keys are per caller and kept 24 hours (TTL index). The request is
 remembered by a keyed fingerprint and the response body is stored sealed, since
-it may hold a generated secret. A 5xx answer is not remembered, so the caller
-can retry it.
+it may hold a generated secret. `clientkeys keys rotate` re-seals the stored
+bodies, but a fingerprint cannot be recomputed without its request: once its key
+is retired from the keyring, a reused key is answered 422 rather than replayed
+(so keep an old key 24 hours after a rotation). A 5xx answer is not remembered,
+so the caller can retry it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pymongo.errors import DuplicateKeyError
 
 from api import keys
 from api.problems import Problem, answer_for
-from common.keyring import Keyring, SealedSecret
+from common.keyring import KeyringError, SealedSecret, SecretKeyring
 from common.store import IDEMPOTENCY_KEYS, Document, now
 
 HEADER = "Idempotency-Key"
@@ -48,14 +51,14 @@ def _key(request: web.Request) -> str | None:
     return match.group(1)
 
 
-async def _fingerprint(request: web.Request, keyring: Keyring,
+async def _fingerprint(request: web.Request, keyring: SecretKeyring,
                        key_id: str | None = None) -> tuple[str, str]:
     body = await request.read()
     return keyring.fingerprint(
         b"\0".join((request.method.encode(), request.path.encode(), body)), key_id)
 
 
-def _replay(record: Document, keyring: Keyring) -> web.Response:
+def _replay(record: Document, keyring: SecretKeyring) -> web.Response:
     stored = record["response"]
     body = keyring.open(SealedSecret.from_document(stored["body"])).encode()
     response = web.Response(status=stored["status"], body=body,
@@ -65,7 +68,8 @@ def _replay(record: Document, keyring: Keyring) -> web.Response:
 
 
 async def _claim(records: AsyncCollection[Document], record_id: str, key_id: str,
-                 fingerprint: str, request: web.Request, keyring: Keyring) -> web.Response | None:
+                 fingerprint: str, request: web.Request, keyring: SecretKeyring
+                 ) -> web.Response | None:
     """None when this request may run; otherwise the answer to give instead."""
     at = now()
     owner = str(uuid.uuid4())
@@ -81,7 +85,13 @@ async def _claim(records: AsyncCollection[Document], record_id: str, key_id: str
         return await _claim(records, record_id, key_id, fingerprint, request, keyring)
     if record.get("owner") == owner:  # our insert landed; its answer was lost
         return None
-    _, expected = await _fingerprint(request, keyring, record["kid"])
+    try:
+        _, expected = await _fingerprint(request, keyring, record["kid"])
+    except KeyringError:
+        # Its key was retired from the keyring: the requests cannot be compared,
+        # and replaying an answer to what may be another request is not safe.
+        raise Problem(422, f"This {HEADER} was used with a request that can no longer be "
+                      "compared (its encryption key was retired); use a new key.") from None
     if expected != record["fingerprint"]:
         raise Problem(422, f"This {HEADER} was already used with a different request.")
     if record["state"] == "done":
@@ -95,7 +105,7 @@ async def _claim(records: AsyncCollection[Document], record_id: str, key_id: str
     return None
 
 
-def _remembered(response: web.Response, keyring: Keyring) -> dict[str, Any]:
+def _remembered(response: web.Response, keyring: SecretKeyring) -> dict[str, Any]:
     body = bytes(response.body) if isinstance(response.body, bytes | bytearray) else b""
     return {
         "status": response.status,

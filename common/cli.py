@@ -2,7 +2,7 @@
 
 `gateway` and `worker` are the production processes; `dev` runs both in one
 process; `dlq` looks after commands that failed on every delivery; `tokens`
-keeps the static API tokens; `keys new` prints a fresh encryption-key entry. A
+keeps the static API tokens; `keys` makes, rotates and counts encryption keys. A
 bad setting ends the
 process with one clear line on stderr and exit code 2, never a traceback.
 """
@@ -16,6 +16,7 @@ import sys
 from api import tokens_cli
 from api.tokens import TokensFileError
 from common.settings import SettingsError, load_settings
+from worker import keys_cli
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,10 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         action.add_argument("--all", action="store_true", help="every dead-lettered command")
         action.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     tokens_cli.add_parser(commands)
-    keys = commands.add_parser("keys", help="encryption keys")
-    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
-    new = keys_commands.add_parser("new", help="print a new key_id:key entry for the keyring")
-    new.add_argument("key_id", help="a short name for the key, e.g. 2026-11")
+    keys_cli.add_parser(commands)
     return parser
 
 
@@ -55,10 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "tokens":
             return tokens_cli.run(args)
         if args.command == "keys":
-            from common.keyring import new_key_entry
-
-            print(new_key_entry(args.key_id))
-        elif args.command == "dlq":
+            return keys_cli.run(args)
+        if args.command == "dlq":
             if args.dlq_command != "list" and not (args.ids or args.all):
                 print("clientkeys: name the command ids, or use --all", file=sys.stderr)
                 return 2

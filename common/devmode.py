@@ -90,7 +90,8 @@ def run_dev() -> None:
     folder = Path(os.environ.get(PREFIX + "DEV_DIR", ".clientkeys")).resolve()
     keys, token, tokens_file = _dev_state(folder)
     env = dict(os.environ)
-    env.setdefault(PREFIX + "ENCRYPTION_KEYS", keys)
+    if not env.get(PREFIX + "ENCRYPTION_KEYS_FILE"):
+        env.setdefault(PREFIX + "ENCRYPTION_KEYS", keys)
     env[PREFIX + "TOKENS_FILE"] = str(tokens_file)
     use_amqp = bool(env.get(PREFIX + "AMQP_URL"))
     dev_db: DevDatabase | None = None

@@ -1,0 +1,174 @@
+"""Re-encrypting stored secrets (worker.rekey, `clientkeys keys`) on a MongoDB-wire server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pymongo import MongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from common.keyring import Keyring, SealedSecret, new_key_entry
+from common.keyring_file import read_keyring_file
+from common.settings import Settings
+from common.store import CLIENTS, IDEMPOTENCY_KEYS, Document, connect, database, now
+from tests.harness import run_cli, with_keyring_file
+from worker.rekey import BATCH_SIZE, count_by_key, reencrypt
+
+OLD_ENTRY, NEW_ENTRY = new_key_entry("old"), new_key_entry("new")
+OLD = Keyring.parse(OLD_ENTRY)
+ROTATED = Keyring.parse(f"{NEW_ENTRY},{OLD_ENTRY}")
+
+
+@pytest.fixture
+async def db(mongodb_uri: str) -> AsyncIterator[AsyncDatabase[Document]]:
+    client = connect(mongodb_uri, app_name="clientkeys-test")
+    yield database(client)
+    await client.close()
+
+
+def client(number: int, keyring: Keyring = OLD, **extra: Any) -> Document:
+    at = now()
+    return {"key": f"key-{number}", "name": f"Client {number}", "version": 3,
+            "updated_at": at, "secret": keyring.seal(f"secret-{number}").to_document(),
+            **extra}
+
+
+def opened(keyring: Keyring, value: Document) -> tuple[str, str]:
+    sealed = SealedSecret.from_document(value)
+    return sealed.key_id, keyring.open(sealed)
+
+
+def without_sealed(document: Document) -> Document:
+    return {k: v for k, v in document.items() if k not in ("secret", "previous_secrets",
+                                                            "response")}
+
+
+async def test_every_sealed_value_moves_to_the_new_key_and_nothing_else_changes(
+        db: AsyncDatabase[Document]) -> None:
+    count = BATCH_SIZE * 2 + 7
+    await db[CLIENTS].insert_many([client(n) for n in range(count)])
+    await db[CLIENTS].insert_one(client(
+        count, previous_secrets=[{"secret": OLD.seal("previous-a").to_document(),
+                                  "until": now()}, OLD.seal("previous-b").to_document()]))
+    await db[CLIENTS].insert_one({"key": "removed", "version": 9, "secret": None})
+    await db[IDEMPOTENCY_KEYS].insert_many([
+        {"_id": "done", "kid": "old", "fingerprint": "f", "state": "done",
+         "response": {"status": 201, "body": OLD.seal('{"secret": "shown-once"}').to_document()}},
+        {"_id": "running", "kid": "old", "fingerprint": "f", "state": "running"}])
+    before = {d["_id"]: d for name in (CLIENTS, IDEMPOTENCY_KEYS)
+              for d in await db[name].find({}).to_list()}
+
+    report = await reencrypt(db, lambda: ROTATED)
+
+    assert report.reencrypted == {CLIENTS: count + 1, IDEMPOTENCY_KEYS: 1}
+    assert not report.changed_meanwhile and not report.unreadable
+    assert await count_by_key(db) == {CLIENTS: {"new": count + 3}, IDEMPOTENCY_KEYS: {"new": 1}}
+    for document in await db[CLIENTS].find({"secret": {"$ne": None}}).to_list():
+        number = int(document["key"].removeprefix("key-"))
+        assert opened(ROTATED, document["secret"]) == ("new", f"secret-{number}")
+    with_previous = await db[CLIENTS].find_one({"key": f"key-{count}"})
+    assert with_previous is not None
+    assert [opened(ROTATED, with_previous["previous_secrets"][0]["secret"]),
+            opened(ROTATED, with_previous["previous_secrets"][1])] == [
+        ("new", "previous-a"), ("new", "previous-b")]
+    assert with_previous["previous_secrets"][0]["until"] == \
+        before[with_previous["_id"]]["previous_secrets"][0]["until"]
+    answer = await db[IDEMPOTENCY_KEYS].find_one({"_id": "done"})
+    assert answer is not None
+    assert opened(ROTATED, answer["response"]["body"]) == ("new", '{"secret": "shown-once"}')
+    after = {d["_id"]: d for name in (CLIENTS, IDEMPOTENCY_KEYS)
+             for d in await db[name].find({}).to_list()}
+    assert {k: without_sealed(d) for k, d in after.items()} == \
+        {k: without_sealed(d) for k, d in before.items()}
+
+    again = await reencrypt(db, lambda: ROTATED)
+    assert not again.reencrypted and not again.changed_meanwhile
+
+
+class EditingWhileRead:
+    """The rotated keyring, except that the first time a value is opened, a
+    worker sets a new secret (under the old key) on the target client first."""
+
+    def __init__(self, mongodb_uri: str, target: str) -> None:
+        self._uri, self._target = mongodb_uri, target
+        self.edited = False
+        self.current_key_id = ROTATED.current_key_id
+
+    def open(self, sealed: SealedSecret) -> str:
+        if not self.edited:
+            with MongoClient[Document](self._uri) as sync:
+                edited = sync.get_default_database()[CLIENTS].update_one(
+                    {"key": self._target},
+                    {"$set": {"secret": OLD.seal("edited-meanwhile").to_document()},
+                     "$inc": {"version": 1}})
+            self.edited = edited.modified_count == 1
+        return ROTATED.open(sealed)
+
+    def seal(self, plaintext: str) -> SealedSecret:
+        return ROTATED.seal(plaintext)
+
+    def fingerprint(self, data: bytes, key_id: str | None = None) -> tuple[str, str]:
+        return ROTATED.fingerprint(data, key_id)
+
+
+async def test_an_edit_during_the_rotation_is_never_overwritten(
+        db: AsyncDatabase[Document], mongodb_uri: str) -> None:
+    await db[CLIENTS].insert_one(client(1))
+    keyring = EditingWhileRead(mongodb_uri, "key-1")
+
+    report = await reencrypt(db, lambda: keyring)
+
+    assert keyring.edited
+    assert report.changed_meanwhile == {CLIENTS: 1}
+    assert report.reencrypted == {CLIENTS: 1}  # the edited secret, on the re-check
+    document = await db[CLIENTS].find_one({"key": "key-1"})
+    assert document is not None
+    assert opened(ROTATED, document["secret"]) == ("new", "edited-meanwhile")
+    assert document["version"] == 4  # the edit's, and only the edit's
+
+
+async def test_values_under_a_key_not_in_the_keyring_are_reported_and_kept(
+        db: AsyncDatabase[Document]) -> None:
+    retired = Keyring.parse(new_key_entry("retired"))
+    await db[CLIENTS].insert_one(client(1, retired))
+    stored = await db[CLIENTS].find_one({"key": "key-1"})
+
+    report = await reencrypt(db, lambda: ROTATED)
+
+    assert report.unreadable == {"retired": 1}
+    assert await db[CLIENTS].find_one({"key": "key-1"}) == stored
+
+
+async def test_rotate_and_status_from_the_command_line(
+        settings: Settings, db: AsyncDatabase[Document], tmp_path: Any,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    settings = with_keyring_file(settings, tmp_path)
+    assert settings.encryption_keys_file is not None
+    before = read_keyring_file(settings.encryption_keys_file)
+    await db[CLIENTS].insert_one(client(1, before))
+
+    assert await run_cli(settings, "keys", "rotate", "--key-id", "k2", "--settle", "0") == 0
+    printed = capsys.readouterr().out
+    assert "clients: 1 re-encrypted under 'k2'" in printed
+    assert read_keyring_file(settings.encryption_keys_file).key_ids == ("k2", "before")
+
+    assert await run_cli(settings, "keys", "status", "--json") == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["current_key_id"] == "k2"
+    assert status["by_key"]["k2"]["stored"][CLIENTS] == 1
+    assert status["by_key"]["before"] == {"role": "decrypt-only",
+                                          "stored": {CLIENTS: 0, IDEMPOTENCY_KEYS: 0}}
+
+    assert await run_cli(settings, "keys", "rotate", "--key-id", "k2") == 2
+    assert "already in" in capsys.readouterr().err
+
+
+async def test_with_the_keyring_in_the_environment_rotate_only_re_encrypts(
+        settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert await run_cli(settings, "keys", "rotate") == 2
+    assert "--reencrypt-only" in capsys.readouterr().err
+    assert await run_cli(settings, "keys", "rotate", "--reencrypt-only") == 0
+    assert "nothing to re-encrypt" in capsys.readouterr().out
