@@ -1,54 +1,149 @@
 """A recognisable secret goes through every operation and shows up nowhere.
 
-Nowhere means: no HTTP response, no message on the events exchange, and no
-byte of any stored MongoDB document — only the sealed form is stored.
+The service runs with its keyring in a file; the secret is created, replaced by
+an edit, re-encrypted by `clientkeys keys rotate` while the service runs, and
+the client approved, disapproved and removed; a second client gets a generated
+secret. Nowhere means: no log record at any level (message, arguments or
+traceback), no message on any exchange of the namespace (a tap queue is bound
+to each), no byte of any document of any collection (raw BSON), no output of
+the command line, and no HTTP response — except the one answer that shows a
+generated secret, once. Plain, hex and base64 forms are all looked for.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import logging
+from pathlib import Path
 from typing import Any
 
-import bson
+import pytest
+from bson.raw_bson import RawBSONDocument
+from pymongo.asynchronous.database import AsyncDatabase
 
 from api import keys
+from common.settings import Settings
+from common.store import Document
+from common.topology import Topology
 from tests.e2e.conftest import Service, oidc_client
-from tests.harness import event_tap
+from tests.harness import WireTap, run_cli, wire_tap, with_keyring_file
 
-CANARY = "CANARY-secret-7f3a9c"
-SECOND = "CANARY-second-b81d2e"
+CANARY = "CANARY-secret-7f3a9c0d"
+SECOND = "CANARY-second-b81d2e4f"
+EVENTS_EXPECTED = 7  # created x2, updated, approved, disapproved, removed x2
 
 
-async def test_every_event_of_a_life_and_no_secret_anywhere(service: Service) -> None:
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    return with_keyring_file(settings, tmp_path)
+
+
+@pytest.fixture
+def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """Every record of every logger, from before the service starts."""
+    for name in (None, "aio_pika", "aiormq", "aiohttp", "pymongo"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    return caplog
+
+
+def encodings(secret: str) -> list[bytes]:
+    """The secret as bytes, hex, and base64/base64url at each alignment in a longer value."""
+    raw = secret.encode()
+    found = {raw, raw.hex().encode(), raw.hex().upper().encode()}
+    for shift in range(3):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(b"\0" * shift + raw)
+            # Only the characters that depend on the secret's bytes alone.
+            found.add(text[4 if shift else 0:(shift + len(raw)) // 3 * 4])
+    return sorted(found)
+
+
+def log_texts(caplog: pytest.LogCaptureFixture) -> list[bytes]:
+    formatter = logging.Formatter()
+    texts = []
+    for record in caplog.records:
+        formatted = formatter.format(record)  # also fills exc_text
+        texts.append(" ".join((formatted, str(record.msg), repr(record.args),
+                               record.exc_text or "")).encode())
+    return texts
+
+
+async def raw_documents(db: AsyncDatabase[Document]) -> list[bytes]:
+    raw = []
+    for name in await db.list_collection_names():
+        collection = db.get_collection(name).with_options(
+            codec_options=db.codec_options.with_options(document_class=RawBSONDocument))
+        raw += [document.raw for document in await collection.find({}).to_list()]
+    return raw
+
+
+async def wait_for_events(tap: WireTap, events_exchange: str, count: int) -> None:
+    for _ in range(200):
+        if sum(m.exchange == events_exchange for m in tap.messages) >= count:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def test_a_secret_through_every_operation_and_a_rotation_shows_up_nowhere(
+        debug_logs: pytest.LogCaptureFixture, service: Service,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    topology = Topology(service.settings.namespace)
+    db = service.http.app[keys.DB]
     responses: list[bytes] = []
 
-    async def call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = await service.request(method, path, json=body)
-        responses.append(await response.read())
-        assert response.status < 300, responses[-1]
+    async def call(method: str, path: str, body: dict[str, Any] | None = None,
+                   headers: dict[str, str] | None = None) -> Any:
+        response = await service.request(method, path, json=body,
+                                         headers={**service.admin, **(headers or {})})
+        raw = await response.read()
+        responses.append(raw + repr(sorted(response.headers.items())).encode())
+        assert response.status < 300, raw
         return await response.json() if response.status != 204 else None
 
-    async with event_tap(service.settings) as tap:
+    address = service.http.app[keys.REPLY_ADDRESS]
+    async with wire_tap(service.settings, reply_addresses=[address]) as tap:
         created = await call("POST", "/v1/clients",
-                             oidc_client(secret=CANARY, secret_confirmation=CANARY))
+                             oidc_client(secret=CANARY, secret_confirmation=CANARY),
+                             {"Idempotency-Key": "create-canary"})
         key = created["key"]
+        asking = {k: v for k, v in oidc_client("Generated").items()
+                  if not k.startswith("secret")}
+        generated = await call("POST", "/v1/clients", {**asking, "generate_secret": True},
+                               {"Idempotency-Key": "create-generated"})
+        shown_once = generated.pop("secret")
         await call("PATCH", f"/v1/clients/{key}",
                    {"secret": SECOND, "secret_confirmation": SECOND, "name": "Renamed"})
+        assert await run_cli(service.settings, "keys", "rotate", "--key-id", "rotated",
+                             "--settle", "0") == 0
         await call("POST", f"/v1/clients/{key}/approve")
         await call("POST", f"/v1/clients/{key}/disapprove")
         await call("GET", f"/v1/clients/{key}")
         await call("GET", "/v1/clients")
-        db = service.http.app[keys.DB]
-        stored = [bson.encode(d) for name in await db.list_collection_names()
-                  for d in await db[name].find({}).to_list()]
+        await call("GET", f"/v1/clients/{key}/history")
+        await call("GET", "/v1/audit")
+        stored = await raw_documents(db)
         await call("DELETE", f"/v1/clients/{key}")
-        await tap.wait_for(5)
+        await call("DELETE", f"/v1/clients/{generated['key']}")
+        await wait_for_events(tap, topology.events_exchange, EVENTS_EXPECTED)
+        stored += await raw_documents(db)
+    printed = capsys.readouterr()
+    command_line = (printed.out + printed.err).encode()
+    logs = log_texts(debug_logs)
 
-    assert [(m.routing_key or "").rsplit(".", 1)[1] for m in tap.messages] == [
-        "created", "updated", "approved", "disapproved", "removed"]
-    assert len({m.message_id for m in tap.messages}) == 5
-    for secret in (CANARY, SECOND):
-        needle = secret.encode()
-        assert not any(needle in body for body in responses)
-        assert not any(needle in m.body for m in tap.messages)
-        assert not any(needle in raw for raw in stored)
-    assert stored  # the scan did read the client and its operations
+    assert b"clients: 2 re-encrypted under 'rotated'" in command_line
+    assert {topology.commands_exchange, topology.replies_exchange,
+            topology.events_exchange} <= tap.exchanges_seen()
+    assert sum(m.exchange == topology.events_exchange for m in tap.messages) \
+        == EVENTS_EXPECTED
+    assert stored and logs  # the scans did read documents and records
+    wire = tap.raw()
+    for secret in (CANARY, SECOND, shown_once):
+        for needle in encodings(secret):
+            assert not any(needle in text for text in logs), (secret, needle)
+            assert not any(needle in message for message in wire), (secret, needle)
+            assert not any(needle in document for document in stored), (secret, needle)
+            assert needle not in command_line
+            showing = [i for i, body in enumerate(responses) if needle in body]
+            assert showing == ([1] if secret == shown_once and needle == secret.encode()
+                               else []), (secret, needle)
