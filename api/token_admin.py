@@ -3,20 +3,17 @@
 `clientkeys tokens create` prints a new token once and stores only its SHA-256
 hash; `list` shows entries by id (the first 12 hex digits of that hash, which
 reveal nothing usable about the token); `revoke` removes them. Every change
-holds an exclusive lock on a side file and replaces the tokens file in one
-`os.replace`, so two administrators at once lose nothing and a running gateway
-never reads a half-written file (it re-reads the file when it changes).
+goes through `common.private_files`: under a lock, replacing the file whole, so
+two administrators at once lose nothing and a running gateway never reads a
+half-written file (it re-reads the file when it changes).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import re
 import secrets
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +21,7 @@ from typing import Any
 
 from api.principals import PERMISSIONS
 from api.tokens import TokensFileError, parse_tokens, token_digest
+from common.private_files import locked, replace_privately
 
 # A recognisable prefix lets secret scanners find a leaked token.
 TOKEN_PREFIX = "ck_"
@@ -46,17 +44,6 @@ def entry_id(digest: str) -> str:
     return digest[:ID_LENGTH]
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    lock_path = path.with_name(path.name + ".lock")
-    with open(lock_path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def _read(path: Path) -> Entries:
     if not path.exists():
         return []
@@ -66,20 +53,9 @@ def _read(path: Path) -> Entries:
     return entries
 
 
-def _write(path: Path, entries: Entries) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump(entries, out, indent=2)
-        out.write("\n")
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, path)
-
-
 def _change(path: Path, change: Callable[[Entries], Entries]) -> None:
-    with _locked(path):
-        _write(path, change(_read(path)))
+    with locked(path):
+        replace_privately(path, json.dumps(change(_read(path)), indent=2) + "\n")
 
 
 def create_token(path: Path, subject: str, permissions: list[str]) -> tuple[str, TokenEntry]:
