@@ -66,7 +66,10 @@ def encode_cursor(sort: str, document: Document) -> str:
 
 
 def pack_cursor(raw: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
+    # Compact UTF-8, not \u escapes: a 200-character name keeps its cursor well
+    # under the bound of `common.schemas` (at most 6 bytes a character once casefolded).
+    text = json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def unpack_cursor(cursor: str) -> Any:

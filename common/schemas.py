@@ -11,15 +11,52 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from common.clients import ClientType, Status
+from common.clients import (
+    GRANT_TYPES,
+    NAME_MAX,
+    REDIRECT_URI_MAX,
+    REDIRECT_URIS_MAX,
+    SECRET_MAX,
+    SECRET_MIN,
+    ClientType,
+    Status,
+)
 
 # Generous outer bounds for shape; the domain rules say the exact limits.
 _TEXT = validate.Length(max=4096)
 _LIST = validate.Length(max=100)
+# The API document states the domain's exact limits (metadata only: the rules
+# in common.clients check them, with their own messages).
+_NAME_DOC = {"minLength": 1, "maxLength": NAME_MAX,
+             "description": "Trimmed; no control characters."}
+_SECRET_DOC = {"minLength": SECRET_MIN, "maxLength": SECRET_MAX}
+# Cursors are base64url. Their bound keeps a whole query string within the
+# HTTP layer's 8190-byte request line, however its other values are encoded.
+_CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"
 
 
-def _strings() -> fields.List[str]:
-    return fields.List(fields.String(validate=_TEXT), validate=_LIST)
+def _strings(item: dict[str, Any] | None = None, **documented: Any) -> fields.List[str]:
+    return fields.List(fields.String(validate=_TEXT, metadata=item or {}), validate=_LIST,
+                       metadata=documented)
+
+
+def _redirect_uris() -> fields.List[str]:
+    return _strings({"maxLength": REDIRECT_URI_MAX, "format": "uri"},
+                    maxItems=REDIRECT_URIS_MAX, description="Absolute; no fragment.")
+
+
+def _grant_types() -> fields.List[str]:
+    return _strings({"enum": list(GRANT_TYPES)})
+
+
+def _response_types() -> fields.List[str]:
+    return _strings(description="OAuth 2.0: code, token; OpenID Connect: code, id_token and "
+                                "their combinations (words in any order).")
+
+
+def _cursor(max_length: int) -> fields.String:
+    return fields.String(validate=[validate.Length(min=1, max=max_length),
+                                   validate.Regexp(_CURSOR_PATTERN)])
 
 
 class _Immutable(fields.Field[Any]):
@@ -35,8 +72,8 @@ class _Immutable(fields.Field[Any]):
 
 
 class _SecretFields(Schema):
-    secret = fields.String(validate=_TEXT)
-    secret_confirmation = fields.String(validate=_TEXT)
+    secret = fields.String(validate=_TEXT, metadata=_SECRET_DOC)
+    secret_confirmation = fields.String(validate=_TEXT, metadata=_SECRET_DOC)
     generate_secret = fields.Boolean()
 
     @validates_schema
@@ -49,17 +86,17 @@ class _SecretFields(Schema):
 
 class CreateClientRequest(_SecretFields):
     type = fields.Enum(ClientType, by_value=True, required=True)
-    name = fields.String(required=True, validate=_TEXT)
-    redirect_uris = _strings()
-    grant_types = _strings()
-    response_types = _strings()
+    name = fields.String(required=True, validate=_TEXT, metadata=_NAME_DOC)
+    redirect_uris = _redirect_uris()
+    grant_types = _grant_types()
+    response_types = _response_types()
 
 
 class UpdateClientRequest(_SecretFields):
-    name = fields.String(validate=_TEXT)
-    redirect_uris = _strings()
-    grant_types = _strings()
-    response_types = _strings()
+    name = fields.String(validate=_TEXT, metadata=_NAME_DOC)
+    redirect_uris = _redirect_uris()
+    grant_types = _grant_types()
+    response_types = _response_types()
     key = _Immutable("The client key is immutable and cannot be changed.")
     type = _Immutable("The client type is immutable and cannot be changed.")
 
@@ -78,7 +115,7 @@ class ListClientsQuery(Schema):
     q = fields.String(validate=validate.Length(min=1, max=200))
     sort = fields.String(load_default="-created_at", validate=validate.OneOf(SORTS))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String(validate=validate.Length(max=1000))
+    cursor = _cursor(4096)
 
 
 class AuditQuery(Schema):
@@ -90,7 +127,7 @@ class AuditQuery(Schema):
     since = fields.AwareDateTime(metadata={"description": "entries at or after (ISO 8601)"})
     until = fields.AwareDateTime(metadata={"description": "entries before (ISO 8601)"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String(validate=validate.Length(max=1000))
+    cursor = _cursor(1000)
 
     @validates_schema
     def _a_range_forwards(self, data: dict[str, Any], **kwargs: Any) -> None:
