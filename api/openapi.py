@@ -4,7 +4,7 @@ Every route of `api.routes.ROUTES` appears, documented by its own fields: the
 marshmallow schemas of its request and answers (the same classes the views
 use) and the problems it can answer. The problems a route can give by its kind
 are added here, so a route added without documentation is still listed with
-them: a protected route can answer 401, 403 and 503; a route with a body 400,
+them: a protected route can answer 401, 403, 429 and 503; a route with a body 400,
 413 and 415; one with path parameters 404; a protected POST takes an
 Idempotency-Key and can answer 409 and 422; one taking If-Match, 412.
 
@@ -29,7 +29,7 @@ from api.idempotency import HEADER as IDEMPOTENCY_KEY
 from api.idempotency import REPLAYED_HEADER
 from api.problems import PROBLEM_TYPE
 from api.response_schemas import ProblemSchema
-from api.route_docs import ETAG, IF_MATCH, LOCATION, RETRY_AFTER, Answer
+from api.route_docs import ETAG, ID_MAX, IF_MATCH, LOCATION, RETRY_AFTER, Answer
 
 if TYPE_CHECKING:
     from api.routes import Route
@@ -42,9 +42,9 @@ DOCUMENT_ANSWER = Answer(200, "The OpenAPI document of this API.", media_type=JS
 _PATH_PARAMETER = re.compile(r"\{([^}:]+)(?::([^}]+))?\}")
 # What the routes' path parameters hold; anything else is documented as a string.
 _PATH_PARAMETERS: dict[str, dict[str, Any]] = {
-    "key": {"type": "string", "minLength": 1, "maxLength": 64,
+    "key": {"type": "string", "minLength": 1, "maxLength": ID_MAX,
             "description": "The client key."},
-    "id": {"type": "string", "minLength": 1, "maxLength": 64,
+    "id": {"type": "string", "minLength": 1, "maxLength": ID_MAX,
            "description": "The operation id (the command id)."},
 }
 _HEADERS: dict[str, dict[str, Any]] = {
@@ -63,7 +63,7 @@ _REQUEST_HEADERS: dict[str, dict[str, Any]] = {
     IF_MATCH: {"name": IF_MATCH, "in": "header", "required": False,
                "description": "Apply the change only if the client is still at this ETag "
                               "(412 otherwise).",
-               "schema": {"type": "string", "maxLength": 1024}},
+               "schema": {"type": "string"}},
     IDEMPOTENCY_KEY: {"name": IDEMPOTENCY_KEY, "in": "header", "required": False,
                       "description": "The same key with the same request replays the first "
                                      "answer; with a different request it is 422; kept 24 "
@@ -81,9 +81,11 @@ _PROBLEMS: dict[int, str] = {
     413: "The request body is larger than the service accepts.",
     415: "The request body must be application/json.",
     422: f"This {IDEMPOTENCY_KEY} was used with a different request.",
-    429: "Too many requests; see Retry-After.",
+    429: "Too many failed sign-ins from this address; try again after Retry-After.",
     503: "A dependency is unavailable; nothing was changed. Try again after Retry-After.",
 }
+_OVERSIZED_REQUEST_LINE = (" A request line longer than 8190 bytes is refused by the HTTP "
+                           "layer, in plain text.")
 _PROBLEM_HEADERS: dict[int, dict[str, Any]] = {
     401: {"WWW-Authenticate": "WWW-Authenticate"},
     409: {RETRY_AFTER: {**_HEADERS[RETRY_AFTER], "required": False}},
@@ -168,7 +170,7 @@ def _operation(route: Route, path_parameters: list[dict[str, Any]]) -> dict[str,
 def _problem_statuses(route: Route, request_headers: list[str], has_path: bool) -> set[int]:
     statuses = set(route.problems)
     if route.permission is not None:
-        statuses |= {401, 403, 503}
+        statuses |= {401, 403, 429, 503}  # 429: api.limiter, after failed sign-ins
     if route.body is not None:
         statuses |= {400, 413, 415}
     if route.query is not None:
@@ -205,6 +207,12 @@ def _responses(route: Route, request_headers: list[str], has_path: bool
             "description": _PROBLEMS.get(status, HTTPStatus(status).phrase),
             "content": {PROBLEM_TYPE: {"schema": ProblemSchema}},
         }
+        if status == 400 and route.query is not None:
+            # aiohttp refuses a request line over 8190 bytes itself, before any of
+            # this service runs, and answers in plain text. Valid queries fit
+            # (common.schemas bounds them); grossly oversized ones may not.
+            problem["description"] += _OVERSIZED_REQUEST_LINE
+            problem["content"]["text/plain"] = {"schema": {"type": "string"}}
         if status in _PROBLEM_HEADERS:
             problem["headers"] = dict(_PROBLEM_HEADERS[status])
         if replayable and status < 500:

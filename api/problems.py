@@ -79,8 +79,12 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             raise
         headers = {k: v for k, v in exc.headers.items()
                    if k.lower() in ("allow", "retry-after", "www-authenticate")}
-        return problem_response(exc.status, exc.reason if exc.status != 404 else None,
-                                headers=headers)
+        detail: str | None = exc.reason
+        if exc.status == 404:
+            detail = None
+        elif isinstance(exc, web.HTTPRequestEntityTooLarge):
+            detail = f"The request body is larger than {request.client_max_size} bytes."
+        return problem_response(exc.status, detail, headers=headers)
     except Exception as exc:
         if is_outage(exc):
             log.warning("MongoDB unavailable during %s %s: %s", request.method,

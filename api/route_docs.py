@@ -17,6 +17,9 @@ ETAG = "ETag"
 IF_MATCH = "If-Match"
 LOCATION = "Location"
 RETRY_AFTER = "Retry-After"
+# Longest client key or operation id in a path (they are 32 and 36 characters);
+# the document states it and the views answer 404 beyond it without a lookup.
+ID_MAX = 64
 
 
 @dataclass(frozen=True)

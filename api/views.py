@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from api import keys
+from api import json_body, keys
 from api.auth import principal_of
 from api.dispatch import dispatch
 from api.operations import get_operation, operation_view
@@ -20,6 +20,7 @@ from api.preconditions import etag_headers, expected_version
 from api.problems import Problem
 from api.queries import BadCursor, ClientFilter, find_client, list_clients
 from api.responses import json_response
+from api.route_docs import ID_MAX
 from common.audit import field_names
 from common.client_view import public_client
 from common.clients import (
@@ -44,7 +45,6 @@ _CREATE = CreateClientRequest()
 _UPDATE = UpdateClientRequest()
 _LIST = ListClientsQuery()
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_JSON_TYPES = ("application/json",)
 
 
 def request_id(request: web.Request) -> str:
@@ -64,14 +64,7 @@ def _origin(request: web.Request) -> dict[str, Any]:
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
-    if request.content_type not in _JSON_TYPES:
-        raise Problem(415, "Send the request body as application/json.")
-    try:
-        body = await request.json()
-    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested absurdly deep
-        raise Problem(400, "The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise Problem(400, "The request body must be a JSON object.")
+    body = await json_body.read_json_object(request)
     request[keys.BODY_FIELDS] = field_names(body)
     return body
 
@@ -109,9 +102,11 @@ def _key(request: web.Request) -> str:
 
 
 async def _existing(request: web.Request) -> Document:
-    document = await find_client(request.app[keys.DB], _key(request))
+    key = _key(request)
+    # Longer than any key there is: no need to ask the database.
+    document = await find_client(request.app[keys.DB], key) if len(key) <= ID_MAX else None
     if document is None:
-        raise Problem(404, f"There is no client with key {_key(request)[:100]!r}.")
+        raise Problem(404, f"There is no client with key {key[:100]!r}.")
     return document
 
 
@@ -188,7 +183,9 @@ async def list_clients_view(request: web.Request) -> web.StreamResponse:
 
 
 async def get_operation_view(request: web.Request) -> web.StreamResponse:
-    operation = await get_operation(request.app[keys.DB], request.match_info["id"])
+    operation_id = request.match_info["id"]
+    operation = await get_operation(request.app[keys.DB], operation_id) \
+        if len(operation_id) <= ID_MAX else None
     if operation is None:
         raise Problem(404, "There is no such operation (finished ones are kept 30 days).")
     return json_response(operation_view(operation))
