@@ -14,9 +14,12 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from api.response_schemas import OperationSchema
 from common.commands import Command
 from common.outcomes import ErrorCode, OperationError, OperationStatus
 from common.store import OPERATIONS, Document, now
+
+_OPERATION = OperationSchema()
 
 
 async def record_pending(db: AsyncDatabase[Document], command: Command) -> Document:
@@ -47,12 +50,9 @@ async def get_operation(db: AsyncDatabase[Document], operation_id: str) -> Docum
 
 
 def operation_view(doc: Document) -> dict[str, Any]:
-    return {
-        "id": doc["_id"],
-        "kind": doc["kind"],
-        "status": doc["status"],
-        "client_key": doc.get("client_key"),
-        "error": doc.get("error"),
-        "created_at": doc["created_at"].isoformat(),
-        "updated_at": doc["updated_at"].isoformat(),
-    }
+    """An operation as the API shows it, through the schema its document publishes."""
+    view: dict[str, Any] = _OPERATION.dump({
+        "id": doc["_id"], "kind": doc["kind"], "status": doc["status"],
+        "client_key": doc.get("client_key"), "error": doc.get("error"),
+        "created_at": doc["created_at"], "updated_at": doc["updated_at"]})
+    return view

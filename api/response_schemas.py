@@ -1,10 +1,12 @@
 """The shapes of the gateway's answers, as marshmallow schemas.
 
-A client is `common.client_view.ClientSchema`, the schema events use too; the
-other answers (a created or edited client, a page, an operation, an accepted
-command, health, a problem) are declared here. The OpenAPI document is
-generated from these classes and the views dump through them, so the published
-shape and the real one cannot drift apart.
+A client is `common.client_view.ClientSchema`, the schema the code dumps every
+client through (and events use too); the other answers (a created or edited
+client, a page, an operation, an accepted command, health, a problem) are
+declared here. The OpenAPI document is generated from these classes, operations
+are dumped through `OperationSchema`, and the end-to-end tests check every
+answer against the document, so the published shape and the real one cannot
+drift apart.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class OperationErrorSchema(Schema):
     code = fields.String(required=True, validate=validate.OneOf([c.value for c in ErrorCode]))
     message = fields.String(required=True)
     field_errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
-                               data_key="fields")
+                               data_key="fields", attribute="fields")
 
 
 class OperationSchema(Schema):
@@ -88,3 +90,17 @@ class ProblemSchema(Schema):
         "description": "The permission the token lacks (403)."})
     operation_id = fields.String(metadata={
         "description": "The operation of a command that failed or whose outcome is unknown."})
+
+
+class VerdictSchema(Schema):
+    """The answer of a credential check; the client's facts only to who holds its secret."""
+
+    valid = fields.Boolean(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(
+        ["ok", "invalid_client", "not_approved"]), metadata={
+        "description": "invalid_client: unknown key or wrong secret, never told apart."})
+    status = fields.String(required=True, allow_none=True)
+    type = fields.String(required=True, allow_none=True)
+    grant_types = fields.List(fields.String(), required=True, allow_none=True)
+    response_types = fields.List(fields.String(), required=True, allow_none=True)
+    redirect_uris = fields.List(fields.String(), required=True, allow_none=True)
