@@ -24,8 +24,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from common.client_view import public_client
 from common.store import CLIENTS, LIVE, Document
 
-# The secret never leaves the database through a read.
-_CLIENT_PROJECTION = {"secret": 0, "applied_commands": 0, "outbox": 0}
+# No secret, current or previous, leaves the database through a read.
+_CLIENT_PROJECTION = {"secret": 0, "previous_secrets.secret": 0, "applied_commands": 0,
+                      "outbox": 0}
 _SORT_FIELDS = {"created_at": "created_at", "name": "name_sort"}
 
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from common.commands import Command, CreateClient, UpdateClient
+from common.commands import Command, CreateClient, EndSecretGrace, RotateSecret, UpdateClient
 from common.outcomes import ErrorCode, OperationStatus, Outcome
 
 # The names a request or command may touch; anything else is not recorded.
@@ -67,7 +67,12 @@ def field_names(names: Any) -> list[str]:
 
 def command_fields(command: Command) -> list[str]:
     """What a command sets: for a create the fields given, for an update the fields
-    sent (an empty list sent clears a field, so it counts)."""
+    sent (an empty list sent clears a field, so it counts), for a rotation the
+    secret, for the end of a grace the previous secrets."""
+    if isinstance(command, RotateSecret):
+        return ["secret"]
+    if isinstance(command, EndSecretGrace):
+        return ["previous_secrets"]
     if isinstance(command, CreateClient):
         return field_names(name for name, value in vars(command).items() if value)
     if isinstance(command, UpdateClient):

@@ -2,17 +2,26 @@
 
 One schema serves both, so an HTTP reader and an event subscriber see the same
 fields in the same form. It has no secret field at all: a stored document
-passed through it cannot leak one.
+passed through it cannot leak one. Of a rotation it shows only facts: when the
+secret was last replaced, and until when each previous secret stays valid.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, fields, validate
 
 from common.clients import ClientType, Status
+from common.secret_grace import MAX_PREVIOUS_SECRETS, unexpired
+
+
+class PreviousSecretSchema(Schema):
+    """A previous secret still valid during its grace: its deadline, never its value."""
+
+    expires_at = fields.AwareDateTime(required=True)
 
 
 class ClientSchema(Schema):
@@ -27,6 +36,11 @@ class ClientSchema(Schema):
     updated_at = fields.AwareDateTime(required=True)
     status_changed_at = fields.AwareDateTime(required=True)
     version = fields.Integer(required=True)
+    secret_rotated_at = fields.AwareDateTime(required=True, allow_none=True, metadata={
+        "description": "When the secret was last replaced (rotation or edit); null if never."})
+    previous_secrets = fields.List(fields.Nested(PreviousSecretSchema), required=True, metadata={
+        "description": "Replaced secrets still valid, newest first "
+                       f"(at most {MAX_PREVIOUS_SECRETS})."})
 
 
 _CLIENT = ClientSchema()
@@ -34,5 +48,7 @@ _CLIENT = ClientSchema()
 
 def public_client(document: Mapping[str, Any]) -> dict[str, Any]:
     """A stored client document as JSON-ready data, without secret or internals."""
-    data: dict[str, Any] = _CLIENT.dump(document)
+    data: dict[str, Any] = _CLIENT.dump({
+        **document, "secret_rotated_at": document.get("secret_rotated_at"),
+        "previous_secrets": unexpired(document.get("previous_secrets"), datetime.now(UTC))})
     return data

@@ -17,6 +17,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from common.clients import ClientType
 from common.keyring import SealedSecret
+from common.secret_grace import GRACE_LIMIT_S
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,28 @@ class RemoveClient(_OneClientCommand):
     kind: ClassVar[str] = "remove_client"
 
 
-Command = CreateClient | UpdateClient | ApproveClient | DisapproveClient | RemoveClient
+@dataclass(frozen=True)
+class RotateSecret(_OneClientCommand):
+    """A new secret; the current one stays valid for `grace_seconds` more (common.secret_grace)."""
+
+    kind: ClassVar[str] = "rotate_secret"
+    secret: SealedSecret = field(kw_only=True)
+    grace_seconds: int = field(kw_only=True)
+
+
+@dataclass(frozen=True)
+class EndSecretGrace(_OneClientCommand):
+    """Previous secrets stop being valid now, whatever their deadline."""
+
+    kind: ClassVar[str] = "end_secret_grace"
+
+
+Command = (CreateClient | UpdateClient | ApproveClient | DisapproveClient | RemoveClient
+           | RotateSecret | EndSecretGrace)
 COMMAND_TYPES: dict[str, type[Command]] = {
     cls.kind: cls
-    for cls in (CreateClient, UpdateClient, ApproveClient, DisapproveClient, RemoveClient)
+    for cls in (CreateClient, UpdateClient, ApproveClient, DisapproveClient, RemoveClient,
+                RotateSecret, EndSecretGrace)
 }
 
 
@@ -118,6 +137,8 @@ class CommandSchema(Schema):
     redirect_uris = _optional_strings()
     grant_types = _optional_strings()
     response_types = _optional_strings()
+    grace_seconds = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                   validate=validate.Range(min=0, max=GRACE_LIMIT_S))
 
 
 _SCHEMA = CommandSchema()

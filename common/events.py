@@ -28,6 +28,8 @@ class ClientEventType(StrEnum):
     APPROVED = "approved"
     DISAPPROVED = "disapproved"
     REMOVED = "removed"
+    # A new secret, the replaced one still valid for a while (never a secret in the event).
+    SECRET_ROTATED = "secret_rotated"
 
 
 @dataclass(frozen=True)

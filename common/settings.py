@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from common.keyring import Keyring, KeyringError, SecretKeyring
 from common.keyring_file import FileKeyring, read_keyring_file
+from common.secret_grace import GRACE_LIMIT_S
 
 PREFIX = "CLIENTKEYS_"
 _NAMESPACE_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
@@ -58,6 +59,8 @@ class Settings:
     # Brute force (api.limiter): failures allowed per window before 429.
     auth_failures_per_minute: int = 20      # per remote address
     secret_failures_per_minute: int = 10    # per client key
+    # The longest grace a secret rotation may give the replaced secret (common.secret_grace).
+    max_grace_s: int = 7 * 24 * 3600
     # JWT bearer tokens of the platform's identity provider (api.jwt_tokens).
     jwt_jwks_url: str | None = None
     jwt_public_key_file: Path | None = None
@@ -188,6 +191,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         secret_failures_per_minute=int(_number(
             env, "SECRET_FAILURES_PER_MINUTE", defaults.secret_failures_per_minute, minimum=1,
             maximum=100_000, integer=True)),
+        max_grace_s=int(_number(env, "MAX_GRACE_S", defaults.max_grace_s, minimum=0,
+                                maximum=GRACE_LIMIT_S, integer=True)),
         jwt_jwks_url=_jwks_url(text("JWT_JWKS_URL", "")),
         jwt_public_key_file=_path(text("JWT_PUBLIC_KEY_FILE", "")),
         jwt_hs256_secret_file=_path(text("JWT_HS256_SECRET_FILE", "")),

@@ -27,11 +27,14 @@ from common.commands import (
     Command,
     CreateClient,
     DisapproveClient,
+    EndSecretGrace,
     RemoveClient,
+    RotateSecret,
     UpdateClient,
 )
 from common.events import ClientEvent, ClientEventType
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
+from common.secret_grace import after_rotation, unexpired
 from common.store import Document, now
 from worker.repository import AlreadyCreated, ClientStore
 
@@ -146,7 +149,8 @@ class _Change:
     warnings: list[str] = field(default_factory=list)
 
 
-OneClientCommand = UpdateClient | ApproveClient | DisapproveClient | RemoveClient
+OneClientCommand = (UpdateClient | ApproveClient | DisapproveClient | RemoveClient
+                    | RotateSecret | EndSecretGrace)
 
 
 async def _change_client(command: OneClientCommand, store: ClientStore,
@@ -190,12 +194,19 @@ async def update_client(command: UpdateClient, store: ClientStore) -> Applied:
             return _invalid(command, exc)
         changed = [f for f in EDITABLE_FIELDS if getattr(after, f) != getattr(before, f)]
         changes = _editable(after)
+        at = now()
         if command.secret is not None:
+            # An edit replaces the secret at once: no grace, and the secrets a
+            # rotation left valid end with it (the way to shut out a leaked one).
             changed.append("secret")
             changes["secret"] = command.secret.to_document()
+            changes["secret_rotated_at"] = at
+            changes["previous_secrets"] = []
+            if unexpired(current.get("previous_secrets"), at):
+                changed.append("previous_secrets")
         if not changed:
             return Applied(_succeeded(command, current, warnings))
-        changes["updated_at"] = at = now()
+        changes["updated_at"] = at
         return _Change(changes, ClientEvent(
             ClientEventType.UPDATED, _after(current, changes), command.actor, command.id,
             changed_fields=changed, time=at), warnings)
@@ -230,11 +241,41 @@ async def disapprove_client(command: DisapproveClient, store: ClientStore) -> Ap
 async def remove_client(command: RemoveClient, store: ClientStore) -> Applied:
     def decide(current: Document) -> _Change:
         at = now()
-        # A tombstone without its secret: readers skip it, a TTL index deletes it.
-        changes = {"removed_at": at, "updated_at": at, "secret": None}
+        # A tombstone without its secrets: readers skip it, a TTL index deletes it.
+        changes: Document = {"removed_at": at, "updated_at": at, "secret": None,
+                             "previous_secrets": []}
         return _Change(changes, ClientEvent(
             ClientEventType.REMOVED, _after(current, changes), command.actor, command.id,
             previous_status=current["status"], time=at))
+
+    return await _change_client(command, store, decide)
+
+
+async def rotate_secret(command: RotateSecret, store: ClientStore) -> Applied:
+    """The new secret; the replaced one stays valid for the command's grace."""
+    def decide(current: Document) -> _Change:
+        at = now()
+        changes = {"secret": command.secret.to_document(),
+                   "previous_secrets": after_rotation(current, at, command.grace_seconds),
+                   "secret_rotated_at": at, "updated_at": at}
+        return _Change(changes, ClientEvent(
+            ClientEventType.SECRET_ROTATED, _after(current, changes), command.actor,
+            command.id, time=at))
+
+    return await _change_client(command, store, decide)
+
+
+async def end_secret_grace(command: EndSecretGrace, store: ClientStore) -> Applied:
+    """Previous secrets end now. An ordinary edit of the client, so its event is
+    `updated` with changed_fields ["previous_secrets"]; with none valid, nothing changes."""
+    def decide(current: Document) -> Applied | _Change:
+        at = now()
+        if not unexpired(current.get("previous_secrets"), at):
+            return Applied(_succeeded(command, current))
+        changes: Document = {"previous_secrets": [], "updated_at": at}
+        return _Change(changes, ClientEvent(
+            ClientEventType.UPDATED, _after(current, changes), command.actor, command.id,
+            changed_fields=["previous_secrets"], time=at))
 
     return await _change_client(command, store, decide)
 
@@ -248,6 +289,8 @@ HANDLERS: dict[type[Command], Handler] = {
     ApproveClient: approve_client,
     DisapproveClient: disapprove_client,
     RemoveClient: remove_client,
+    RotateSecret: rotate_secret,
+    EndSecretGrace: end_secret_grace,
 }
 
 

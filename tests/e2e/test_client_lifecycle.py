@@ -9,7 +9,8 @@ from tests.harness import event_tap
 
 SECRET = "s3cret-value-for-tests"
 PUBLIC_FIELDS = {"key", "type", "name", "status", "redirect_uris", "grant_types",
-                 "response_types", "created_at", "updated_at", "status_changed_at", "version"}
+                 "response_types", "created_at", "updated_at", "status_changed_at", "version",
+                 "secret_rotated_at", "previous_secrets"}
 
 
 async def test_create_returns_the_client_and_where_it_lives(service: Service) -> None:

@@ -13,7 +13,9 @@ from common.commands import (
     Command,
     CreateClient,
     DisapproveClient,
+    EndSecretGrace,
     RemoveClient,
+    RotateSecret,
     UndecodableCommand,
     UpdateClient,
     decode_command,
@@ -51,6 +53,14 @@ EXAMPLES: dict[str, list[Command]] = {
         DisapproveClient(id="op-8", actor="alice", request_id="req-1", client_key="ck-1")],
     "remove_client": [
         RemoveClient(id="op-9", actor="alice", request_id="req-1", client_key="ck-1")],
+    "rotate_secret": [
+        RotateSecret(id="op-10", actor="alice", request_id="req-1", client_key="ck-1",
+                     expected_version=3, secret=SEALED, grace_seconds=86400),
+        RotateSecret(id="op-11", actor="alice", request_id="req-1", client_key="ck-1",
+                     secret=SEALED, grace_seconds=0),
+    ],
+    "end_secret_grace": [
+        EndSecretGrace(id="op-12", actor="alice", request_id="req-1", client_key="ck-1")],
 }
 
 
@@ -123,6 +133,12 @@ VALID_APPROVE = {"kind": "approve_client", "id": "op-1", "actor": "a", "request_
                  id="create-without-type-name-secret"),
     pytest.param(_body(kind="create_client", id="op-3", actor="a", request_id="r", type="oidc",
                        name="App", secret="plain-text-secret"), "op-3", id="secret-not-sealed"),
+    pytest.param(_body(kind="rotate_secret", id="op-4", actor="a", request_id="r",
+                       client_key="ck-1", grace_seconds=60), "op-4",
+                 id="rotate-without-secret"),
+    pytest.param(_body(kind="rotate_secret", id="op-5", actor="a", request_id="r",
+                       client_key="ck-1", secret=SEALED.to_wire(), grace_seconds=-1), "op-5",
+                 id="rotate-with-negative-grace"),
     pytest.param(_body(**{**VALID_APPROVE, "id": 7}), None, id="id-not-a-string"),
     pytest.param(_body(**{k: v for k, v in VALID_APPROVE.items() if k != "id"}), None,
                  id="missing-id"),

@@ -71,12 +71,21 @@ def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     ("AMQP_URL", "http://x"),
     ("WORKER_PREFETCH", "0"),
     ("PUBLISH_TIMEOUT_S", "0"),
+    ("MAX_GRACE_S", "-1"),
+    ("MAX_GRACE_S", "2592001"),
+    ("MAX_GRACE_S", "1.5"),
 ])
 def test_bad_value_names_the_variable(name: str, value: str) -> None:
     variable = f"CLIENTKEYS_{name}"
     with pytest.raises(SettingsError, match=re.escape(variable)) as info:
         load_settings({variable: value})
     assert "\n" not in str(info.value)
+
+
+def test_the_longest_secret_grace_defaults_to_a_week_and_may_be_zero() -> None:
+    assert load_settings({}).max_grace_s == 7 * 24 * 3600
+    assert load_settings({"CLIENTKEYS_MAX_GRACE_S": "0"}).max_grace_s == 0
+    assert load_settings({"CLIENTKEYS_MAX_GRACE_S": "2592000"}).max_grace_s == 30 * 24 * 3600
 
 
 def test_keyring_without_keys_names_the_variable() -> None:
