@@ -20,8 +20,10 @@ from api.jwt_tokens import JwtVerifier, verifier_from_settings
 from api.limiter import FailureLimiter
 from api.openapi import document_body
 from api.problems import problem_middleware
+from api.read_model import ClientReadModel
 from api.routes import ROUTES, add_routes, is_management
 from api.tokens import TokensFileError, TokenStore
+from api.verification import SecretChecker
 from api.waiter import OutcomeWaiter
 from common.amqp_bus import connect_bus
 from common.bus import MessageBus
@@ -50,7 +52,20 @@ def create_app(settings: Settings, *, bus: MessageBus | None = None) -> web.Appl
         app.cleanup_ctx.append(_identity_provider(authenticator.jwts))
     app.cleanup_ctx.append(_mongodb)
     app.cleanup_ctx.append(_message_bus(bus))
+    app.cleanup_ctx.append(_read_model)
     return app
+
+
+async def _read_model(app: web.Application) -> AsyncIterator[None]:
+    """Subscribe first, then load: no event can fall between the load and the queue."""
+    model = ClientReadModel(app[keys.DB],
+                            reconcile_every_s=app[keys.SETTINGS].read_model_reconcile_s)
+    await app[keys.BUS].subscribe_events(["client.#"], model.on_event)
+    model.start()
+    app[keys.READ_MODEL] = model
+    app[keys.SECRET_CHECKER] = SecretChecker(model, app[keys.KEYRING])
+    yield
+    await model.stop()
 
 
 def _authenticator(settings: Settings) -> Authenticator:

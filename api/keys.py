@@ -8,6 +8,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from api.authenticator import Authenticator
 from api.limiter import FailureLimiter
 from api.principals import Principal
+from api.read_model import ClientReadModel
+from api.verification import SecretChecker
 from api.waiter import OutcomeWaiter
 from common.bus import MessageBus
 from common.keyring import SecretKeyring
@@ -31,6 +33,9 @@ OPENAPI_DOCUMENT = web.AppKey("openapi_document", bytes)
 # Failed sign-ins per remote address, failed secret checks per client key.
 SIGN_IN_FAILURES = web.AppKey("sign_in_failures", FailureLimiter)
 SECRET_FAILURES = web.AppKey("secret_failures", FailureLimiter)
+# The clients as credential checks see them, and the checker that uses them.
+READ_MODEL = web.AppKey("read_model", ClientReadModel)
+SECRET_CHECKER = web.AppKey("secret_checker", SecretChecker)
 # Set by the auth middleware on every protected route.
 PRINCIPAL = web.RequestKey("principal", Principal)
 # The request's id: the caller's X-Request-ID when usable, else a new one.

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from aiohttp import web
 from marshmallow import Schema
 
-from api import audit_views, openapi, views
+from api import audit_views, openapi, verify_views, views
 from api.audit_views import AuditPageSchema
-from api.principals import CLIENTS_READ, CONFIGURE_SERVER
+from api.principals import CLIENTS_READ, CLIENTS_VERIFY, CONFIGURE_SERVER
 from api.response_schemas import (
     AcceptedSchema,
     ChangedClientSchema,
@@ -18,6 +18,7 @@ from api.response_schemas import (
     HealthSchema,
     OperationSchema,
     ReadinessSchema,
+    VerdictSchema,
 )
 from api.route_docs import ETAG, IF_MATCH, LOCATION, RETRY_AFTER, Answer
 from common.client_view import ClientSchema
@@ -27,6 +28,7 @@ from common.schemas import (
     HistoryQuery,
     ListClientsQuery,
     UpdateClientRequest,
+    VerifySecretRequest,
 )
 
 View = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -83,6 +85,11 @@ ROUTES: tuple[Route, ...] = (
           summary="The audit trail of every management action, newest first",
           query=AuditQuery,
           answers=(Answer(200, "One page of audit entries.", AuditPageSchema),)),
+    Route("POST", "/v1/clients/{key}/verify", verify_views.verify_client, "verify_client",
+          CLIENTS_VERIFY, summary="Check a client's secret (for authorization servers)",
+          body=VerifySecretRequest,
+          answers=(Answer(200, "The verdict; `valid` only for an approved client and one of "
+                          "its secrets.", VerdictSchema),)),
     Route("GET", "/v1/operations/{id}", views.get_operation_view, "get_operation",
           CLIENTS_READ, summary="Read the outcome of a command",
           answers=(Answer(200, "The operation.", OperationSchema),)),

@@ -34,15 +34,24 @@ from common.commands import (
     ApproveClient,
     CreateClient,
     DisapproveClient,
+    EndSecretGrace,
     RemoveClient,
+    RotateSecret,
     UpdateClient,
 )
 from common.keyring import generate_secret
-from common.schemas import CreateClientRequest, ListClientsQuery, UpdateClientRequest
+from common.schemas import (
+    CreateClientRequest,
+    ListClientsQuery,
+    RotateSecretRequest,
+    UpdateClientRequest,
+)
+from common.secret_grace import DEFAULT_GRACE_S
 from common.store import Document, database_reachable
 
 _CREATE = CreateClientRequest()
 _UPDATE = UpdateClientRequest()
+_ROTATE = RotateSecretRequest()
 _LIST = ListClientsQuery()
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -141,8 +150,35 @@ async def update_client(request: web.Request) -> web.StreamResponse:
     return await dispatch(request, command, generated_secret=generated)
 
 
+def _grace_seconds(request: web.Request, data: dict[str, Any], errors: FieldErrors) -> int:
+    """The grace asked for, or the default; within the service's bound (adds to `errors`)."""
+    longest = request.app[keys.SETTINGS].max_grace_s
+    grace: int = data.get("grace_seconds", min(DEFAULT_GRACE_S, longest))
+    if grace > longest:
+        errors["grace_seconds"] = [
+            f"Must be at most {longest} seconds, the longest grace this service allows."]
+    return grace
+
+
+async def rotate_secret(request: web.Request) -> web.StreamResponse:
+    data = _ROTATE.load(await read_json_object(request))
+    current = await _existing(request)
+    errors: FieldErrors = {}
+    secret, generated = _secret_from(data, errors, required=True)
+    grace_seconds = _grace_seconds(request, data, errors)
+    if errors:
+        raise RuleViolation(errors)
+    assert secret is not None
+    command = RotateSecret(
+        **_origin(request), client_key=current["key"],
+        expected_version=expected_version(request, current["version"]),
+        secret=request.app[keys.KEYRING].seal(secret), grace_seconds=grace_seconds)
+    return await dispatch(request, command, generated_secret=generated)
+
+
 async def _simple_command(request: web.Request,
-                          kind: type[ApproveClient | DisapproveClient | RemoveClient]
+                          kind: type[ApproveClient | DisapproveClient | RemoveClient
+                                     | EndSecretGrace]
                           ) -> web.StreamResponse:
     current = await _existing(request)
     command = kind(**_origin(request), client_key=current["key"],
@@ -160,6 +196,10 @@ async def disapprove_client(request: web.Request) -> web.StreamResponse:
 
 async def remove_client(request: web.Request) -> web.StreamResponse:
     return await _simple_command(request, RemoveClient)
+
+
+async def end_secret_grace(request: web.Request) -> web.StreamResponse:
+    return await _simple_command(request, EndSecretGrace)
 
 
 async def get_client(request: web.Request) -> web.StreamResponse:
@@ -196,9 +236,10 @@ async def healthz(request: web.Request) -> web.StreamResponse:
 
 
 async def readyz(request: web.Request) -> web.StreamResponse:
-    """Ready when commands can be published and reads can be served."""
+    """Ready when commands can be published, reads served and credentials checked."""
     checks = {"broker": request.app[keys.BUS].is_ready(),
-              "database": await database_reachable(request.app[keys.DB])}
+              "database": await database_reachable(request.app[keys.DB]),
+              "read_model": request.app[keys.READ_MODEL].loaded.is_set()}
     ready = all(checks.values())
     return json_response(
         {"status": "ready" if ready else "not ready",

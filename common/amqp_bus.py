@@ -27,7 +27,7 @@ from aio_pika.abc import (
 )
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
-from common.bus import BrokerUnavailable, CommandHandler, ReplyHandler
+from common.bus import BrokerUnavailable, CommandHandler, EventSubscriber, ReplyHandler
 from common.settings import Settings, Unreachable
 from common.topology import Topology
 
@@ -38,6 +38,8 @@ EVENT_CONTENT_TYPE = "application/cloudevents+json"
 _PUBLISH_ERRORS = (*CONNECTION_EXCEPTIONS, asyncio.TimeoutError)
 # How soon a lost connection is tried again (aio-pika's default is 5 s).
 RECONNECT_INTERVAL_S = 1
+# Events a subscriber holds unacknowledged at most (bounds its memory).
+EVENT_PREFETCH = 100
 
 
 class AmqpIncomingCommand:
@@ -182,6 +184,24 @@ class AmqpBus:
 
         await queue.consume(on_reply, no_ack=True)
         return name
+
+    async def subscribe_events(self, patterns: list[str], subscriber: EventSubscriber) -> None:
+        channel = await self._connection.channel(publisher_confirms=False)
+        await channel.set_qos(prefetch_count=EVENT_PREFETCH)
+        # Our own name, so the robust channel declares and binds it again after a reconnect.
+        queue = await channel.declare_queue(
+            self._topology.event_subscriber_queue(uuid.uuid4().hex), exclusive=True,
+            auto_delete=True)
+        events = await channel.declare_exchange(
+            self._topology.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        for pattern in patterns:
+            await queue.bind(events, routing_key=pattern)
+
+        async def on_event(message: AbstractIncomingMessage) -> None:
+            async with message.process(ignore_processed=True):
+                await subscriber(message.routing_key or "", message.body)
+
+        await queue.consume(on_event)
 
     async def consume_commands(self, handler: CommandHandler, *, prefetch: int) -> None:
         channel = await self._connection.channel(publisher_confirms=False)

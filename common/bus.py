@@ -35,6 +35,8 @@ class IncomingCommand(Protocol):
 
 CommandHandler = Callable[[IncomingCommand], Coroutine[Any, Any, None]]
 ReplyHandler = Callable[[bytes], None]
+# (routing key, body) of one event.
+EventSubscriber = Callable[[str, bytes], Coroutine[Any, Any, None]]
 
 
 class MessageBus(Protocol):
@@ -56,6 +58,13 @@ class MessageBus(Protocol):
 
     async def consume_commands(self, handler: CommandHandler, *, prefetch: int) -> None:
         """Start handing commands to `handler`, at most `prefetch` unacknowledged."""
+
+    async def subscribe_events(self, patterns: list[str], subscriber: EventSubscriber) -> None:
+        """Receive the events matching `patterns` on a queue of this process's own.
+
+        The queue lives as long as the connection (declared again after a
+        reconnect); events published while it was gone are not delivered to it.
+        """
 
     async def stop_consuming(self) -> None:
         """Take no new commands; those already handed out may still be acked."""

@@ -12,13 +12,11 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from common.bus import CommandHandler, ReplyHandler
+from common.bus import CommandHandler, EventSubscriber, ReplyHandler
 
 log = logging.getLogger(__name__)
-EventSubscriber = Callable[[str, bytes], Awaitable[None]]
 
 
 @dataclass
@@ -101,8 +99,8 @@ class MemoryBus:
         self._replies[address] = handler
         return address
 
-    def subscribe_events(self, pattern: str, subscriber: EventSubscriber) -> None:
-        self._subscribers.append((pattern, subscriber))
+    async def subscribe_events(self, patterns: list[str], subscriber: EventSubscriber) -> None:
+        self._subscribers.extend((pattern, subscriber) for pattern in patterns)
 
     async def consume_commands(self, handler: CommandHandler, *, prefetch: int) -> None:
         self._in_flight = asyncio.Semaphore(prefetch)

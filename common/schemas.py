@@ -138,3 +138,7 @@ class AuditQuery(Schema):
 class HistoryQuery(AuditQuery):
     class Meta:
         exclude = ("client_key",)
+
+
+class VerifySecretRequest(Schema):
+    secret = fields.String(required=True, validate=validate.Length(min=1, max=4096))

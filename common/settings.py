@@ -61,6 +61,8 @@ class Settings:
     secret_failures_per_minute: int = 10    # per client key
     # The longest grace a secret rotation may give the replaced secret (common.secret_grace).
     max_grace_s: int = 7 * 24 * 3600
+    # How often each gateway's read model is checked against MongoDB (api.read_model).
+    read_model_reconcile_s: float = 60.0
     # JWT bearer tokens of the platform's identity provider (api.jwt_tokens).
     jwt_jwks_url: str | None = None
     jwt_public_key_file: Path | None = None
@@ -193,6 +195,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             maximum=100_000, integer=True)),
         max_grace_s=int(_number(env, "MAX_GRACE_S", defaults.max_grace_s, minimum=0,
                                 maximum=GRACE_LIMIT_S, integer=True)),
+        read_model_reconcile_s=_number(
+            env, "READ_MODEL_RECONCILE_S", defaults.read_model_reconcile_s, minimum=1,
+            maximum=3600, integer=False),
         jwt_jwks_url=_jwks_url(text("JWT_JWKS_URL", "")),
         jwt_public_key_file=_path(text("JWT_PUBLIC_KEY_FILE", "")),
         jwt_hs256_secret_file=_path(text("JWT_HS256_SECRET_FILE", "")),

@@ -51,6 +51,10 @@ class Topology:
         """Direct exchange for outcomes; one binding per gateway's reply queue."""
         return f"{self.namespace}.replies"
 
+    def event_subscriber_queue(self, subscriber_id: str) -> str:
+        """A process's own exclusive queue on the events exchange (a gateway's read model)."""
+        return f"{self.namespace}.events.{subscriber_id}"
+
     def reply_queue(self, gateway_id: str) -> str:
         """A gateway's exclusive reply queue; also its routing key on the replies exchange."""
         return f"{self.namespace}.replies.{gateway_id}"

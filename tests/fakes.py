@@ -120,6 +120,9 @@ class RecordingBus:
     async def listen_for_replies(self, handler: Any) -> str:
         raise NotImplementedError
 
+    async def subscribe_events(self, patterns: list[str], subscriber: Any) -> None:
+        raise NotImplementedError
+
     async def consume_commands(self, handler: Any, *, prefetch: int) -> None:
         raise NotImplementedError
 

@@ -6,6 +6,7 @@ end-to-end test runs with workers competing on one queue.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
+from api import keys
 from api.app import create_app
 from api.principals import CLIENTS_READ, CONFIGURE_SERVER
 from common.settings import Settings
@@ -68,6 +70,8 @@ async def start_service(settings: Settings, aiohttp_client: AiohttpClient,
     reader = add_token(settings, "dashboard", CLIENTS_READ)
     async with running_workers(settings, workers) as started:
         http = await aiohttp_client(create_app(settings))
+        # As a load balancer would: send traffic once /readyz says the model is loaded.
+        await asyncio.wait_for(http.app[keys.READ_MODEL].loaded.wait(), 10)
         yield Service(http, settings, bearer(admin), bearer(reader), started)
 
 

@@ -15,7 +15,7 @@ async def test_events_reach_matching_subscribers_only() -> None:
     async def subscriber(routing_key: str, body: bytes) -> None:
         seen.append(routing_key)
 
-    bus.subscribe_events("client.*.approved", subscriber)
+    await bus.subscribe_events(["client.*.approved"], subscriber)
     for key in ("client.oidc.approved", "client.oidc.created", "client.oauth1.approved"):
         await bus.publish_event(key, b"{}", message_id=key)
     assert seen == ["client.oidc.approved", "client.oauth1.approved"]

@@ -1,0 +1,214 @@
+"""Each gateway's in-memory copy of what credential checks need, kept current by events.
+
+Verification runs on every sign-in of the platform, so it must not wait for a
+database. The model holds, per client, its status, type, grants, redirect URIs
+and *sealed* secrets (they are opened only for the comparison). It is:
+
+1. loaded from MongoDB at start (until then `/readyz` says not ready);
+2. kept current by the events exchange, on a queue of this gateway's own: an
+   event's public view is applied at once (a disapproval takes effect on
+   arrival), and for events that may change a secret the client is read again
+   from MongoDB in the background;
+3. reconciled with MongoDB every `READ_MODEL_RECONCILE_S`, which repairs
+   anything an event could not carry (events are not delivered to a queue while
+   the broker connection is down).
+
+Versions order everything: an older view never replaces a newer one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from common.keyring import SealedSecret
+from common.store import CLIENTS, LIVE, Document
+
+log = logging.getLogger(__name__)
+
+_PROJECTION = {"key": 1, "type": 1, "status": 1, "version": 1, "grant_types": 1,
+               "response_types": 1, "redirect_uris": 1, "secret": 1, "previous_secrets": 1}
+# Events after which the stored secrets may differ from what the model holds.
+_SECRET_EVENTS = frozenset({"created", "updated", "secret_rotated"})
+_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    key: str
+    type: str
+    status: str
+    version: int
+    grant_types: tuple[str, ...]
+    response_types: tuple[str, ...]
+    redirect_uris: tuple[str, ...]
+    # The current secret first, then earlier ones with the end of their grace.
+    secrets: tuple[tuple[SealedSecret, datetime | None], ...]
+
+    def with_view(self, view: Mapping[str, Any]) -> Credential:
+        """The public facts of an event's client view, secrets kept."""
+        return Credential(
+            self.key, str(view["type"]), str(view["status"]), int(view["version"]),
+            tuple(view.get("grant_types", ())), tuple(view.get("response_types", ())),
+            tuple(view.get("redirect_uris", ())), self.secrets)
+
+
+def credential_of(document: Document) -> Credential:
+    secrets: list[tuple[SealedSecret, datetime | None]] = []
+    if document.get("secret"):
+        secrets.append((SealedSecret.from_document(document["secret"]), None))
+    for previous in document.get("previous_secrets") or ():
+        secrets.append((SealedSecret.from_document(previous["secret"]),
+                        previous.get("expires_at")))
+    return Credential(
+        str(document["key"]), str(document["type"]), str(document["status"]),
+        int(document["version"]), tuple(document.get("grant_types", ())),
+        tuple(document.get("response_types", ())), tuple(document.get("redirect_uris", ())),
+        tuple(secrets))
+
+
+class ClientReadModel:
+    def __init__(self, db: AsyncDatabase[Document], *, reconcile_every_s: float) -> None:
+        self._db = db
+        self._reconcile_every_s = reconcile_every_s
+        self._clients: dict[str, Credential] = {}
+        # A counter of changes made from events, so a reconciliation can tell
+        # which entries changed while it was reading.
+        self._change = 0
+        self._changed_at: dict[str, int] = {}
+        self._removed: dict[str, int] = {}  # key -> version it was removed at
+        self._refreshing: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self.loaded = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def get(self, key: str) -> Credential | None:
+        return self._clients.get(key)
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load in the background, then reconcile periodically."""
+        self._loop_task = asyncio.create_task(self._run(), name="read-model")
+
+    async def stop(self) -> None:
+        for task in [self._loop_task, *self._tasks]:
+            if task is not None:
+                task.cancel()
+        for task in [self._loop_task, *self._tasks]:
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _run(self) -> None:
+        delay = 1.0
+        while not self.loaded.is_set():
+            try:
+                await self.reconcile()
+            except PyMongoError as exc:
+                log.warning("read model not loaded yet (%s); retrying in %.0fs",
+                            type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        while True:
+            await asyncio.sleep(self._reconcile_every_s)
+            try:
+                await self.reconcile()
+            except PyMongoError as exc:
+                log.warning("read model reconciliation failed (%s); the model is kept",
+                            type(exc).__name__)
+
+    # -- from MongoDB ------------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        """Read every client and correct the model; marks it loaded the first time."""
+        started = self._change
+        seen: dict[str, Credential] = {}
+        cursor = self._db[CLIENTS].find(LIVE, _PROJECTION, batch_size=_BATCH)
+        async for document in cursor:
+            credential = credential_of(document)
+            seen[credential.key] = credential
+        for credential in seen.values():
+            self._put(credential, from_events=False)
+        for key in list(self._clients):
+            if key not in seen and self._changed_at.get(key, -1) <= started:
+                del self._clients[key]
+        self._removed = {k: v for k, v in self._removed.items()
+                         if self._changed_at.get(k, -1) > started}
+        self._changed_at = {k: n for k, n in self._changed_at.items() if n > started}
+        if not self.loaded.is_set():
+            log.info("read model loaded: %d clients", len(self._clients))
+            self.loaded.set()
+
+    async def refresh(self, key: str) -> None:
+        document = await self._db[CLIENTS].find_one({"key": key, **LIVE}, _PROJECTION)
+        if document is not None:
+            self._put(credential_of(document), from_events=True)
+
+    def _put(self, credential: Credential, *, from_events: bool) -> None:
+        removed_at = self._removed.get(credential.key)
+        if removed_at is not None and removed_at >= credential.version:
+            return
+        current = self._clients.get(credential.key)
+        if current is not None and current.version > credential.version:
+            return
+        if current is not None and current.version == credential.version \
+                and not from_events and current.secrets == credential.secrets:
+            return
+        self._clients[credential.key] = credential
+        if from_events:
+            self._change += 1
+            self._changed_at[credential.key] = self._change
+
+    # -- from events ---------------------------------------------------------------
+
+    async def on_event(self, routing_key: str, body: bytes) -> None:
+        try:
+            envelope = json.loads(body)
+            view, event = envelope["data"]["client"], str(envelope["type"]).rsplit(".", 1)[-1]
+            key, version = str(view["key"]), int(view["version"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            log.warning("ignoring an event that is not a client event (%s)", routing_key)
+            return
+        self._change += 1
+        self._changed_at[key] = self._change
+        if event == "removed":
+            self._clients.pop(key, None)
+            self._removed[key] = version
+            return
+        current = self._clients.get(key)
+        if current is not None and current.version < version:
+            self._clients[key] = current.with_view(view)
+        if event in _SECRET_EVENTS or current is None:
+            self._refresh_soon(key)
+
+    def _refresh_soon(self, key: str) -> None:
+        """Read the client again in the background; one read per key at a time."""
+        if key in self._refreshing:
+            return
+        self._refreshing.add(key)
+
+        async def refresh() -> None:
+            try:
+                await self.refresh(key)
+            except PyMongoError as exc:
+                log.warning("could not refresh client %s (%s); reconciliation will",
+                            key, type(exc).__name__)
+            finally:
+                self._refreshing.discard(key)
+
+        task = asyncio.create_task(refresh())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

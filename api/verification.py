@@ -1,0 +1,86 @@
+"""Checking a client's secret, for the platform's authorization servers.
+
+`valid` only when the client is approved and the secret is one of its secrets
+(the current one, or an earlier one still inside its grace period). Every check
+does the same work — it opens and compares exactly `SECRETS_COMPARED` sealed
+secrets, padding with a dummy one — so an unknown key, a wrong secret and a
+client with or without earlier secrets all take the same time. An unknown key
+and a wrong secret also get the same answer, with no detail of the client; the
+client's facts are shown only to a caller who proved it holds the secret.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from api.read_model import ClientReadModel, Credential
+from common.keyring import KeyringError, SealedSecret, SecretKeyring, generate_secret
+
+# One current secret and at most two earlier ones.
+SECRETS_COMPARED = 3
+
+
+class Reason(StrEnum):
+    OK = "ok"
+    INVALID_CLIENT = "invalid_client"      # unknown key or wrong secret: never told apart
+    NOT_APPROVED = "not_approved"          # right secret, but the client may not be used
+
+
+@dataclass(frozen=True)
+class Verdict:
+    valid: bool
+    reason: Reason
+    client: Credential | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        shown = self.client if self.reason is not Reason.INVALID_CLIENT else None
+        return {
+            "valid": self.valid, "reason": self.reason.value,
+            "status": shown.status if shown else None,
+            "type": shown.type if shown else None,
+            "grant_types": list(shown.grant_types) if shown else None,
+            "response_types": list(shown.response_types) if shown else None,
+            "redirect_uris": list(shown.redirect_uris) if shown else None,
+        }
+
+
+class SecretChecker:
+    def __init__(self, model: ClientReadModel, keyring: SecretKeyring) -> None:
+        self._model = model
+        self._keyring = keyring
+        self._dummy = keyring.seal(generate_secret())
+
+    def _candidates(self, client: Credential | None, now: datetime) -> list[SealedSecret | None]:
+        """Exactly SECRETS_COMPARED sealed secrets; None marks a padding slot."""
+        usable: list[SealedSecret | None] = []
+        if client is not None:
+            usable.extend([sealed for sealed, until in client.secrets
+                           if until is None or until > now][:SECRETS_COMPARED])
+        return usable + [None] * (SECRETS_COMPARED - len(usable))
+
+    def _open(self, sealed: SealedSecret) -> bytes:
+        try:
+            return self._keyring.open(sealed).encode()
+        except KeyringError:
+            # The dummy was sealed under a key since removed from the keyring.
+            self._dummy = self._keyring.seal(generate_secret())
+            return self._keyring.open(self._dummy).encode()
+
+    def check(self, key: str, secret: str, now: datetime) -> Verdict:
+        client = self._model.get(key)
+        given = secret.encode()
+        matched = False
+        for sealed in self._candidates(client, now):
+            real = sealed is not None
+            expected = self._open(sealed if sealed is not None else self._dummy)
+            # Non-short-circuit `&`: a padding slot costs what a real one does.
+            matched |= hmac.compare_digest(expected, given) & real
+        if client is None or not matched:
+            return Verdict(False, Reason.INVALID_CLIENT)
+        if client.status != "approved":
+            return Verdict(False, Reason.NOT_APPROVED, client)
+        return Verdict(True, Reason.OK, client)

@@ -1,0 +1,84 @@
+"""The gateway's read model against a real MongoDB-wire server: versions order everything."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from api.read_model import ClientReadModel
+from common.keyring import Keyring, new_key_entry
+from common.store import CLIENTS, Document, connect, database, now
+
+KEYRING = Keyring.parse(new_key_entry("k1"))
+
+
+@pytest.fixture
+async def db(mongodb_uri: str) -> AsyncIterator[AsyncDatabase[Document]]:
+    client = connect(mongodb_uri, app_name="clientkeys-test")
+    yield database(client)
+    await client.close()
+
+
+def stored(key: str, version: int, status: str = "pending", **extra: Any) -> Document:
+    return {"key": key, "type": "oauth1", "status": status, "version": version,
+            "grant_types": [], "response_types": [], "redirect_uris": [],
+            "secret": KEYRING.seal("s").to_document(), "removed_at": None, **extra}
+
+
+def event(kind: str, key: str, version: int, status: str) -> tuple[str, bytes]:
+    view = {"key": key, "type": "oauth1", "status": status, "version": version,
+            "grant_types": [], "response_types": [], "redirect_uris": []}
+    body = {"type": f"clientkeys.client.{kind}", "data": {"client": view}}
+    return f"client.oauth1.{kind}", json.dumps(body).encode()
+
+
+async def test_load_then_events_then_an_older_view_is_ignored(
+        db: AsyncDatabase[Document]) -> None:
+    await db[CLIENTS].insert_many([stored("a", 1), stored("b", 2, "approved"),
+                                   stored("gone", 3, removed_at=now())])
+    model = ClientReadModel(db, reconcile_every_s=60)
+    await model.reconcile()
+    assert model.loaded.is_set() and len(model) == 2 and model.get("gone") is None
+    await model.on_event(*event("approved", "a", 2, "approved"))
+    approved = model.get("a")
+    assert approved is not None and approved.status == "approved" and approved.secrets
+    await model.on_event(*event("disapproved", "a", 1, "disapproved"))  # late, older
+    assert model.get("a") == approved
+
+
+async def test_a_removal_is_not_undone_by_a_read_that_started_before_it(
+        db: AsyncDatabase[Document]) -> None:
+    await db[CLIENTS].insert_one(stored("a", 1, "approved"))
+    model = ClientReadModel(db, reconcile_every_s=60)
+    await model.reconcile()
+    await model.on_event(*event("removed", "a", 2, "approved"))
+    assert model.get("a") is None
+    await model.refresh("a")  # the database still shows version 1 (no tombstone yet)
+    assert model.get("a") is None
+
+
+async def test_reconciliation_drops_what_is_gone_and_keeps_what_events_added(
+        db: AsyncDatabase[Document]) -> None:
+    await db[CLIENTS].insert_one(stored("a", 1))
+    model = ClientReadModel(db, reconcile_every_s=60)
+    await model.reconcile()
+    await db[CLIENTS].update_one({"key": "a"}, {"$set": {"removed_at": now()}})
+    await model.reconcile()
+    assert model.get("a") is None
+    await db[CLIENTS].insert_one(stored("b", 1))
+    await model.on_event(*event("created", "b", 1, "pending"))
+    await model.refresh("b")
+    await model.reconcile()
+    assert model.get("b") is not None
+
+
+async def test_what_is_not_a_client_event_is_ignored(db: AsyncDatabase[Document]) -> None:
+    model = ClientReadModel(db, reconcile_every_s=60)
+    await model.reconcile()
+    await model.on_event("client.x.y", b"not json")
+    await model.on_event("client.x.y", b'{"data": {}}')
+    assert len(model) == 0
