@@ -17,14 +17,21 @@ from common.client_view import ClientSchema
 from common.commands import COMMAND_TYPES
 from common.outcomes import ErrorCode, OperationStatus
 
+_SHOWN_ONCE = "The generated secret: shown in this answer only, never again."
+
 
 class ChangedClientSchema(ClientSchema):
     """A client as the answer to a create or an edit shows it."""
 
     warnings = fields.List(fields.String(), required=True, metadata={
         "description": "Accepted but discouraged settings (RFC 9700)."})
-    secret = fields.String(metadata={
-        "description": "The generated secret: shown in this answer only, never again."})
+    secret = fields.String(metadata={"description": _SHOWN_ONCE})
+
+
+class RotatedClientSchema(ClientSchema):
+    """A client as the answer to a secret rotation shows it."""
+
+    secret = fields.String(metadata={"description": _SHOWN_ONCE})
 
 
 class OperationErrorSchema(Schema):
@@ -51,8 +58,7 @@ class AcceptedSchema(Schema):
     """A command queued but not finished within the wait: its operation tells the outcome."""
 
     operation = fields.Nested(OperationSchema, required=True)
-    secret = fields.String(metadata={
-        "description": "The generated secret: shown in this answer only, never again."})
+    secret = fields.String(metadata={"description": _SHOWN_ONCE})
 
 
 class ClientPageSchema(Schema):

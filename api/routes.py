@@ -18,6 +18,7 @@ from api.response_schemas import (
     HealthSchema,
     OperationSchema,
     ReadinessSchema,
+    RotatedClientSchema,
     VerdictSchema,
 )
 from api.route_docs import ETAG, IF_MATCH, LOCATION, RETRY_AFTER, Answer
@@ -27,6 +28,7 @@ from common.schemas import (
     CreateClientRequest,
     HistoryQuery,
     ListClientsQuery,
+    RotateSecretRequest,
     UpdateClientRequest,
     VerifySecretRequest,
 )
@@ -77,6 +79,17 @@ ROUTES: tuple[Route, ...] = (
           request_headers=_PINNED, problems=(409,)),
     Route("POST", "/v1/clients/{key}/disapprove", views.disapprove_client, "disapprove_client",
           CONFIGURE_SERVER, summary="Disapprove a client", answers=(_CLIENT, _QUEUED),
+          request_headers=_PINNED, problems=(409,)),
+    Route("POST", "/v1/clients/{key}/secret/rotate", views.rotate_secret, "rotate_secret",
+          CONFIGURE_SERVER, summary="Replace the secret; the old one stays valid for a grace",
+          body=RotateSecretRequest, request_headers=_PINNED, problems=(409,),
+          answers=(Answer(200, "The client with its new secret; `secret` only if it was "
+                          "generated.", RotatedClientSchema, (ETAG,)), _QUEUED)),
+    Route("DELETE", "/v1/clients/{key}/secret/previous", views.end_secret_grace,
+          "end_secret_grace", CONFIGURE_SERVER,
+          summary="End the grace of previous secrets now: only the current secret stays valid",
+          answers=(Answer(200, "The client, without previous secrets.", ClientSchema, (ETAG,)),
+                   _QUEUED),
           request_headers=_PINNED, problems=(409,)),
     Route("GET", "/v1/clients/{key}/history", audit_views.history_view, "client_history",
           CLIENTS_READ, summary="What was done to a client, newest first", query=HistoryQuery,

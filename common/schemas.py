@@ -21,6 +21,7 @@ from common.clients import (
     ClientType,
     Status,
 )
+from common.secret_grace import DEFAULT_GRACE_S, GRACE_LIMIT_S
 
 # Generous outer bounds for shape; the domain rules say the exact limits.
 _TEXT = validate.Length(max=4096)
@@ -104,6 +105,16 @@ class UpdateClientRequest(_SecretFields):
     def _not_empty(self, data: dict[str, Any], **kwargs: Any) -> None:
         if not data:
             raise ValidationError("Nothing to change: send at least one field.", "_schema")
+
+
+class RotateSecretRequest(_SecretFields):
+    """A new secret (or generate_secret); the current one stays valid for grace_seconds."""
+
+    grace_seconds = fields.Integer(strict=True, validate=validate.Range(min=0, max=GRACE_LIMIT_S),
+                                   metadata={"description": (
+                                       "How long the replaced secret stays valid, in seconds "
+                                       f"(default {DEFAULT_GRACE_S}, at most "
+                                       "CLIENTKEYS_MAX_GRACE_S); 0 ends it at once.")})
 
 
 SORTS = ("created_at", "-created_at", "name", "-name")
