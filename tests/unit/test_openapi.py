@@ -1,0 +1,112 @@
+"""The OpenAPI document is the route table, said in OpenAPI 3.1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from api.openapi import build_document
+from api.principals import CONFIGURE_SERVER
+from api.routes import ROUTES, Route
+from common.client_view import ClientSchema
+
+DOCUMENT = build_document(ROUTES)
+
+
+async def _undocumented(request: web.Request) -> web.StreamResponse:
+    return web.Response()
+
+
+def _operation(method: str, path: str, document: dict[str, Any] = DOCUMENT) -> dict[str, Any]:
+    operation: dict[str, Any] = document["paths"][path][method.lower()]
+    return operation
+
+
+def test_it_is_openapi_3_1_with_a_bearer_scheme() -> None:
+    assert DOCUMENT["openapi"] == "3.1.0"
+    assert DOCUMENT["components"]["securitySchemes"]["bearer"] == {"type": "http",
+                                                                  "scheme": "bearer"}
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
+def test_every_route_of_the_table_is_documented(route: Route) -> None:
+    operation = _operation(route.method, route.path)
+    assert operation["operationId"] == route.name
+    if route.permission is None:
+        assert operation["security"] == []
+    else:
+        assert operation["security"] == [{"bearer": []}]
+        assert {"401", "403", "503"} <= set(operation["responses"])
+        assert route.permission in operation["description"]
+    for answer in route.answers:
+        assert str(answer.status) in operation["responses"]
+
+
+def test_a_route_without_documentation_still_lists_its_problems() -> None:
+    bare = Route("POST", "/v1/clients/{key}/archive", _undocumented, "archive_client",
+                 CONFIGURE_SERVER)
+    operation = _operation("POST", "/v1/clients/{key}/archive", build_document([bare]))
+    assert operation["summary"] == "Archive client"
+    assert [p["name"] for p in operation["parameters"]] == ["key", "Idempotency-Key"]
+    assert set(operation["responses"]) == {"400", "401", "403", "404", "409", "413", "422",
+                                           "429", "503"}
+    problem = operation["responses"]["404"]["content"]["application/problem+json"]
+    assert problem["schema"] == {"$ref": "#/components/schemas/Problem"}
+
+
+def test_a_body_route_documents_its_request_and_media_type_problems() -> None:
+    operation = _operation("POST", "/v1/clients")
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/CreateClientRequest"}
+    request = DOCUMENT["components"]["schemas"]["CreateClientRequest"]
+    assert request["additionalProperties"] is False  # unknown fields are refused
+    assert {"400", "413", "415"} <= set(operation["responses"])
+    created = operation["responses"]["201"]
+    assert set(created["headers"]) >= {"ETag", "Location"}
+
+
+def test_clients_are_described_by_the_schema_the_code_dumps_them_with() -> None:
+    client = DOCUMENT["components"]["schemas"]["Client"]
+    assert set(client["properties"]) == set(ClientSchema().fields)
+    assert client["additionalProperties"] is False  # an extra field (a secret) would show
+
+
+def test_the_query_of_a_list_is_its_parameters() -> None:
+    names = {p["name"] for p in _operation("GET", "/v1/clients")["parameters"]}
+    assert names == {"type", "status", "q", "sort", "limit", "cursor"}
+
+
+def test_changes_may_be_pinned_with_if_match() -> None:
+    operation = _operation("PATCH", "/v1/clients/{key}")
+    assert "If-Match" in {p["name"] for p in operation["parameters"]}
+    assert "412" in operation["responses"]
+
+
+def test_every_string_of_a_request_is_bounded() -> None:
+    schemas = DOCUMENT["components"]["schemas"]
+    unbounded = []
+
+    def visit(where: str, schema: dict[str, Any]) -> None:
+        if schema.get("type") == "string" and "maxLength" not in schema \
+                and "enum" not in schema and "format" not in schema:
+            unbounded.append(where)
+        if schema.get("type") == "array" and "maxItems" not in schema:
+            unbounded.append(where)
+        for name, child in schema.get("properties", {}).items():
+            visit(f"{where}.{name}", child)
+        if isinstance(schema.get("items"), dict):
+            visit(f"{where}[]", schema["items"])
+
+    for path_item in DOCUMENT["paths"].values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] in ("query", "path"):
+                    visit(f"{operation['operationId']}:{parameter['name']}",
+                          parameter["schema"])
+            content = operation.get("requestBody", {}).get("content", {})
+            for media in content.values():
+                name = media["schema"]["$ref"].rsplit("/", 1)[-1]
+                visit(name, schemas[name])
+    assert not unbounded
