@@ -18,6 +18,7 @@ from api.authenticator import Authenticator
 from api.idempotency import idempotency_middleware
 from api.jwt_tokens import JwtVerifier, verifier_from_settings
 from api.limiter import FailureLimiter
+from api.oauth1_signatures import SignatureVerifier
 from api.openapi import document_body
 from api.problems import problem_middleware
 from api.read_model import ClientReadModel
@@ -48,6 +49,8 @@ def create_app(settings: Settings, *, bus: MessageBus | None = None) -> web.Appl
     app[keys.AUDITED_ROUTES] = frozenset(r.name for r in ROUTES if is_management(r))
     app[keys.SIGN_IN_FAILURES] = FailureLimiter("sign-in", settings.auth_failures_per_minute, 60)
     app[keys.SECRET_FAILURES] = FailureLimiter("secret", settings.secret_failures_per_minute, 60)
+    app[keys.OAUTH1_VERIFIER] = SignatureVerifier(window_s=settings.oauth1_window_s,
+                                                  require_https=settings.oauth1_require_https)
     if authenticator.jwts is not None:
         app.cleanup_ctx.append(_identity_provider(authenticator.jwts))
     app.cleanup_ctx.append(_mongodb)

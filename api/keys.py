@@ -7,6 +7,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from api.authenticator import Authenticator
 from api.limiter import FailureLimiter
+from api.oauth1_signatures import SignatureVerifier
 from api.principals import Principal
 from api.read_model import ClientReadModel
 from api.verification import SecretChecker
@@ -36,6 +37,7 @@ SECRET_FAILURES = web.AppKey("secret_failures", FailureLimiter)
 # The clients as credential checks see them, and the checker that uses them.
 READ_MODEL = web.AppKey("read_model", ClientReadModel)
 SECRET_CHECKER = web.AppKey("secret_checker", SecretChecker)
+OAUTH1_VERIFIER = web.AppKey("oauth1_verifier", SignatureVerifier)
 # Set by the auth middleware on every protected route.
 PRINCIPAL = web.RequestKey("principal", Principal)
 # The request's id: the caller's X-Request-ID when usable, else a new one.

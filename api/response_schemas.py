@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
+from api.oauth1_signatures import Reason as OAuth1Reason
 from common.client_view import ClientSchema
 from common.commands import COMMAND_TYPES
 from common.outcomes import ErrorCode, OperationStatus
@@ -110,3 +111,14 @@ class VerdictSchema(Schema):
     grant_types = fields.List(fields.String(), required=True, allow_none=True)
     response_types = fields.List(fields.String(), required=True, allow_none=True)
     redirect_uris = fields.List(fields.String(), required=True, allow_none=True)
+
+
+class OAuth1VerdictSchema(Schema):
+    """The answer of an OAuth 1.0a signature check."""
+
+    valid = fields.Boolean(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf([r.value for r in OAuth1Reason]),
+                           metadata={"description": "bad_signature also for an unknown key."})
+    client_key = fields.String(required=True, allow_none=True, metadata={
+        "description": "Only when the signature proved the consumer holds its secret."})
+    status = fields.String(required=True, allow_none=True)

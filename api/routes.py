@@ -16,6 +16,7 @@ from api.response_schemas import (
     ChangedClientSchema,
     ClientPageSchema,
     HealthSchema,
+    OAuth1VerdictSchema,
     OperationSchema,
     ReadinessSchema,
     RotatedClientSchema,
@@ -28,6 +29,7 @@ from common.schemas import (
     CreateClientRequest,
     HistoryQuery,
     ListClientsQuery,
+    OAuth1VerifyRequest,
     RotateSecretRequest,
     UpdateClientRequest,
     VerifySecretRequest,
@@ -103,6 +105,11 @@ ROUTES: tuple[Route, ...] = (
           body=VerifySecretRequest,
           answers=(Answer(200, "The verdict; `valid` only for an approved client and one of "
                           "its secrets.", VerdictSchema),)),
+    Route("POST", "/v1/oauth1/verify", verify_views.verify_oauth1_request, "verify_oauth1",
+          CLIENTS_VERIFY, summary="Check an OAuth 1.0a consumer's signed request (RFC 5849)",
+          body=OAuth1VerifyRequest,
+          answers=(Answer(200, "The verdict; `valid` only for a fresh request signed by an "
+                          "approved consumer.", OAuth1VerdictSchema),)),
     Route("GET", "/v1/operations/{id}", views.get_operation_view, "get_operation",
           CLIENTS_READ, summary="Read the outcome of a command",
           answers=(Answer(200, "The operation.", OperationSchema),)),

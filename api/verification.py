@@ -19,9 +19,10 @@ from typing import Any
 
 from api.read_model import ClientReadModel, Credential
 from common.keyring import KeyringError, SealedSecret, SecretKeyring, generate_secret
+from common.secret_grace import MAX_PREVIOUS_SECRETS
 
-# One current secret and at most two earlier ones.
-SECRETS_COMPARED = 3
+# The current secret and every earlier one still in its grace.
+SECRETS_COMPARED = 1 + MAX_PREVIOUS_SECRETS
 
 
 class Reason(StrEnum):
@@ -61,6 +62,11 @@ class SecretChecker:
             usable.extend([sealed for sealed, until in client.secrets
                            if until is None or until > now][:SECRETS_COMPARED])
         return usable + [None] * (SECRETS_COMPARED - len(usable))
+
+    def secrets_of(self, client: Credential, now: datetime) -> tuple[str, ...]:
+        """The plain secrets a caller of `client` may present now, current first."""
+        return tuple(self._keyring.open(sealed) for sealed, until in client.secrets
+                     if until is None or until > now)
 
     def _open(self, sealed: SealedSecret) -> bytes:
         try:

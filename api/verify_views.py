@@ -10,13 +10,18 @@ from aiohttp import web
 
 from api import keys
 from api.json_body import read_json_object
+from api.oauth1_signatures import Consumer, SignedRequest, consumer_key_of
+from api.oauth1_signatures import Reason as OAuth1Reason
 from api.problems import Problem
 from api.responses import json_response
 from api.verification import Reason
-from common.schemas import VerifySecretRequest
+from common.schemas import OAuth1VerifyRequest, VerifySecretRequest
 from common.store import now
 
 _VERIFY = VerifySecretRequest()
+_OAUTH1 = OAuth1VerifyRequest()
+# Refusals that prove nothing about who signed: counted towards the key's limit.
+_GUESSES = frozenset({OAuth1Reason.BAD_SIGNATURE})
 
 
 async def _not_held_back(request: web.Request, key: str) -> None:
@@ -37,3 +42,25 @@ async def verify_client(request: web.Request) -> web.StreamResponse:
     if verdict.reason is Reason.INVALID_CLIENT:
         await request.app[keys.SECRET_FAILURES].failed(key)
     return json_response(verdict.to_dict())
+
+
+async def verify_oauth1_request(request: web.Request) -> web.StreamResponse:
+    data = _OAUTH1.load(await read_json_object(request))
+    headers = {"Authorization": data["authorization"]} if "authorization" in data else {}
+    signed = SignedRequest(data["method"], data["url"], headers, data.get("form"))
+    key = consumer_key_of(signed) or ""
+    await _not_held_back(request, key)
+    client = request.app[keys.READ_MODEL].get(key)
+    consumer = None
+    if client is not None and client.type == "oauth1":
+        opened = request.app[keys.SECRET_CHECKER].secrets_of(client, now())
+        consumer = Consumer(client.status == "approved", opened)
+    verdict = request.app[keys.OAUTH1_VERIFIER].verify(
+        signed, lambda asked: consumer if asked == key else None, data.get("token_secret"))
+    if verdict.reason in _GUESSES:
+        await request.app[keys.SECRET_FAILURES].failed(key)
+    shown = consumer is not None and verdict.reason in (OAuth1Reason.OK,
+                                                         OAuth1Reason.NOT_APPROVED)
+    return json_response({"valid": verdict.valid, "reason": verdict.reason.value,
+                          "client_key": key if shown else None,
+                          "status": client.status if shown and client else None})

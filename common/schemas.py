@@ -153,3 +153,18 @@ class HistoryQuery(AuditQuery):
 
 class VerifySecretRequest(Schema):
     secret = fields.String(required=True, validate=validate.Length(min=1, max=4096))
+
+
+class OAuth1VerifyRequest(Schema):
+    """A request an OAuth 1.0a consumer signed, as the authorization server received it."""
+
+    method = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    url = fields.String(required=True, validate=validate.Length(min=1, max=8192), metadata={
+        "description": "The full URL the consumer used, query included."})
+    authorization = fields.String(validate=validate.Length(max=8192), metadata={
+        "description": "Its Authorization header, when the OAuth parameters came there."})
+    form = fields.Dict(keys=fields.String(validate=_TEXT), values=fields.String(validate=_TEXT),
+                       validate=validate.Length(max=100), metadata={
+                           "description": "Its form-urlencoded body parameters, if any."})
+    token_secret = fields.String(validate=_TEXT, metadata={
+        "description": "The secret of the request's oauth_token, held by the caller."})

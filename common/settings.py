@@ -63,6 +63,10 @@ class Settings:
     max_grace_s: int = 7 * 24 * 3600
     # How often each gateway's read model is checked against MongoDB (api.read_model).
     read_model_reconcile_s: float = 60.0
+    # OAuth 1.0a checks (api.oauth1_signatures): accepted clock skew either way, and
+    # whether the signed URL must be https.
+    oauth1_window_s: int = 300
+    oauth1_require_https: bool = True
     # JWT bearer tokens of the platform's identity provider (api.jwt_tokens).
     jwt_jwks_url: str | None = None
     jwt_public_key_file: Path | None = None
@@ -198,6 +202,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         read_model_reconcile_s=_number(
             env, "READ_MODEL_RECONCILE_S", defaults.read_model_reconcile_s, minimum=1,
             maximum=3600, integer=False),
+        oauth1_window_s=int(_number(env, "OAUTH1_WINDOW_S", defaults.oauth1_window_s,
+                                    minimum=10, maximum=3600, integer=True)),
+        oauth1_require_https=_flag(env, "OAUTH1_REQUIRE_HTTPS", defaults.oauth1_require_https),
         jwt_jwks_url=_jwks_url(text("JWT_JWKS_URL", "")),
         jwt_public_key_file=_path(text("JWT_PUBLIC_KEY_FILE", "")),
         jwt_hs256_secret_file=_path(text("JWT_HS256_SECRET_FILE", "")),
@@ -208,6 +215,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         jwt_leeway_s=_number(env, "JWT_LEEWAY_S", defaults.jwt_leeway_s, minimum=0,
                              maximum=300, integer=False),
     )
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(PREFIX + name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{PREFIX}{name} must be true or false, not {raw!r}")
 
 
 def _path(value: str) -> Path | None:
