@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from marshmallow import Schema
 
-from api import audit_views, openapi, verify_views, views
+from api import asyncapi_view, audit_views, openapi, verify_views, views
 from api.audit_views import AuditPageSchema
 from api.principals import CLIENTS_READ, CLIENTS_VERIFY, CONFIGURE_SERVER
 from api.response_schemas import (
@@ -122,6 +122,9 @@ ROUTES: tuple[Route, ...] = (
                           (RETRY_AFTER,)))),
     Route("GET", "/openapi.json", openapi.serve_document, "openapi", None,
           summary="This document", answers=(openapi.DOCUMENT_ANSWER,)),
+    Route("GET", "/asyncapi.json", asyncapi_view.serve_document, "asyncapi", None,
+          summary="The AsyncAPI document of the events and commands",
+          answers=(asyncapi_view.DOCUMENT_ANSWER,)),
 )
 
 

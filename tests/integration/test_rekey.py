@@ -52,7 +52,7 @@ async def test_every_sealed_value_moves_to_the_new_key_and_nothing_else_changes(
     await db[CLIENTS].insert_many([client(n) for n in range(count)])
     await db[CLIENTS].insert_one(client(
         count, previous_secrets=[{"secret": OLD.seal("previous-a").to_document(),
-                                  "until": now()}, OLD.seal("previous-b").to_document()]))
+                                  "expires_at": now()}, OLD.seal("previous-b").to_document()]))
     await db[CLIENTS].insert_one({"key": "removed", "version": 9, "secret": None})
     await db[IDEMPOTENCY_KEYS].insert_many([
         {"_id": "done", "kid": "old", "fingerprint": "f", "state": "done",
@@ -74,8 +74,8 @@ async def test_every_sealed_value_moves_to_the_new_key_and_nothing_else_changes(
     assert [opened(ROTATED, with_previous["previous_secrets"][0]["secret"]),
             opened(ROTATED, with_previous["previous_secrets"][1])] == [
         ("new", "previous-a"), ("new", "previous-b")]
-    assert with_previous["previous_secrets"][0]["until"] == \
-        before[with_previous["_id"]]["previous_secrets"][0]["until"]
+    assert with_previous["previous_secrets"][0]["expires_at"] == \
+        before[with_previous["_id"]]["previous_secrets"][0]["expires_at"]
     answer = await db[IDEMPOTENCY_KEYS].find_one({"_id": "done"})
     assert answer is not None
     assert opened(ROTATED, answer["response"]["body"]) == ("new", '{"secret": "shown-once"}')

@@ -1,0 +1,289 @@
+"""The AsyncAPI 3.0 document of the messages other services see: events and commands.
+
+It is generated from what the code uses, so it cannot drift from it: one
+channel, message and `send` operation per `ClientEventType` (address and
+CloudEvents `type` taken from an event built by `common.events` itself), one
+message per command kind of `common.commands` on the commands channel (a
+`receive` operation), exchange and queue names from `common.topology`, and
+payload schemas converted from the marshmallow schemas the code dumps and loads
+(apispec's converter, as for the OpenAPI document).
+
+Names of exchanges and queues carry the namespace (`CLIENTKEYS_NAMESPACE`,
+default `clientkeys`); the document is built for one namespace, the one of the
+process that serves it, so every name in it is the real one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, cast
+
+import aio_pika
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.openapi import OpenAPIConverter
+from marshmallow import fields
+
+from common.amqp_bus import COMMAND_CONTENT_TYPE, EVENT_CONTENT_TYPE
+from common.client_view import ClientSchema
+from common.clients import ClientType
+from common.commands import COMMAND_TYPES, CommandSchema, SealedSecretField
+from common.events import (
+    SPEC_VERSION,
+    ClientEvent,
+    ClientEventType,
+    CloudEventSchema,
+    EventDataSchema,
+    cloud_event,
+    event_source,
+)
+from common.keyring import SealedSecret
+from common.topology import Topology
+
+ASYNCAPI_VERSION = "3.0.0"
+AMQP_BINDING_VERSION = "0.3.0"
+DEFAULT_NAMESPACE = "clientkeys"
+# JSON Schema as apispec writes it for OpenAPI 3.1: nullable fields as `type: [T, "null"]`,
+# which the AsyncAPI schema format (a superset of JSON Schema draft 07) reads as it is.
+_CONVERTER_OPENAPI_VERSION = "3.1.0"
+_SCHEMAS = "#/components/schemas/"
+_CLIENT_TYPE = "clientType"
+
+# Event types missing here are documented all the same, with a generic summary.
+_EVENT_SUMMARIES: dict[str, str] = {
+    "created": "A client was registered (status `pending`).",
+    "updated": "A client's fields were edited; `changed_fields` names them.",
+    "approved": "A client was approved; `previous_status` says from what.",
+    "disapproved": "A client was disapproved; `previous_status` says from what.",
+    "removed": "A client was removed; `client` is its view as it was removed.",
+    "secret_rotated": "A client's secret was replaced; the replaced one stays valid until "
+                      "its `previous_secrets[].expires_at`.",
+}
+
+
+# The schemas of common.events, with `data.client` (declared as any object) as what
+# the worker puts there: the public view of the client.
+_EventData = EventDataSchema.from_dict({"client": fields.Nested(ClientSchema, required=True)},
+                                       name="ClientEventData")
+_ClientEvent = CloudEventSchema.from_dict({"data": fields.Nested(_EventData, required=True)},
+                                          name="ClientEvent")
+
+
+def _sealed_secret(converter: OpenAPIConverter, field: fields.Field[Any],
+                   **kwargs: Any) -> dict[str, Any]:
+    if not isinstance(field, SealedSecretField):
+        return {}
+    reference = {"$ref": _SCHEMAS + "SealedSecret"}
+    return {"anyOf": [reference, {"type": "null"}]} if field.allow_none else reference
+
+
+def _sealed_secret_schema() -> dict[str, Any]:
+    wire = SealedSecret("kid", b"", b"").to_wire()
+    return {"type": "object", "required": sorted(wire),
+            "properties": {name: {"type": "string", "minLength": 1} for name in wire},
+            "additionalProperties": False,
+            "description": "A secret sealed with AES-256-GCM under the keyring key `kid` "
+                           "(nonce and ciphertext in base64url): the broker never carries "
+                           "a secret in the clear."}
+
+
+def _component_schemas() -> dict[str, Any]:
+    """The marshmallow schemas of the messages, converted to JSON Schema by apispec."""
+    plugin = MarshmallowPlugin()
+    spec = APISpec(title="clientkeys", version="0", openapi_version=_CONVERTER_OPENAPI_VERSION,
+                   plugins=[plugin])
+    cast(Any, plugin.converter).add_attribute_function(_sealed_secret)
+    spec.components.schema("Client", schema=ClientSchema)
+    spec.components.schema("ClientEventData", schema=_EventData)
+    spec.components.schema("ClientEvent", schema=_ClientEvent)
+    spec.components.schema("SealedSecret", _sealed_secret_schema())
+    spec.components.schema("Command", schema=CommandSchema)
+    schemas: dict[str, Any] = spec.to_dict()["components"]["schemas"]
+    return schemas
+
+
+def _camel(*words: str) -> str:
+    parts = [part for word in words for part in word.split("_")]
+    return parts[0] + "".join(part.capitalize() for part in parts[1:])
+
+
+def event_message_name(event_type: ClientEventType) -> str:
+    """`clientCreated`, `clientSecretRotated`: the message, channel and schema name."""
+    return _camel("client", event_type.value)
+
+
+def command_message_name(kind: str) -> str:
+    return _camel(kind)
+
+
+def _schema_name(message_name: str) -> str:
+    return message_name[0].upper() + message_name[1:]
+
+
+def _placeholder_event(event_type: ClientEventType) -> ClientEvent:
+    """An event whose client type is the channel parameter: its routing key is the address."""
+    return ClientEvent(event_type, {"key": "", "type": f"{{{_CLIENT_TYPE}}}"}, actor="",
+                       command_id="")
+
+
+def _events(topology: Topology, channels: dict[str, Any], operations: dict[str, Any],
+            messages: dict[str, Any], schemas: dict[str, Any]) -> None:
+    exchange = {"name": topology.events_exchange, "type": "topic", "durable": True,
+                "autoDelete": False}
+    for event_type in ClientEventType:
+        name = event_message_name(event_type)
+        placeholder = _placeholder_event(event_type)
+        envelope = cloud_event(placeholder, topology.namespace)
+        schemas[_schema_name(name)] = {
+            "allOf": [{"$ref": _SCHEMAS + "ClientEvent"}],
+            "properties": {"specversion": {"const": SPEC_VERSION},
+                           "type": {"const": envelope["type"]},
+                           "source": {"const": event_source(topology.namespace)},
+                           "datacontenttype": {"const": envelope["datacontenttype"]}},
+        }
+        messages[name] = {
+            "name": name,
+            "title": f"Client {event_type.value.replace('_', ' ')}",
+            "summary": _EVENT_SUMMARIES.get(event_type, f"A client's `{event_type}` event."),
+            "description": "A CloudEvents 1.0 event in structured JSON mode; `subject` is "
+                           "the client key, `data.client` its public view after the "
+                           "change (never a secret). The AMQP `message_id` is the event "
+                           "`id`: a redelivered event has the same one.",
+            "contentType": EVENT_CONTENT_TYPE,
+            "payload": {"$ref": _SCHEMAS + _schema_name(name)},
+            "bindings": {"amqp": {"messageType": envelope["type"],
+                                  "bindingVersion": AMQP_BINDING_VERSION}},
+        }
+        channels[name] = {
+            "address": placeholder.routing_key,
+            "title": f"Routing key of `{event_type}` events",
+            "description": f"Routing key on the topic exchange `{topology.events_exchange}`; "
+                           f"bind e.g. `client.*.{event_type}` or `client.#`.",
+            "parameters": {_CLIENT_TYPE: {
+                "enum": [client_type.value for client_type in ClientType],
+                "description": "The type of the client the event is about."}},
+            "messages": {name: {"$ref": f"#/components/messages/{name}"}},
+            "bindings": {"amqp": {"is": "routingKey", "exchange": exchange,
+                                  "bindingVersion": AMQP_BINDING_VERSION}},
+        }
+        operations[f"send{_schema_name(name)}"] = {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{name}"},
+            "summary": f"Workers publish a `{event_type}` event once the change is stored.",
+            "messages": [{"$ref": f"#/channels/{name}/messages/{name}"}],
+            "bindings": {"amqp": {"deliveryMode": int(aio_pika.DeliveryMode.PERSISTENT),
+                                  "mandatory": False,
+                                  "bindingVersion": AMQP_BINDING_VERSION}},
+        }
+
+
+def _required_fields(command_type: type[Any]) -> list[str]:
+    return [f.name for f in dataclasses.fields(command_type)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+
+
+def _command_summary(command_type: type[Any], kind: str) -> str:
+    doc = command_type.__doc__ or ""
+    # A dataclass without a docstring gets its signature as one.
+    if not doc or doc.startswith(command_type.__name__ + "("):
+        return f"The `{kind}` command."
+    return doc.strip().splitlines()[0]
+
+
+def _commands(topology: Topology, channels: dict[str, Any], operations: dict[str, Any],
+              messages: dict[str, Any], schemas: dict[str, Any]) -> None:
+    names = []
+    for kind, command_type in COMMAND_TYPES.items():
+        name = command_message_name(kind)
+        names.append(name)
+        # Of the fields CommandSchema knows, a command carries those of its own type.
+        own = [f.name for f in dataclasses.fields(command_type)]
+        schemas[_schema_name(name)] = {"allOf": [{"$ref": _SCHEMAS + "Command"}],
+                         "properties": {"kind": {"const": kind}},
+                         "required": ["kind", *_required_fields(command_type)],
+                         "propertyNames": {"enum": ["kind", *own]}}
+        messages[name] = {
+            "name": name,
+            "title": kind.replace("_", " ").capitalize(),
+            "summary": _command_summary(command_type, kind),
+            "contentType": COMMAND_CONTENT_TYPE,
+            "payload": {"$ref": _SCHEMAS + _schema_name(name)},
+            "bindings": {"amqp": {"messageType": kind, "bindingVersion": AMQP_BINDING_VERSION}},
+        }
+    channels["commands"] = {
+        "address": topology.commands_routing_key,
+        "title": "Commands",
+        "description": f"Published by the gateway to the direct exchange "
+                       f"`{topology.commands_exchange}` with this routing key, which routes "
+                       f"them to the quorum queue `{topology.commands_queue}`; workers "
+                       "compete on it. `message_id` and `correlation_id` are the command "
+                       f"`id`; the outcome goes to `reply_to` through `{topology.replies_exchange}`"
+                       f". After {_delivery_limit(topology)} failed deliveries a command is "
+                       f"dead-lettered to `{topology.dead_letter_queue}`. Internal to "
+                       "clientkeys: documented for operators, not for other services to "
+                       "publish to.",
+        "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in names},
+        "bindings": {"amqp": {
+            "is": "queue",
+            "queue": {"name": topology.commands_queue, "durable": True, "exclusive": False,
+                      "autoDelete": False},
+            "x-queue-arguments": topology.commands_queue_arguments(),
+            "bindingVersion": AMQP_BINDING_VERSION}},
+    }
+    operations["receiveCommands"] = {
+        "action": "receive",
+        "channel": {"$ref": "#/channels/commands"},
+        "summary": "Workers apply each command and ack it once its outcome is stored.",
+        "messages": [{"$ref": f"#/channels/commands/messages/{name}"} for name in names],
+        "bindings": {"amqp": {"ack": True, "bindingVersion": AMQP_BINDING_VERSION}},
+    }
+
+
+def _delivery_limit(topology: Topology) -> Any:
+    return topology.commands_queue_arguments().get("x-delivery-limit")
+
+
+def _version() -> str:
+    try:
+        return version("clientkeys")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def build_document(namespace: str = DEFAULT_NAMESPACE) -> dict[str, Any]:
+    """The AsyncAPI 3.0 document for the exchanges and queues of `namespace`."""
+    topology = Topology(namespace)
+    schemas = _component_schemas()
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    _events(topology, channels, operations, messages, schemas)
+    _commands(topology, channels, operations, messages, schemas)
+    return {
+        "asyncapi": ASYNCAPI_VERSION,
+        "info": {
+            "title": "clientkeys events and commands",
+            "version": _version(),
+            "description": (
+                f"What clientkeys publishes on RabbitMQ (AMQP 0-9-1), for namespace "
+                f"`{namespace}`: every name below starts with the namespace "
+                f"(`CLIENTKEYS_NAMESPACE`, default `{DEFAULT_NAMESPACE}`). Subscribe to the "
+                f"topic exchange `{topology.events_exchange}` with a queue of your own bound "
+                "to routing keys `client.<type>.<event>`. Delivery is at least once: a "
+                "duplicate has the same `id` (= AMQP `message_id`); the events of one "
+                "client are published in the order they happened."),
+        },
+        "defaultContentType": COMMAND_CONTENT_TYPE,
+        "channels": channels,
+        "operations": operations,
+        "components": {"schemas": schemas, "messages": messages},
+    }
+
+
+@cache
+def document_body(namespace: str) -> bytes:
+    """The document as served: built once per namespace."""
+    return json.dumps(build_document(namespace)).encode()
