@@ -125,3 +125,38 @@ async def test_verification_is_its_own_permission(
     assert (await response.json())["missing_permission"] == CLIENTS_VERIFY
     ready = await (await service.request("GET", "/readyz")).json()
     assert ready["checks"]["read_model"] == "ok"
+
+
+async def test_a_rotated_secret_and_its_predecessor_both_work_until_the_deadline(
+        checked: tuple[Service, dict[str, str]]) -> None:
+    service, verifier = checked
+    key = (await service.create(oidc_client()))["key"]
+    await service.http.app[keys.READ_MODEL].refresh(key)
+    assert (await service.request("POST", f"/v1/clients/{key}/approve")).status == 200
+    grace_s = 2
+    rotated = await service.request("POST", f"/v1/clients/{key}/secret/rotate", json={
+        "secret": "the-new-secret-456", "secret_confirmation": "the-new-secret-456",
+        "grace_seconds": grace_s})
+    assert rotated.status == 200, await rotated.json()
+    await wait_for(service, verifier, key, "the-new-secret-456", valid=True, bound_s=10)
+    assert (await verify(service, verifier, key, SECRET))["valid"] is True  # still in grace
+    await asyncio.sleep(grace_s + 0.5)  # past the deadline: no event needed
+    assert (await verify(service, verifier, key, SECRET))["reason"] == "invalid_client"
+    assert (await verify(service, verifier, key, "the-new-secret-456"))["valid"] is True
+
+
+async def test_ending_the_grace_early_stops_the_old_secret(
+        checked: tuple[Service, dict[str, str]]) -> None:
+    service, verifier = checked
+    key = (await service.create(oidc_client()))["key"]
+    await service.http.app[keys.READ_MODEL].refresh(key)
+    assert (await service.request("POST", f"/v1/clients/{key}/approve")).status == 200
+    rotated = await service.request("POST", f"/v1/clients/{key}/secret/rotate",
+                                    json={"generate_secret": True})
+    new_secret = (await rotated.json())["secret"]
+    await wait_for(service, verifier, key, new_secret, valid=True, bound_s=10)
+    assert (await verify(service, verifier, key, SECRET))["valid"] is True
+    ended = await service.request("DELETE", f"/v1/clients/{key}/secret/previous")
+    assert ended.status in (200, 204)
+    await wait_for(service, verifier, key, SECRET, valid=False, bound_s=10)
+    assert (await verify(service, verifier, key, new_secret))["valid"] is True
