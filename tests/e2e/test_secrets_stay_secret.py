@@ -1,13 +1,15 @@
 """A recognisable secret goes through every operation and shows up nowhere.
 
 The service runs with its keyring in a file; the secret is created, replaced by
-an edit, re-encrypted by `clientkeys keys rotate` while the service runs, and
-the client approved, disapproved and removed; a second client gets a generated
-secret. Nowhere means: no log record at any level (message, arguments or
-traceback), no message on any exchange of the namespace (a tap queue is bound
-to each), no byte of any document of any collection (raw BSON), no output of
-the command line, and no HTTP response — except the one answer that shows a
-generated secret, once. Plain, hex and base64 forms are all looked for.
+an edit, rotated with a grace (so it is kept as a previous secret), re-encrypted
+by `clientkeys keys rotate` while the service runs, its grace ended, and the
+client approved, disapproved and removed; a second client gets a generated
+secret, and a generated one again by a rotation. Nowhere means: no log record
+at any level (message, arguments or traceback), no message on any exchange of
+the namespace (a tap queue is bound to each), no byte of any document of any
+collection (raw BSON), no output of the command line, and no HTTP response —
+except the one answer that shows a generated secret, once. Plain, hex and
+base64 forms are all looked for.
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ from tests.harness import WireTap, run_cli, wire_tap, with_keyring_file
 
 CANARY = "CANARY-secret-7f3a9c0d"
 SECOND = "CANARY-second-b81d2e4f"
-EVENTS_EXPECTED = 7  # created x2, updated, approved, disapproved, removed x2
+THIRD = "CANARY-rotated-5e0a6c93"
+# created x2, updated, secret_rotated x2, approved, disapproved, updated (grace ended),
+# removed x2
+EVENTS_EXPECTED = 10
 
 
 @pytest.fixture
@@ -114,6 +119,14 @@ async def test_a_secret_through_every_operation_and_a_rotation_shows_up_nowhere(
         shown_once = generated.pop("secret")
         await call("PATCH", f"/v1/clients/{key}",
                    {"secret": SECOND, "secret_confirmation": SECOND, "name": "Renamed"})
+        rotated = await call("POST", f"/v1/clients/{key}/secret/rotate",
+                             {"secret": THIRD, "secret_confirmation": THIRD},
+                             {"Idempotency-Key": "rotate-canary"})
+        assert len(rotated["previous_secrets"]) == 1  # SECOND is kept, sealed, for a while
+        rotated_generated = await call("POST",
+                                       f"/v1/clients/{generated['key']}/secret/rotate",
+                                       {"generate_secret": True, "grace_seconds": 60})
+        shown_on_rotation = rotated_generated.pop("secret")
         assert await run_cli(service.settings, "keys", "rotate", "--key-id", "rotated",
                              "--settle", "0") == 0
         await call("POST", f"/v1/clients/{key}/approve")
@@ -123,6 +136,7 @@ async def test_a_secret_through_every_operation_and_a_rotation_shows_up_nowhere(
         await call("GET", f"/v1/clients/{key}/history")
         await call("GET", "/v1/audit")
         stored = await raw_documents(db)
+        await call("DELETE", f"/v1/clients/{key}/secret/previous")
         await call("DELETE", f"/v1/clients/{key}")
         await call("DELETE", f"/v1/clients/{generated['key']}")
         await wait_for_events(tap, topology.events_exchange, EVENTS_EXPECTED)
@@ -138,12 +152,14 @@ async def test_a_secret_through_every_operation_and_a_rotation_shows_up_nowhere(
         == EVENTS_EXPECTED
     assert stored and logs  # the scans did read documents and records
     wire = tap.raw()
-    for secret in (CANARY, SECOND, shown_once):
+    # The answer each generated secret is shown in: its own, once.
+    shown_in = {shown_once: 1, shown_on_rotation: 4}
+    for secret in (CANARY, SECOND, THIRD, shown_once, shown_on_rotation):
         for needle in encodings(secret):
             assert not any(needle in text for text in logs), (secret, needle)
             assert not any(needle in message for message in wire), (secret, needle)
             assert not any(needle in document for document in stored), (secret, needle)
             assert needle not in command_line
             showing = [i for i, body in enumerate(responses) if needle in body]
-            assert showing == ([1] if secret == shown_once and needle == secret.encode()
-                               else []), (secret, needle)
+            assert showing == ([shown_in[secret]] if secret in shown_in
+                               and needle == secret.encode() else []), (secret, needle)
