@@ -2,7 +2,8 @@
 
 `gateway` and `worker` are the production processes; `dev` runs both in one
 process; `dlq` looks after commands that failed on every delivery; `tokens`
-keeps the static API tokens; `keys` makes, rotates and counts encryption keys. A
+keeps the static API tokens; `keys` makes, rotates and counts encryption keys;
+`events tail` prints the events as they are published. A
 bad setting ends the
 process with one clear line on stderr and exit code 2, never a traceback.
 """
@@ -15,6 +16,7 @@ import sys
 
 from api import tokens_cli
 from api.tokens import TokensFileError
+from common import events_tail
 from common.settings import SettingsError, load_settings
 from worker import keys_cli
 
@@ -38,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         action.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     tokens_cli.add_parser(commands)
     keys_cli.add_parser(commands)
+    events_tail.add_parser(commands)
     return parser
 
 
@@ -54,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
             return tokens_cli.run(args)
         if args.command == "keys":
             return keys_cli.run(args)
+        if args.command == "events":
+            return events_tail.run(args)
         if args.command == "dlq":
             if args.dlq_command != "list" and not (args.ids or args.all):
                 print("clientkeys: name the command ids, or use --all", file=sys.stderr)
