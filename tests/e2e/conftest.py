@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 
 from api import keys
 from api.app import create_app
-from api.principals import CLIENTS_READ, CONFIGURE_SERVER
+from api.principals import CLIENTS_READ, CONFIGURE_SERVER, PERMISSIONS
 from common.settings import Settings
 from tests.harness import add_token, bearer, running_workers
 from worker.service import Worker
@@ -35,6 +35,7 @@ class Service:
     admin: dict[str, str]
     reader: dict[str, str]
     workers: list[Worker]
+    everything: dict[str, str]  # every permission: for tests that walk every route
 
     async def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
                       **kwargs: Any) -> ClientResponse:
@@ -68,11 +69,13 @@ async def start_service(settings: Settings, aiohttp_client: AiohttpClient,
                         workers: int) -> AsyncIterator[Service]:
     admin = add_token(settings, "alice", CONFIGURE_SERVER)
     reader = add_token(settings, "dashboard", CLIENTS_READ)
+    everything = add_token(settings, "operator", *PERMISSIONS)
     async with running_workers(settings, workers) as started:
         http = await aiohttp_client(create_app(settings))
         # As a load balancer would: send traffic once /readyz says the model is loaded.
         await asyncio.wait_for(http.app[keys.READ_MODEL].loaded.wait(), 10)
-        yield Service(http, settings, bearer(admin), bearer(reader), started)
+        yield Service(http, settings, bearer(admin), bearer(reader), started,
+                      bearer(everything))
 
 
 @pytest.fixture

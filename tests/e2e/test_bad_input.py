@@ -49,7 +49,7 @@ async def test_every_body_must_be_json_in_utf8(service: Service, route: Any,
                                               content_type: str | None) -> None:
     path = await _path_of(service, route.path)
     before = await _operations_count(service)
-    headers = dict(service.admin)
+    headers = dict(service.everything)
     if content_type is not None:
         headers["Content-Type"] = content_type
     response = await service.http.request(route.method, path, data=b'{"name": "x"}',
@@ -65,7 +65,7 @@ async def test_a_body_over_the_limit_is_413(service: Service, route: Any) -> Non
     limit = service.settings.max_body_bytes
     oversized = b'{"name": "' + b"x" * limit + b'"}'
     response = await service.request(route.method, path, data=oversized,
-                                     headers={**service.admin, "Content-Type": JSON})
+                                     headers={**service.everything, "Content-Type": JSON})
     problem = await assert_problem(response, 413)
     assert str(limit) in problem["detail"]
 

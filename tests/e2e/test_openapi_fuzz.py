@@ -21,43 +21,16 @@ import asyncio
 import json
 import re
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
 from api import keys
-from api.principals import PERMISSIONS
-from common.settings import Settings
-from tests.e2e.conftest import (
-    WORKERS,
-    AiohttpClient,
-    Service,
-    oauth1_client,
-    oidc_client,
-    start_service,
-)
-from tests.harness import add_token, bearer
+from tests.e2e.conftest import Service, oauth1_client, oidc_client
 
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_headers_conformance", "response_schema_conformance")
 MAX_EXAMPLES = 50
 RUN_LIMIT_S = 240  # far above a normal run; only a hung run reaches it
 FUZZ_SECRET = "a-secret-for-fuzzing"
-
-
-@pytest.fixture
-def every_permission(settings: Settings) -> dict[str, str]:
-    """A token holding every permission, so that no route answers only 403."""
-    return bearer(add_token(settings, "fuzzer", *PERMISSIONS))
-
-
-@pytest.fixture
-async def service(every_permission: dict[str, str], settings: Settings,
-                  aiohttp_client: AiohttpClient, topology_cleanup: None
-                  ) -> AsyncIterator[Service]:
-    async for running in start_service(settings, aiohttp_client, WORKERS):
-        yield running
 
 
 async def _config(service: Service, folder: Path) -> Path:
@@ -82,14 +55,13 @@ async def _config(service: Service, folder: Path) -> Path:
     return config
 
 
-async def test_every_answer_matches_the_document(service: Service, tmp_path: Path,
-                                                 every_permission: dict[str, str]) -> None:
+async def test_every_answer_matches_the_document(service: Service, tmp_path: Path) -> None:
     config = await _config(service, tmp_path)
     command = [
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run",
         str(service.http.make_url("/openapi.json")),
         "--checks", ",".join(CHECKS),
-        "--header", f"Authorization:{every_permission['Authorization']}",
+        "--header", f"Authorization:{service.everything['Authorization']}",
         "--phases", "examples,coverage,fuzzing,stateful",
         "--max-examples", str(MAX_EXAMPLES),
         "--generation-deterministic",
