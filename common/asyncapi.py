@@ -41,7 +41,7 @@ from common.events import (
     event_source,
 )
 from common.keyring import SealedSecret
-from common.topology import Topology
+from common.topology import COMMAND_DELIVERY_LIMIT, Topology
 
 ASYNCAPI_VERSION = "3.0.0"
 AMQP_BINDING_VERSION = "0.3.0"
@@ -201,10 +201,12 @@ def _commands(topology: Topology, channels: dict[str, Any], operations: dict[str
         names.append(name)
         # Of the fields CommandSchema knows, a command carries those of its own type.
         own = [f.name for f in dataclasses.fields(command_type)]
-        schemas[_schema_name(name)] = {"allOf": [{"$ref": _SCHEMAS + "Command"}],
-                         "properties": {"kind": {"const": kind}},
-                         "required": ["kind", *_required_fields(command_type)],
-                         "propertyNames": {"enum": ["kind", *own]}}
+        schemas[_schema_name(name)] = {
+            "allOf": [{"$ref": _SCHEMAS + "Command"}],
+            "properties": {"kind": {"const": kind}},
+            "required": ["kind", *_required_fields(command_type)],
+            "propertyNames": {"enum": ["kind", *own]},
+        }
         messages[name] = {
             "name": name,
             "title": kind.replace("_", " ").capitalize(),
@@ -221,7 +223,7 @@ def _commands(topology: Topology, channels: dict[str, Any], operations: dict[str
                        f"them to the quorum queue `{topology.commands_queue}`; workers "
                        "compete on it. `message_id` and `correlation_id` are the command "
                        f"`id`; the outcome goes to `reply_to` through `{topology.replies_exchange}`"
-                       f". After {_delivery_limit(topology)} failed deliveries a command is "
+                       f". After {COMMAND_DELIVERY_LIMIT} failed deliveries a command is "
                        f"dead-lettered to `{topology.dead_letter_queue}`. Internal to "
                        "clientkeys: documented for operators, not for other services to "
                        "publish to.",
@@ -240,10 +242,6 @@ def _commands(topology: Topology, channels: dict[str, Any], operations: dict[str
         "messages": [{"$ref": f"#/channels/commands/messages/{name}"} for name in names],
         "bindings": {"amqp": {"ack": True, "bindingVersion": AMQP_BINDING_VERSION}},
     }
-
-
-def _delivery_limit(topology: Topology) -> Any:
-    return topology.commands_queue_arguments().get("x-delivery-limit")
 
 
 def _version() -> str:
