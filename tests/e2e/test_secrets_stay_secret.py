@@ -130,6 +130,12 @@ async def test_a_secret_through_every_operation_and_a_rotation_shows_up_nowhere(
         assert await run_cli(service.settings, "keys", "rotate", "--key-id", "rotated",
                              "--settle", "0") == 0
         await call("POST", f"/v1/clients/{key}/approve")
+        await service.http.app[keys.READ_MODEL].refresh(key)
+        verifier = service.everything
+        for secret, valid in ((THIRD, True), (SECOND, True), (CANARY, False)):
+            verdict = await call("POST", f"/v1/clients/{key}/verify", {"secret": secret},
+                                 verifier)
+            assert verdict["valid"] is valid, secret  # the verify answer never echoes it
         await call("POST", f"/v1/clients/{key}/disapprove")
         await call("GET", f"/v1/clients/{key}")
         await call("GET", "/v1/clients")
