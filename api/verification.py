@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from api.read_model import ClientReadModel, Credential
+from common.clients import Status
 from common.keyring import KeyringError, SealedSecret, SecretKeyring, generate_secret
 from common.secret_grace import MAX_PREVIOUS_SECRETS
 
@@ -87,6 +88,6 @@ class SecretChecker:
             matched |= hmac.compare_digest(expected, given) & real
         if client is None or not matched:
             return Verdict(False, Reason.INVALID_CLIENT)
-        if client.status != "approved":
+        if client.status != Status.APPROVED:
             return Verdict(False, Reason.NOT_APPROVED, client)
         return Verdict(True, Reason.OK, client)

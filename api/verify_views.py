@@ -15,6 +15,7 @@ from api.oauth1_signatures import Reason as OAuth1Reason
 from api.problems import Problem
 from api.responses import json_response
 from api.verification import Reason
+from common.clients import ClientType, Status
 from common.schemas import OAuth1VerifyRequest, VerifySecretRequest
 from common.store import now
 
@@ -52,9 +53,9 @@ async def verify_oauth1_request(request: web.Request) -> web.StreamResponse:
     await _not_held_back(request, key)
     client = request.app[keys.READ_MODEL].get(key)
     consumer = None
-    if client is not None and client.type == "oauth1":
+    if client is not None and client.type == ClientType.OAUTH1:
         opened = request.app[keys.SECRET_CHECKER].secrets_of(client, now())
-        consumer = Consumer(client.status == "approved", opened)
+        consumer = Consumer(client.status == Status.APPROVED, opened)
     verdict = request.app[keys.OAUTH1_VERIFIER].verify(
         signed, lambda asked: consumer if asked == key else None, data.get("token_secret"))
     if verdict.reason in _GUESSES:
