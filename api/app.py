@@ -18,6 +18,7 @@ from api.authenticator import Authenticator
 from api.idempotency import idempotency_middleware
 from api.jwt_tokens import JwtVerifier, verifier_from_settings
 from api.limiter import FailureLimiter
+from api.live_events import LiveEvents
 from api.oauth1_signatures import SignatureVerifier
 from api.openapi import document_body
 from api.problems import problem_middleware
@@ -56,7 +57,20 @@ def create_app(settings: Settings, *, bus: MessageBus | None = None) -> web.Appl
     app.cleanup_ctx.append(_mongodb)
     app.cleanup_ctx.append(_message_bus(bus))
     app.cleanup_ctx.append(_read_model)
+    app[keys.LIVE_EVENTS] = LiveEvents()
+    app.cleanup_ctx.append(_live_events)
+    app.on_shutdown.append(_end_event_streams)
     return app
+
+
+async def _live_events(app: web.Application) -> AsyncIterator[None]:
+    await app[keys.BUS].subscribe_events(["client.#"], app[keys.LIVE_EVENTS].on_event)
+    yield
+
+
+async def _end_event_streams(app: web.Application) -> None:
+    # Shutdown runs before the wait for open requests: streams never end by themselves.
+    app[keys.LIVE_EVENTS].close()
 
 
 async def _read_model(app: web.Application) -> AsyncIterator[None]:

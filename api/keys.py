@@ -7,6 +7,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from api.authenticator import Authenticator
 from api.limiter import FailureLimiter
+from api.live_events import LiveEvents
 from api.oauth1_signatures import SignatureVerifier
 from api.principals import Principal
 from api.read_model import ClientReadModel
@@ -38,6 +39,8 @@ SECRET_FAILURES = web.AppKey("secret_failures", FailureLimiter)
 READ_MODEL = web.AppKey("read_model", ClientReadModel)
 SECRET_CHECKER = web.AppKey("secret_checker", SecretChecker)
 OAUTH1_VERIFIER = web.AppKey("oauth1_verifier", SignatureVerifier)
+# Client events fanned out to the admin page's Server-Sent Events streams.
+LIVE_EVENTS = web.AppKey("live_events", LiveEvents)
 # Set by the auth middleware on every protected route.
 PRINCIPAL = web.RequestKey("principal", Principal)
 # The request's id: the caller's X-Request-ID when usable, else a new one.

@@ -16,6 +16,9 @@ CLIENTS_READ = "clients:read"
 # Credential verification: the platform's authorization servers.
 CLIENTS_VERIFY = "clients:verify"
 PERMISSIONS = (CONFIGURE_SERVER, CLIENTS_READ, CLIENTS_VERIFY)
+# Not a permission a token can hold: what a route needs that any valid token may
+# call (who am I). It still needs a token, so it is never public.
+SIGNED_IN = "signed_in"
 
 # What holding a permission grants besides itself. Verifying credentials is a
 # separate right on purpose: an administrator's token is no oracle for secrets.
@@ -28,5 +31,7 @@ class Principal:
     permissions: frozenset[str]
 
     def allows(self, permission: str) -> bool:
+        if permission == SIGNED_IN:
+            return True
         return any(permission == held or permission in _IMPLIES.get(held, ())
                    for held in self.permissions)

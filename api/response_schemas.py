@@ -15,6 +15,7 @@ from marshmallow import INCLUDE, Schema, fields, validate
 
 from api.oauth1_signatures import Reason as OAuth1Reason
 from common.client_view import ClientSchema
+from common.clients import ClientType
 from common.commands import COMMAND_TYPES
 from common.outcomes import ErrorCode, OperationStatus
 
@@ -122,3 +123,34 @@ class OAuth1VerdictSchema(Schema):
     client_key = fields.String(required=True, allow_none=True, metadata={
         "description": "Only when the signature proved the consumer holds its secret."})
     status = fields.String(required=True, allow_none=True)
+
+
+class PrincipalSchema(Schema):
+    """Who the token belongs to and what it may do."""
+
+    subject = fields.String(required=True)
+    permissions = fields.List(fields.String(), required=True, metadata={
+        "description": "Every permission the token holds, implied ones included."})
+
+
+class ChoiceSchema(Schema):
+    value = fields.String(required=True)
+    warnings = fields.List(fields.String(), required=True, metadata={
+        "description": "Why choosing it is discouraged (RFC 9700); empty when it is not."})
+
+
+class ClientTypeSchema(Schema):
+    type = fields.String(required=True, validate=validate.OneOf([t.value for t in ClientType]))
+    label = fields.String(required=True)
+    key_label = fields.String(required=True)
+    redirect_uris = fields.Boolean(required=True, metadata={
+        "description": "Whether clients of this type have redirect URIs."})
+    grant_types = fields.List(fields.Nested(ChoiceSchema), required=True)
+    response_types = fields.List(fields.Nested(ChoiceSchema), required=True)
+
+
+class ClientTypesSchema(Schema):
+    """The client types and the rules a form needs before it sends anything."""
+
+    types = fields.List(fields.Nested(ClientTypeSchema), required=True)
+    limits = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)

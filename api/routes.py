@@ -8,16 +8,27 @@ from dataclasses import dataclass
 from aiohttp import web
 from marshmallow import Schema
 
-from api import asyncapi_view, audit_views, openapi, verify_views, views
+from api import (
+    about_views,
+    asyncapi_view,
+    audit_views,
+    live_events,
+    openapi,
+    page,
+    verify_views,
+    views,
+)
 from api.audit_views import AuditPageSchema
-from api.principals import CLIENTS_READ, CLIENTS_VERIFY, CONFIGURE_SERVER
+from api.principals import CLIENTS_READ, CLIENTS_VERIFY, CONFIGURE_SERVER, SIGNED_IN
 from api.response_schemas import (
     AcceptedSchema,
     ChangedClientSchema,
     ClientPageSchema,
+    ClientTypesSchema,
     HealthSchema,
     OAuth1VerdictSchema,
     OperationSchema,
+    PrincipalSchema,
     ReadinessSchema,
     RotatedClientSchema,
     VerdictSchema,
@@ -44,7 +55,7 @@ class Route:
     path: str
     view: View
     name: str
-    permission: str | None  # None: public (health, metrics, API documents only)
+    permission: str | None  # None: public (health, metrics, API documents, the page only)
     # Documentation (api.openapi); problems every route of its kind can give are added there.
     summary: str = ""
     body: type[Schema] | None = None  # the JSON request body
@@ -113,6 +124,18 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/operations/{id}", views.get_operation_view, "get_operation",
           CLIENTS_READ, summary="Read the outcome of a command",
           answers=(Answer(200, "The operation.", OperationSchema),)),
+    Route("GET", "/v1/me", about_views.whoami, "whoami", SIGNED_IN,
+          summary="Who this token belongs to and what it may do",
+          answers=(Answer(200, "The token's subject and permissions.", PrincipalSchema),)),
+    Route("GET", "/v1/client-types", about_views.client_types, "client_types", CLIENTS_READ,
+          summary="The client types: their grant and response types, warnings and limits",
+          answers=(Answer(200, "The client types.", ClientTypesSchema),)),
+    Route("GET", "/v1/events", live_events.event_stream, "event_stream", CLIENTS_READ,
+          summary="Client events as they happen (Server-Sent Events)",
+          answers=(Answer(200, "An endless stream: `ready` once, then one event per client "
+                          "event (its CloudEvent as `data`), `resync` when events were "
+                          "dropped for a slow reader; no replay.",
+                          media_type="text/event-stream"),)),
     Route("GET", "/healthz", views.healthz, "healthz", None, summary="Is the process alive",
           answers=(Answer(200, "Alive.", HealthSchema),)),
     Route("GET", "/readyz", views.readyz, "readyz", None,
@@ -125,6 +148,12 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/asyncapi.json", asyncapi_view.serve_document, "asyncapi", None,
           summary="The AsyncAPI document of the events and commands",
           answers=(asyncapi_view.DOCUMENT_ANSWER,)),
+    Route("GET", "/", page.index, "admin_page", None, summary="The admin page",
+          answers=(Answer(200, "The admin page.", media_type="text/html"),)),
+    Route("GET", "/ui/{name}", page.asset, "admin_page_asset", None,
+          summary="A script or style of the admin page",
+          answers=(Answer(200, "The file.", media_type="text/javascript"),
+                   Answer(304, "Not modified since the ETag sent in If-None-Match."))),
 )
 
 

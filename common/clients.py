@@ -350,3 +350,44 @@ def next_status(action: str, current: Status) -> Status | None:
     if current not in sources:  # pragma: no cover - every status is covered today
         raise RuleViolation({"status": [f"Cannot {action} a client that is {current.value}."]})
     return target
+
+
+# What the product calls each type, and its key, on screen.
+TYPE_LABELS: Mapping[ClientType, str] = {
+    ClientType.OAUTH1: "OAuth 1.0a",
+    ClientType.OAUTH2: "OAuth 2.0",
+    ClientType.OIDC: "OpenID Connect",
+}
+KEY_LABELS: Mapping[ClientType, str] = {
+    ClientType.OAUTH1: "Consumer key",
+    ClientType.OAUTH2: "Client key",
+    ClientType.OIDC: "Client key",
+}
+
+
+def client_type_catalogue() -> list[dict[str, Any]]:
+    """Each type with the grant and response types it allows and the warning each carries.
+
+    The admin page draws its checkboxes and warnings from this, so they are the
+    rules above and cannot drift from them.
+    """
+    catalogue = []
+    for client_type in ClientType:
+        redirects = client_type is not ClientType.OAUTH1
+        grants = GRANT_TYPES if redirects else ()
+        catalogue.append({
+            "type": client_type.value,
+            "label": TYPE_LABELS[client_type],
+            "key_label": KEY_LABELS[client_type],
+            "redirect_uris": redirects,
+            "grant_types": [{"value": g, "warnings": warnings_for([g], [])} for g in grants],
+            "response_types": [{"value": r, "warnings": warnings_for([], [r])}
+                               for r in RESPONSE_TYPES[client_type]],
+        })
+    return catalogue
+
+
+LIMITS: Mapping[str, int] = {
+    "name_max": NAME_MAX, "secret_min": SECRET_MIN, "secret_max": SECRET_MAX,
+    "redirect_uri_max": REDIRECT_URI_MAX, "redirect_uris_max": REDIRECT_URIS_MAX,
+}
