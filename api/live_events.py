@@ -7,9 +7,7 @@ is not allowed to hold memory: its queue is emptied and it is told to `resync`
 carry live events only, no replay: a page re-reads the clients when its stream
 opens (the `ready` event) and after each reconnect.
 
-`GET /v1/events` serves them as Server-Sent Events (aiohttp-sse writes the
-frames and the keep-alive pings). The data of each event is the CloudEvent as
-published, which holds no secret.
+`api.events_view` serves them as Server-Sent Events.
 """
 
 from __future__ import annotations
@@ -18,13 +16,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from aiohttp import web
-from aiohttp_sse import sse_response
-
-from api import keys
 from api.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -33,8 +27,6 @@ log = logging.getLogger(__name__)
 # and a queue, and a dashboard left open in many tabs must not exhaust either.
 MAX_STREAMS = 500
 QUEUE_SIZE = 256
-PING_INTERVAL_S = 15.0
-RETRY_MS = 2000  # how long a browser's EventSource waits before reconnecting
 
 
 @dataclass(frozen=True)
@@ -107,33 +99,3 @@ class LiveEvents:
         self._closed = True
         for listener in list(self._listeners):
             listener.stop()
-
-
-async def _forward(queue: asyncio.Queue[LiveEvent],
-                   send: Callable[[LiveEvent], Awaitable[None]]) -> None:
-    while True:
-        await send(await queue.get())
-
-
-async def event_stream(request: web.Request) -> web.StreamResponse:
-    """`GET /v1/events`: client events as they happen, as Server-Sent Events."""
-    # Refused (503) before the answer starts, while a problem can still be sent.
-    with request.app[keys.LIVE_EVENTS].listen() as listener:
-        async with sse_response(request, ping_interval=PING_INTERVAL_S,
-                                headers={"Cache-Control": "no-store"}) as stream:
-            listener.stop = stream.stop_streaming
-            await stream.send("{}", event="ready", retry=RETRY_MS)
-
-            async def send(event: LiveEvent) -> None:
-                await stream.send(event.data, id=event.id or None, event=event.type)
-
-            forwarding = asyncio.create_task(_forward(listener.queue, send))
-            closed = asyncio.create_task(stream.wait())
-            try:
-                # Until the browser goes away or the gateway ends the stream.
-                await asyncio.wait([forwarding, closed], return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in (forwarding, closed):
-                    task.cancel()
-                await asyncio.gather(forwarding, closed, return_exceptions=True)
-    return stream

@@ -46,6 +46,8 @@ _PATH_PARAMETERS: dict[str, dict[str, Any]] = {
             "description": "The client key."},
     "id": {"type": "string", "minLength": 1, "maxLength": ID_MAX,
            "description": "The operation id (the command id)."},
+    "name": {"type": "string", "minLength": 1, "maxLength": ID_MAX,
+             "description": "The file's name."},
 }
 _HEADERS: dict[str, dict[str, Any]] = {
     ETAG: {"description": "The client's version, for If-Match.", "required": True,

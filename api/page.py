@@ -18,8 +18,8 @@ from api.problems import Problem
 
 STATIC = Path(__file__).with_name("static")
 # The assets, by name: nothing else under the folder is reachable.
-ASSETS = frozenset({"clientkeys.css", "app.js", "api.js", "client_dialog.js", "confirm.js",
-                    "menu.js", "table.js", "live.js", "dom.js"})
+SCRIPTS = frozenset({"app", "api", "client_dialog", "confirm", "menu", "table", "live", "dom"})
+STYLES = frozenset({"clientkeys"})
 SECURITY_HEADERS = {
     "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self'; "
                                 "img-src 'self' data:; connect-src 'self'; "
@@ -32,12 +32,27 @@ SECURITY_HEADERS = {
 
 async def index(request: web.Request) -> web.StreamResponse:
     """`GET /`: the admin page."""
-    return web.FileResponse(STATIC / "index.html", headers=SECURITY_HEADERS)
+    return _file("index.html", "text/html")
 
 
-async def asset(request: web.Request) -> web.StreamResponse:
-    """`GET /ui/{name}`: one of the page's scripts or styles."""
-    name = request.match_info["name"]
-    if name not in ASSETS:
+async def script(request: web.Request) -> web.StreamResponse:
+    """`GET /ui/{name}.js`: one of the page's scripts (ES modules)."""
+    return _asset(request.match_info["name"], SCRIPTS, ".js", "text/javascript")
+
+
+async def style(request: web.Request) -> web.StreamResponse:
+    """`GET /ui/{name}.css`: the page's style sheet."""
+    return _asset(request.match_info["name"], STYLES, ".css", "text/css")
+
+
+def _asset(name: str, known: frozenset[str], suffix: str, media_type: str
+           ) -> web.StreamResponse:
+    if name not in known:
         raise Problem(404)
-    return web.FileResponse(STATIC / name, headers=SECURITY_HEADERS)
+    return _file(f"{name}{suffix}", media_type)
+
+
+def _file(name: str, media_type: str) -> web.StreamResponse:
+    # The type is stated, not guessed: the system's MIME table varies between machines.
+    return web.FileResponse(STATIC / name, headers={
+        **SECURITY_HEADERS, "Content-Type": f"{media_type}; charset=utf-8"})

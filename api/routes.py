@@ -12,7 +12,7 @@ from api import (
     about_views,
     asyncapi_view,
     audit_views,
-    live_events,
+    events_view,
     openapi,
     page,
     verify_views,
@@ -70,6 +70,7 @@ _CHANGED = Answer(200, "The client, changed.", ChangedClientSchema, (ETAG,))
 _QUEUED = Answer(202, "Queued, but not applied within the wait: the operation at `Location` "
                  "tells the outcome.", AcceptedSchema, (LOCATION,))
 _PINNED = (IF_MATCH,)  # changes may be pinned to a version
+_NOT_MODIFIED = Answer(304, "Not modified since the ETag sent in If-None-Match.")
 
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/clients", views.create_client, "create_client", CONFIGURE_SERVER,
@@ -130,7 +131,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/client-types", about_views.client_types, "client_types", CLIENTS_READ,
           summary="The client types: their grant and response types, warnings and limits",
           answers=(Answer(200, "The client types.", ClientTypesSchema),)),
-    Route("GET", "/v1/events", live_events.event_stream, "event_stream", CLIENTS_READ,
+    Route("GET", "/v1/events", events_view.event_stream, "event_stream", CLIENTS_READ,
           summary="Client events as they happen (Server-Sent Events)",
           answers=(Answer(200, "An endless stream: `ready` once, then one event per client "
                           "event (its CloudEvent as `data`), `resync` when events were "
@@ -150,10 +151,12 @@ ROUTES: tuple[Route, ...] = (
           answers=(asyncapi_view.DOCUMENT_ANSWER,)),
     Route("GET", "/", page.index, "admin_page", None, summary="The admin page",
           answers=(Answer(200, "The admin page.", media_type="text/html"),)),
-    Route("GET", "/ui/{name}", page.asset, "admin_page_asset", None,
-          summary="A script or style of the admin page",
-          answers=(Answer(200, "The file.", media_type="text/javascript"),
-                   Answer(304, "Not modified since the ETag sent in If-None-Match."))),
+    Route("GET", "/ui/{name}.js", page.script, "admin_page_script", None,
+          summary="A script of the admin page",
+          answers=(Answer(200, "The script.", media_type="text/javascript"), _NOT_MODIFIED)),
+    Route("GET", "/ui/{name}.css", page.style, "admin_page_style", None,
+          summary="The style sheet of the admin page",
+          answers=(Answer(200, "The style sheet.", media_type="text/css"), _NOT_MODIFIED)),
 )
 
 

@@ -44,7 +44,11 @@ export class ClientTable {
   refresh(changedKey) {
     if (changedKey) this.highlight.add(changedKey);
     clearTimeout(this.refreshTimer);
-    this.refreshTimer = setTimeout(() => this.load(), 100);
+    this.refreshTimer = setTimeout(() => {
+      // Not under an open row menu: it would vanish under the administrator's keys.
+      if (document.querySelector("#table-body .menu:not([hidden])")) this.refresh();
+      else this.load();
+    }, 100);
   }
 
   turn(step) {

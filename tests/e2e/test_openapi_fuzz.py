@@ -68,6 +68,8 @@ async def test_every_answer_matches_the_document(service: Service, tmp_path: Pat
         "--workers", "1",
         "--request-timeout", "20",
         "--no-color",
+        # An endless stream: tested by tests/e2e/test_live_events.py instead.
+        "--exclude-operation-id", "event_stream",
     ]
     process = await asyncio.create_subprocess_exec(
         *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,

@@ -1,6 +1,7 @@
 """No route is open by accident: the route table and the live router, checked.
 
-Only health, metrics and the API documents may be public. Every other route,
+Only health, metrics, the API documents and the admin page (which holds no
+data: it signs in with a token and calls the API like any client) may be public. Every other route,
 whether it is in `api.routes.ROUTES` or was added to the router some other
 way, must name a permission; called without a token it answers 401 with a
 Bearer challenge, and with a token that lacks its permission 403 naming it.
@@ -17,14 +18,15 @@ import pytest
 from aiohttp import web
 
 from api import keys
-from api.principals import PERMISSIONS, Principal
+from api.principals import CLIENTS_VERIFY, PERMISSIONS, SIGNED_IN, Principal
 from api.routes import ROUTES
 from common.settings import Settings
 from tests.e2e.conftest import AiohttpClient, Service, start_service
 from tests.e2e.test_http_errors import assert_problem
 from tests.harness import add_token, bearer
 
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/asyncapi.json"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/asyncapi.json",
+                          "/", "/ui/{name}.js", "/ui/{name}.css"})
 _PARAMETER = re.compile(r"\{[^}]+\}")
 
 
@@ -56,8 +58,13 @@ def test_only_health_metrics_and_documents_are_public_in_the_table() -> None:
     assert len({r.name for r in ROUTES}) == len(ROUTES), "route names must be unique"
 
 
+# What a token can hold: every route's permission but SIGNED_IN, which any token has.
+GRANTABLE = {r.permission for r in ROUTES if r.permission is not None
+             and r.permission != SIGNED_IN} | set(PERMISSIONS)
+
+
 def test_each_permission_has_a_token_that_lacks_it() -> None:
-    for permission in {r.permission for r in ROUTES if r.permission} | set(PERMISSIONS):
+    for permission in GRANTABLE:
         assert _lacking(permission), permission
 
 
@@ -71,10 +78,9 @@ def settings(settings: Settings) -> Settings:
 @pytest.fixture
 def lacking_tokens(settings: Settings) -> dict[str, dict[str, str]]:
     """permission -> Authorization header of a token holding everything but it."""
-    needed = {r.permission for r in ROUTES if r.permission} | set(PERMISSIONS)
     return {permission: bearer(add_token(settings, f"lacks-{permission}",
                                          *sorted(_lacking(permission))))
-            for permission in needed}
+            for permission in GRANTABLE}
 
 
 @pytest.fixture
@@ -106,9 +112,23 @@ async def test_every_protected_route_wants_a_token_with_its_permission(
         anonymous = await service.http.request(route.method, path, headers={}, **kwargs)
         await assert_problem(anonymous, 401)
         assert anonymous.headers["WWW-Authenticate"].startswith("Bearer"), route
+        if route.permission == SIGNED_IN:
+            continue  # any valid token may: see the test below
 
         refused = await service.http.request(route.method, path, headers=lacking_tokens.get(
             route.permission, bearer("no-such-token")), **kwargs)
         problem = await assert_problem(refused, 403)
         assert problem["missing_permission"] == route.permission, route
         assert route.permission in problem["detail"], route
+
+
+async def test_a_signed_in_route_takes_any_valid_token_and_no_other(
+        service: Service, settings: Settings) -> None:
+    signed_in = [r for r in ROUTES if r.permission == SIGNED_IN]
+    assert signed_in
+    least = bearer(add_token(settings, "verifier-only", CLIENTS_VERIFY))
+    for route in signed_in:
+        assert (await service.http.request(route.method, route.path, headers=least)).status \
+            == 200, route
+        assert (await service.http.request(route.method, route.path,
+                                           headers=bearer("no-such-token"))).status == 401, route

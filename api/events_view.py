@@ -1,0 +1,51 @@
+"""`GET /v1/events`: client events as Server-Sent Events, for the admin page and dashboards.
+
+aiohttp-sse writes the frames and the keep-alive pings (which also notice a
+browser that went away). The data of each event is the CloudEvent as
+published, which holds no secret. A stream ends when its reader goes away or
+the gateway shuts down (`api.live_events.LiveEvents.close`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from aiohttp_sse import sse_response
+
+from api import keys
+from api.live_events import LiveEvent
+
+PING_INTERVAL_S = 15.0
+RETRY_MS = 2000  # how long a browser's EventSource waits before reconnecting
+
+
+async def _forward(queue: asyncio.Queue[LiveEvent],
+                   send: Callable[[LiveEvent], Awaitable[None]]) -> None:
+    while True:
+        await send(await queue.get())
+
+
+async def event_stream(request: web.Request) -> web.StreamResponse:
+    """`GET /v1/events`: client events as they happen, as Server-Sent Events."""
+    # Refused (503) before the answer starts, while a problem can still be sent.
+    with request.app[keys.LIVE_EVENTS].listen() as listener:
+        async with sse_response(request, ping_interval=PING_INTERVAL_S,
+                                headers={"Cache-Control": "no-store"}) as stream:
+            listener.stop = stream.stop_streaming
+            await stream.send("{}", event="ready", retry=RETRY_MS)
+
+            async def send(event: LiveEvent) -> None:
+                await stream.send(event.data, id=event.id or None, event=event.type)
+
+            forwarding = asyncio.create_task(_forward(listener.queue, send))
+            closed = asyncio.create_task(stream.wait())
+            try:
+                # Until the browser goes away or the gateway ends the stream.
+                await asyncio.wait([forwarding, closed], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (forwarding, closed):
+                    task.cancel()
+                await asyncio.gather(forwarding, closed, return_exceptions=True)
+    return stream

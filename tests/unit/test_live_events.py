@@ -1,0 +1,68 @@
+"""The fan-out behind GET /v1/events: bounded per stream, refused past its limit, closable."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from api.live_events import QUEUE_SIZE, RESYNC, LiveEvents
+from api.problems import Problem
+
+
+def _event(number: int) -> bytes:
+    return json.dumps({"id": f"e{number}", "type": "clientkeys.client.created",
+                       "data": {}}).encode()
+
+
+async def test_each_listener_gets_every_event_in_order() -> None:
+    live = LiveEvents()
+    with live.listen() as first, live.listen() as second:
+        for number in range(3):
+            await live.on_event("client.oidc.created", _event(number))
+        for listener in (first, second):
+            got = [listener.queue.get_nowait() for _ in range(3)]
+            assert [e.id for e in got] == ["e0", "e1", "e2"]
+            assert json.loads(got[0].data)["type"] == "clientkeys.client.created"
+    assert live.open_streams == 0
+
+
+async def test_a_slow_listener_is_told_to_resync_instead_of_holding_memory() -> None:
+    live = LiveEvents()
+    with live.listen() as slow:
+        for number in range(QUEUE_SIZE + 5):
+            await live.on_event("client.oidc.created", _event(number))
+        assert slow.queue.qsize() <= QUEUE_SIZE
+        drained = [slow.queue.get_nowait() for _ in range(slow.queue.qsize())]
+        assert RESYNC in drained
+
+
+async def test_an_unreadable_event_is_not_forwarded() -> None:
+    live = LiveEvents()
+    with live.listen() as listener:
+        await live.on_event("client.oidc.created", b"not json")
+        await live.on_event("client.oidc.created", b'{"no": "id"}')
+        assert listener.queue.empty()
+
+
+def test_past_its_limit_a_gateway_refuses_more_streams() -> None:
+    live = LiveEvents(max_streams=1)
+    with live.listen(), pytest.raises(Problem) as refused, live.listen():
+        pass
+    assert refused.value.status == 503
+    assert "Retry-After" in refused.value.headers
+    with live.listen():  # the first one ended: room again
+        pass
+
+
+def test_closing_stops_every_stream_and_refuses_new_ones() -> None:
+    live = LiveEvents()
+    stopped: list[int] = []
+    with live.listen() as first, live.listen() as second:
+        first.stop = lambda: stopped.append(1)
+        second.stop = lambda: stopped.append(2)
+        live.close()
+    assert sorted(stopped) == [1, 2]
+    with pytest.raises(Problem) as refused, live.listen():
+        pass
+    assert refused.value.status == 503
