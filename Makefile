@@ -6,7 +6,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint unit clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: install browser run test lint unit clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "clientkeys needs Python 3.11 or newer")'
@@ -17,12 +19,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+## make browser: Debian's Chromium for the admin page's browser tests (Playwright's
+## own browser downloads are not used)
+browser:
+	@test -x $(CHROMIUM) || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
 ## make run: gateway + worker in one process, in-process bus, SecantusDB under ./.clientkeys/
 run: install
 	$(BIN)/clientkeys dev
 
 ## make test: lint, type-check, then every test (needs RabbitMQ on 127.0.0.1:5672)
-test: lint
+test: lint browser
 	$(BIN)/pytest
 
 lint: install
