@@ -69,7 +69,8 @@ async def _serve(settings: Settings, token: str, use_amqp: bool) -> None:
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()
     url = f"http://{settings.http_host}:{settings.http_port}"
-    print(f"clientkeys dev is running: open {url}/ and sign in with the admin token", flush=True)
+    print(f"clientkeys dev is running at {url}", flush=True)
+    print(f"admin page: open {url}/ in a browser and paste this token", flush=True)
     print(f"admin token (configure_server): {token}", flush=True)
     print(f"the API: curl -H 'Authorization: Bearer {token}' {url}/v1/clients", flush=True)
     stop = asyncio.Event()

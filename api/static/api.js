@@ -18,6 +18,7 @@ export class Api {
   constructor(token, onUnauthorized) {
     this.token = token;
     this.onUnauthorized = onUnauthorized;
+    this.onStale = null;  // called on 412: what the page shows is out of date
   }
 
   headers(extra = {}) {
@@ -41,6 +42,7 @@ export class Api {
     }
     const data = response.status === 204 ? null : await response.json().catch(() => ({}));
     if (response.status === 401 && this.onUnauthorized) this.onUnauthorized();
+    if (response.status === 412 && this.onStale) this.onStale();
     if (!response.ok) throw new ApiError(response.status, data || {});
     if (response.status === 202) return this.settle(data.operation.id, data);
     return data;

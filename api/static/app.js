@@ -53,6 +53,7 @@ async function signIn(token) {
   const { types, limits } = await api.request("GET", "/v1/client-types");
   Object.assign(session, { catalogue: types, limits });
   session.table = new ClientTable({ api, actions: canManage ? rowActions : null });
+  api.onStale = () => session.table.refresh();
   $("create").hidden = !canManage;
   renderTabs();
   session.feed = new LiveFeed(token, {

@@ -4,14 +4,19 @@ RabbitMQ, the MongoDB-wire server): what the product pages describe, screen by s
 
 from __future__ import annotations
 
+import asyncio
 import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
+from common.devdb import free_port
 from tests.e2e.browser import NARROW, browser, open_page, screenshot, script_errors
 from tests.e2e.conftest import Service, oauth1_client, oidc_client
+from tests.e2e.test_processes import CLI, REPO, clean_env, stop, wait_for_line
 
 __all__ = ["browser"]  # the fixture
 
@@ -365,3 +370,49 @@ async def test_a_narrow_screen_shows_every_field_of_a_row(service: Service,
     await expect(page.get_by_role("dialog").get_by_label("Client name")).to_be_in_viewport()
     await screenshot(page, "narrow-dialog")
     assert script_errors(page) == []
+
+
+async def test_an_edit_made_on_a_stale_copy_is_refused_not_lost(service: Service,
+                                                                 browser: Browser) -> None:
+    created = await service.create(oauth1_client("Contested consumer"))
+    page = await signed_in(browser, service)
+    await row_action(page, "Contested consumer", "Edit")
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_label("Consumer name").fill("Renamed in the page")
+
+    # Meanwhile another administrator renames it through the API.
+    other = await service.request("PATCH", f"/v1/clients/{created['key']}",
+                                  json={"name": "Renamed elsewhere"})
+    assert other.status == 200
+    await dialog.get_by_role("button", name="Save").click()
+    await expect(dialog.get_by_role("alert").filter(has_text="Someone changed this client")
+                 ).to_be_visible()
+    await expect(row(page, "Renamed elsewhere")).to_be_visible()
+    current = await client_named(service, "Renamed elsewhere")
+    assert current is not None and current["key"] == created["key"]
+    assert script_errors(page) == []
+
+
+async def test_make_run_then_the_printed_url_and_token_are_all_a_newcomer_needs(
+        browser: Browser, tmp_path: Path) -> None:
+    port = free_port()
+    env = clean_env(CLIENTKEYS_HTTP_PORT=str(port), CLIENTKEYS_DEV_DIR=str(tmp_path / "dev"),
+                    PYTHONPATH=str(REPO))
+    process = await asyncio.to_thread(
+        subprocess.Popen, [*CLI, "dev"], env=env, cwd=tmp_path, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        url = (await asyncio.to_thread(wait_for_line, process, "admin page: open ")).split()[3]
+        token = (await asyncio.to_thread(wait_for_line, process, "admin token")).split()[-1]
+        page = await open_page(browser, url)
+        await page.get_by_label("API token").fill(token)
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.locator("#live-status")).to_have_text("Live")
+        await create_through_dialog(page, "oidc", "First portal")
+        await row_action(page, "First portal", "Approve")
+        await confirm(page, "Approve")
+        await expect(row(page, "First portal")).to_contain_text("Approved")
+        assert script_errors(page) == []
+    finally:
+        code = await asyncio.to_thread(stop, process)
+    assert code == 0
