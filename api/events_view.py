@@ -19,10 +19,12 @@ from api.live_events import LiveEvent
 
 PING_INTERVAL_S = 15.0
 RETRY_MS = 2000  # how long a browser's EventSource waits before reconnecting
+READY = LiveEvent("", "ready", "{}")  # first on every stream: read the current state now
 
 
 async def _forward(queue: asyncio.Queue[LiveEvent],
                    send: Callable[[LiveEvent], Awaitable[None]]) -> None:
+    await send(READY)
     while True:
         await send(await queue.get())
 
@@ -34,15 +36,17 @@ async def event_stream(request: web.Request) -> web.StreamResponse:
         async with sse_response(request, ping_interval=PING_INTERVAL_S,
                                 headers={"Cache-Control": "no-store"}) as stream:
             listener.stop = stream.stop_streaming
-            await stream.send("{}", event="ready", retry=RETRY_MS)
 
             async def send(event: LiveEvent) -> None:
-                await stream.send(event.data, id=event.id or None, event=event.type)
+                await stream.send(event.data, id=event.id or None, event=event.type,
+                                  retry=RETRY_MS if event is READY else None)
 
+            # Every write happens in this task: a reader that went away ends it, and
+            # its error, being no fault of ours, is not raised into the request.
             forwarding = asyncio.create_task(_forward(listener.queue, send))
             closed = asyncio.create_task(stream.wait())
             try:
-                # Until the browser goes away or the gateway ends the stream.
+                # Until the reader goes away or the gateway ends the stream.
                 await asyncio.wait([forwarding, closed], return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for task in (forwarding, closed):
