@@ -32,7 +32,7 @@ run: install
 
 ## make test: lint, type-check, then every test (needs RabbitMQ on 127.0.0.1:5672)
 test: lint browser
-	$(BIN)/pytest
+	CLIENTKEYS_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .

@@ -249,6 +249,8 @@ async function save() {
 function showSecret(client, returnFocus) {
   const secretDialog = $("secret-dialog");
   $("shown-secret-client").textContent = `${client.name} (${client.key})`;
+  const owner = client.type === "oauth1" ? "consumer" : "client";
+  $("secret-warning").textContent = `This secret will not be shown again. Copy it now and give it to the ${owner}'s owner; if it is lost, set a new one.`;
   $("shown-secret").value = client.secret;
   $("copy-status").textContent = "";
   secretDialog.addEventListener("close", () => {

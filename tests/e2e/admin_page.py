@@ -1,0 +1,85 @@
+"""The admin page as its tests use it: sign in, find a row, use its menu, fill the dialog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.async_api import Browser, Locator, Page, expect
+
+from tests.e2e.browser import open_page, screenshot
+from tests.e2e.conftest import Service
+
+SECRET = "a-long-enough-secret"
+BLACK = "rgb(17, 17, 17)"  # --text
+GREY = "rgb(95, 99, 104)"  # --muted
+TAB = {"oauth1": "OAuth 1.0a", "oauth2": "OAuth 2.0", "oidc": "OpenID Connect"}
+NOUN = {"oauth1": "consumer", "oauth2": "client", "oidc": "client"}
+
+
+def page_range(first: int, last: int, total: int) -> str:
+    return f"{first}\N{EN DASH}{last} of {total}"
+
+
+def token_of(headers: dict[str, str]) -> str:
+    return headers["Authorization"].removeprefix("Bearer ")
+
+
+async def signed_in(browser: Browser, service: Service, headers: dict[str, str] | None = None,
+                    viewport: dict[str, int] | None = None) -> Page:
+    page = await open_page(browser, str(service.http.make_url("/")),
+                           **({"viewport": viewport} if viewport else {}))
+    await page.get_by_label("API token").fill(token_of(headers or service.admin))
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#live-status")).to_have_text("Live")
+    return page
+
+
+def row(page: Page, name: str) -> Locator:
+    return page.get_by_role("row").filter(has=page.get_by_role("rowheader", name=name,
+                                                                 exact=True))
+
+
+async def row_action(page: Page, name: str, action: str) -> None:
+    await page.get_by_role("button", name=f"Actions for {name}").click()
+    await page.get_by_role("menuitem", name=action, exact=True).click()
+
+
+async def client_named(service: Service, name: str) -> dict[str, Any] | None:
+    response = await service.request("GET", "/v1/clients", params={"q": name})
+    page = await response.json()
+    found = [c for c in page["items"] if c["name"] == name]
+    return found[0] if found else None
+
+
+async def create_through_dialog(page: Page, client_type: str, name: str) -> None:
+    await page.get_by_role("tab", name=TAB[client_type]).click()
+    await page.get_by_role("button", name="Create client").click()
+    dialog = page.get_by_role("dialog")
+    # The type is preset from the tab.
+    await expect(dialog.get_by_label("Client type")).to_have_value(client_type)
+    noun = NOUN[client_type]
+    await dialog.get_by_label(f"{noun.capitalize()} name").fill(name)
+    await dialog.get_by_label(f"{noun.capitalize()} secret", exact=True).fill(SECRET)
+    await dialog.get_by_label(f"Re-type the {noun} secret").fill(SECRET)
+    if client_type != "oauth1":
+        uri = dialog.get_by_role("textbox", name="Redirect URIs")
+        for value in ("https://app.example.com/cb", "https://app.example.com/other"):
+            await uri.fill(value)
+            await uri.press("Enter")
+        await dialog.get_by_role("button", name="Remove https://app.example.com/other").click()
+        await expect(dialog.get_by_role("list", name="Redirect URIs entered")
+                     .get_by_role("listitem")).to_have_count(1)
+    await screenshot(page, f"create-{client_type}")
+    await dialog.get_by_role("button", name="Save").click()
+    await expect(dialog).to_be_hidden()
+
+
+async def confirm(page: Page, button: str) -> None:
+    dialog = page.get_by_role("dialog")
+    await expect(dialog).to_be_visible()
+    await dialog.get_by_role("button", name=button, exact=True).click()
+    await expect(dialog).to_be_hidden()
+
+
+async def expect_colour(locator: Locator, colour: str) -> None:
+    await expect(locator.get_by_role("rowheader")).to_have_css("color", colour)
