@@ -9,38 +9,50 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 from pymongo.errors import PyMongoError
 
 from api import keys
 from api.audit_trail import audit_middleware
 from api.auth import auth_middleware
 from api.authenticator import Authenticator
+from api.gateway_metrics import GatewayMetrics
 from api.idempotency import idempotency_middleware
 from api.jwt_tokens import JwtVerifier, verifier_from_settings
 from api.limiter import FailureLimiter
 from api.live_events import LiveEvents
 from api.oauth1_signatures import SignatureVerifier
+from api.observe import observe_middleware, return_request_id
 from api.openapi import document_body
 from api.problems import problem_middleware
 from api.read_model import ClientReadModel
 from api.routes import ROUTES, add_routes, is_management
+from api.stats import StatsPoller
 from api.tokens import TokensFileError, TokenStore
 from api.verification import SecretChecker
 from api.waiter import OutcomeWaiter
 from common.amqp_bus import connect_bus
 from common.bus import MessageBus
+from common.metrics import REGISTRY_KEY, new_registry
 from common.settings import PREFIX, Settings, SettingsError, Unreachable
 from common.store import connect, database, ensure_indexes
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
-def create_app(settings: Settings, *, bus: MessageBus | None = None) -> web.Application:
-    """The gateway. Pass `bus` to share one (dev mode); otherwise it connects to RabbitMQ."""
+def create_app(settings: Settings, *, bus: MessageBus | None = None,
+               registry: CollectorRegistry | None = None) -> web.Application:
+    """The gateway. Pass `bus` to share one (dev mode); otherwise it connects to RabbitMQ.
+
+    Its metrics go into `registry` when given (dev mode shares one with its worker).
+    """
     authenticator = _authenticator(settings)
-    app = web.Application(middlewares=[audit_middleware, problem_middleware, auth_middleware,
-                                       idempotency_middleware],
+    app = web.Application(middlewares=[observe_middleware, audit_middleware, problem_middleware,
+                                       auth_middleware, idempotency_middleware],
                           client_max_size=settings.max_body_bytes)
+    app[REGISTRY_KEY] = registry if registry is not None else new_registry()
+    app[keys.METRICS] = GatewayMetrics(app[REGISTRY_KEY])
+    app.on_response_prepare.append(return_request_id)
     app[keys.SETTINGS] = settings
     app[keys.KEYRING] = settings.live_keyring()
     app[keys.AUTHENTICATOR] = authenticator
@@ -57,6 +69,7 @@ def create_app(settings: Settings, *, bus: MessageBus | None = None) -> web.Appl
     app.cleanup_ctx.append(_mongodb)
     app.cleanup_ctx.append(_message_bus(bus))
     app.cleanup_ctx.append(_read_model)
+    app.cleanup_ctx.append(_stats_poller)
     app[keys.LIVE_EVENTS] = LiveEvents()
     app.cleanup_ctx.append(_live_events)
     app.on_shutdown.append(_end_event_streams)
@@ -71,6 +84,14 @@ async def _live_events(app: web.Application) -> AsyncIterator[None]:
 async def _end_event_streams(app: web.Application) -> None:
     # Shutdown runs before the wait for open requests: streams never end by themselves.
     app[keys.LIVE_EVENTS].close()
+
+
+async def _stats_poller(app: web.Application) -> AsyncIterator[None]:
+    poller = StatsPoller(app[keys.DB], app[keys.BUS], app[keys.METRICS],
+                         app[keys.SETTINGS].metrics_poll_s)
+    poller.start()
+    yield
+    await poller.stop()
 
 
 async def _read_model(app: web.Application) -> AsyncIterator[None]:

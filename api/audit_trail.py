@@ -23,7 +23,7 @@ from pymongo.errors import PyMongoError
 
 from api import keys
 from api.idempotency import REPLAYED_HEADER
-from api.views import request_id
+from api.observe import request_id
 from common.audit import AuditEntry, AuditOutcome
 from common.store import AUDIT, now
 

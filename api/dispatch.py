@@ -59,6 +59,7 @@ async def dispatch(request: web.Request, command: Command, *,
                               "Try again shortly.", headers=retry_after) from None
             # A worker already started it: the broker did take the command.
         request[keys.COMMAND_QUEUED] = True
+        app[keys.METRICS].commands_published.labels(command.kind).inc()
         outcome = await _wait(reply, settings.sync_wait_s)
     if outcome is None and settings.sync_wait_s > 0:
         # Waited in vain: the reply may be lost while the outcome is recorded. With

@@ -6,6 +6,7 @@ from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.authenticator import Authenticator
+from api.gateway_metrics import GatewayMetrics
 from api.limiter import FailureLimiter
 from api.live_events import LiveEvents
 from api.oauth1_signatures import SignatureVerifier
@@ -41,6 +42,8 @@ SECRET_CHECKER = web.AppKey("secret_checker", SecretChecker)
 OAUTH1_VERIFIER = web.AppKey("oauth1_verifier", SignatureVerifier)
 # Client events fanned out to the admin page's Server-Sent Events streams.
 LIVE_EVENTS = web.AppKey("live_events", LiveEvents)
+# The gateway's Prometheus figures (its registry is common.metrics.REGISTRY_KEY).
+METRICS = web.AppKey("metrics", GatewayMetrics)
 # Set by the auth middleware on every protected route.
 PRINCIPAL = web.RequestKey("principal", Principal)
 # The request's id: the caller's X-Request-ID when usable, else a new one.

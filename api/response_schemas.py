@@ -154,3 +154,44 @@ class ClientTypesSchema(Schema):
 
     types = fields.List(fields.Nested(ClientTypeSchema), required=True)
     limits = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class StatusCountsSchema(Schema):
+    pending = fields.Integer(required=True)
+    approved = fields.Integer(required=True)
+    disapproved = fields.Integer(required=True)
+
+
+class TypeCountsSchema(Schema):
+    oauth1 = fields.Nested(StatusCountsSchema, required=True)
+    oauth2 = fields.Nested(StatusCountsSchema, required=True)
+    oidc = fields.Nested(StatusCountsSchema, required=True)
+
+
+class PendingApprovalsSchema(Schema):
+    count = fields.Integer(required=True)
+    oldest_since = fields.AwareDateTime(required=True, allow_none=True,
+                                        metadata={"description": "When the longest-waiting "
+                                                  "client was registered; null when none waits."})
+    oldest_age_seconds = fields.Float(required=True, allow_none=True)
+
+
+class CommandQueueSchema(Schema):
+    waiting = fields.Integer(required=True,
+                             metadata={"description": "Commands not yet handed to a worker."})
+    consumers = fields.Integer(required=True,
+                               metadata={"description": "Workers consuming commands."})
+    dead_lettered = fields.Integer(required=True, metadata={
+        "description": "Commands set aside for an operator (`clientkeys dlq list`)."})
+
+
+class StatsSchema(Schema):
+    clients = fields.Nested(TypeCountsSchema, required=True,
+                            metadata={"description": "Clients by type and status; removed "
+                                      "clients are not counted."})
+    total = fields.Integer(required=True)
+    pending_approvals = fields.Nested(PendingApprovalsSchema, required=True)
+    commands = fields.Nested(CommandQueueSchema, required=True, allow_none=True, metadata={
+        "description": "The commands queue, as the broker counts it; null while the broker "
+                       "cannot be asked."})
+    as_of = fields.AwareDateTime(required=True)

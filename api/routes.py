@@ -15,6 +15,7 @@ from api import (
     events_view,
     openapi,
     page,
+    stats,
     verify_views,
     views,
 )
@@ -31,10 +32,13 @@ from api.response_schemas import (
     PrincipalSchema,
     ReadinessSchema,
     RotatedClientSchema,
+    StatsSchema,
     VerdictSchema,
 )
 from api.route_docs import ETAG, IF_MATCH, LOCATION, RETRY_AFTER, Answer
 from common.client_view import ClientSchema
+from common.health import healthz
+from common.metrics import metrics_view
 from common.schemas import (
     AuditQuery,
     CreateClientRequest,
@@ -137,7 +141,13 @@ ROUTES: tuple[Route, ...] = (
                           "event (its CloudEvent as `data`), `resync` when events were "
                           "dropped for a slow reader; no replay.",
                           media_type="text/event-stream"),)),
-    Route("GET", "/healthz", views.healthz, "healthz", None, summary="Is the process alive",
+    Route("GET", "/v1/stats", stats.stats_view, "stats", CLIENTS_READ,
+          summary="Clients by type and status, approvals waiting, commands waiting",
+          answers=(Answer(200, "The figures, read now.", StatsSchema),)),
+    Route("GET", "/metrics", metrics_view, "metrics", None,
+          summary="Prometheus metrics of this gateway",
+          answers=(Answer(200, "The Prometheus text format.", media_type="text/plain"),)),
+    Route("GET", "/healthz", healthz, "healthz", None, summary="Is the process alive",
           answers=(Answer(200, "Alive.", HealthSchema),)),
     Route("GET", "/readyz", views.readyz, "readyz", None,
           summary="Can commands be queued and reads served",

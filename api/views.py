@@ -6,8 +6,8 @@ reads go through `api.queries`.
 
 from __future__ import annotations
 
-import re
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +15,7 @@ from aiohttp import web
 from api import json_body, keys
 from api.auth import principal_of
 from api.dispatch import dispatch
+from api.observe import request_id
 from api.operations import get_operation, operation_view
 from api.preconditions import etag_headers, expected_version
 from api.problems import Problem
@@ -39,6 +40,7 @@ from common.commands import (
     RotateSecret,
     UpdateClient,
 )
+from common.health import readiness_answer
 from common.keyring import generate_secret
 from common.schemas import (
     CreateClientRequest,
@@ -53,23 +55,13 @@ _CREATE = CreateClientRequest()
 _UPDATE = UpdateClientRequest()
 _ROTATE = RotateSecretRequest()
 _LIST = ListClientsQuery()
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-def request_id(request: web.Request) -> str:
-    """The caller's X-Request-ID when usable, else a new one; the same for the whole request."""
-    known = request.get(keys.REQUEST_ID)
-    if known is None:
-        given = request.headers.get("X-Request-ID", "")
-        known = given if _REQUEST_ID.fullmatch(given) else str(uuid.uuid4())
-        request[keys.REQUEST_ID] = known
-    return known
 
 
 def _origin(request: web.Request) -> dict[str, Any]:
     """What every command carries about the request that made it."""
     return {"id": str(uuid.uuid4()), "actor": principal_of(request).subject,
-            "request_id": request_id(request), "remote_addr": request.remote}
+            "request_id": request_id(request), "remote_addr": request.remote,
+            "issued_at": datetime.now(UTC)}
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
@@ -231,17 +223,11 @@ async def get_operation_view(request: web.Request) -> web.StreamResponse:
     return json_response(operation_view(operation))
 
 
-async def healthz(request: web.Request) -> web.StreamResponse:
-    return json_response({"status": "ok"})
-
-
 async def readyz(request: web.Request) -> web.StreamResponse:
-    """Ready when commands can be published, reads served and credentials checked."""
+    """Ready when commands can be published, reads served, credentials checked and
+    outcomes and events received."""
     checks = {"broker": request.app[keys.BUS].is_ready(),
               "database": await database_reachable(request.app[keys.DB]),
-              "read_model": request.app[keys.READ_MODEL].loaded.is_set()}
-    ready = all(checks.values())
-    return json_response(
-        {"status": "ready" if ready else "not ready",
-         "checks": {name: "ok" if ok else "unavailable" for name, ok in checks.items()}},
-        status=200 if ready else 503, headers=None if ready else {"Retry-After": "1"})
+              "read_model": request.app[keys.READ_MODEL].loaded.is_set(),
+              "consumers": request.app[keys.BUS].consumers_attached()}
+    return readiness_answer(checks)

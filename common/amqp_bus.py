@@ -25,9 +25,15 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
-from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS, AMQPError
 
-from common.bus import BrokerUnavailable, CommandHandler, EventSubscriber, ReplyHandler
+from common.bus import (
+    BrokerUnavailable,
+    CommandHandler,
+    EventSubscriber,
+    QueueDepths,
+    ReplyHandler,
+)
 from common.settings import Settings, Unreachable
 from common.topology import Topology
 
@@ -91,6 +97,8 @@ class AmqpBus:
         self._consume_channel: AbstractChannel | None = None
         self._commands: AbstractQueue | None = None
         self._consumer_tag: str | None = None
+        # Channels that consume (replies, event subscriptions, commands).
+        self._consuming: list[AbstractChannel] = []
 
     @classmethod
     async def connect(cls, url: str, topology: Topology, *,
@@ -133,6 +141,11 @@ class AmqpBus:
         return not self._connection.is_closed and all(
             channel is not None and not channel.is_closed for channel in channels)
 
+    def consumers_attached(self) -> bool:
+        """Every consumer this bus started is on an open channel (none started: False)."""
+        return (bool(self._consuming) and not self._connection.is_closed
+                and not any(channel.is_closed for channel in self._consuming))
+
     async def _publish(self, exchange: AbstractExchange, routing_key: str,
                        message: aio_pika.Message, *, mandatory: bool = True) -> None:
         try:
@@ -150,10 +163,12 @@ class AmqpBus:
         await self._publish(self._commands_exchange, self._topology.commands_routing_key,
                             message)
 
-    async def publish_event(self, routing_key: str, body: bytes, *, message_id: str) -> None:
+    async def publish_event(self, routing_key: str, body: bytes, *, message_id: str,
+                            correlation_id: str | None = None) -> None:
         assert self._events is not None
         message = aio_pika.Message(
-            body, message_id=message_id, content_type=EVENT_CONTENT_TYPE,
+            body, message_id=message_id, correlation_id=correlation_id,
+            content_type=EVENT_CONTENT_TYPE,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
         # Not mandatory: an event nobody subscribes to yet is not an error.
         await self._publish(self._events, routing_key, message, mandatory=False)
@@ -183,6 +198,7 @@ class AmqpBus:
             handler(message.body)
 
         await queue.consume(on_reply, no_ack=True)
+        self._consuming.append(channel)
         return name
 
     async def subscribe_events(self, patterns: list[str], subscriber: EventSubscriber) -> None:
@@ -202,6 +218,7 @@ class AmqpBus:
                 await subscriber(message.routing_key or "", message.body)
 
         await queue.consume(on_event)
+        self._consuming.append(channel)
 
     async def consume_commands(self, handler: CommandHandler, *, prefetch: int) -> None:
         channel = await self._connection.channel(publisher_confirms=False)
@@ -215,6 +232,7 @@ class AmqpBus:
 
         self._consume_channel, self._commands = channel, queue
         self._consumer_tag = await queue.consume(on_command)
+        self._consuming.append(channel)
 
     async def stop_consuming(self) -> None:
         if self._commands is not None and self._consumer_tag is not None:
@@ -223,6 +241,21 @@ class AmqpBus:
             except _PUBLISH_ERRORS:
                 log.warning("could not cancel the command consumer; closing will end it")
             self._consumer_tag = None
+
+    async def queue_depths(self) -> QueueDepths:
+        t = self._topology
+        try:
+            # A channel of its own: a failed passive declare closes the channel it ran on.
+            async with asyncio.timeout(self._timeout):
+                async with self._connection.channel(publisher_confirms=False) as channel:
+                    commands = await channel.declare_queue(t.commands_queue, passive=True)
+                    dead = await channel.declare_queue(t.dead_letter_queue, passive=True)
+        except (*_PUBLISH_ERRORS, AMQPError) as exc:
+            raise BrokerUnavailable(f"{type(exc).__name__}: queue depths unknown") from exc
+        counted, set_aside = commands.declaration_result, dead.declaration_result
+        return QueueDepths(waiting=counted.message_count or 0,
+                           consumers=counted.consumer_count or 0,
+                           dead_lettered=set_aside.message_count or 0)
 
     async def close(self) -> None:
         await self._connection.close()

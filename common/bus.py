@@ -8,6 +8,7 @@ broker). Both route the same way, so code above this line cannot tell them apart
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 
@@ -39,6 +40,15 @@ ReplyHandler = Callable[[bytes], None]
 EventSubscriber = Callable[[str, bytes], Coroutine[Any, Any, None]]
 
 
+@dataclass(frozen=True)
+class QueueDepths:
+    """What the commands queues hold right now, as the broker counts it."""
+
+    waiting: int  # commands not yet handed to a worker
+    consumers: int  # workers consuming from the commands queue
+    dead_lettered: int  # commands set aside for an operator
+
+
 class MessageBus(Protocol):
     async def publish_command(self, body: bytes, *, message_id: str,
                               reply_to: str | None) -> None:
@@ -47,7 +57,8 @@ class MessageBus(Protocol):
         Raises BrokerUnavailable otherwise.
         """
 
-    async def publish_event(self, routing_key: str, body: bytes, *, message_id: str) -> None:
+    async def publish_event(self, routing_key: str, body: bytes, *, message_id: str,
+                            correlation_id: str | None = None) -> None:
         """Persistent, confirmed publish to the events exchange."""
 
     async def publish_reply(self, reply_to: str, body: bytes, *, correlation_id: str) -> None:
@@ -68,6 +79,12 @@ class MessageBus(Protocol):
 
     async def stop_consuming(self) -> None:
         """Take no new commands; those already handed out may still be acked."""
+
+    def consumers_attached(self) -> bool:
+        """Whether every consumer this process started (replies, events, commands) is attached."""
+
+    async def queue_depths(self) -> QueueDepths:
+        """The commands queue and the dead-letter queue; BrokerUnavailable if it cannot tell."""
 
     def is_ready(self) -> bool:
         """Whether commands can be published and consumed right now."""

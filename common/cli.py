@@ -3,20 +3,20 @@
 `gateway` and `worker` are the production processes; `dev` runs both in one
 process; `dlq` looks after commands that failed on every delivery; `tokens`
 keeps the static API tokens; `keys` makes, rotates and counts encryption keys;
-`events tail` prints the events as they are published. A
-bad setting ends the
-process with one clear line on stderr and exit code 2, never a traceback.
+`events tail` prints the events as they are published; `healthcheck` is the
+container's probe. A bad setting ends the process with one clear line on
+stderr and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from api import tokens_cli
 from api.tokens import TokensFileError
-from common import events_tail
+from common import events_tail, healthcheck
+from common.logs import configure_logging
 from common.settings import SettingsError, load_settings
 from worker import keys_cli
 
@@ -41,18 +41,17 @@ def _parser() -> argparse.ArgumentParser:
     tokens_cli.add_parser(commands)
     keys_cli.add_parser(commands)
     events_tail.add_parser(commands)
+    healthcheck.add_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aio_pika").setLevel(logging.WARNING)
-    # aiormq logs every failed connect attempt at ERROR; aio-pika's robust
-    # connection already reports reconnects, and start-up failures get one line.
-    logging.getLogger("aiormq").setLevel(logging.CRITICAL)
+    # Readable lines for the tools; the long-lived processes switch to their settings.
+    configure_logging("console")
     try:
+        if args.command == "healthcheck":
+            return healthcheck.run(args, load_settings())
         if args.command == "tokens":
             return tokens_cli.run(args)
         if args.command == "keys":
@@ -76,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             settings = load_settings()
             settings.keyring()  # both refuse to start without a usable keyring
+            configure_logging(settings.log_format, settings.log_level)
             if args.command == "gateway":
                 from api.main import run_gateway
 

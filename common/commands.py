@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -34,6 +35,7 @@ class CreateClient:
     response_types: list[str] = field(default_factory=list)
     client_key: None = None
     remote_addr: str | None = None  # the HTTP caller's address, for the audit trail
+    issued_at: datetime | None = None  # when the gateway accepted it (command latency)
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class _OneClientCommand:
     # Apply only if the client is still at this version (the caller's If-Match).
     expected_version: int | None = None
     remote_addr: str | None = None  # the HTTP caller's address, for the audit trail
+    issued_at: datetime | None = None  # when the gateway accepted it (command latency)
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,7 @@ class CommandSchema(Schema):
     redirect_uris = _optional_strings()
     grant_types = _optional_strings()
     response_types = _optional_strings()
+    issued_at = fields.AwareDateTime(load_default=None, allow_none=True)
     grace_seconds = fields.Integer(load_default=None, allow_none=True, strict=True,
                                    validate=validate.Range(min=0, max=GRACE_LIMIT_S))
 

@@ -26,10 +26,13 @@ from common.amqp_bus import connect_bus
 from common.bus import MessageBus
 from common.devdb import DevDatabase
 from common.keyring import new_key_entry
+from common.logs import configure_logging
 from common.memory_bus import MemoryBus
+from common.metrics import new_registry
 from common.settings import PREFIX, Settings, load_settings
 from common.store import connect, database
 from worker.service import Worker
+from worker.worker_metrics import WorkerMetrics
 
 
 def _private_file(path: Path, text: str) -> None:
@@ -61,10 +64,12 @@ async def _serve(settings: Settings, token: str, use_amqp: bool) -> None:
     else:
         bus = MemoryBus()
     client = connect(settings.mongodb_uri, app_name="clientkeys-dev")
-    runner = web.AppRunner(create_app(settings, bus=bus), access_log=None)
+    # One registry for both halves: the gateway's /metrics shows the worker's figures too.
+    registry = new_registry()
+    runner = web.AppRunner(create_app(settings, bus=bus, registry=registry), access_log=None)
     await runner.setup()
     worker = Worker(bus, database(client), namespace=settings.namespace,
-                    prefetch=settings.worker_prefetch)
+                    prefetch=settings.worker_prefetch, metrics=WorkerMetrics(registry))
     await worker.start()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()
@@ -95,12 +100,15 @@ def run_dev() -> None:
         env.setdefault(PREFIX + "ENCRYPTION_KEYS", keys)
     env[PREFIX + "TOKENS_FILE"] = str(tokens_file)
     use_amqp = bool(env.get(PREFIX + "AMQP_URL"))
+    env.setdefault(PREFIX + "LOG_FORMAT", "console")  # a terminal, unless asked otherwise
     dev_db: DevDatabase | None = None
     if not env.get(PREFIX + "MONGODB_URI"):
         dev_db = DevDatabase(folder / "db", folder / "secantusd.log")
         env[PREFIX + "MONGODB_URI"] = dev_db.uri("clientkeys")
     try:
-        asyncio.run(_serve(load_settings(env), token, use_amqp))
+        settings = load_settings(env)
+        configure_logging(settings.log_format, settings.log_level)
+        asyncio.run(_serve(settings, token, use_amqp))
     finally:
         if dev_db is not None:
             dev_db.stop()

@@ -42,6 +42,8 @@ class ClientEvent:
     command_id: str
     previous_status: str | None = None
     changed_fields: list[str] | None = None
+    # The HTTP request that caused it (X-Request-ID), so a subscriber can correlate.
+    request_id: str | None = None
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -58,13 +60,15 @@ class ClientEvent:
         return {"id": self.id, "type": self.type.value, "client": self.client,
                 "actor": self.actor, "command_id": self.command_id,
                 "previous_status": self.previous_status,
-                "changed_fields": self.changed_fields, "time": self.time}
+                "changed_fields": self.changed_fields, "request_id": self.request_id,
+                "time": self.time}
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> ClientEvent:
         return cls(ClientEventType(doc["type"]), dict(doc["client"]), str(doc["actor"]),
                    str(doc["command_id"]), doc.get("previous_status"),
-                   doc.get("changed_fields"), str(doc["id"]), doc["time"])
+                   doc.get("changed_fields"), doc.get("request_id"), str(doc["id"]),
+                   doc["time"])
 
 
 class EventDataSchema(Schema):
@@ -83,6 +87,9 @@ class CloudEventSchema(Schema):
     subject = fields.String(required=True)
     time = fields.AwareDateTime(required=True)
     datacontenttype = fields.String(required=True)
+    # Extension attribute: the X-Request-ID of the HTTP request that caused the event.
+    requestid = fields.String(metadata={"description": "The X-Request-ID of the HTTP request "
+                                        "that caused the event (a CloudEvents extension)."})
     data = fields.Nested(EventDataSchema, required=True)
 
 
@@ -103,7 +110,10 @@ def cloud_event(event: ClientEvent, namespace: str) -> dict[str, Any]:
         data["previous_status"] = event.previous_status
     if event.changed_fields is not None:
         data["changed_fields"] = event.changed_fields
+    attributes: dict[str, Any] = {} if event.request_id is None else {
+        "requestid": event.request_id}
     envelope: dict[str, Any] = _CLOUD_EVENT.dump({
+        **attributes,
         "specversion": SPEC_VERSION,
         "id": event.id,
         "source": event_source(namespace),

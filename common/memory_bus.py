@@ -14,7 +14,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from common.bus import CommandHandler, EventSubscriber, ReplyHandler
+from common.bus import CommandHandler, EventSubscriber, QueueDepths, ReplyHandler
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,8 @@ class MemoryBus:
                               reply_to: str | None) -> None:
         self._commands.put_nowait(_Envelope(body, reply_to))
 
-    async def publish_event(self, routing_key: str, body: bytes, *, message_id: str) -> None:
+    async def publish_event(self, routing_key: str, body: bytes, *, message_id: str,
+                            correlation_id: str | None = None) -> None:
         for pattern, subscriber in list(self._subscribers):
             if topic_matches(pattern, routing_key):
                 await subscriber(routing_key, body)
@@ -121,6 +122,14 @@ class MemoryBus:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._consumer
             self._consumer = None
+
+    async def queue_depths(self) -> QueueDepths:
+        return QueueDepths(waiting=self._commands.qsize(),
+                           consumers=0 if self._consumer is None else 1,
+                           dead_lettered=len(self.dead_letters))
+
+    def consumers_attached(self) -> bool:
+        return True
 
     def is_ready(self) -> bool:
         return True

@@ -18,6 +18,8 @@ from common.keyring_file import FileKeyring, read_keyring_file
 from common.secret_grace import GRACE_LIMIT_S
 
 PREFIX = "CLIENTKEYS_"
+LOG_FORMATS = ("json", "console")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _NAMESPACE_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
 
 
@@ -45,6 +47,13 @@ class Settings:
     namespace: str = "clientkeys"
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # The worker's own small HTTP port: /healthz, /readyz and /metrics (worker.health).
+    worker_http_port: int = 8081
+    # json: one JSON object per line (production); console: aligned text for a terminal.
+    log_format: str = "json"
+    log_level: str = "INFO"
+    # How often a gateway refreshes the gauges that need a query (api.stats).
+    metrics_poll_s: float = 10.0
     tokens_file: Path | None = None
     encryption_keys: str = ""
     # The keyring as a file that running processes follow (common.keyring_file).
@@ -182,6 +191,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         http_host=text("HTTP_HOST", defaults.http_host),
         http_port=int(_number(env, "HTTP_PORT", defaults.http_port, minimum=0, maximum=65535,
                               integer=True)),
+        worker_http_port=int(_number(env, "WORKER_HTTP_PORT", defaults.worker_http_port,
+                                     minimum=0, maximum=65535, integer=True)),
+        log_format=_choice(env, "LOG_FORMAT", defaults.log_format, LOG_FORMATS),
+        log_level=_choice(env, "LOG_LEVEL", defaults.log_level, LOG_LEVELS, upper=True),
+        metrics_poll_s=_number(env, "METRICS_POLL_S", defaults.metrics_poll_s, minimum=1,
+                               maximum=3600, integer=False),
         tokens_file=Path(tokens) if tokens else None,
         encryption_keys=text("ENCRYPTION_KEYS", ""),
         encryption_keys_file=Path(keys_file) if keys_file else None,
@@ -215,6 +230,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         jwt_leeway_s=_number(env, "JWT_LEEWAY_S", defaults.jwt_leeway_s, minimum=0,
                              maximum=300, integer=False),
     )
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...], *,
+            upper: bool = False) -> str:
+    raw = env.get(PREFIX + name, "").strip()
+    value = (raw.upper() if upper else raw.lower()) if raw else default
+    if value not in allowed:
+        raise SettingsError(f"{PREFIX}{name} must be one of {', '.join(allowed)}, not {raw!r}")
+    return value
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from common.audit import AuditEntry
+from common.bus import QueueDepths
 from common.outcomes import OperationStatus, Outcome
 from common.store import APPLIED_COMMANDS_KEPT, Document, now
 from worker.repository import AlreadyCreated
@@ -82,6 +83,9 @@ class InMemoryClientStore:
                          if c.get("outbox_since") and c["outbox_since"] < written_before)
         return [key for _, key in waiting[:limit]]
 
+    async def outbox_backlog(self) -> int:
+        return sum(len(c.get("outbox", [])) for c in self.clients.values())
+
     async def start_operation(self, operation_id: str, kind: str) -> Outcome | None:
         self._maybe_fail()
         self.started.append(operation_id)
@@ -109,7 +113,8 @@ class RecordingBus:
                               reply_to: str | None) -> None:
         raise NotImplementedError
 
-    async def publish_event(self, routing_key: str, body: bytes, *, message_id: str) -> None:
+    async def publish_event(self, routing_key: str, body: bytes, *, message_id: str,
+                            correlation_id: str | None = None) -> None:
         if self.fail_events:
             raise self.fail_events.pop(0)
         self.events.append((routing_key, body))
@@ -128,6 +133,12 @@ class RecordingBus:
 
     async def stop_consuming(self) -> None:
         return None
+
+    def consumers_attached(self) -> bool:
+        return True
+
+    async def queue_depths(self) -> QueueDepths:
+        raise NotImplementedError
 
     def is_ready(self) -> bool:
         return True

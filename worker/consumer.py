@@ -23,12 +23,14 @@ from dataclasses import dataclass
 from common.audit import entry_for_command
 from common.bus import BrokerUnavailable, IncomingCommand, MessageBus
 from common.commands import Command, UndecodableCommand, decode_command
+from common.logs import correlated
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
 from common.store import is_outage, now
 from common.topology import COMMAND_DELIVERY_LIMIT
 from worker.handlers import handle
 from worker.relay import OutboxRelay
 from worker.repository import ClientStore
+from worker.worker_metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class CommandConsumer:
     store: ClientStore
     relay: OutboxRelay
     stopping: asyncio.Event
+    metrics: WorkerMetrics
 
     async def on_message(self, message: IncomingCommand) -> None:
         try:
@@ -55,6 +58,12 @@ class CommandConsumer:
             await self._set_aside(message, exc.command_id, "unknown", ErrorCode.UNDELIVERABLE,
                                   str(exc))
             return
+        # Every line logged while it is handled carries where it came from.
+        with correlated(request_id=command.request_id, command_id=command.id,
+                        kind=command.kind):
+            await self._handle(message, command)
+
+    async def _handle(self, message: IncomingCommand, command: Command) -> None:
         delay = RETRY_FIRST_S
         while True:
             try:
@@ -99,16 +108,28 @@ class CommandConsumer:
             # start_operation above, so an entry not written by then never would be.
             await self.store.record_audit(entry_for_command(command, outcome, now()))
             await self.store.record_outcome(outcome)
-            log.info("%s %s %s %s", command.kind, command.id, outcome.status.value,
-                     outcome.client_key or "")
+            self._count(command, outcome)
         if reply_to:
             await self.bus.publish_reply(reply_to, outcome.encode(), correlation_id=command.id)
+
+    def _count(self, command: Command, outcome: Outcome) -> None:
+        settled = ("succeeded" if outcome.status is OperationStatus.SUCCEEDED else "rejected")
+        self.metrics.commands_applied.labels(command.kind, settled).inc()
+        took_s = None
+        if command.issued_at is not None:
+            took_s = max(0.0, (now() - command.issued_at).total_seconds())
+            self.metrics.command_duration.labels(command.kind).observe(took_s)
+        log.info("command %s", settled, extra={
+            "client_key": outcome.client_key,
+            "error": outcome.error.code.value if outcome.error else None,
+            "duration_ms": None if took_s is None else round(took_s * 1000, 2)})
 
     async def _set_aside(self, message: IncomingCommand, command_id: str | None, kind: str,
                          code: ErrorCode, reason: str, reply_to: str | None = None,
                          command: Command | None = None) -> None:
         """Dead-letter the message and mark its operation failed with the reason."""
         log.error("dead-lettering command %s: %s", command_id or "(no id)", reason)
+        self.metrics.commands_failed.labels(kind).inc()
         if command_id:
             outcome = Outcome(command_id, kind, OperationStatus.FAILED,
                               error=OperationError(code, reason))

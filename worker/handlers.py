@@ -130,7 +130,7 @@ async def create_client(command: CreateClient, store: ClientStore) -> Applied:
         "applied_commands": [command.id],
     }
     event = ClientEvent(ClientEventType.CREATED, public_client(document), command.actor,
-                        command.id, time=at)
+                        command.id, request_id=command.request_id, time=at)
     document["outbox"] = [event.to_document()]
     document["outbox_since"] = at
     try:
@@ -209,6 +209,7 @@ async def update_client(command: UpdateClient, store: ClientStore) -> Applied:
         changes["updated_at"] = at
         return _Change(changes, ClientEvent(
             ClientEventType.UPDATED, _after(current, changes), command.actor, command.id,
+            request_id=command.request_id,
             changed_fields=changed, time=at), warnings)
 
     return await _change_client(command, store, decide)
@@ -225,6 +226,7 @@ async def _change_status(command: ApproveClient | DisapproveClient, action: str,
         changes = {"status": target.value, "status_changed_at": at, "updated_at": at}
         return _Change(changes, ClientEvent(
             event_type, _after(current, changes), command.actor, command.id,
+            request_id=command.request_id,
             previous_status=previous.value, time=at))
 
     return await _change_client(command, store, decide)
@@ -246,6 +248,7 @@ async def remove_client(command: RemoveClient, store: ClientStore) -> Applied:
                              "previous_secrets": []}
         return _Change(changes, ClientEvent(
             ClientEventType.REMOVED, _after(current, changes), command.actor, command.id,
+            request_id=command.request_id,
             previous_status=current["status"], time=at))
 
     return await _change_client(command, store, decide)
@@ -260,7 +263,7 @@ async def rotate_secret(command: RotateSecret, store: ClientStore) -> Applied:
                    "secret_rotated_at": at, "updated_at": at}
         return _Change(changes, ClientEvent(
             ClientEventType.SECRET_ROTATED, _after(current, changes), command.actor,
-            command.id, time=at))
+            command.id, request_id=command.request_id, time=at))
 
     return await _change_client(command, store, decide)
 
@@ -275,6 +278,7 @@ async def end_secret_grace(command: EndSecretGrace, store: ClientStore) -> Appli
         changes: Document = {"previous_secrets": [], "updated_at": at}
         return _Change(changes, ClientEvent(
             ClientEventType.UPDATED, _after(current, changes), command.actor, command.id,
+            request_id=command.request_id,
             changed_fields=["previous_secrets"], time=at))
 
     return await _change_client(command, store, decide)

@@ -10,6 +10,7 @@ from pymongo.errors import PyMongoError
 from common.amqp_bus import connect_bus
 from common.settings import Settings, Unreachable
 from common.store import connect, database
+from worker.health import health_app, serve_health
 from worker.service import Worker
 
 
@@ -25,14 +26,20 @@ async def serve_worker(settings: Settings) -> None:
         await client.close()
         raise
     try:
-        worker = Worker(bus, database(client), namespace=settings.namespace,
-                        prefetch=settings.worker_prefetch)
+        db = database(client)
+        worker = Worker(bus, db, namespace=settings.namespace, prefetch=settings.worker_prefetch)
+        # The probes answer from the start: not ready until the consumer is attached.
+        health = await serve_health(health_app(worker, bus, db), settings.http_host,
+                                    settings.worker_http_port)
         try:
-            await worker.start()
-        except PyMongoError as exc:
-            raise Unreachable("MongoDB", settings.mongodb_uri, exc) from None
-        await stop.wait()
-        await worker.stop()
+            try:
+                await worker.start()
+            except PyMongoError as exc:
+                raise Unreachable("MongoDB", settings.mongodb_uri, exc) from None
+            await stop.wait()
+            await worker.stop()
+        finally:
+            await health.cleanup()
     finally:
         await bus.close()
         await client.close()

@@ -19,6 +19,7 @@ from common.bus import MessageBus
 from common.events import ClientEvent, encode_event
 from common.store import now
 from worker.repository import ClientStore
+from worker.worker_metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +30,12 @@ SWEEP_BATCH = 100
 
 
 class OutboxRelay:
-    def __init__(self, bus: MessageBus, store: ClientStore, namespace: str) -> None:
+    def __init__(self, bus: MessageBus, store: ClientStore, namespace: str,
+                 metrics: WorkerMetrics) -> None:
         self._bus = bus
         self._store = store
         self._namespace = namespace
+        self._metrics = metrics
 
     async def publish(self, client_key: str) -> int:
         """Publish the client's pending events in order; returns how many left."""
@@ -41,7 +44,9 @@ class OutboxRelay:
         for event in pending:
             await self._bus.publish_event(event.routing_key,
                                           encode_event(event, self._namespace),
-                                          message_id=event.id)
+                                          message_id=event.id, correlation_id=event.request_id)
+            self._metrics.events_published.labels(event.type.value).inc()
+            self._metrics.event_publish.observe(max(0.0, (now() - event.time).total_seconds()))
         if pending:
             await self._store.events_sent(client_key, [e.id for e in pending])
         return len(pending)
@@ -60,6 +65,7 @@ class OutboxRelay:
             await asyncio.sleep(SWEEP_EVERY_S)
             try:
                 await self.sweep()
+                self._metrics.outbox_backlog.set(await self._store.outbox_backlog())
             except Exception:  # an outage: the next sweep tries again
                 log.warning("outbox sweep failed; retrying in %.0fs", SWEEP_EVERY_S,
                             exc_info=True)

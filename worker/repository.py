@@ -63,6 +63,9 @@ class ClientStore(Protocol):
     async def stale_outboxes(self, written_before: datetime, limit: int) -> list[str]:
         """Keys of clients whose outbox has waited since before `written_before`."""
 
+    async def outbox_backlog(self) -> int:
+        """How many events, in every outbox together, wait for the broker's confirm."""
+
     async def start_operation(self, operation_id: str, kind: str) -> Outcome | None:
         """Mark the operation started; its outcome if it already has one.
 
@@ -135,6 +138,14 @@ class MongoClientStore:
         found = self._clients.find({"outbox_since": {"$lt": written_before}}, {"key": 1}) \
             .sort("outbox_since", ASCENDING).limit(limit)
         return [d["key"] for d in await found.to_list()]
+
+    async def outbox_backlog(self) -> int:
+        # Only clients with events waiting carry outbox_since (a sparse index).
+        rows = await (await self._clients.aggregate([
+            {"$match": {"outbox_since": {"$exists": True}}},
+            {"$group": {"_id": None, "events": {"$sum": {"$size": "$outbox"}}}},
+        ])).to_list()
+        return int(rows[0]["events"]) if rows else 0
 
     async def start_operation(self, operation_id: str, kind: str) -> Outcome | None:
         at = now()

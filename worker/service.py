@@ -13,24 +13,28 @@ import logging
 from pymongo.asynchronous.database import AsyncDatabase
 
 from common.bus import IncomingCommand, MessageBus
+from common.metrics import new_registry
 from common.store import Document, ensure_indexes
 from worker.consumer import CommandConsumer
 from worker.relay import OutboxRelay
 from worker.repository import MongoClientStore
+from worker.worker_metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
 
 class Worker:
     def __init__(self, bus: MessageBus, db: AsyncDatabase[Document], *, namespace: str,
-                 prefetch: int) -> None:
+                 prefetch: int, metrics: WorkerMetrics | None = None) -> None:
         self._bus = bus
         self._db = db
         self._prefetch = prefetch
         self._stopping = asyncio.Event()
+        self.metrics = metrics if metrics is not None else WorkerMetrics(new_registry())
         store = MongoClientStore(db)
-        self.relay = OutboxRelay(bus, store, namespace)
-        self._consumer = CommandConsumer(bus, store, self.relay, self._stopping)
+        self.relay = OutboxRelay(bus, store, namespace, self.metrics)
+        self._consumer = CommandConsumer(bus, store, self.relay, self._stopping, self.metrics)
+        self.consuming = False
         self._relay_task: asyncio.Task[None] | None = None
         self._in_hand = 0
         self.messages_handled = 0
@@ -40,6 +44,8 @@ class Worker:
     async def start(self) -> None:
         await ensure_indexes(self._db)
         await self._bus.consume_commands(self._on_message, prefetch=self._prefetch)
+        self.consuming = True
+        self.metrics.consuming.set(1)
         self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
         log.info("worker consuming commands (prefetch %d)", self._prefetch)
 
@@ -56,6 +62,8 @@ class Worker:
 
     async def stop(self, timeout_s: float = 30.0) -> None:
         await self._bus.stop_consuming()
+        self.consuming = False
+        self.metrics.consuming.set(0)
         if self._relay_task is not None:
             self._relay_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

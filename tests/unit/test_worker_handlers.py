@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 from pymongo.errors import AutoReconnect, OperationFailure
 
 from common.audit import AuditOutcome
@@ -30,6 +31,7 @@ from worker import consumer as consumer_module
 from worker.consumer import CommandConsumer
 from worker.handlers import handle
 from worker.relay import OutboxRelay
+from worker.worker_metrics import WorkerMetrics
 
 KEYRING = Keyring.parse(new_key_entry("k1"))
 
@@ -179,8 +181,10 @@ async def test_a_write_that_loses_the_race_reads_again() -> None:
 
 
 async def consume(message: FakeMessage, store: InMemoryClientStore,
-                  bus: RecordingBus) -> None:
-    consumer = CommandConsumer(bus, store, OutboxRelay(bus, store, "ns"), asyncio.Event())
+                  bus: RecordingBus, metrics: WorkerMetrics | None = None) -> None:
+    metrics = metrics or WorkerMetrics(CollectorRegistry())
+    consumer = CommandConsumer(bus, store, OutboxRelay(bus, store, "ns", metrics),
+                               asyncio.Event(), metrics)
     await consumer.on_message(message)
 
 
@@ -303,7 +307,7 @@ async def test_an_expected_version_that_no_longer_holds_is_stale(
 
 async def test_the_relay_sweeps_outboxes_left_behind(monkeypatch: pytest.MonkeyPatch) -> None:
     store, bus = InMemoryClientStore(), RecordingBus()
-    relay = OutboxRelay(bus, store, "ns")
+    relay = OutboxRelay(bus, store, "ns", WorkerMetrics(CollectorRegistry()))
     created = await handle(create_command(), store)  # written, never published: a crash
     key = created.outcome.client_key
     assert key is not None

@@ -1,0 +1,45 @@
+"""The gateway's Prometheus figures (the worker's are in `worker.worker_metrics`).
+
+The gauges about the whole service (clients by type and status, pending
+approvals, the commands queue) are refreshed by `api.stats.StatsPoller`; every
+gateway reports the same figures, so dashboards take their maximum.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from common.metrics import LATENCY_BUCKETS
+
+
+class GatewayMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.http_requests = Counter(
+            "clientkeys_http_requests", "HTTP requests answered, by route and status.",
+            ["route", "method", "status"], registry=registry)
+        self.http_duration = Histogram(
+            "clientkeys_http_request_duration_seconds",
+            "Time from a request's arrival to its answer, by route and status.",
+            ["route", "method", "status"], buckets=LATENCY_BUCKETS, registry=registry)
+        self.commands_published = Counter(
+            "clientkeys_commands_published",
+            "Commands the broker confirmed, by kind.", ["kind"], registry=registry)
+        self.clients = Gauge(
+            "clientkeys_clients", "Stored clients, by type and status (removed ones excluded).",
+            ["type", "status"], registry=registry)
+        self.pending_approvals = Gauge(
+            "clientkeys_pending_approvals", "Clients waiting for approval.", registry=registry)
+        self.oldest_pending_age = Gauge(
+            "clientkeys_oldest_pending_approval_age_seconds",
+            "How long the longest-waiting client has waited for approval (0 when none).",
+            registry=registry)
+        self.commands_waiting = Gauge(
+            "clientkeys_commands_waiting",
+            "Commands in the queue, not yet handed to a worker.", registry=registry)
+        self.command_consumers = Gauge(
+            "clientkeys_command_consumers",
+            "Workers consuming from the commands queue.", registry=registry)
+        self.dead_lettered = Gauge(
+            "clientkeys_dead_lettered_commands",
+            "Commands set aside in the dead-letter queue for an operator.", registry=registry)

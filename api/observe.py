@@ -1,0 +1,72 @@
+"""What every request leaves behind: its request id, a log line and its metrics.
+
+The request id is the caller's `X-Request-ID` when it is usable, else a new
+one. It is returned on every answer, bound to every log line written while the
+request is handled, put into the commands the request queues (so the worker's
+lines and the events carry it too) and into the audit trail.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from api import keys
+from common.logs import correlated
+
+log = logging.getLogger("clientkeys.http")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+REQUEST_ID_HEADER = "X-Request-ID"
+UNMATCHED = "unmatched"
+
+
+def request_id(request: web.Request) -> str:
+    """The caller's X-Request-ID when usable, else a new one; the same for the whole request."""
+    known = request.get(keys.REQUEST_ID)
+    if known is None:
+        given = request.headers.get(REQUEST_ID_HEADER, "")
+        known = given if _REQUEST_ID.fullmatch(given) else str(uuid.uuid4())
+        request[keys.REQUEST_ID] = known
+    return known
+
+
+async def return_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: also reaches streamed answers and aiohttp's own error pages."""
+    response.headers[REQUEST_ID_HEADER] = request_id(request)
+
+
+def _route(request: web.Request) -> str:
+    # The route's name, never the path: a path holds client keys (unbounded label values).
+    name = request.match_info.route.name
+    return name if name else UNMATCHED
+
+
+@web.middleware
+async def observe_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    status = 500
+    with correlated(request_id=request_id(request)):
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route(request)
+            metrics = request.app[keys.METRICS]
+            labels = (route, request.method, str(status))
+            metrics.http_requests.labels(*labels).inc()
+            metrics.http_duration.labels(*labels).observe(elapsed)
+            log.info("request", extra={"method": request.method, "route": route,
+                                       "status": status,
+                                       "duration_ms": round(elapsed * 1000, 2),
+                                       "remote_addr": request.remote})
