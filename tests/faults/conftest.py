@@ -53,6 +53,7 @@ def worker_process(settings: Settings, log_file: Path) -> subprocess.Popen[bytes
     env.update(CLIENTKEYS_AMQP_URL=settings.amqp_url, CLIENTKEYS_MONGODB_URI=settings.mongodb_uri,
                CLIENTKEYS_NAMESPACE=settings.namespace,
                CLIENTKEYS_ENCRYPTION_KEYS=settings.encryption_keys,
+               CLIENTKEYS_WORKER_HTTP_PORT="0",  # several at once: each on a free port
                PYTHONPATH=str(REPO))
     with log_file.open("ab") as log:
         return subprocess.Popen([sys.executable, "-m", "common.cli", "worker"], env=env,
