@@ -23,7 +23,7 @@ from tests.e2e.admin_page import (
 )
 from tests.e2e.browser import NARROW, browser, open_page, screenshot, script_errors
 from tests.e2e.conftest import Service, oauth1_client, oidc_client
-from tests.e2e.test_processes import CLI, REPO, clean_env, stop, wait_for_line
+from tests.processes import CLI, REPO, clean_env, stop, wait_for_line
 
 __all__ = ["browser"]  # the fixture
 

@@ -18,8 +18,8 @@ from aiormq.exceptions import ChannelLockedResource
 
 from common.devdb import free_port
 from tests.e2e.conftest import Service, oauth1_client, oidc_client
-from tests.e2e.test_processes import CLI, REPO, clean_env
 from tests.harness import event_tap
+from tests.processes import CLI, REPO, clean_env
 
 READY = "clientkeys: tailing "
 WAIT_S = 30

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,32 +14,7 @@ from api.principals import CONFIGURE_SERVER
 from api.tokens import token_digest
 from common.devdb import free_port
 from common.keyring import new_key_entry
-
-CLI = [sys.executable, "-m", "common.cli"]
-REPO = Path(__file__).resolve().parents[2]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLIENTKEYS_")}
-    env.update(extra)
-    return env
-
-
-def stop(process: subprocess.Popen[str]) -> int:
-    process.send_signal(signal.SIGTERM)
-    return process.wait(30)
-
-
-def wait_for_line(process: subprocess.Popen[str], prefix: str, timeout_s: float = 60) -> str:
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if line.startswith(prefix):
-            return line.strip()
-        if not line and process.poll() is not None:
-            break
-    raise AssertionError(f"no line starting {prefix!r}; exit code {process.poll()}")
+from tests.processes import CLI, REPO, clean_env, stop, wait_for_line
 
 
 async def newcomer_session(base: str, token: str) -> None:

@@ -12,8 +12,8 @@ import aio_pika
 
 from common.events import ClientEventType
 from tests.e2e.conftest import Service, oauth1_client, oidc_client
-from tests.e2e.test_processes import REPO, clean_env
 from tests.harness import event_tap
+from tests.processes import REPO, clean_env
 
 EXAMPLE = REPO / "examples" / "subscriber.py"
 WAIT_S = 30
