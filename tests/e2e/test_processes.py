@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -73,8 +74,14 @@ def settings_env(tmp_path: Path, mongodb_uri: str, amqp_url: str, namespace: str
                      TEST_TOKEN=token)
 
 
+def healthcheck(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, "healthcheck", *args], env=env, text=True,
+                          capture_output=True, timeout=30)
+
+
 def test_gateway_and_worker_processes_serve_and_stop_on_sigterm(
         settings_env: dict[str, str]) -> None:
+    settings_env = {**settings_env, "CLIENTKEYS_WORKER_HTTP_PORT": str(free_port())}
     worker = subprocess.Popen([*CLI, "worker"], env=settings_env, text=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     gateway = subprocess.Popen([*CLI, "gateway"], env=settings_env, text=True,
@@ -86,9 +93,17 @@ def test_gateway_and_worker_processes_serve_and_stop_on_sigterm(
             assert time.monotonic() < deadline and gateway.poll() is None
         base = f"http://127.0.0.1:{settings_env['CLIENTKEYS_HTTP_PORT']}"
         asyncio.run(newcomer_session(base, settings_env["TEST_TOKEN"]))
+        # The container probes, as the Dockerfile and the compose file run them.
+        assert healthcheck(settings_env).returncode == 0
+        assert healthcheck(settings_env, "--worker").returncode == 0
     finally:
         codes = (stop(gateway), stop(worker))
     assert codes == (0, 0)
+    for args in ((), ("--worker",)):
+        gone = healthcheck(settings_env, *args)
+        assert gone.returncode == 1
+        assert gone.stderr.startswith("clientkeys healthcheck: http://127.0.0.1:")
+        assert len(gone.stderr.splitlines()) == 1
 
 
 @pytest.mark.parametrize(("variable", "value", "named"), [
@@ -121,3 +136,16 @@ def test_unreachable_broker_is_one_line_without_the_password(
     assert len(lines) == 1, result.stderr
     assert "cannot reach RabbitMQ" in lines[0]
     assert "hunter2pw" not in result.stderr
+
+
+def test_a_worker_whose_health_port_is_taken_stops_with_one_clear_line(
+        settings_env: dict[str, str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = {**settings_env, "CLIENTKEYS_WORKER_HTTP_PORT": str(taken.getsockname()[1])}
+        result = subprocess.run([*CLI, "worker"], env=env, text=True, capture_output=True,
+                                timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "CLIENTKEYS_WORKER_HTTP_PORT" in result.stderr

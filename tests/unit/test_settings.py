@@ -74,6 +74,10 @@ def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     ("MAX_GRACE_S", "-1"),
     ("MAX_GRACE_S", "2592001"),
     ("MAX_GRACE_S", "1.5"),
+    ("WORKER_HTTP_PORT", "65536"),
+    ("LOG_FORMAT", "xml"),
+    ("LOG_LEVEL", "chatty"),
+    ("METRICS_POLL_S", "0.5"),
 ])
 def test_bad_value_names_the_variable(name: str, value: str) -> None:
     variable = f"CLIENTKEYS_{name}"
@@ -107,3 +111,15 @@ def test_keyring_from_settings() -> None:
     keyring = load_settings({"CLIENTKEYS_ENCRYPTION_KEYS": f" {entry} "}).keyring()
     assert keyring.current_key_id == "k1"
     assert keyring.open(keyring.seal("a-very-long-secret")) == "a-very-long-secret"
+
+
+def test_operations_settings() -> None:
+    defaults = load_settings({})
+    assert (defaults.worker_http_port, defaults.log_format, defaults.log_level,
+            defaults.metrics_poll_s) == (8081, "json", "INFO", 10.0)
+    chosen = load_settings({"CLIENTKEYS_WORKER_HTTP_PORT": "0",
+                            "CLIENTKEYS_LOG_FORMAT": "Console",
+                            "CLIENTKEYS_LOG_LEVEL": "debug",
+                            "CLIENTKEYS_METRICS_POLL_S": "2.5"})
+    assert (chosen.worker_http_port, chosen.log_format, chosen.log_level,
+            chosen.metrics_poll_s) == (0, "console", "DEBUG", 2.5)
