@@ -91,10 +91,11 @@ def cli_problems(argv: list[str]) -> list[str]:
 
 
 def script_commands(script: str) -> list[list[str]]:
-    """The arguments of each `clientkeys ...` a shell script runs."""
-    found = re.finditer(r"(?:^|[\s(])clientkeys\s+([^)>|;&\n]+)", script, re.MULTILINE)
-    return [shlex.split(match.group(1)) for match in found
-            if not script[:match.start()].rsplit("\n", 1)[-1].lstrip().startswith("#")]
+    """The arguments of each `clientkeys ...` a shell script runs (as a command, not an
+    argument: at the start of a line, after `$(`, `;`, `&&` or `|`)."""
+    found = re.finditer(r"(?:^[ \t]*|\$\(|[;&|][ \t]*)clientkeys[ \t]+([^)>|;&\n]+)", script,
+                        re.MULTILINE)
+    return [shlex.split(match.group(1)) for match in found]
 
 
 # --- Dockerfile ---------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -472,3 +473,21 @@ def test_workers_scale_on_the_commands_queue(resources: list[dict[str, Any]]) ->
     assert metric["external"]["metric"] == {
         "name": "rabbitmq_queue_messages_ready",
         "selector": {"matchLabels": {"queue": TOPOLOGY.commands_queue}}}
+
+
+# --- deploy/README.md --------------------------------------------------------------------
+
+def test_readme_commands_and_panels_are_real() -> None:
+    readme = (DEPLOY / "README.md").read_text()
+    blocks = re.findall(r"```sh\n(.*?)```", readme, re.DOTALL)
+    # `docker compose run --rm --entrypoint clientkeys init ARGS` runs `clientkeys ARGS`.
+    commands = [argv for block in blocks for argv in script_commands(
+        block.replace("\\\n", " ").replace(
+            "docker compose run --rm --entrypoint clientkeys init", "clientkeys"))]
+    assert len(commands) >= 4
+    assert [problem for argv in commands for problem in cli_problems(argv)] == []
+    # --file belongs to `tokens`, before its subcommand: the parser notices.
+    assert cli_problems(["tokens", "create", "--file", "t.json", "--subject", "a",
+                         "--permission", "configure_server"]) != []
+    titles = {panel["title"] for panel in _dashboard()["panels"] if panel["type"] != "row"}
+    assert {title for title in titles if f"| {title} |" not in readme} == set()
