@@ -442,7 +442,9 @@ def test_pods_get_settings_that_exist(resources: list[dict[str, Any]]) -> None:
     config = _one(resources, "ConfigMap", "clientkeys-config")["data"]
     secret = _one(resources, "Secret", "clientkeys-connections")["stringData"]
     assert set(config) | set(secret) <= SETTING_NAMES
-    load_settings({**config, **secret})  # every value parses
+    settings = load_settings({**config, **secret})  # every value parses
+    assert (settings.http_host, settings.http_port, settings.worker_http_port) == (
+        "0.0.0.0", HTTP_PORTS["gateway"], HTTP_PORTS["worker"])
     files = _one(resources, "Secret", "clientkeys-files")["stringData"]
     assert {config["CLIENTKEYS_TOKENS_FILE"], config["CLIENTKEYS_ENCRYPTION_KEYS_FILE"]} == {
         f"/etc/clientkeys/{name}" for name in files}
