@@ -8,6 +8,9 @@ const PAGE_SIZE = 20;
 const STATUS_TEXT = { pending: "Waiting for approval", approved: "Approved", disapproved: "Disapproved" };
 const SORTABLE = { name: "name", created: "created_at" };
 
+// A row menu is open: replacing the rows now would make it vanish under the pointer or keys.
+const menuOpen = () => Boolean(document.querySelector("#table-body .menu:not([hidden])"));
+
 export class ClientTable {
   // actions(client, button) -> [{ label, run }] for the row menu, or null when read-only.
   constructor({ api, actions }) {
@@ -46,7 +49,7 @@ export class ClientTable {
     clearTimeout(this.refreshTimer);
     this.refreshTimer = setTimeout(() => {
       // Not under an open row menu: it would vanish under the administrator's keys.
-      if (document.querySelector("#table-body .menu:not([hidden])")) this.refresh();
+      if (menuOpen()) this.refresh();
       else this.load();
     }, 100);
   }
@@ -77,7 +80,9 @@ export class ClientTable {
         this.cursors.pop();  // the last rows of this page went away: show the one before
         return this.load();
       }
-      this.render(page);
+      // A menu opened while the page was being read: show the rows once it closes.
+      if (menuOpen()) this.refresh();
+      else this.render(page);
     } catch (error) {
       if (error.name === "AbortError") return;
       $("table-message").textContent = describe(error);

@@ -142,7 +142,7 @@ async def test_readiness_follows_the_broker(service: Service) -> None:
     ready = await service.http.get("/readyz")
     assert ready.status == 200
     assert (await ready.json())["checks"] == {"broker": "ok", "database": "ok",
-                                                "read_model": "ok"}
+                                                "read_model": "ok", "consumers": "ok"}
     await service.http.app[keys.BUS].close()
     not_ready = await service.http.get("/readyz")
     assert not_ready.status == 503
