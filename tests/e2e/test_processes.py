@@ -42,6 +42,12 @@ async def newcomer_session(base: str, token: str) -> None:
             assert response.status == 404
 
 
+async def dev_metrics(base: str) -> str:
+    async with aiohttp.ClientSession(base) as http, http.get("/metrics") as response:
+        assert response.status == 200
+        return await response.text()
+
+
 def test_dev_mode_runs_the_whole_product_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
     env = clean_env(CLIENTKEYS_HTTP_PORT=str(port), CLIENTKEYS_DEV_DIR=str(tmp_path / "dev"),
@@ -53,6 +59,11 @@ def test_dev_mode_runs_the_whole_product_and_stops_cleanly(tmp_path: Path) -> No
         token = wait_for_line(process, "admin token").rsplit(" ", 1)[1]
         assert url == f"http://127.0.0.1:{port}"
         asyncio.run(newcomer_session(url, token))
+        metrics = asyncio.run(dev_metrics(url))
+        # One process, one /metrics: the gateway's figures and the worker's.
+        assert 'clientkeys_commands_published_total{kind="create_client"} 1.0' in metrics
+        assert ('clientkeys_commands_applied_total{kind="create_client",outcome="succeeded"} '
+                '1.0') in metrics
     finally:
         code = stop(process)
     assert code == 0
