@@ -128,6 +128,8 @@ class StatsPoller:
                 await self.refresh()
             except PyMongoError:  # the gauges keep their last values; /readyz tells the outage
                 log.warning("stats: the database did not answer; gauges not refreshed")
+            except Exception:  # never let the gauges stop for good
+                log.exception("stats: gauges not refreshed")
             await asyncio.sleep(self._every_s)
 
     def start(self) -> None:
