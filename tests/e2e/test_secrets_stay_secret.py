@@ -69,8 +69,9 @@ def log_texts(caplog: pytest.LogCaptureFixture) -> list[bytes]:
     texts = []
     for record in caplog.records:
         formatted = formatter.format(record)  # also fills exc_text
+        # vars(): also the fields passed as `extra`, which the JSON lines carry.
         texts.append(" ".join((formatted, str(record.msg), repr(record.args),
-                               record.exc_text or "")).encode())
+                               record.exc_text or "", repr(vars(record)))).encode())
     return texts
 
 
