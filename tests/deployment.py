@@ -39,6 +39,10 @@ DASHBOARD_FILE = DEPLOY / "grafana" / "dashboards" / "clientkeys.json"
 K8S_DIR = DEPLOY / "k8s"
 # The Kubernetes release whose API schemas the manifests must pass.
 KUBERNETES_VERSION = "1.31.0"
+# The topology every deployment file declares or points at.
+TOPOLOGY = Topology("clientkeys")
+# Where each process serves HTTP (its API or probes, and /metrics) in every deployment.
+HTTP_PORTS = {"gateway": 8080, "worker": 8081}
 
 # Every setting the processes read: CLIENTKEYS_ plus a Settings field's name.
 SETTING_NAMES = frozenset(PREFIX + field.name.upper() for field in fields(Settings))
@@ -210,6 +214,12 @@ def compose_dependency_problems(model: dict[str, Any]) -> list[str]:
 
 
 # --- Dashboard ----------------------------------------------------------------------
+
+def load_dashboard() -> dict[str, Any]:
+    """A fresh copy of the Grafana dashboard, for a test to read or break."""
+    dashboard: dict[str, Any] = json.loads(DASHBOARD_FILE.read_text())
+    return dashboard
+
 
 def dashboard_queries(dashboard: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
     """(panel, expr) of every query, rows' nested panels included."""
