@@ -38,9 +38,9 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-## make unit: the tests that need neither broker nor database
+## make unit: the tests that need neither broker nor database (rules, handlers, deployment files)
 unit: install
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest tests/unit tests/deploy
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
