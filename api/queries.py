@@ -19,6 +19,7 @@ from typing import Any
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
 
 from common.client_view import public_client
@@ -96,20 +97,28 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, ObjectId]:
         raise BadCursor("The cursor is not valid.") from None
 
 
-async def list_clients(db: AsyncDatabase[Document], where: ClientFilter, *, sort: str,
-                       limit: int, cursor: str | None) -> Page:
+def page_cursor(db: AsyncDatabase[Document], where: ClientFilter, *, sort: str, limit: int,
+                cursor: str | None) -> AsyncCursor[Document]:
+    """The query of one page, one client more than `limit` to tell whether more follow.
+
+    The benchmark explains this very cursor to show which index serves it.
+    """
     field = _SORT_FIELDS[sort.lstrip("-")]
     direction = DESCENDING if sort.startswith("-") else ASCENDING
-    query = where.query()
-    page_query = dict(query)
+    page_query = where.query()
     if cursor:
         value, last_id = decode_cursor(cursor, sort)
         op = "$lt" if direction == DESCENDING else "$gt"
         page_query["$or"] = [{field: {op: value}}, {field: value, "_id": {op: last_id}}]
-    found = db[CLIENTS].find(page_query, _CLIENT_PROJECTION) \
+    return db[CLIENTS].find(page_query, _CLIENT_PROJECTION) \
         .sort([(field, direction), ("_id", direction)]).limit(limit + 1)
+
+
+async def list_clients(db: AsyncDatabase[Document], where: ClientFilter, *, sort: str,
+                       limit: int, cursor: str | None) -> Page:
+    found = page_cursor(db, where, sort=sort, limit=limit, cursor=cursor)
     documents = await found.to_list()
-    total = await db[CLIENTS].count_documents(query)
+    total = await db[CLIENTS].count_documents(where.query())
     more = len(documents) > limit
     documents = documents[:limit]
     return Page(
