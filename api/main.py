@@ -7,6 +7,7 @@ import logging
 from aiohttp import web
 
 from api.app import create_app
+from common.event_loop import new_event_loop
 from common.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -19,4 +20,4 @@ def run_gateway(settings: Settings) -> None:
     web.run_app(app, host=settings.http_host, port=settings.http_port, shutdown_timeout=15,
                 print=lambda _: log.info("gateway listening on http://%s:%d",
                                          settings.http_host, settings.http_port),
-                access_log=None)
+                access_log=None, loop=new_event_loop())

@@ -25,6 +25,7 @@ from api.tokens import token_digest
 from common.amqp_bus import connect_bus
 from common.bus import MessageBus
 from common.devdb import DevDatabase
+from common.event_loop import run
 from common.keyring import new_key_entry
 from common.logs import configure_logging
 from common.memory_bus import MemoryBus
@@ -108,7 +109,7 @@ def run_dev() -> None:
     try:
         settings = load_settings(env)
         configure_logging(settings.log_format, settings.log_level)
-        asyncio.run(_serve(settings, token, use_amqp))
+        run(_serve(settings, token, use_amqp))
     finally:
         if dev_db is not None:
             dev_db.stop()

@@ -8,6 +8,7 @@ import signal
 from pymongo.errors import PyMongoError
 
 from common.amqp_bus import connect_bus
+from common.event_loop import run
 from common.settings import Settings, Unreachable
 from common.store import connect, database
 from worker.health import health_app, serve_health
@@ -46,4 +47,4 @@ async def serve_worker(settings: Settings) -> None:
 
 
 def run_worker(settings: Settings) -> None:
-    asyncio.run(serve_worker(settings))
+    run(serve_worker(settings))
