@@ -6,8 +6,8 @@ from aiohttp import web
 
 from api.auth import principal_of
 from api.principals import PERMISSIONS
-from api.responses import json_response
 from common.clients import LIMITS, client_type_catalogue
+from common.json_responses import json_response
 
 
 async def whoami(request: web.Request) -> web.Response:

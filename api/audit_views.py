@@ -19,7 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from api import keys
 from api.problems import Problem
 from api.queries import BadCursor, pack_cursor, unpack_cursor
-from api.responses import json_response
+from common.json_responses import json_response
 from common.schemas import AuditQuery, HistoryQuery
 from common.store import AUDIT, CLIENTS, Document
 

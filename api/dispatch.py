@@ -20,9 +20,9 @@ from api import keys
 from api.operations import get_operation, operation_view, record_pending, withdraw
 from api.preconditions import etag_headers
 from api.problems import Problem
-from api.responses import json_response
 from common.bus import BrokerUnavailable
 from common.commands import Command, CreateClient, RemoveClient, UpdateClient, encode_command
+from common.json_responses import json_response
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
 from common.store import Document
 

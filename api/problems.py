@@ -7,7 +7,6 @@ answered with a generic 500 that reveals nothing of the request.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -17,6 +16,7 @@ from aiohttp import web
 from marshmallow import ValidationError
 
 from common.clients import RuleViolation
+from common.json_responses import json_response
 from common.store import is_outage
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,7 @@ def problem_response(status: int, detail: str | None = None, *,
     if detail:
         body["detail"] = detail
     body.update(extra)
-    return web.Response(status=status, text=json.dumps(body), content_type=PROBLEM_TYPE,
-                        headers=headers)
+    return json_response(body, status=status, headers=headers, content_type=PROBLEM_TYPE)
 
 
 def _field_errors(messages: Any) -> dict[str, Any]:

@@ -24,9 +24,9 @@ from api import keys
 from api.gateway_metrics import GatewayMetrics
 from api.problems import Problem
 from api.response_schemas import StatsSchema
-from api.responses import json_response
 from common.bus import BrokerUnavailable, MessageBus, QueueDepths
 from common.clients import ClientType, Status
+from common.json_responses import json_response
 from common.store import CLIENTS, LIVE, Document, now
 
 log = logging.getLogger(__name__)

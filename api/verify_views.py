@@ -13,9 +13,9 @@ from api.json_body import read_json_object
 from api.oauth1_signatures import Consumer, SignedRequest, consumer_key_of
 from api.oauth1_signatures import Reason as OAuth1Reason
 from api.problems import Problem
-from api.responses import json_response
 from api.verification import Reason
 from common.clients import ClientType, Status
+from common.json_responses import json_response
 from common.schemas import OAuth1VerifyRequest, VerifySecretRequest
 from common.store import now
 

@@ -20,7 +20,6 @@ from api.operations import get_operation, operation_view
 from api.preconditions import etag_headers, expected_version
 from api.problems import Problem
 from api.queries import BadCursor, ClientFilter, find_client, list_clients
-from api.responses import json_response
 from api.route_docs import ID_MAX
 from common.audit import field_names
 from common.client_view import public_client
@@ -41,6 +40,7 @@ from common.commands import (
     UpdateClient,
 )
 from common.health import readiness_answer
+from common.json_responses import json_response
 from common.keyring import generate_secret
 from common.schemas import (
     CreateClientRequest,

@@ -7,22 +7,18 @@ orchestrator routes traffic (or a dashboard points) at the part that is missing.
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
+
+from common.json_responses import json_response
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:
-    return _json({"status": "ok"}, 200)
+    return json_response({"status": "ok"})
 
 
 def readiness_answer(checks: dict[str, bool]) -> web.Response:
     ready = all(checks.values())
     body = {"status": "ready" if ready else "not ready",
             "checks": {name: "ok" if ok else "unavailable" for name, ok in checks.items()}}
-    return _json(body, 200 if ready else 503, None if ready else {"Retry-After": "1"})
-
-
-def _json(body: object, status: int, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, text=json.dumps(body), content_type="application/json",
-                        headers=headers)
+    return json_response(body, status=200 if ready else 503,
+                         headers=None if ready else {"Retry-After": "1"})
