@@ -6,6 +6,14 @@ of this API needs, and its text is Unicode that can be stored: JSON's `\\ud800`
 escapes can spell lone surrogates, which Python accepts but UTF-8, BSON and
 the keyring cannot encode. Such a string would fail a worker on every delivery,
 so it is refused here, with a 400 naming the problem.
+
+orjson parses it: several times faster than `json.loads`, and stricter.
+Besides what is not JSON at all, it refuses lone surrogate escapes, NaN and
+Infinity (not JSON either), numbers beyond a double (1e400) and nesting past
+1024 levels; `json.loads` reads all but the last. Such a body is read once
+more by `json.loads`, on the error path only, so that the 400 names the
+problem as it always has; NaN and its kind, which no field of this API takes,
+are "not valid JSON".
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from api.problems import Problem
@@ -27,24 +36,43 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     charset = (request.charset or "utf-8").lower()
     if request.content_type != JSON_TYPE or charset not in ("utf-8", "utf8"):
         raise Problem(415, "Send the request body as application/json, in UTF-8.")
-    raw = await request.read()
+    return _object(_parse(await request.read()))
+
+
+def _parse(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
     try:
         body = json.loads(raw.decode("utf-8"))
     except RecursionError:
-        raise Problem(400, f"The request body is nested more than {MAX_DEPTH} levels deep.") \
-            from None
+        raise _too_deep() from None
     except ValueError:  # not UTF-8, or not JSON
-        raise Problem(400, "The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise Problem(400, "The request body must be a JSON object.")
-    if _depth(body) > MAX_DEPTH:
-        raise Problem(400, f"The request body is nested more than {MAX_DEPTH} levels deep.")
+        raise _not_json() from None
+    _object(body)
     try:
         json.dumps(body, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         raise Problem(400, "The request body holds text that is not valid Unicode "
                       "(an unpaired surrogate escape such as \\ud800).") from None
+    raise _not_json()  # NaN, Infinity or 1e400, which json.loads reads as floats
+
+
+def _object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise Problem(400, "The request body must be a JSON object.")
+    if _depth(body) > MAX_DEPTH:
+        raise _too_deep()
     return body
+
+
+def _not_json() -> Problem:
+    return Problem(400, "The request body is not valid JSON.")
+
+
+def _too_deep() -> Problem:
+    return Problem(400, f"The request body is nested more than {MAX_DEPTH} levels deep.")
 
 
 def _depth(value: Any) -> int:
