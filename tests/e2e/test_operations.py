@@ -5,6 +5,7 @@ the event it caused."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -182,6 +183,20 @@ async def test_x_request_id_is_returned_kept_or_made(service: Service) -> None:
     made = {(await service.http.get(path)).headers["X-Request-ID"]
             for path in ("/healthz", "/v1/clients", "/nowhere", "/v1/clients/ck_x")}
     assert len(made) == 4  # a new one each time, also on 401 and 404
+
+
+async def test_request_lines_at_info_for_changes_and_failures_only(
+        service: Service, caplog: pytest.LogCaptureFixture) -> None:
+    """Successful reads are the hot path: their line is at DEBUG, counted in the metrics."""
+    with caplog.at_level(logging.DEBUG, logger="clientkeys.http"):
+        created = await service.create(oidc_client())
+        assert (await service.request("GET", f"/v1/clients/{created['key']}")).status == 200
+        assert (await service.request("GET", "/v1/clients/ck_nowhere")).status == 404
+    levels = {(r.__dict__["route"], r.__dict__["status"]): r.levelno
+              for r in caplog.records if r.name == "clientkeys.http"}
+    assert levels == {("create_client", 201): logging.INFO,
+                      ("get_client", 200): logging.DEBUG,
+                      ("get_client", 404): logging.INFO}
 
 
 async def _database_figures(settings: Settings) -> tuple[dict[str, dict[str, int]],
