@@ -11,7 +11,7 @@ from common.audit import AuditEntry
 from common.bus import QueueDepths
 from common.outcomes import OperationStatus, Outcome
 from common.store import APPLIED_COMMANDS_KEPT, Document, now
-from worker.repository import AlreadyCreated
+from worker.repository import AlreadyCreated, Started
 
 
 class InMemoryClientStore:
@@ -86,11 +86,16 @@ class InMemoryClientStore:
     async def outbox_backlog(self) -> int:
         return sum(len(c.get("outbox", [])) for c in self.clients.values())
 
-    async def start_operation(self, operation_id: str, kind: str) -> Outcome | None:
+    async def start_operation(self, operation_id: str, kind: str, *,
+                              claim_key: str | None = None) -> Started:
         self._maybe_fail()
         self.started.append(operation_id)
         outcome = self.outcomes.get(operation_id)
-        return outcome if outcome and outcome.status is not OperationStatus.PENDING else None
+        if outcome and outcome.status is not OperationStatus.PENDING:
+            return Started(outcome)
+        if claim_key is None:
+            return Started()
+        return Started(client_key=self.claimed_keys.setdefault(operation_id, claim_key))
 
     async def record_outcome(self, outcome: Outcome) -> None:
         self._maybe_fail()

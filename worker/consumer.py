@@ -2,11 +2,13 @@
 
 Order of work, and why:
 1. decode; a message that is not a command goes to the dead-letter queue;
-2. mark the operation started; if it already finished (a redelivery) or the
-   gateway withdrew it (its publish was never confirmed), answer again and ack;
-3. apply the handler: one write stores the change and its events (the outbox);
-4. publish the client's outbox with confirms and clear it, append the audit
-   entry (keyed by the command id, so once), record the outcome, answer the
+2. mark the operation started (a create claims its client's key in the same
+   write); if it already finished (a redelivery) or the gateway withdrew it
+   (its publish was never confirmed), answer again and ack;
+3. apply the handler: one write stores the change and its events (the outbox)
+   and returns the outbox as it left it;
+4. publish that outbox with confirms and clear it, append the audit entry
+   (keyed by the command id, so once), record the outcome, answer the
    gateway, ack.
 A MongoDB or broker failure in 2-4 is retried with backoff while the message is
 held, never acked: the command stays safe in the queue until it is applied.
@@ -27,7 +29,7 @@ from common.logs import correlated
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
 from common.store import is_outage, now
 from common.topology import COMMAND_DELIVERY_LIMIT
-from worker.handlers import handle
+from worker.handlers import handle, key_to_claim
 from worker.relay import OutboxRelay
 from worker.repository import ClientStore
 from worker.worker_metrics import WorkerMetrics
@@ -99,11 +101,14 @@ class CommandConsumer:
         await message.retry()
 
     async def _apply(self, command: Command, reply_to: str | None) -> None:
-        outcome = await self.store.start_operation(command.id, command.kind)
+        started = await self.store.start_operation(command.id, command.kind,
+                                                   claim_key=key_to_claim(command))
+        outcome = started.outcome
         if outcome is None:
-            outcome = (await handle(command, self.store)).outcome
-            if outcome.client_key:
-                await self.relay.publish(outcome.client_key)
+            applied = await handle(command, self.store, claimed_key=started.client_key)
+            outcome = applied.outcome
+            if outcome.client_key and applied.outbox:
+                await self.relay.publish(outcome.client_key, applied.outbox)
             # Before the outcome: once the outcome is recorded a redelivery stops at
             # start_operation above, so an entry not written by then never would be.
             await self.store.record_audit(entry_for_command(command, outcome, now()))

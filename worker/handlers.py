@@ -1,16 +1,18 @@
 """Every operation the worker performs: one handler per command, and the table.
 
-A handler is a plain function of the command and a ClientStore. It writes the
-change together with the events it causes (the client's outbox) and returns
-the outcome; it publishes nothing itself. Unit tests call them with an
-in-memory store.
+A handler is a plain function of the command and a ClientStore (a create also
+takes the key its operation claimed as it started). It writes the change
+together with the events it causes (the client's outbox) and returns the
+outcome, with the client's outbox as its write left it (or as it read it), so
+the consumer publishes that without reading it again; it publishes nothing
+itself. Unit tests call them with an in-memory store.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from common.client_view import public_client
@@ -49,6 +51,16 @@ class Applied:
     outcome: Outcome
     # The events this call wrote to the outbox (none on a redelivery or a no-op).
     events: list[ClientEvent] = field(default_factory=list)
+    # The client's whole outbox, oldest first, as this call's write returned it or
+    # as it read it: every event written before is there, in order (an event
+    # leaves the outbox only once the broker confirmed it), so publishing this
+    # keeps the client's order. Events queued after it are not: their own worker,
+    # or the relay's sweep, publishes them.
+    outbox: list[Document] = field(default_factory=list)
+
+
+def _outbox(document: Document) -> list[Document]:
+    return list(document.get("outbox", []))
 
 
 def new_client_key() -> str:
@@ -107,7 +119,14 @@ def _editable(fields: ClientFields) -> dict[str, Any]:
     }
 
 
-async def create_client(command: CreateClient, store: ClientStore) -> Applied:
+def key_to_claim(command: Command) -> str | None:
+    """A create claims its client's key in the write that starts its operation."""
+    return new_client_key() if isinstance(command, CreateClient) else None
+
+
+async def create_client(command: CreateClient, store: ClientStore,
+                        claimed_key: str | None = None) -> Applied:
+    """`claimed_key`: the key claimed as the operation started; claimed here if None."""
     try:
         fields, warnings = check_client(ClientFields(
             command.type, command.name, command.redirect_uris, command.grant_types,
@@ -115,7 +134,7 @@ async def create_client(command: CreateClient, store: ClientStore) -> Applied:
     except RuleViolation as exc:
         return _invalid(command, exc)
     at = now()
-    key = await store.claim_client_key(command.id, new_client_key())
+    key = claimed_key or await store.claim_client_key(command.id, new_client_key())
     document: Document = {
         "key": key,
         "type": fields.type.value,
@@ -136,8 +155,10 @@ async def create_client(command: CreateClient, store: ClientStore) -> Applied:
     try:
         await store.insert_client(document)
     except AlreadyCreated as exc:  # a redelivery: the client exists, say so again
-        return Applied(_succeeded(command, exc.document, warnings))
-    return Applied(_succeeded(command, document, warnings), [event])
+        return Applied(_succeeded(command, exc.document, warnings),
+                       outbox=_outbox(exc.document))
+    # A new document: its outbox is exactly what this insert wrote.
+    return Applied(_succeeded(command, document, warnings), [event], _outbox(document))
 
 
 @dataclass(frozen=True)
@@ -161,17 +182,16 @@ async def _change_client(command: OneClientCommand, store: ClientStore,
         if current is None:
             return await _gone(command, store)
         if command.id in current.get("applied_commands", []):  # a redelivery
-            return Applied(_succeeded(command, current))
-        if stale := _stale(command, current):
-            return stale
-        decision = decide(current)
-        if isinstance(decision, Applied):
-            return decision
+            return Applied(_succeeded(command, current), outbox=_outbox(current))
+        decision = _stale(command, current) or decide(current)
+        if isinstance(decision, Applied):  # nothing to write
+            return replace(decision, outbox=_outbox(current))
         updated = await store.update_client(command.client_key, current["version"],
                                             decision.changes, command.id,
                                             decision.event.to_document())
         if updated is not None:
-            return Applied(_succeeded(command, updated, decision.warnings), [decision.event])
+            return Applied(_succeeded(command, updated, decision.warnings), [decision.event],
+                           _outbox(updated))
     return Applied(_failed(command, ErrorCode.CONFLICT,
                            "The client kept changing while this command was applied; "
                            "try again."))
@@ -181,7 +201,7 @@ async def _gone(command: OneClientCommand, store: ClientStore) -> Applied:
     """Not found, unless this very command was applied before the client was removed."""
     tombstone = await store.get_client(command.client_key, include_removed=True)
     if tombstone is not None and command.id in tombstone.get("applied_commands", []):
-        return Applied(_succeeded(command, tombstone))
+        return Applied(_succeeded(command, tombstone), outbox=_outbox(tombstone))
     return _not_found(command)
 
 
@@ -284,7 +304,8 @@ async def end_secret_grace(command: EndSecretGrace, store: ClientStore) -> Appli
     return await _change_client(command, store, decide)
 
 
-Handler = Callable[[Any, ClientStore], Awaitable[Applied]]
+# Called with (command, store); a create also with the key claimed as it started.
+Handler = Callable[..., Awaitable[Applied]]
 
 # The one table of everything the worker can do.
 HANDLERS: dict[type[Command], Handler] = {
@@ -298,5 +319,10 @@ HANDLERS: dict[type[Command], Handler] = {
 }
 
 
-async def handle(command: Command, store: ClientStore) -> Applied:
-    return await HANDLERS[type(command)](command, store)
+async def handle(command: Command, store: ClientStore, *,
+                 claimed_key: str | None = None) -> Applied:
+    """Apply the command; `claimed_key` is what `key_to_claim` claimed for a create."""
+    handler = HANDLERS[type(command)]
+    if claimed_key is None:
+        return await handler(command, store)
+    return await handler(command, store, claimed_key)

@@ -1,12 +1,13 @@
 """The outbox relay: events leave a client's outbox for the events exchange.
 
-The consumer calls `publish` right after a change, which is the fast path.
-`run` sweeps, every few seconds, the outboxes that stayed non-empty for a
-while — left behind by a worker that crashed or lost the broker between its
-write and its publish — so every stored event leaves even if no command ever
-touches that client again. An event is marked sent only after the broker's
-confirm; it may therefore leave twice, always with the same id, and the events
-of one client leave in the order they were written.
+The consumer calls `publish` right after a change, which is the fast path,
+with the outbox its write returned (so it is not read again). `run` sweeps,
+every few seconds, the outboxes that stayed non-empty for a while — left
+behind by a worker that crashed or lost the broker between its write and its
+publish — so every stored event leaves even if no command ever touches that
+client again. An event is marked sent only after the broker's confirm; it may
+therefore leave twice, always with the same id, and the events of one client
+leave in the order they were written.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import timedelta
 
 from common.bus import MessageBus
 from common.events import ClientEvent, encode_event
-from common.store import now
+from common.store import Document, now
 from worker.repository import ClientStore
 from worker.worker_metrics import WorkerMetrics
 
@@ -37,10 +38,15 @@ class OutboxRelay:
         self._namespace = namespace
         self._metrics = metrics
 
-    async def publish(self, client_key: str) -> int:
-        """Publish the client's pending events in order; returns how many left."""
-        pending = [ClientEvent.from_document(d)
-                   for d in await self._store.pending_events(client_key)]
+    async def publish(self, client_key: str, outbox: list[Document] | None = None) -> int:
+        """Publish the client's pending events in order; returns how many left.
+
+        `outbox`: the client's outbox as the caller's own write returned it (every
+        event written before that write, oldest first); read here when not given.
+        """
+        if outbox is None:
+            outbox = await self._store.pending_events(client_key)
+        pending = [ClientEvent.from_document(d) for d in outbox]
         for event in pending:
             await self._bus.publish_event(event.routing_key,
                                           encode_event(event, self._namespace),

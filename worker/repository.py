@@ -9,14 +9,20 @@ tombstone (`removed_at`, no secret) that readers skip and a TTL index deletes
 later, so a late redelivery is still recognised.
 
 A create is made idempotent through its operation: the key is claimed on the
-operation document first, so a redelivered create finds its key there and
-never makes a second client. No unique index other than `key` is needed, which
-keeps the clients collection shardable on `key`.
+operation document first (in the write that starts the operation), so a
+redelivered create finds its key there and never makes a second client. No
+unique index other than `key` is needed, which keeps the clients collection
+shardable on `key`.
+
+Every database round trip counts (tests/integration/test_round_trips.py pins
+how many a command takes): a write returns the document it left, so the
+outbox is published from it without being read again.
 """
 
 from __future__ import annotations
 
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -35,6 +41,16 @@ class AlreadyCreated(Exception):
     def __init__(self, document: Document) -> None:
         super().__init__(document.get("key"))
         self.document = document
+
+
+@dataclass(frozen=True)
+class Started:
+    """What starting an operation found."""
+
+    # Its outcome when it already has one: a redelivery, or withdrawn by the gateway.
+    outcome: Outcome | None = None
+    # The key of the client a create makes, claimed as its operation started.
+    client_key: str | None = None
 
 
 class ClientStore(Protocol):
@@ -58,7 +74,7 @@ class ClientStore(Protocol):
         """The outbox of a client (removed or not), oldest first."""
 
     async def events_sent(self, key: str, event_ids: list[str]) -> None:
-        """Drop sent events from the outbox."""
+        """Drop sent events (the oldest in the outbox, in order) from the outbox."""
 
     async def stale_outboxes(self, written_before: datetime, limit: int) -> list[str]:
         """Keys of clients whose outbox has waited since before `written_before`."""
@@ -66,11 +82,14 @@ class ClientStore(Protocol):
     async def outbox_backlog(self) -> int:
         """How many events, in every outbox together, wait for the broker's confirm."""
 
-    async def start_operation(self, operation_id: str, kind: str) -> Outcome | None:
+    async def start_operation(self, operation_id: str, kind: str, *,
+                              claim_key: str | None = None) -> Started:
         """Mark the operation started; its outcome if it already has one.
 
         An operation the gateway withdrew (its publish was not confirmed) has a
         failed outcome, so the worker never applies it behind the caller's back.
+        With `claim_key` (a create) it also claims the client's key as
+        `claim_client_key` does, in the same write when it can.
         """
 
     async def record_outcome(self, outcome: Outcome) -> None: ...
@@ -129,6 +148,15 @@ class MongoClientStore:
         return list(document.get("outbox", [])) if document else []
 
     async def events_sent(self, key: str, event_ids: list[str]) -> None:
+        # Usually the outbox holds exactly the events just sent: one write clears it.
+        # (Positions, not `outbox.id: {$all}`, which SecantusDB does not match.)
+        exactly = {f"outbox.{i}.id": event_id for i, event_id in enumerate(event_ids)}
+        cleared = await self._clients.update_one(
+            {"key": key, "outbox": {"$size": len(event_ids)}, **exactly},
+            {"$set": {"outbox": []}, "$unset": {"outbox_since": ""}})
+        if cleared.matched_count:
+            return
+        # Another worker queued more events meanwhile, or sent ours already.
         await self._clients.update_one({"key": key},
                                        {"$pull": {"outbox": {"id": {"$in": event_ids}}}})
         await self._clients.update_one({"key": key, "outbox": {"$size": 0}},
@@ -147,7 +175,29 @@ class MongoClientStore:
         ])).to_list()
         return int(rows[0]["events"]) if rows else 0
 
-    async def start_operation(self, operation_id: str, kind: str) -> Outcome | None:
+    async def start_operation(self, operation_id: str, kind: str, *,
+                              claim_key: str | None = None) -> Started:
+        if claim_key is None:
+            return Started(await self._start(operation_id, kind))
+        at = now()
+        try:
+            # The usual create: pending, with no key yet. Any other operation is
+            # not matched, so the upsert collides with its _id.
+            await self._operations.update_one(
+                {"_id": operation_id, "status": OperationStatus.PENDING.value,
+                 "client_key": None},
+                {"$set": {"started_at": at, "client_key": claim_key},
+                 "$setOnInsert": {"kind": kind, "error": None, "created_at": at,
+                                  "updated_at": at}},
+                upsert=True)
+        except DuplicateKeyError:  # claimed before (a redelivery), finished or withdrawn
+            outcome = await self._start(operation_id, kind)
+            if outcome is not None:
+                return Started(outcome)
+            return Started(client_key=await self.claim_client_key(operation_id, claim_key))
+        return Started(client_key=claim_key)
+
+    async def _start(self, operation_id: str, kind: str) -> Outcome | None:
         at = now()
         operation = await self._operations.find_one_and_update(
             {"_id": operation_id},

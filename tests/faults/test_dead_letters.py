@@ -28,12 +28,13 @@ async def test_a_failing_command_is_dead_lettered_and_replayed_once_fixed(
     attempts = 0
     real_create = handlers.create_client
 
-    async def broken_create(command: CreateClient, store: ClientStore) -> handlers.Applied:
+    async def broken_create(command: CreateClient, store: ClientStore,
+                            claimed_key: str | None = None) -> handlers.Applied:
         nonlocal attempts
         if "poison" in command.name:
             attempts += 1
             raise RuntimeError("a bug that only this client's name triggers")
-        return await real_create(command, store)
+        return await real_create(command, store, claimed_key)
 
     monkeypatch.setitem(handlers.HANDLERS, CreateClient, broken_create)
     monkeypatch.setattr("worker.consumer.RETRY_FIRST_S", 0.05)

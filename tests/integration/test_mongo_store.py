@@ -6,22 +6,38 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from api.operations import record_pending, withdraw
-from common.commands import RemoveClient
-from common.outcomes import ErrorCode
-from common.store import APPLIED_COMMANDS_KEPT, Document, connect, database, ensure_indexes, now
+from common.clients import ClientType
+from common.commands import CreateClient, RemoveClient
+from common.keyring import Keyring, new_key_entry
+from common.outcomes import ErrorCode, OperationStatus, Outcome
+from common.store import (
+    APPLIED_COMMANDS_KEPT,
+    OPERATIONS,
+    Document,
+    connect,
+    database,
+    ensure_indexes,
+    now,
+)
 from worker.repository import AlreadyCreated, MongoClientStore
 
 
 @pytest.fixture
-async def store(mongodb_uri: str) -> AsyncIterator[MongoClientStore]:
+async def db(mongodb_uri: str) -> AsyncIterator[AsyncDatabase[Document]]:
     client = connect(mongodb_uri, app_name="clientkeys-test")
     db = database(client)
     await ensure_indexes(db)
-    yield MongoClientStore(db)
+    yield db
     await client.close()
+
+
+@pytest.fixture
+def store(db: AsyncDatabase[Document]) -> MongoClientStore:
+    return MongoClientStore(db)
 
 
 def client_document(key: str, created_by: str, **extra: Any) -> Document:
@@ -52,24 +68,58 @@ async def test_a_create_claims_its_key_once(store: MongoClientStore) -> None:
         await store.claim_client_key("unknown-op", "k")
 
 
-async def test_a_withdrawn_operation_is_not_started(store: MongoClientStore,
-                                                   mongodb_uri: str) -> None:
-    client = connect(mongodb_uri, app_name="clientkeys-test")
-    try:
-        db = database(client)
-        command = RemoveClient(id="op1", actor="a", request_id="r", client_key="k")
-        await record_pending(db, command)
-        assert await withdraw(db, "op1")
-        outcome = await store.start_operation("op1", command.kind)
-        assert outcome is not None and outcome.error is not None
-        assert outcome.error.code is ErrorCode.UNDELIVERABLE
+def create(operation_id: str) -> CreateClient:
+    return CreateClient(id=operation_id, actor="a", request_id="r", type=ClientType.OAUTH1,
+                        name="N", secret=Keyring.parse(new_key_entry("k1")).seal("a-long-secret"))
 
-        started = RemoveClient(id="op2", actor="a", request_id="r", client_key="k")
-        await record_pending(db, started)
-        assert await store.start_operation("op2", started.kind) is None
-        assert not await withdraw(db, "op2")  # a worker has it: the broker took it
-    finally:
-        await client.close()
+
+async def test_a_create_claims_its_key_as_it_starts(store: MongoClientStore,
+                                                 db: AsyncDatabase[Document]) -> None:
+    await record_pending(db, create("op1"))
+    started = await store.start_operation("op1", "create_client", claim_key="first")
+    assert (started.outcome, started.client_key) == (None, "first")
+    operation = await db[OPERATIONS].find_one({"_id": "op1"})
+    assert operation is not None
+    assert operation["client_key"] == "first" and operation["started_at"] is not None
+    # A redelivery finds the key claimed before.
+    again = await store.start_operation("op1", "create_client", claim_key="second")
+    assert (again.outcome, again.client_key) == (None, "first")
+    # Not recorded by the gateway (its record expired): started all the same.
+    unrecorded = await store.start_operation("op2", "create_client", claim_key="k2")
+    assert unrecorded.client_key == "k2"
+    assert await store.claim_client_key("op2", "other") == "k2"
+
+
+async def test_a_finished_or_withdrawn_create_claims_nothing(
+        store: MongoClientStore, db: AsyncDatabase[Document]) -> None:
+    await store.start_operation("op1", "create_client", claim_key="k1")
+    await store.record_outcome(Outcome("op1", "create_client", OperationStatus.SUCCEEDED,
+                                       client_key="k1"))
+    finished = await store.start_operation("op1", "create_client", claim_key="k9")
+    assert finished.outcome is not None and finished.outcome.client_key == "k1"
+
+    await record_pending(db, create("op2"))
+    assert await withdraw(db, "op2")
+    withdrawn = await store.start_operation("op2", "create_client", claim_key="k2")
+    assert withdrawn.outcome is not None and withdrawn.outcome.error is not None
+    assert withdrawn.outcome.error.code is ErrorCode.UNDELIVERABLE
+    assert withdrawn.client_key is None
+    assert await db[OPERATIONS].find_one({"_id": "op2", "client_key": None}) is not None
+
+
+async def test_a_withdrawn_operation_is_not_started(store: MongoClientStore,
+                                                   db: AsyncDatabase[Document]) -> None:
+    command = RemoveClient(id="op1", actor="a", request_id="r", client_key="k")
+    await record_pending(db, command)
+    assert await withdraw(db, "op1")
+    outcome = (await store.start_operation("op1", command.kind)).outcome
+    assert outcome is not None and outcome.error is not None
+    assert outcome.error.code is ErrorCode.UNDELIVERABLE
+
+    started = RemoveClient(id="op2", actor="a", request_id="r", client_key="k")
+    await record_pending(db, started)
+    assert (await store.start_operation("op2", started.kind)).outcome is None
+    assert not await withdraw(db, "op2")  # a worker has it: the broker took it
 
 
 async def test_update_holds_only_at_the_version_read(store: MongoClientStore) -> None:
@@ -103,6 +153,33 @@ async def test_outbox_is_cleared_and_a_tombstone_stays_hidden(
     assert [e["id"] for e in await store.pending_events("k1")] == ["e2"]
     await store.events_sent("k1", ["e2"])
     assert await store.pending_events("k1") == []
+    assert await store.stale_outboxes(now(), 10) == []
     assert await store.get_client("k1") is None
     tombstone = await store.get_client("k1", include_removed=True)
     assert tombstone is not None and "op2" in tombstone["applied_commands"]
+
+
+async def waiting(store: MongoClientStore, key: str) -> tuple[list[str], bool]:
+    """The ids in the outbox, and whether the relay's sweep would find it."""
+    client = await store.get_client(key, include_removed=True)
+    assert client is not None
+    return [e["id"] for e in client["outbox"]], "outbox_since" in client
+
+
+@pytest.mark.parametrize(("outbox", "sent", "left"), [
+    (["e1"], ["e1"], []),                    # the usual case: one write clears it
+    (["e1", "e2"], ["e1", "e2"], []),
+    (["e1", "e2"], ["e1"], ["e2"]),          # another worker queued e2 meanwhile
+    (["e1", "e2", "e3"], ["e1", "e2"], ["e3"]),
+    (["e2"], ["e1", "e2"], []),              # another worker had sent e1 already
+    ([], ["e1"], []),                        # ...or all of them
+    (["e1", "e3"], ["e1", "e2"], ["e3"]),    # as many, but not the same
+    (["e1", "e2"], ["e2", "e1"], []),        # not in the same order
+])
+async def test_sent_events_leave_the_outbox(store: MongoClientStore, outbox: list[str],
+                                            sent: list[str], left: list[str]) -> None:
+    await store.insert_client(client_document(
+        "k1", "op1", outbox=[{"id": i} for i in outbox], outbox_since=now()))
+    await store.events_sent("k1", sent)
+    assert await waiting(store, "k1") == (left, bool(left))
+

@@ -224,6 +224,34 @@ async def test_consumer_holds_the_message_through_an_outage() -> None:
     assert client["outbox"] == []
 
 
+async def no_reads(key: str) -> list[dict[str, Any]]:
+    raise AssertionError("the outbox is published as the write returned it, not read again")
+
+
+async def test_events_queued_before_leave_first_without_reading_the_outbox() -> None:
+    store, bus = InMemoryClientStore(), RecordingBus()
+    created = await handle(create_command(), store)  # its worker has not published yet
+    key = created.outcome.client_key
+    assert key is not None
+    store.pending_events = no_reads  # type: ignore[method-assign]
+    await consume(FakeMessage(encode_command(ids(ApproveClient, key))), store, bus)
+    assert [rk for rk, _ in bus.events] == ["client.oidc.created", "client.oidc.approved"]
+    assert store.clients[key]["outbox"] == [] and "outbox_since" not in store.clients[key]
+
+
+async def test_a_redelivery_publishes_what_its_first_delivery_left() -> None:
+    store, bus = InMemoryClientStore(), RecordingBus()
+    key = (await handle(create_command(), store)).outcome.client_key
+    assert key is not None
+    store.clients[key]["outbox"] = []
+    update = UpdateClient(id="u1", actor="a", request_id="r", client_key=key, name="B")
+    await handle(update, store)  # written, then the worker died before publishing
+    store.pending_events = no_reads  # type: ignore[method-assign]
+    await consume(FakeMessage(encode_command(update), redelivered=True), store, bus)
+    assert [rk for rk, _ in bus.events] == ["client.oidc.updated"]
+    assert store.clients[key]["outbox"] == [] and store.clients[key]["version"] == 2
+
+
 async def test_removed_client_is_deleted_once_its_event_has_left() -> None:
     store, bus = InMemoryClientStore(), RecordingBus()
     created = create_command()
