@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -62,6 +64,13 @@ class Credential:
             tuple(view.get("redirect_uris", ())), self.secrets)
 
 
+@functools.lru_cache(maxsize=1024)
+def _shared(values: tuple[str, ...]) -> tuple[str, ...]:
+    """One tuple for every client with the same grants (or response types): the
+    model holds a credential per client, so repeated values are held once."""
+    return tuple(sys.intern(value) for value in values)
+
+
 def credential_of(document: Document) -> Credential:
     secrets: list[tuple[SealedSecret, datetime | None]] = []
     if document.get("secret"):
@@ -70,10 +79,11 @@ def credential_of(document: Document) -> Credential:
         secrets.append((SealedSecret.from_document(previous["secret"]),
                         previous.get("expires_at")))
     return Credential(
-        str(document["key"]), str(document["type"]), str(document["status"]),
-        int(document["version"]), tuple(document.get("grant_types", ())),
-        tuple(document.get("response_types", ())), tuple(document.get("redirect_uris", ())),
-        tuple(secrets))
+        str(document["key"]), sys.intern(str(document["type"])),
+        sys.intern(str(document["status"])), int(document["version"]),
+        _shared(tuple(document.get("grant_types", ()))),
+        _shared(tuple(document.get("response_types", ()))),
+        tuple(document.get("redirect_uris", ())), tuple(secrets))
 
 
 class ClientReadModel:
@@ -135,12 +145,13 @@ class ClientReadModel:
     async def reconcile(self) -> None:
         """Read every client and correct the model; marks it loaded the first time."""
         started = self._change
-        seen: dict[str, Credential] = {}
+        # Applied as read (versions decide, as for events), so an unchanged client's
+        # new copy is dropped at once rather than a second model built and swapped in.
+        seen: set[str] = set()
         cursor = self._db[CLIENTS].find(LIVE, _PROJECTION, batch_size=_BATCH)
         async for document in cursor:
             credential = credential_of(document)
-            seen[credential.key] = credential
-        for credential in seen.values():
+            seen.add(credential.key)
             self._put(credential, from_events=False)
         for key in list(self._clients):
             if key not in seen and self._changed_at.get(key, -1) <= started:
