@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install browser run test lint unit clean
+.PHONY: install browser wrk run test lint unit bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "clientkeys needs Python 3.11 or newer")'
@@ -26,13 +26,30 @@ browser:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
+## make wrk: Debian's wrk, the HTTP load generator of the benchmark
+wrk:
+	@command -v wrk >/dev/null || { \
+	  echo "installing Debian's wrk for the benchmark"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
 ## make run: gateway + worker in one process, in-process bus, SecantusDB under ./.clientkeys/
 run: install
 	$(BIN)/clientkeys dev
 
-## make test: lint, type-check, then every test (needs RabbitMQ on 127.0.0.1:5672)
-test: lint browser
+## make test: lint, type-check, every test, then the benchmark's smoke run
+## (needs RabbitMQ on 127.0.0.1:5672)
+test: lint browser wrk
 	CLIENTKEYS_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
+	$(BIN)/python -m bench --smoke
+
+## make bench: the service beside the raw limits of its parts; writes bench/results/latest.md
+## (several minutes: it seeds 100 000 clients). make bench-smoke: the same in a few seconds,
+## checking the harness, not the speed.
+bench: install wrk
+	$(BIN)/python -m bench
+
+bench-smoke: install wrk
+	$(BIN)/python -m bench --smoke
 
 lint: install
 	$(BIN)/ruff check .

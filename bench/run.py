@@ -1,0 +1,287 @@
+"""`make bench`: every figure of the table, each beside its raw limit, in one run.
+
+The order matters only where one figure needs another: the half-peak latency
+needs the create peak, the scale-out row needs a second worker, and the 202 path
+leaves commands queued, so the run waits for the queue to drain after it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+from pymongo import AsyncMongoClient
+
+from api.queries import ClientFilter, page_cursor
+from bench.measure import Measured
+from bench.report import Row, compared, described, markdown, rate
+from bench.seed import Seeded, seed_clients
+from bench.stack import AMQP_URL, REPO, Process, Stack
+from bench.wrk import run_wrk, write_requests
+from common.amqp_bus import AmqpBus
+from common.clients import Status
+from common.keyring import Keyring
+from common.store import Document
+from common.topology import Topology
+
+RESULTS = Path(__file__).with_name("results") / "latest.md"
+MEMORY_LIMIT_MB = 150
+
+
+@dataclass(frozen=True)
+class Profile:
+    clients: int
+    with_secrets: int
+    seconds: float
+    connections: int
+
+
+FULL = Profile(clients=100_000, with_secrets=2_000, seconds=10, connections=16)
+# A few seconds: enough to show every part of the harness still works.
+SMOKE = Profile(clients=300, with_secrets=40, seconds=1, connections=2)
+
+
+def raw(what: str, profile: Profile, **options: str) -> Measured:
+    """A raw limit, measured by a bare client in its own process (bench.raw)."""
+    args = [f"--{name}={value}" for name, value in options.items()]
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.raw", what, f"--concurrency={profile.connections}",
+         f"--seconds={profile.seconds}", *args],
+        capture_output=True, text=True, check=False, cwd=REPO)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"bench.raw {what} failed: {done.stderr[-1000:]}")
+    return Measured.from_dict(json.loads(line[len("BENCH "):]))
+
+
+class Bench:
+    def __init__(self, stack: Stack, profile: Profile, seeded: Seeded) -> None:
+        self.stack = stack
+        self.profile = profile
+        self.seeded = seeded
+        self.rows: list[Row] = []
+        self.notes: list[str] = []
+        # Loads that sent nothing or got unexpected answers: the run is not valid.
+        self.problems: list[str] = []
+        self._files = stack.folder / "requests"
+        self._files.mkdir()
+
+    def load(self, target: Process, name: str, requests: list[tuple[str, str, str]],
+             expected: int, *, delay_ms: float = 0) -> Measured:
+        """wrk against `target`; every answer should have the `expected` status."""
+        path = write_requests(self._files / f"{name}.txt", requests)
+        measured = run_wrk(target.url, path, token=self.stack.token,
+                           connections=self.profile.connections,
+                           seconds=self.profile.seconds, delay_ms=delay_ms)
+        if measured.operations == 0 or measured.unexpected(expected):
+            self.problems.append(f"{name}: {measured.operations} requests, "
+                                 f"{measured.unexpected(expected)} not {expected}")
+        return measured
+
+    def creates(self, label: str) -> list[tuple[str, str, str]]:
+        body = {"type": "oidc", "generate_secret": True,
+                "redirect_uris": ["https://portal.example.com/callback"],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"]}
+        return [("POST", "/v1/clients", json.dumps({**body, "name": f"{label} {n}"}))
+                for n in range(2000)]
+
+    def create(self, gateway: Process) -> Measured:
+        """Create: the synchronous 201 path, its raw limit, and latency at half its peak."""
+        insert = raw("insert", self.profile, uri=self.stack.mongodb_uri)
+        peak = self.load(gateway, "create", self.creates("Created"), 201)
+        self.rows.append(compared("create, synchronous 201", peak, (201,),
+                                  "insert_one", insert, at_least=0.6))
+        # Each connection waits between requests so that together they ask for
+        # half the peak: per connection one request every connections/(peak/2) s.
+        wanted = peak.rate / 2
+        pause_ms = max(0.0, self.profile.connections / wanted * 1000 - peak.p50_ms) \
+            if wanted else 0.0
+        half = self.load(gateway, "create-half", self.creates("Half"), 201, delay_ms=pause_ms)
+        met = half.p99_ms <= 50 and half.unexpected(201) == 0
+        self.rows.append(Row("create at half the peak", described(half, 201),
+                             f"asked for {wanted:,.0f}/s", "—", "p99 ≤ 50 ms", met))
+        return peak
+
+    def accept(self, gateway: Process) -> None:
+        """Create on the 202 path: a gateway that does not wait for the worker."""
+        publish = raw("publish", self.profile, uri=AMQP_URL)
+        accepted = self.load(gateway, "accept", self.creates("Accepted"), 202)
+        self.rows.append(compared("create, 202 accepted (SYNC_WAIT_S=0)", accepted, (202,),
+                                  "confirmed persistent publish", publish, at_least=0.7))
+        asyncio.run(_drained(self.stack.namespace))
+
+    def approve(self, gateway: Process) -> None:
+        update = raw("update", self.profile, uri=self.stack.mongodb_uri)
+        keys = self.seeded.keys[Status.PENDING]
+        # Every key approved, then every key disapproved, round and round: a key
+        # comes back only after all the others, so no two requests race for one.
+        requests = [("POST", f"/v1/clients/{key}/{action}", "")
+                    for action in ("approve", "disapprove") for key in keys]
+        measured = self.load(gateway, "approve", requests, 200)
+        self.rows.append(compared("approve / disapprove", measured, (200,), "update_one",
+                                  update, at_least=0.6))
+
+    def get(self, gateway: Process) -> None:
+        keys = [key for status in Status for key in self.seeded.keys[status]]
+        keys_file = self.stack.folder / "keys.txt"
+        keys_file.write_text("\n".join(keys))
+        find = raw("find", self.profile, uri=self.stack.mongodb_uri, keys=str(keys_file))
+        measured = self.load(gateway, "get", [("GET", f"/v1/clients/{key}", "")
+                                              for key in keys], 200)
+        self.rows.append(compared("get one client", measured, (200,), "find_one by key",
+                                  find, at_least=0.6))
+
+    def list_page(self, gateway: Process) -> None:
+        measured = self.load(gateway, "list", [
+            ("GET", "/v1/clients?status=approved&sort=-created_at&limit=50", "")], 200)
+        plan = asyncio.run(_plan(self.stack.mongodb_uri))
+        met = measured.p99_ms <= 50 and measured.unexpected(200) == 0
+        self.rows.append(Row(
+            f"list: first 50 approved, newest first, of {self.profile.clients:,}",
+            described(measured, 200), f"plan: {_stages(plan)}", "—", "index, p99 ≤ 50 ms",
+            met and "IXSCAN" in _stages(plan)))
+        self.notes.append("Query plan of the list page (winning plan):\n\n```json\n"
+                          + json.dumps(plan, indent=1, default=str) + "\n```")
+
+    def verify(self, gateway: Process) -> None:
+        constant = self.stack.constant_server()
+        try:
+            baseline = self.load(constant, "constant", [("POST", "/", '{"secret": "x"}')], 200)
+        finally:
+            self.stack.stop(constant)
+        requests = [("POST", f"/v1/clients/{key}/verify", json.dumps({"secret": secret}))
+                    for key, secret in self.seeded.secrets.items()]
+        measured = self.load(gateway, "verify", requests, 200)
+        self.rows.append(compared("verify a secret", measured, (200,),
+                                  "constant JSON aiohttp handler", baseline, at_least=0.5,
+                                  p99_ms=5))
+
+    def memory(self, gateway: Process, loaded_mb: float, ready_s: float) -> None:
+        now_mb = gateway.rss_mb()
+        high = max(loaded_mb, now_mb)
+        self.rows.append(Row(f"gateway memory, {self.profile.clients:,} clients loaded",
+                             f"RSS {loaded_mb:.0f} MB once ready (after {ready_s:.0f} s), "
+                             f"{now_mb:.0f} MB after the load",
+                             "—", "—", f"≤ {MEMORY_LIMIT_MB} MB", high <= MEMORY_LIMIT_MB))
+
+    def scale_out(self, gateway: Process, one_worker: Measured) -> None:
+        second = self.stack.worker("worker-2")
+        try:
+            two = self.load(gateway, "create-2-workers", self.creates("Scaled"), 201)
+        finally:
+            self.stack.stop(second)
+        self.rows.append(Row("scale-out: create 201 with 1 → 2 workers",
+                             f"{rate(one_worker)} → {described(two, 201)}", "—",
+                             f"{two.rate / one_worker.rate:.2f} times" if one_worker.rate else "—",
+                             "printed", None))
+
+
+async def _drained(namespace: str, timeout_s: float = 300) -> None:
+    """Wait until the workers have taken every queued command."""
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while loop.time() < deadline:
+            queue = await channel.declare_queue(Topology(namespace).commands_queue,
+                                                passive=True)
+            if not queue.declaration_result.message_count:
+                return
+            await asyncio.sleep(0.5)
+        raise RuntimeError(f"commands still queued after {timeout_s:.0f}s")
+    finally:
+        await connection.close()
+
+
+async def _plan(uri: str) -> dict[str, Any]:
+    client: AsyncMongoClient[Document] = AsyncMongoClient(uri, tz_aware=True)
+    try:
+        cursor = page_cursor(client.get_default_database(), ClientFilter(status="approved"),
+                             sort="-created_at", limit=50, cursor=None)
+        explained = await cursor.explain()
+        return dict(explained["queryPlanner"]["winningPlan"])
+    finally:
+        await client.close()
+
+
+def _walk(stage: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    while stage:
+        yield stage
+        stage = stage.get("inputStage") or {}
+
+
+def _stages(plan: dict[str, Any]) -> str:
+    """`LIMIT ← FETCH ← IXSCAN status_created`: outermost first."""
+    return " ← ".join(f"{s['stage']} {s['indexName']}" if "indexName" in s else s["stage"]
+                      for s in _walk(plan))
+
+
+async def _delete_topology(namespace: str) -> None:
+    bus = await AmqpBus.connect(AMQP_URL, Topology(namespace))
+    try:
+        await bus.delete_topology()
+    finally:
+        await bus.close()
+
+
+def measure(profile: Profile, folder: Path) -> tuple[list[Row], list[str], list[str]]:
+    stack = Stack.start(folder)
+    try:
+        keyring = Keyring.parse((folder / "keyring").read_text())
+        seeded = asyncio.run(seed_clients(stack.mongodb_uri, keyring, profile.clients,
+                                          with_secrets=profile.with_secrets))
+        # Both gateways load their read model at once; the 202 one waits for no worker.
+        gateway = stack.gateway(wait=False)
+        accepting = stack.gateway("gateway-accept", wait=False, sync_wait_s="0")
+        ready_s = stack.ready(gateway)
+        stack.ready(accepting)
+        loaded_mb = gateway.rss_mb()
+        stack.worker()
+        bench = Bench(stack, profile, seeded)
+        one_worker = bench.create(gateway)
+        bench.accept(accepting)
+        bench.approve(gateway)
+        bench.get(gateway)
+        bench.list_page(gateway)
+        bench.verify(gateway)
+        bench.memory(gateway, loaded_mb, ready_s)
+        bench.scale_out(gateway, one_worker)
+        return bench.rows, bench.notes, bench.problems
+    finally:
+        stack.close()
+        asyncio.run(_delete_topology(stack.namespace))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--smoke", action="store_true",
+                        help="a few seconds with few clients: checks the harness, not speed")
+    parser.add_argument("--out", type=Path, help=f"where to write the table (default {RESULTS}; "
+                        "with --smoke, nowhere)")
+    args = parser.parse_args(argv)
+    profile = SMOKE if args.smoke else FULL
+    with tempfile.TemporaryDirectory(prefix="clientkeys-bench-") as folder:
+        rows, notes, problems = measure(profile, Path(folder))
+    setup = (f"{profile.clients:,} clients seeded; wrk and each bare client at "
+             f"{profile.connections} concurrent requests for {profile.seconds:g} s per figure; "
+             "gateway and worker with production settings (JSON logs at INFO).")
+    table = markdown(rows, setup=setup, details="\n\n".join(notes))
+    print(table)
+    out = args.out or (None if args.smoke else RESULTS)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(table)
+    for problem in problems:
+        print(f"bench: not valid: {problem}", file=sys.stderr)
+    return 1 if problems else 0
