@@ -15,6 +15,8 @@ from common.metrics import LATENCY_BUCKETS
 class GatewayMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        # (route, method, status) -> its two series: looked up once, not per request.
+        self._request_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.http_requests = Counter(
             "clientkeys_http_requests", "HTTP requests answered, by route and status.",
             ["route", "method", "status"], registry=registry)
@@ -43,3 +45,13 @@ class GatewayMetrics:
         self.dead_lettered = Gauge(
             "clientkeys_dead_lettered_commands",
             "Commands set aside in the dead-letter queue for an operator.", registry=registry)
+
+    def request_answered(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count and time one answered request (the route's name, never its path)."""
+        series = self._request_series.get((route, method, status))
+        if series is None:
+            labels = (route, method, str(status))
+            series = (self.http_requests.labels(*labels), self.http_duration.labels(*labels))
+            self._request_series[(route, method, status)] = series
+        series[0].inc()
+        series[1].observe(seconds)

@@ -30,14 +30,29 @@ class FailureLimiter:
         self._item = RateLimitItemPerSecond(limit, window_s, namespace=name)
         self._storage = MemoryStorage()
         self._windows = MovingWindowRateLimiter(self._storage)
+        self._window_s = window_s
+        # key -> when it last failed: a key with no failure inside the window (nearly
+        # every sign-in and secret check) is let through without asking the limiter.
+        self._last_failure: dict[str, float] = {}
+        self._pruned_at = time.monotonic()
 
     async def retry_after(self, key: str) -> int | None:
         """Seconds to wait when `key` has used up its failures, else None."""
         key = key[:KEY_CHARS]
+        last = self._last_failure.get(key)
+        if last is None or time.monotonic() - last > self._window_s:
+            return None
         if await self._windows.test(self._item, key):
             return None
         stats = await self._windows.get_window_stats(self._item, key)
         return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def failed(self, key: str) -> None:
-        await self._windows.hit(self._item, key[:KEY_CHARS])
+        key = key[:KEY_CHARS]
+        at = time.monotonic()
+        self._last_failure[key] = at
+        if at - self._pruned_at > self._window_s:
+            self._last_failure = {k: t for k, t in self._last_failure.items()
+                                  if at - t <= self._window_s}
+            self._pruned_at = at
+        await self._windows.hit(self._item, key)

@@ -67,10 +67,7 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
         finally:
             elapsed = time.perf_counter() - started
             route = _route(request)
-            metrics = request.app[keys.METRICS]
-            labels = (route, request.method, str(status))
-            metrics.http_requests.labels(*labels).inc()
-            metrics.http_duration.labels(*labels).observe(elapsed)
+            request.app[keys.METRICS].request_answered(route, request.method, status, elapsed)
             level = logging.INFO if status >= 400 or route in request.app[keys.AUDITED_ROUTES] \
                 else logging.DEBUG
             if log.isEnabledFor(level):

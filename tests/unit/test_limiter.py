@@ -30,3 +30,12 @@ async def test_huge_keys_are_cut_to_a_bounded_size() -> None:
     await limiter.failed("x" * KEY_CHARS + "tail-one")
     # The same first KEY_CHARS characters are the same key.
     assert await limiter.retry_after("x" * KEY_CHARS + "tail-two") is not None
+
+
+async def test_old_failures_are_forgotten_while_recent_ones_still_count() -> None:
+    limiter = FailureLimiter("t", limit=1, window_s=1)
+    await limiter.failed("old")
+    await asyncio.sleep(1.2)
+    await limiter.failed("recent")  # more than a window since the last pruning: prunes
+    assert await limiter.retry_after("old") is None
+    assert await limiter.retry_after("recent") is not None
