@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,7 @@ CLI = [sys.executable, "-m", "common.cli"]
 REPO = Path(__file__).resolve().parents[1]
 # A gateway is ready once its read model holds every client.
 READY_TIMEOUT_S = 600
+PORT_ATTEMPTS = 3
 AMQP_URL = os.environ.get("CLIENTKEYS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
@@ -128,42 +130,56 @@ class Stack:
         env.update({f"CLIENTKEYS_{name.upper()}": value for name, value in settings.items()})
         return env
 
-    def _spawn(self, name: str, argv: list[str], port: int, env: dict[str, str], *,
+    def _spawn(self, name: str, command: Callable[[int], tuple[list[str], dict[str, str]]], *,
                wait: bool = True) -> Process:
-        log = self.folder / f"{name}.log"
-        with log.open("ab") as out:
-            popen = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=REPO)
-        process = Process(name, popen, log, port)
-        self.processes.append(process)
-        if wait:
-            self.ready(process)
-        return process
+        """Start `command(port)` on a free port; again on another if that one was taken
+        meanwhile (a port found free can be handed to an outgoing connection)."""
+        for attempt in range(PORT_ATTEMPTS):
+            port = free_port()
+            argv, env = command(port)
+            log = self.folder / f"{name}.log"
+            with log.open("ab") as out:
+                popen = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, cwd=REPO)
+            process = Process(name, popen, log, port)
+            self.processes.append(process)
+            if not wait:
+                return process
+            try:
+                self.ready(process)
+                return process
+            except StackError:
+                self.processes.remove(process)
+                process.stop()
+                taken = any(sign in log.read_text(errors="replace").lower()
+                            for sign in ("address already in use", "cannot be used"))
+                if not taken or attempt == PORT_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def ready(self, process: Process) -> float:
         """Wait for the process's /readyz; returns how long it took since its start."""
         try:
             wait_ready(f"{process.url}/readyz", process.popen, process.log, READY_TIMEOUT_S)
         except StackError as exc:
-            raise StackError(f"{process.name} {exc}") from None
+            tail = process.log.read_text(errors="replace")[-1500:]
+            raise StackError(f"{process.name} {exc}; its log ends:\n{tail}") from None
         return time.monotonic() - process.started
 
     def gateway(self, name: str = "gateway", *, wait: bool = True, **settings: str) -> Process:
         """A gateway; with 100 000 clients its read model takes a while to load."""
-        port = free_port()
-        return self._spawn(name, [*CLI, "gateway"], port,
-                           self.environment(http_port=str(port), **settings), wait=wait)
+        return self._spawn(name, lambda port: (
+            [*CLI, "gateway"], self.environment(http_port=str(port), **settings)), wait=wait)
 
     def worker(self, name: str = "worker", **settings: str) -> Process:
-        port = free_port()
-        return self._spawn(name, [*CLI, "worker"], port,
-                           self.environment(worker_http_port=str(port), **settings))
+        return self._spawn(name, lambda port: (
+            [*CLI, "worker"], self.environment(worker_http_port=str(port), **settings)))
 
     def constant_server(self) -> Process:
         """The raw limit of the verify path (bench.raw constant); any path answers."""
-        port = free_port()
-        return self._spawn("constant", [sys.executable, "-m", "bench.raw", "constant",
-                                        f"--port={port}"], port, self.environment())
+        return self._spawn("constant", lambda port: (
+            [sys.executable, "-m", "bench.raw", "constant", f"--port={port}"],
+            self.environment()))
 
     def stop(self, process: Process) -> None:
         code = process.stop()
