@@ -24,6 +24,7 @@ import functools
 import json
 import logging
 import sys
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,6 +92,9 @@ class ClientReadModel:
         self._db = db
         self._reconcile_every_s = reconcile_every_s
         self._clients: dict[str, Credential] = {}
+        # Live clients by (type, status), kept as the model changes: the gauges read
+        # it instead of an aggregation over the whole collection (api.stats).
+        self._counts: Counter[tuple[str, str]] = Counter()
         # A counter of changes made from events, so a reconciliation can tell
         # which entries changed while it was reading.
         self._change = 0
@@ -106,6 +110,22 @@ class ClientReadModel:
 
     def get(self, key: str) -> Credential | None:
         return self._clients.get(key)
+
+    def counts(self) -> dict[tuple[str, str], int] | None:
+        """Live clients by (type, status); None until the model is loaded."""
+        return dict(self._counts) if self.loaded.is_set() else None
+
+    def _set(self, credential: Credential) -> None:
+        old = self._clients.get(credential.key)
+        if old is not None:
+            self._counts[old.type, old.status] -= 1
+        self._clients[credential.key] = credential
+        self._counts[credential.type, credential.status] += 1
+
+    def _drop(self, key: str) -> None:
+        old = self._clients.pop(key, None)
+        if old is not None:
+            self._counts[old.type, old.status] -= 1
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -155,7 +175,7 @@ class ClientReadModel:
             self._put(credential, from_events=False)
         for key in list(self._clients):
             if key not in seen and self._changed_at.get(key, -1) <= started:
-                del self._clients[key]
+                self._drop(key)
         self._removed = {k: v for k, v in self._removed.items()
                          if self._changed_at.get(k, -1) > started}
         self._changed_at = {k: n for k, n in self._changed_at.items() if n > started}
@@ -178,7 +198,7 @@ class ClientReadModel:
         if current is not None and current.version == credential.version \
                 and not from_events and current.secrets == credential.secrets:
             return
-        self._clients[credential.key] = credential
+        self._set(credential)
         if from_events:
             self._change += 1
             self._changed_at[credential.key] = self._change
@@ -196,12 +216,12 @@ class ClientReadModel:
         self._change += 1
         self._changed_at[key] = self._change
         if event == "removed":
-            self._clients.pop(key, None)
+            self._drop(key)
             self._removed[key] = version
             return
         current = self._clients.get(key)
         if current is not None and current.version < version:
-            self._clients[key] = current.with_view(view)
+            self._set(current.with_view(view))
         if event in _SECRET_EVENTS or current is None:
             self._refresh_soon(key)
 

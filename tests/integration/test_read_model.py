@@ -82,3 +82,22 @@ async def test_what_is_not_a_client_event_is_ignored(db: AsyncDatabase[Document]
     await model.on_event("client.x.y", b"not json")
     await model.on_event("client.x.y", b'{"data": {}}')
     assert len(model) == 0
+
+
+async def test_counts_follow_loads_events_removals_and_reconciliation(
+        db: AsyncDatabase[Document]) -> None:
+    """What the gauges show instead of an aggregation over every client."""
+    model = ClientReadModel(db, reconcile_every_s=60)
+    assert model.counts() is None  # not loaded: the poller falls back to MongoDB
+    await db[CLIENTS].insert_many([stored("a", 1), stored("b", 1), stored("c", 2, "approved")])
+    await model.reconcile()
+    assert model.counts() == {("oauth1", "pending"): 2, ("oauth1", "approved"): 1}
+    await model.on_event(*event("approved", "a", 2, "approved"))
+    await model.on_event(*event("removed", "c", 3, "approved"))
+    assert model.counts() == {("oauth1", "pending"): 1, ("oauth1", "approved"): 1}
+    await db[CLIENTS].update_one({"key": "b"}, {"$set": {"removed_at": now()}})
+    await model.reconcile()  # b is gone from MongoDB, a is still there at version 1
+    counts = model.counts()
+    assert counts is not None and {k: n for k, n in counts.items() if n} == {
+        ("oauth1", "approved"): 1}
+    assert sum(counts.values()) == len(model) == 1
