@@ -42,7 +42,9 @@ _PROJECTION = {"key": 1, "type": 1, "status": 1, "version": 1, "grant_types": 1,
                "response_types": 1, "redirect_uris": 1, "secret": 1, "previous_secrets": 1}
 # Events after which the stored secrets may differ from what the model holds.
 _SECRET_EVENTS = frozenset({"created", "updated", "secret_rotated"})
-_BATCH = 1000
+# Clients read per batch, and turned into credentials between two turns of the event
+# loop: a batch of 1000 held verify answers up for ~20 ms every minute (make bench).
+_BATCH = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +175,8 @@ class ClientReadModel:
             credential = credential_of(document)
             seen.add(credential.key)
             self._put(credential, from_events=False)
+            if len(seen) % _BATCH == 0:
+                await asyncio.sleep(0)  # let requests in between
         for key in list(self._clients):
             if key not in seen and self._changed_at.get(key, -1) <= started:
                 self._drop(key)
