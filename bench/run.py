@@ -1,8 +1,10 @@
 """`make bench`: every figure of the table, each beside its raw limit, in one run.
 
-The order matters only where one figure needs another: the half-peak latency
-needs the create peak, the scale-out row needs a second worker, and the 202 path
-leaves commands queued, so the run waits for the queue to drain after it.
+Order: the half-peak latency needs the peak, and every figure waits until the
+commands it queued are applied, so none loads the next one's database. Approve
+and the list page come last: on SecantusDB each of their requests takes the
+database a long time (find-and-modify and compound sorts scan the collection),
+and what they leave running would slow whatever came after.
 """
 
 from __future__ import annotations
@@ -10,31 +12,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import aio_pika
-from pymongo import AsyncMongoClient
-
-from api.queries import ClientFilter, page_cursor
+from bench.database import delete_topology, list_plan, settled, stages, write_probe
 from bench.measure import Measured
 from bench.report import Row, compared, described, markdown, rate
 from bench.seed import Seeded, seed_clients
 from bench.stack import AMQP_URL, REPO, Process, Stack, StackError
 from bench.wrk import WrkError, run_wrk, write_requests
-from common.amqp_bus import AmqpBus
 from common.clients import Status
 from common.keyring import Keyring
-from common.outcomes import OperationStatus
-from common.store import CLIENTS, OPERATIONS, Document
-from common.topology import Topology
 
 T = TypeVar("T")
 RESULTS = Path(__file__).with_name("results") / "latest.md"
@@ -118,7 +111,7 @@ class Bench:
         self.rows.append(compared("create, synchronous 201", peak, (201,),
                                   "insert_one", insert, at_least=0.6))
         self.at_half("create", gateway, self.creates("Half"), 201, peak, p99_ms=50)
-        asyncio.run(_settled(self.stack.namespace, self.stack.mongodb_uri))
+        asyncio.run(settled(self.stack.namespace, self.stack.mongodb_uri))
         return peak
 
     def at_half(self, figure: str, gateway: Process, requests: list[tuple[str, str, str]],
@@ -158,7 +151,7 @@ class Bench:
         self.rows.append(compared("create, 202 accepted (SYNC_WAIT_S=0), workers stopped",
                                   accepted, (202,), "confirmed persistent publish", publish,
                                   at_least=0.7))
-        asyncio.run(_settled(self.stack.namespace, self.stack.mongodb_uri))
+        asyncio.run(settled(self.stack.namespace, self.stack.mongodb_uri))
 
     def approve(self, gateway: Process) -> None:
         update = raw("update", self.profile, uri=self.stack.mongodb_uri)
@@ -170,8 +163,8 @@ class Bench:
         measured = self.load(gateway, "approve", requests, 200)
         self.rows.append(compared("approve / disapprove", measured, (200,), "update_one",
                                   update, at_least=0.6))
-        asyncio.run(_settled(self.stack.namespace, self.stack.mongodb_uri))
-        probe = asyncio.run(_write_probe(self.stack.mongodb_uri,
+        asyncio.run(settled(self.stack.namespace, self.stack.mongodb_uri))
+        probe = asyncio.run(write_probe(self.stack.mongodb_uri,
                                          self.seeded.keys[Status.DISAPPROVED][:3]))
         self.notes.append(f"One write by key among {self.profile.clients:,} clients, alone: "
                           f"{probe}.")
@@ -192,12 +185,12 @@ class Bench:
         measured = self.load(gateway, "list", [
             ("GET", "/v1/clients?status=approved&sort=-created_at&limit=50", "")], 200,
             connections=min(2, self.profile.connections))
-        plan = asyncio.run(_plan(self.stack.mongodb_uri))
+        plan = asyncio.run(list_plan(self.stack.mongodb_uri))
         met = measured.p99_ms <= 50 and measured.unexpected(200) == 0
         self.rows.append(Row(
             f"list: first 50 approved, newest first, of {self.profile.clients:,}",
-            described(measured, 200), f"plan: {_stages(plan)}", "—", "index, p99 ≤ 50 ms",
-            met and "IXSCAN" in _stages(plan)))
+            described(measured, 200), f"plan: {stages(plan)}", "—", "index, p99 ≤ 50 ms",
+            met and "IXSCAN" in stages(plan)))
         self.notes.append("Query plan of the list page (winning plan):\n\n```json\n"
                           + json.dumps(plan, indent=1, default=str) + "\n```")
 
@@ -235,81 +228,6 @@ class Bench:
                              "printed", None))
 
 
-async def _settled(namespace: str, uri: str, timeout_s: float = 600) -> None:
-    """Wait until every command is applied: none queued, no operation pending.
-
-    So that one figure's leftovers never load the next one's database.
-    """
-    connection = await aio_pika.connect(AMQP_URL)
-    client: AsyncMongoClient[Document] = AsyncMongoClient(uri, tz_aware=True)
-    operations = client.get_default_database()[OPERATIONS]
-    try:
-        channel = await connection.channel()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while loop.time() < deadline:
-            queue = await channel.declare_queue(Topology(namespace).commands_queue,
-                                                passive=True)
-            if not queue.declaration_result.message_count and not await operations.find_one(
-                    {"status": OperationStatus.PENDING.value}, {"_id": 1}):
-                return
-            await asyncio.sleep(0.5)
-        raise RuntimeError(f"commands still not applied after {timeout_s:.0f}s")
-    finally:
-        await connection.close()
-        await client.close()
-
-
-async def _write_probe(uri: str, keys: list[str]) -> str:
-    """How long one update by key takes on the benchmark's clients, sequentially, as
-    `update_one` and as `find_one_and_update` (what a worker's change is)."""
-    client: AsyncMongoClient[Document] = AsyncMongoClient(uri, tz_aware=True)
-    clients = client.get_default_database()[CLIENTS]
-    took: dict[str, list[float]] = {"update_one": [], "find_one_and_update": []}
-    try:
-        for key in keys:
-            for name, write in (("update_one", clients.update_one),
-                                ("find_one_and_update", clients.find_one_and_update)):
-                started = time.perf_counter()
-                await write({"key": key}, {"$set": {"probed": True}})
-                took[name].append((time.perf_counter() - started) * 1000)
-    finally:
-        await client.close()
-    return ", ".join(f"`{name}` by key {statistics.median(ms):.1f} ms"
-                     for name, ms in took.items())
-
-
-async def _plan(uri: str) -> dict[str, Any]:
-    client: AsyncMongoClient[Document] = AsyncMongoClient(uri, tz_aware=True)
-    try:
-        cursor = page_cursor(client.get_default_database(), ClientFilter(status="approved"),
-                             sort="-created_at", limit=50, cursor=None)
-        explained = await cursor.explain()
-        return dict(explained["queryPlanner"]["winningPlan"])
-    finally:
-        await client.close()
-
-
-def _walk(stage: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    while stage:
-        yield stage
-        stage = stage.get("inputStage") or {}
-
-
-def _stages(plan: dict[str, Any]) -> str:
-    """`LIMIT ← FETCH ← IXSCAN status_created`: outermost first."""
-    return " ← ".join(f"{s['stage']} {s['indexName']}" if "indexName" in s else s["stage"]
-                      for s in _walk(plan))
-
-
-async def _delete_topology(namespace: str) -> None:
-    bus = await AmqpBus.connect(AMQP_URL, Topology(namespace))
-    try:
-        await bus.delete_topology()
-    finally:
-        await bus.close()
-
-
 def measure(profile: Profile, folder: Path) -> tuple[list[Row], list[str], list[str]]:
     stack = Stack.start(folder)
     try:
@@ -333,7 +251,7 @@ def measure(profile: Profile, folder: Path) -> tuple[list[Row], list[str], list[
         return bench.rows, bench.notes, bench.problems
     finally:
         stack.close()
-        asyncio.run(_delete_topology(stack.namespace))
+        asyncio.run(delete_topology(stack.namespace))
 
 
 def main(argv: list[str] | None = None) -> int:
