@@ -40,7 +40,7 @@ run: install
 ## (needs RabbitMQ on 127.0.0.1:5672)
 test: lint browser wrk
 	CLIENTKEYS_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
-	$(BIN)/python -m bench --smoke
+	@$(MAKE) --no-print-directory bench-smoke
 
 ## make bench: the service beside the raw limits of its parts; writes bench/results/latest.md
 ## (several minutes: it seeds 100 000 clients). make bench-smoke: the same in a few seconds,
