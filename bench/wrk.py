@@ -40,13 +40,13 @@ def write_requests(path: Path, requests: list[tuple[str, str, str]]) -> Path:
 
 
 def run_wrk(url: str, requests: Path, *, token: str, connections: int, seconds: float,
-            delay_ms: float = 0) -> Measured:
+            delay_ms: float = 0, timeout_s: float = 10) -> Measured:
     threads = min(THREADS, connections)
     env = dict(os.environ, BENCH_REQUESTS=str(requests), BENCH_TOKEN=token,
                BENCH_THREADS=str(threads), BENCH_DELAY_MS=str(round(delay_ms)))
     done = subprocess.run(
         [wrk_command(), f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-         "--timeout", "10s", "-s", str(SCRIPT), url],
+         "--timeout", f"{round(timeout_s)}s", "-s", str(SCRIPT), url],
         env=env, capture_output=True, text=True, check=False)
     summary = next((line[len(_SUMMARY):] for line in done.stdout.splitlines()
                     if line.startswith(_SUMMARY)), None)
