@@ -11,8 +11,8 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any, cast
+from datetime import datetime, timedelta
+from typing import cast
 
 from pymongo import AsyncMongoClient
 
@@ -93,7 +93,7 @@ async def seed_clients(uri: str, keyring: Keyring, count: int, *,
     return Seeded(keys, known)
 
 
-def _age(document: dict[str, Any], status: Status, at: Any) -> None:
+def _age(document: Document, status: Status, at: datetime) -> None:
     """Give the new document its status and creation time, and no outbox."""
     document.pop("outbox", None)
     document.pop("outbox_since", None)

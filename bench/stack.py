@@ -72,6 +72,7 @@ class Process:
     log: Path
     port: int
     started: float = field(default_factory=time.monotonic)
+    ready_s: float | None = None  # from start to a ready /readyz
 
     @property
     def url(self) -> str:
@@ -130,8 +131,8 @@ class Stack:
         env.update({f"CLIENTKEYS_{name.upper()}": value for name, value in settings.items()})
         return env
 
-    def _spawn(self, name: str, command: Callable[[int], tuple[list[str], dict[str, str]]], *,
-               wait: bool = True) -> Process:
+    def _spawn(self, name: str, command: Callable[[int], tuple[list[str], dict[str, str]]]
+               ) -> Process:
         """Start `command(port)` on a free port; again on another if that one was taken
         meanwhile (a port found free can be handed to an outgoing connection)."""
         for attempt in range(PORT_ATTEMPTS):
@@ -143,8 +144,6 @@ class Stack:
                                          stdin=subprocess.DEVNULL, cwd=REPO)
             process = Process(name, popen, log, port)
             self.processes.append(process)
-            if not wait:
-                return process
             try:
                 self.ready(process)
                 return process
@@ -157,19 +156,19 @@ class Stack:
                     raise
         raise AssertionError("unreachable")
 
-    def ready(self, process: Process) -> float:
-        """Wait for the process's /readyz; returns how long it took since its start."""
+    def ready(self, process: Process) -> None:
+        """Wait for the process's /readyz; note how long it took since its start."""
         try:
             wait_ready(f"{process.url}/readyz", process.popen, process.log, READY_TIMEOUT_S)
         except StackError as exc:
             tail = process.log.read_text(errors="replace")[-1500:]
             raise StackError(f"{process.name} {exc}; its log ends:\n{tail}") from None
-        return time.monotonic() - process.started
+        process.ready_s = time.monotonic() - process.started
 
-    def gateway(self, name: str = "gateway", *, wait: bool = True, **settings: str) -> Process:
+    def gateway(self, name: str = "gateway", **settings: str) -> Process:
         """A gateway; with 100 000 clients its read model takes a while to load."""
         return self._spawn(name, lambda port: (
-            [*CLI, "gateway"], self.environment(http_port=str(port), **settings)), wait=wait)
+            [*CLI, "gateway"], self.environment(http_port=str(port), **settings)))
 
     def worker(self, name: str = "worker", **settings: str) -> Process:
         return self._spawn(name, lambda port: (
