@@ -11,13 +11,18 @@ RFC 8252 (native-app redirect URIs) and RFC 9700 (OAuth 2.0 security BCP).
 
 from __future__ import annotations
 
-import ipaddress
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
+
+from common.redirect_uris import REDIRECT_URI_MAX, redirect_uri_problem
+from common.visible_text import (
+    has_bidi_controls,
+    has_control_characters,
+    has_separators,
+    is_invisible,
+)
 
 
 class ClientType(StrEnum):
@@ -58,9 +63,7 @@ _RESPONSE_WORD_ORDER = ("code", "id_token", "token")
 NAME_MAX = 200
 SECRET_MIN = 12
 SECRET_MAX = 512
-REDIRECT_URI_MAX = 2048
 REDIRECT_URIS_MAX = 50
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 WARN_PASSWORD = (
     "The password grant exposes the resource owner's credentials to the client; "
@@ -113,8 +116,18 @@ def _add(errors: FieldErrors, name: str, message: str) -> None:
     errors.setdefault(name, []).append(message)
 
 
-def has_control_characters(value: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" for ch in value)
+def _name_problem(name: str) -> str | None:
+    """Why a trimmed name cannot be shown as one, or None when it can."""
+    if has_control_characters(name):
+        return "Must not contain control characters."
+    if has_bidi_controls(name):
+        return ("Must not contain bidirectional control characters (U+202A-U+202E, "
+                "U+2066-U+2069): they change how the name is displayed.")
+    if has_separators(name):
+        return "Must not contain line or paragraph separators (U+2028, U+2029)."
+    if is_invisible(name):
+        return "Must contain a visible character, not only invisible or format characters."
+    return None
 
 
 def normalize_name(value: str) -> str:
@@ -124,8 +137,9 @@ def normalize_name(value: str) -> str:
         raise RuleViolation({"name": ["Must not be empty."]})
     if len(name) > NAME_MAX:
         raise RuleViolation({"name": [f"Must be at most {NAME_MAX} characters."]})
-    if has_control_characters(name):
-        raise RuleViolation({"name": ["Must not contain control characters."]})
+    problem = _name_problem(name)
+    if problem is not None:
+        raise RuleViolation({"name": [problem]})
     return name
 
 
@@ -160,64 +174,6 @@ def _dedupe(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def redirect_uri_problem(uri: str) -> str | None:
-    """Why `uri` cannot be a redirect URI, or None when it can."""
-    if len(uri) > REDIRECT_URI_MAX:
-        return f"Must be at most {REDIRECT_URI_MAX} characters."
-    if has_control_characters(uri) or any(ch.isspace() for ch in uri):
-        return "Must not contain spaces or control characters."
-    if "#" in uri:
-        return "Must not contain a fragment (RFC 6749, section 3.1.2)."
-    if "*" in uri:
-        return "Wildcards are not allowed; register every redirect URI exactly."
-    try:
-        parts = urlsplit(uri)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        return "Is not a valid URI."
-    if not parts.scheme:
-        return "Must be an absolute URI with a scheme."
-    scheme = parts.scheme.lower()
-    if scheme == "https":
-        if not host:
-            return "An https redirect URI needs a host."
-        if parts.username is not None or parts.password is not None:
-            return "Must not contain user credentials."
-        return None
-    if scheme == "http":
-        if host is None or not _is_loopback(host):
-            return (
-                "http is allowed only on a loopback host (127.0.0.1, [::1] or localhost); "
-                "use https."
-            )
-        if parts.username is not None or parts.password is not None:
-            return "Must not contain user credentials."
-        return None
-    # RFC 8252 section 7.1: private-use schemes for native apps are reverse
-    # domain names, which also keeps out javascript:, data:, file: and the like.
-    if "." not in scheme:
-        return (
-            f"The scheme '{parts.scheme}' is not allowed: use https, http on a loopback host, "
-            "or a reverse-domain private-use scheme such as com.example.app:/callback."
-        )
-    if parts.netloc and not parts.path.startswith("/"):
-        return "Is not a valid URI."
-    return None
-
-
-def _is_loopback(host: str) -> bool:
-    if host in LOOPBACK_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host) in (
-            ipaddress.ip_address("127.0.0.1"),
-            ipaddress.ip_address("::1"),
-        )
-    except ValueError:
-        return False
-
-
 def _check_redirect_uris(uris: Sequence[str], errors: FieldErrors) -> list[str]:
     unique = _dedupe(uris)
     if len(unique) > REDIRECT_URIS_MAX:
@@ -225,7 +181,9 @@ def _check_redirect_uris(uris: Sequence[str], errors: FieldErrors) -> list[str]:
     for uri in unique:
         problem = redirect_uri_problem(uri)
         if problem:
-            _add(errors, "redirect_uris", f"{uri[:100]!r}: {problem}")
+            # Numbered as the caller sent them (from 1), so a form can point at the entry.
+            _add(errors, "redirect_uris",
+                 f"Entry {uris.index(uri) + 1} ({uri[:100]!r}): {problem}")
     return unique
 
 

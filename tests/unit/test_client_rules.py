@@ -58,15 +58,39 @@ def test_name_accepted_and_trimmed(raw: str, expected: str) -> None:
     assert canonical.name == expected
 
 
-@pytest.mark.parametrize("raw", [
-    "", "   ", "\t\n", "a" * 201, "  " + "a" * 201 + "  ",
-    "\x00", "\n", "\x7f", "bad\x00name", "bad\nname", "bad\x7fname", "tab\there", "bell\x07",
+@pytest.mark.parametrize(("raw", "needle"), [
+    ("", "empty"), ("   ", "empty"), ("\t\n", "empty"), ("a" * 201, "200"),
+    ("  " + "a" * 201 + "  ", "200"),
+    ("\x00", "control"), ("\n", "empty"), ("\x7f", "control"), ("bad\x00name", "control"),
+    ("bad\nname", "control"), ("bad\x7fname", "control"), ("tab\there", "control"),
+    ("bell\x07", "control"), ("next\x85line", "control"),
+    # Bidirectional embeddings, overrides and isolates: every one of them.
+    *((f"Pay{chr(c)}lapyap", "bidirectional") for c in (*range(0x202A, 0x202F),
+                                                       *range(0x2066, 0x206A))),
+    ("\u202eppa lanretni", "bidirectional"),
+    # Line and paragraph separators inside a name (at its ends they are trimmed away).
+    ("two\u2028lines", "separators"), ("two\u2029paragraphs", "separators"),
+    ("\u2028", "empty"),
+    # Nothing visible: format characters and spaces only.
+    ("\u200b", "visible"), ("\u200b\u200c\u200d", "visible"), ("\ufeff", "visible"),
+    ("\u00ad", "visible"), ("\u200e\u200f", "visible"), ("\u2060\u2060", "visible"),
+    (" \u200b ", "visible"), ("\u200b\u3000\u200b", "visible"),
 ])
-def test_name_rejected(raw: str) -> None:
+def test_name_rejected(raw: str, needle: str) -> None:
     with pytest.raises(RuleViolation) as info:
         normalize_name(raw)
     assert list(info.value.errors) == ["name"]
+    assert needle in " ".join(info.value.errors["name"]), info.value.errors
     assert list(_violation(ClientFields(OAUTH1, raw)).errors) == ["name"]
+
+
+@pytest.mark.parametrize("raw", [
+    "Zero\u200bwidth inside", "Family \U0001f468\u200d\U0001f469\u200d\U0001f467",
+    "Soft\u00adhyphen", "\u05e9\u05dc\u05d5\u05dd app", "Ideographic\u3000space",
+    "\u200eLeft-to-right mark",
+])
+def test_name_with_visible_text_may_hold_format_characters(raw: str) -> None:
+    assert normalize_name(raw) == raw.strip()
 
 
 # --- secret and its confirmation --------------------------------------------------------------
@@ -296,6 +320,9 @@ GOOD_URIS = [
     "http://127.0.0.1:8080/cb", "http://127.0.0.1/cb", "http://[::1]/cb", "http://[::1]:9000/cb",
     "http://localhost/cb", "http://localhost:3000/cb", "com.example.app:/cb",
     "com.example.app:/oauth2redirect/provider", URI_2048,
+    "com.example.app://callback/cb", "com.example-corp.app2:/cb", "Com.Example.App:/cb",
+    "io.github.user:/cb", "https://example.com/cb?next=a@b", "https://example.com/@user/cb",
+    "https://example.com:1/cb", "https://example.com:65535/cb", "com.example.app:/cb@x",
 ]
 BAD_URIS = [
     "", "/cb", "cb", "//example.com/cb", "example.com/cb",
@@ -311,6 +338,34 @@ BAD_URIS = [
     "https://example.com/cb\x00", "https://example.com/cb\n", "https://example.com/cb\x7f",
     "https:///cb", "https://example.com:99999/cb", "http://[::1/cb",
 ]
+# Each with the words its refusal must use.
+REFUSED_URIS = [
+    pytest.param("https://user@example.com/cb", "credentials", id="https-user"),
+    pytest.param("https://user:pass@example.com/cb", "credentials", id="https-user-pass"),
+    pytest.param("https://@example.com/cb", "credentials", id="https-empty-userinfo"),
+    pytest.param("https://:pass@example.com/cb", "credentials", id="https-password-only"),
+    pytest.param("http://user@127.0.0.1/cb", "credentials", id="loopback-user"),
+    pytest.param("http://user:pass@localhost:8080/cb", "credentials", id="localhost-user-pass"),
+    pytest.param("com.example.app://user@callback/cb", "credentials", id="private-user"),
+    pytest.param("com.example.app://user:pw@host/cb", "credentials", id="private-user-pass"),
+    pytest.param("https://example.com:0/cb", "Port 0", id="https-port-0"),
+    pytest.param("https://example.com:00/cb", "Port 0", id="https-port-00"),
+    pytest.param("http://127.0.0.1:0/cb", "Port 0", id="loopback-port-0"),
+    pytest.param("http://[::1]:0/cb", "Port 0", id="ipv6-loopback-port-0"),
+    pytest.param("com.example.app://host:0/cb", "Port 0", id="private-port-0"),
+    pytest.param("myapp:/cb", "reverse-domain", id="no-period"),
+    pytest.param("myapp://callback", "reverse-domain", id="no-period-authority"),
+    pytest.param("com.:/cb", "reverse-domain", id="empty-last-label"),
+    pytest.param("com..example:/cb", "reverse-domain", id="empty-inner-label"),
+    pytest.param("com.example.:/cb", "reverse-domain", id="trailing-period"),
+    pytest.param("com.-example:/cb", "reverse-domain", id="label-starts-with-hyphen"),
+    pytest.param("com.example-:/cb", "reverse-domain", id="label-ends-with-hyphen"),
+    pytest.param("com.example+app:/cb", "reverse-domain", id="plus"),
+    pytest.param("javascript:alert(1)", "reverse-domain", id="javascript"),
+    pytest.param("https://example.com/\u202ebc", "bidirectional", id="bidi-override"),
+    pytest.param("https://example.com/\u2066cb", "bidirectional", id="bidi-isolate"),
+    pytest.param("https://example.com/cb\u2028", "spaces", id="line-separator"),
+]
 
 
 @pytest.mark.parametrize("uri", GOOD_URIS)
@@ -325,6 +380,23 @@ def test_redirect_uri_rejected(uri: str) -> None:
     assert problem
     errors = _violation(_fields(OAUTH2, [uri], [AC], ["code"])).errors
     assert list(errors) == ["redirect_uris"]
+
+
+@pytest.mark.parametrize(("uri", "needle"), REFUSED_URIS)
+def test_redirect_uri_refused_with_its_reason(uri: str, needle: str) -> None:
+    problem = redirect_uri_problem(uri)
+    assert problem is not None and needle in problem, problem
+    errors = _violation(_fields(OAUTH2, [CB, uri], [AC], ["code"])).errors
+    assert list(errors) == ["redirect_uris"]
+    assert len(errors["redirect_uris"]) == 1
+    assert errors["redirect_uris"][0].startswith(f"Entry 2 ({uri!r}): ")
+
+
+def test_each_refused_redirect_uri_is_named_by_its_place_in_the_request() -> None:
+    uris = ["myapp:/cb", CB, CB, "https://u@example.com/cb", "https://example.com:0/cb"]
+    errors = _violation(_fields(OIDC, uris, [AC], ["code"])).errors
+    assert [m.split(" (")[0] for m in errors["redirect_uris"]] == ["Entry 1", "Entry 4",
+                                                                   "Entry 5"]
 
 
 # --- warnings -------------------------------------------------------------------------------
