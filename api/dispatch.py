@@ -21,6 +21,7 @@ from api.operations import get_operation, operation_view, record_pending, withdr
 from api.preconditions import etag_headers
 from api.problems import Problem
 from common.bus import BrokerUnavailable
+from common.command_mac import sign_command
 from common.commands import Command, CreateClient, RemoveClient, UpdateClient, encode_command
 from common.json_responses import json_response
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
@@ -40,10 +41,13 @@ async def dispatch(request: web.Request, command: Command, *,
     db, bus, waiter = app[keys.DB], app[keys.BUS], app[keys.WAITER]
     settings = app[keys.SETTINGS]
     pending = await record_pending(db, command)
+    encoded, reply_to = encode_command(command), app[keys.REPLY_ADDRESS]
+    # Signed, so that a worker applies only what a gateway sent (common.command_mac).
+    mac = sign_command(app[keys.KEYRING], encoded, message_id=command.id, reply_to=reply_to)
     with waiter.expect(command.id) as reply:
         try:
-            await bus.publish_command(encode_command(command), message_id=command.id,
-                                      reply_to=app[keys.REPLY_ADDRESS])
+            await bus.publish_command(encoded, message_id=command.id, reply_to=reply_to,
+                                      headers=mac)
         except BrokerUnavailable:
             retry_after = {"Retry-After": str(settings.retry_after_s)}
             try:

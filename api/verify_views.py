@@ -10,6 +10,7 @@ from aiohttp import web
 
 from api import keys
 from api.json_body import read_json_object
+from api.oauth1_nonces import NonceStoreUnavailable
 from api.oauth1_signatures import Consumer, SignedRequest, consumer_key_of
 from api.oauth1_signatures import Reason as OAuth1Reason
 from api.problems import Problem
@@ -56,8 +57,15 @@ async def verify_oauth1_request(request: web.Request) -> web.StreamResponse:
     if client is not None and client.type == ClientType.OAUTH1:
         opened = request.app[keys.SECRET_CHECKER].secrets_of(client, now())
         consumer = Consumer(client.status == Status.APPROVED, opened)
-    verdict = request.app[keys.OAUTH1_VERIFIER].verify(
-        signed, lambda asked: consumer if asked == key else None, data.get("token_secret"))
+    try:
+        verdict = request.app[keys.OAUTH1_VERIFIER].verify(
+            signed, lambda asked: consumer if asked == key else None, data.get("token_secret"))
+    except NonceStoreUnavailable as exc:
+        # A good signature whose nonce cannot be recorded can be neither accepted
+        # (it could be a replay) nor refused (it may be fresh): the caller retries.
+        raise Problem(503, "This gateway cannot record the request's nonce now (too many "
+                      "recent requests); nothing was decided, try again after Retry-After.",
+                      headers={"Retry-After": str(exc.retry_after_s)}) from None
     if verdict.reason in _GUESSES:
         await request.app[keys.SECRET_FAILURES].failed(key)
     shown = consumer is not None and verdict.reason in (OAuth1Reason.OK,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aio_pika
@@ -54,8 +54,10 @@ class AmqpIncomingCommand:
         self.body = message.body
         self.redelivered = bool(message.redelivered)
         self.reply_to = message.reply_to
+        self.message_id = message.message_id
+        self.headers: Mapping[str, object] = message.headers or {}
         # Quorum queues count deliveries in this header; absent on the first one.
-        count = (message.headers or {}).get("x-delivery-count", 0)
+        count = self.headers.get("x-delivery-count", 0)
         self.previous_deliveries = count if isinstance(count, int) else 0
 
     async def _settle(self, settle: Callable[[], Awaitable[Any]], what: str) -> None:
@@ -154,11 +156,12 @@ class AmqpBus:
         except _PUBLISH_ERRORS as exc:
             raise BrokerUnavailable(f"{type(exc).__name__}: the broker did not confirm") from exc
 
-    async def publish_command(self, body: bytes, *, message_id: str,
-                              reply_to: str | None) -> None:
+    async def publish_command(self, body: bytes, *, message_id: str, reply_to: str | None,
+                              headers: Mapping[str, str]) -> None:
         assert self._commands_exchange is not None
         message = aio_pika.Message(
-            body, message_id=message_id, correlation_id=message_id, reply_to=reply_to,
+            body, headers=dict(headers), message_id=message_id, correlation_id=message_id,
+            reply_to=reply_to,
             content_type=COMMAND_CONTENT_TYPE, delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
         await self._publish(self._commands_exchange, self._topology.commands_routing_key,
                             message)

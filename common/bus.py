@@ -7,7 +7,7 @@ broker). Both route the same way, so code above this line cannot tell them apart
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,6 +20,9 @@ class IncomingCommand(Protocol):
     body: bytes
     redelivered: bool
     reply_to: str | None
+    message_id: str | None
+    # The message's application headers, the command's MAC among them (common.command_mac).
+    headers: Mapping[str, object]
     # How many times the broker handed this message out before (0 on the first try).
     previous_deliveries: int
 
@@ -50,9 +53,11 @@ class QueueDepths:
 
 
 class MessageBus(Protocol):
-    async def publish_command(self, body: bytes, *, message_id: str,
-                              reply_to: str | None) -> None:
+    async def publish_command(self, body: bytes, *, message_id: str, reply_to: str | None,
+                              headers: Mapping[str, str]) -> None:
         """Persistent publish to the command queue; returns once the broker confirmed it.
+
+        `headers` travel with the command as AMQP headers: its MAC (common.command_mac).
 
         Raises BrokerUnavailable otherwise.
         """

@@ -70,7 +70,8 @@ async def _serve(settings: Settings, token: str, use_amqp: bool) -> None:
     runner = web.AppRunner(create_app(settings, bus=bus, registry=registry), access_log=None)
     await runner.setup()
     worker = Worker(bus, database(client), namespace=settings.namespace,
-                    prefetch=settings.worker_prefetch, metrics=WorkerMetrics(registry))
+                    prefetch=settings.worker_prefetch, keyring=settings.live_keyring(),
+                    metrics=WorkerMetrics(registry))
     await worker.start()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()

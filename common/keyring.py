@@ -28,6 +28,7 @@ NONCE_BYTES = 12
 # Binds a ciphertext to its purpose, so a sealed secret cannot pass for another field.
 _AAD = b"clientkeys/client-secret/v1"
 _MAC_LABEL = b"clientkeys/fingerprint/v1"
+_COMMAND_MAC_LABEL = b"clientkeys/command-mac/v1"
 GENERATED_SECRET_BYTES = 32
 
 
@@ -82,6 +83,8 @@ class SecretKeyring(Protocol):
 
     def fingerprint(self, data: bytes, key_id: str | None = None) -> tuple[str, str]: ...
 
+    def command_mac(self, data: bytes, key_id: str | None = None) -> tuple[str, bytes]: ...
+
 
 class Keyring:
     def __init__(self, keys: list[tuple[str, bytes]]) -> None:
@@ -92,6 +95,9 @@ class Keyring:
         self._keys = {key_id: AESGCM(key) for key_id, key in keys}
         # Separate keys for fingerprints, derived so that no key serves two purposes.
         self._mac_keys = {key_id: hmac.digest(key, _MAC_LABEL, "sha256") for key_id, key in keys}
+        # And for authenticating commands on the broker (common.command_mac).
+        self._command_keys = {key_id: hmac.digest(key, _COMMAND_MAC_LABEL, "sha256")
+                              for key_id, key in keys}
 
     @property
     def current_key_id(self) -> str:
@@ -151,6 +157,19 @@ class Keyring:
         except KeyError:
             raise KeyringError(f"no key with id {key_id!r} in the keyring") from None
         return key_id, hmac.new(mac_key, data, "sha256").hexdigest()
+
+    def command_mac(self, data: bytes, key_id: str | None = None) -> tuple[str, bytes]:
+        """(key id, HMAC-SHA256 of `data` under that entry's command key).
+
+        The current key signs; any key still in the keyring verifies, so a key
+        removed from it no longer vouches for anything.
+        """
+        key_id = key_id or self._current_id
+        try:
+            command_key = self._command_keys[key_id]
+        except KeyError:
+            raise KeyringError(f"no key with id {key_id!r} in the keyring") from None
+        return key_id, hmac.digest(command_key, data, "sha256")
 
     def open(self, sealed: SealedSecret) -> str:
         try:

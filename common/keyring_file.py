@@ -134,3 +134,7 @@ class FileKeyring:
     def fingerprint(self, data: bytes, key_id: str | None = None) -> tuple[str, str]:
         keyring = self.current() if key_id is None else self._knowing(key_id)
         return keyring.fingerprint(data, key_id)
+
+    def command_mac(self, data: bytes, key_id: str | None = None) -> tuple[str, bytes]:
+        keyring = self.current() if key_id is None else self._knowing(key_id)
+        return keyring.command_mac(data, key_id)

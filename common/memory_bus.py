@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from common.bus import CommandHandler, EventSubscriber, QueueDepths, ReplyHandler
 
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 class _Envelope:
     body: bytes
     reply_to: str | None
+    message_id: str | None = None
+    headers: dict[str, object] = field(default_factory=dict)
     redelivered: bool = False
     deliveries: int = 0
 
@@ -34,6 +37,8 @@ class MemoryIncomingCommand:
         self.body = envelope.body
         self.redelivered = envelope.redelivered
         self.reply_to = envelope.reply_to
+        self.message_id = envelope.message_id
+        self.headers: Mapping[str, object] = envelope.headers
         self.previous_deliveries = envelope.deliveries
 
     async def ack(self) -> None:
@@ -80,9 +85,9 @@ class MemoryBus:
         if self._in_flight is not None:
             self._in_flight.release()
 
-    async def publish_command(self, body: bytes, *, message_id: str,
-                              reply_to: str | None) -> None:
-        self._commands.put_nowait(_Envelope(body, reply_to))
+    async def publish_command(self, body: bytes, *, message_id: str, reply_to: str | None,
+                              headers: Mapping[str, str]) -> None:
+        self._commands.put_nowait(_Envelope(body, reply_to, message_id, dict(headers)))
 
     async def publish_event(self, routing_key: str, body: bytes, *, message_id: str,
                             correlation_id: str | None = None) -> None:

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from common.audit import AuditEntry
 from common.bus import QueueDepths
+from common.command_mac import sign_command
+from common.keyring import Keyring, new_key_entry
 from common.outcomes import OperationStatus, Outcome
 from common.store import APPLIED_COMMANDS_KEPT, Document, now
 from worker.repository import AlreadyCreated, Started
+
+# The keyring the fake gateway signs commands with and the consumer under test checks.
+FAKE_KEYRING = Keyring.parse(new_key_entry("fake"))
+# FakeMessage's default headers: sign the message as a gateway would.
+SIGNED: Mapping[str, object] = MappingProxyType({})
 
 
 class InMemoryClientStore:
@@ -114,8 +123,8 @@ class RecordingBus:
     replies: list[tuple[str, bytes]] = field(default_factory=list)
     fail_events: list[Exception] = field(default_factory=list)
 
-    async def publish_command(self, body: bytes, *, message_id: str,
-                              reply_to: str | None) -> None:
+    async def publish_command(self, body: bytes, *, message_id: str, reply_to: str | None,
+                              headers: Mapping[str, str]) -> None:
         raise NotImplementedError
 
     async def publish_event(self, routing_key: str, body: bytes, *, message_id: str,
@@ -154,11 +163,22 @@ class RecordingBus:
 
 @dataclass
 class FakeMessage:
+    """A command message as a gateway sends it: signed under FAKE_KEYRING unless
+    other `headers` are given."""
+
     body: bytes
     reply_to: str | None = "gateway-1"
     redelivered: bool = False
     previous_deliveries: int = 0
     settled: list[str] = field(default_factory=list)
+    message_id: str | None = "message-1"
+    headers: Mapping[str, object] = field(default_factory=lambda: SIGNED)
+
+    def __post_init__(self) -> None:
+        if self.headers is SIGNED:
+            assert self.message_id is not None
+            self.headers = sign_command(FAKE_KEYRING, self.body, message_id=self.message_id,
+                                        reply_to=self.reply_to)
 
     async def ack(self) -> None:
         self.settled.append("ack")

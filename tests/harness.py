@@ -84,7 +84,7 @@ async def running_workers(settings: Settings, count: int) -> AsyncIterator[list[
             client = connect(settings.mongodb_uri, app_name="clientkeys-test-worker")
             bus = await AmqpBus.connect(settings.amqp_url, Topology(settings.namespace))
             worker = Worker(bus, database(client), namespace=settings.namespace,
-                            prefetch=settings.worker_prefetch)
+                            prefetch=settings.worker_prefetch, keyring=settings.live_keyring())
             await worker.start()
             started.append((worker, bus, client))
         yield [w for w, _, _ in started]

@@ -1,6 +1,10 @@
 """How one command message is taken from the queue and settled.
 
 Order of work, and why:
+0. check its MAC (common.command_mac) before reading anything of it: a message
+   no key of the keyring vouches for was not sent by a gateway, so it is
+   dead-lettered, counted and logged by message id, and nothing else happens
+   (no operation, no audit entry, no reply);
 1. decode; a message that is not a command goes to the dead-letter queue;
 2. mark the operation started (a create claims its client's key in the same
    write); if it already finished (a redelivery) or the gateway withdrew it
@@ -24,7 +28,9 @@ from dataclasses import dataclass
 
 from common.audit import entry_for_command
 from common.bus import BrokerUnavailable, IncomingCommand, MessageBus
+from common.command_mac import verify_command
 from common.commands import Command, UndecodableCommand, decode_command
+from common.keyring import SecretKeyring
 from common.logs import correlated
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
 from common.store import is_outage, now
@@ -52,8 +58,18 @@ class CommandConsumer:
     relay: OutboxRelay
     stopping: asyncio.Event
     metrics: WorkerMetrics
+    keyring: SecretKeyring
 
     async def on_message(self, message: IncomingCommand) -> None:
+        rejection = verify_command(self.keyring, message.body, message_id=message.message_id,
+                                   reply_to=message.reply_to, headers=message.headers)
+        if rejection is not None:
+            # The message id only: the rest of an unauthenticated message is the sender's.
+            log.warning("refused command message %r: %s", message.message_id,
+                        rejection.value)
+            self.metrics.commands_rejected.labels(rejection.value).inc()
+            await message.dead_letter()
+            return
         try:
             command = decode_command(message.body)
         except UndecodableCommand as exc:

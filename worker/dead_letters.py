@@ -5,6 +5,10 @@ aside, or the broker's delivery limit did). Replaying resets its failed
 operation to pending and queues it again, once the cause is fixed; purging
 drops it and marks its operation failed. Only metadata is ever printed: a
 command holds its secret sealed, and none of it is shown.
+
+A replay is not signed again: it keeps the body, message id, `reply_to` and
+MAC headers it arrived with (common.command_mac), so a command a gateway
+signed is accepted again, and one a worker refused as forged is refused again.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from pymongo.asynchronous.database import AsyncDatabase
 
+from common import command_mac
 from common.commands import UndecodableCommand, decode_command
 from common.outcomes import ErrorCode, OperationError, OperationStatus
 from common.settings import Settings
@@ -59,6 +64,16 @@ async def _take_all(channel: AbstractChannel, topology: Topology) -> list[DeadLe
     return taken
 
 
+def _replayed(message: AbstractIncomingMessage) -> aio_pika.Message:
+    """The command as it was first published: what its MAC covers is kept as it was."""
+    headers = message.headers or {}
+    return aio_pika.Message(
+        message.body, message_id=message.message_id, correlation_id=message.correlation_id,
+        reply_to=message.reply_to, content_type=message.content_type,
+        headers={name: headers[name] for name in command_mac.HEADERS if name in headers},
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
+
+
 def _chosen(letters: list[DeadLetter], ids: Iterable[str], everything: bool
             ) -> list[DeadLetter]:
     wanted = set(ids)
@@ -97,11 +112,8 @@ async def run_dlq(settings: Settings, action: str, ids: list[str], everything: b
         for letter in chosen:
             if action == "replay":
                 await _reset_operation(db, letter.command_id)
-                await commands.publish(
-                    aio_pika.Message(letter.message.body, message_id=letter.message.message_id,
-                                     content_type=letter.message.content_type,
-                                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                    routing_key=topology.commands_routing_key)
+                await commands.publish(_replayed(letter.message),
+                                       routing_key=topology.commands_routing_key)
             else:
                 await _fail_operation(db, letter.command_id)
             await letter.message.ack()

@@ -20,6 +20,8 @@ async def serve_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # First: a keyring the worker cannot use stops it before it connects to anything.
+    keyring = settings.live_keyring()
     client = connect(settings.mongodb_uri, app_name="clientkeys-worker")
     try:
         bus = await connect_bus(settings)
@@ -28,7 +30,8 @@ async def serve_worker(settings: Settings) -> None:
         raise
     try:
         db = database(client)
-        worker = Worker(bus, db, namespace=settings.namespace, prefetch=settings.worker_prefetch)
+        worker = Worker(bus, db, namespace=settings.namespace, prefetch=settings.worker_prefetch,
+                        keyring=keyring)
         # The probes answer from the start: not ready until the consumer is attached.
         health = await serve_health(health_app(worker, bus, db), settings.http_host,
                                     settings.worker_http_port)

@@ -13,6 +13,7 @@ import logging
 from pymongo.asynchronous.database import AsyncDatabase
 
 from common.bus import IncomingCommand, MessageBus
+from common.keyring import SecretKeyring
 from common.metrics import new_registry
 from common.store import Document, ensure_indexes
 from worker.consumer import CommandConsumer
@@ -25,7 +26,8 @@ log = logging.getLogger(__name__)
 
 class Worker:
     def __init__(self, bus: MessageBus, db: AsyncDatabase[Document], *, namespace: str,
-                 prefetch: int, metrics: WorkerMetrics | None = None) -> None:
+                 prefetch: int, keyring: SecretKeyring,
+                 metrics: WorkerMetrics | None = None) -> None:
         self._bus = bus
         self._db = db
         self._prefetch = prefetch
@@ -33,7 +35,9 @@ class Worker:
         self.metrics = metrics if metrics is not None else WorkerMetrics(new_registry())
         store = MongoClientStore(db)
         self.relay = OutboxRelay(bus, store, namespace, self.metrics)
-        self._consumer = CommandConsumer(bus, store, self.relay, self._stopping, self.metrics)
+        # The keyring checks each command's MAC (common.command_mac) before anything else.
+        self._consumer = CommandConsumer(bus, store, self.relay, self._stopping, self.metrics,
+                                         keyring)
         self.consuming = False
         self._relay_task: asyncio.Task[None] | None = None
         self._in_hand = 0

@@ -19,6 +19,12 @@ class WorkerMetrics:
             "clientkeys_commands_failed",
             "Commands this worker set aside in the dead-letter queue, by kind.",
             ["kind"], registry=registry)
+        self.commands_rejected = Counter(
+            "clientkeys_worker_commands_rejected",
+            "Command messages refused unread and dead-lettered because no key of the keyring "
+            "vouches for them, by reason (missing: no MAC; unknown_key: its key is not, or "
+            "no longer, in the keyring; bad_mac: a malformed or wrong MAC).",
+            ["reason"], registry=registry)
         self.command_duration = Histogram(
             "clientkeys_command_duration_seconds",
             "From the gateway accepting a command to its outcome being recorded, by kind.",

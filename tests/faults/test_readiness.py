@@ -53,7 +53,8 @@ async def test_a_workers_readiness_follows_its_broker_link(settings: Settings,
     async with tcp_proxy(host, port) as link:
         bus = await AmqpBus.connect(through(settings.amqp_url, link.port),
                                     Topology(settings.namespace))
-        worker = Worker(bus, database(client), namespace=settings.namespace, prefetch=4)
+        worker = Worker(bus, database(client), namespace=settings.namespace, prefetch=4,
+                        keyring=settings.keyring())
         probes = await aiohttp_client(health_app(worker, bus, database(client)))
 
         async def readiness() -> dict[str, Any]:

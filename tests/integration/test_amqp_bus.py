@@ -51,15 +51,19 @@ async def dead_letter_count(settings: Settings) -> int:
 
 async def test_published_commands_are_persistent_and_carry_their_reply_address(
         bus: AmqpBus) -> None:
-    await bus.publish_command(b'{"x": 1}', message_id="m1", reply_to="gateway-a")
+    await bus.publish_command(b'{"x": 1}', message_id="m1", reply_to="gateway-a",
+                              headers={"x-clientkeys-mac": "mac", "x-clientkeys-mac-kid": "k1"})
     [message] = await collect(bus, 1, "ack")
     assert message.body == b'{"x": 1}'
     assert message.reply_to == "gateway-a"
+    assert message.message_id == "m1"
+    assert {k: message.headers[k] for k in ("x-clientkeys-mac", "x-clientkeys-mac-kid")} == {
+        "x-clientkeys-mac": "mac", "x-clientkeys-mac-kid": "k1"}
     assert message.previous_deliveries == 0
 
 
 async def test_a_requeued_command_comes_back_counted(bus: AmqpBus) -> None:
-    await bus.publish_command(b"{}", message_id="m1", reply_to=None)
+    await bus.publish_command(b"{}", message_id="m1", reply_to=None, headers={})
     seen: list[IncomingCommand] = []
     done = asyncio.Event()
 
@@ -79,7 +83,7 @@ async def test_a_requeued_command_comes_back_counted(bus: AmqpBus) -> None:
 
 async def test_dead_lettered_commands_land_in_the_dead_letter_queue(
         bus: AmqpBus, settings: Settings) -> None:
-    await bus.publish_command(b"poison", message_id="m1", reply_to=None)
+    await bus.publish_command(b"poison", message_id="m1", reply_to=None, headers={})
     await collect(bus, 1, "dead_letter")
     for _ in range(50):
         if await dead_letter_count(settings) == 1:
@@ -98,7 +102,7 @@ async def test_replies_reach_the_listener(bus: AmqpBus) -> None:
 async def test_publishing_on_a_closed_connection_is_broker_unavailable(bus: AmqpBus) -> None:
     await bus.close()
     with pytest.raises(BrokerUnavailable):
-        await bus.publish_command(b"{}", message_id="m1", reply_to=None)
+        await bus.publish_command(b"{}", message_id="m1", reply_to=None, headers={})
     with pytest.raises(BrokerUnavailable):
         await bus.publish_event("client.oidc.created", b"{}", message_id="e1")
 
@@ -114,7 +118,7 @@ async def test_a_command_with_no_queue_bound_fails_loudly(bus: AmqpBus,
     finally:
         await connection.close()
     with pytest.raises(BrokerUnavailable):
-        await bus.publish_command(b"{}", message_id="m1", reply_to=None)
+        await bus.publish_command(b"{}", message_id="m1", reply_to=None, headers={})
 
 
 async def test_every_message_passes_a_named_exchange_a_tap_can_bind_to(
@@ -123,7 +127,7 @@ async def test_every_message_passes_a_named_exchange_a_tap_can_bind_to(
     received: asyncio.Queue[bytes] = asyncio.Queue()
     address = await bus.listen_for_replies(received.put_nowait)
     async with wire_tap(settings, reply_addresses=[address]) as tap:
-        await bus.publish_command(b"command", message_id="m1", reply_to=address)
+        await bus.publish_command(b"command", message_id="m1", reply_to=address, headers={})
         await bus.publish_reply(address, b"outcome", correlation_id="m1")
         await bus.publish_event("client.oidc.created", b"event", message_id="e1")
         await collect(bus, 1, "dead_letter")

@@ -9,6 +9,7 @@ import pytest
 from api.operations import record_pending
 from common.amqp_bus import AmqpBus
 from common.bus import IncomingCommand
+from common.command_mac import sign_command
 from common.commands import RemoveClient, encode_command
 from common.settings import Settings
 from common.store import connect, database
@@ -27,7 +28,10 @@ async def test_purge_drops_the_command_and_fails_its_operation(
     bus = await AmqpBus.connect(settings.amqp_url, Topology(settings.namespace))
     try:
         await record_pending(db, command)
-        await bus.publish_command(encode_command(command), message_id=command.id, reply_to=None)
+        body = encode_command(command)
+        await bus.publish_command(body, message_id=command.id, reply_to=None,
+                                  headers=sign_command(settings.keyring(), body,
+                                                       message_id=command.id, reply_to=None))
         dead: list[IncomingCommand] = await collect(bus, 1, "dead_letter")
         assert len(dead) == 1
         for _ in range(50):  # dead-lettering is asynchronous in the broker

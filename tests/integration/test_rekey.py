@@ -113,6 +113,9 @@ class EditingWhileRead:
     def fingerprint(self, data: bytes, key_id: str | None = None) -> tuple[str, str]:
         return ROTATED.fingerprint(data, key_id)
 
+    def command_mac(self, data: bytes, key_id: str | None = None) -> tuple[str, bytes]:
+        return ROTATED.command_mac(data, key_id)
+
 
 async def test_an_edit_during_the_rotation_is_never_overwritten(
         db: AsyncDatabase[Document], mongodb_uri: str) -> None:

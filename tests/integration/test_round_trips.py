@@ -26,7 +26,7 @@ from api.operations import record_pending
 from common.commands import ApproveClient, Command, encode_command
 from common.outcomes import OperationStatus, Outcome
 from common.store import AUDIT, CLIENTS, OPERATIONS, Document, database, ensure_indexes
-from tests.fakes import FakeMessage, RecordingBus
+from tests.fakes import FAKE_KEYRING, FakeMessage, RecordingBus
 from tests.unit.test_worker_handlers import create_command
 from worker.consumer import CommandConsumer
 from worker.relay import OutboxRelay
@@ -80,7 +80,7 @@ async def worker(mongodb_uri: str) -> AsyncIterator[CountedWorker]:
     bus = RecordingBus()
     metrics = WorkerMetrics(CollectorRegistry())
     consumer = CommandConsumer(bus, store, OutboxRelay(bus, store, "ns", metrics),
-                               asyncio.Event(), metrics)
+                               asyncio.Event(), metrics, FAKE_KEYRING)
     yield CountedWorker(db, consumer, bus, listener)
     await client.close()
 

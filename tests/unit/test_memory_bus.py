@@ -37,7 +37,7 @@ async def test_commands_come_back_after_a_retry_counted_and_after_a_requeue_not(
             done.set()
 
     await bus.consume_commands(handler, prefetch=1)
-    await bus.publish_command(b"{}", message_id="m1", reply_to=None)
+    await bus.publish_command(b"{}", message_id="m1", reply_to=None, headers={})
     await asyncio.wait_for(done.wait(), 5)
     await bus.close()
     assert deliveries == [(0, False), (1, True), (1, True)]
@@ -50,3 +50,24 @@ async def test_replies_go_to_the_listener_that_asked() -> None:
     await bus.publish_reply(address, b"outcome", correlation_id="op")
     await bus.publish_reply("someone-else", b"lost", correlation_id="op")
     assert got == [b"outcome"]
+
+
+async def test_commands_carry_their_message_id_reply_address_and_headers() -> None:
+    bus = MemoryBus()
+    seen: list[IncomingCommand] = []
+    done = asyncio.Event()
+
+    async def handler(message: IncomingCommand) -> None:
+        seen.append(message)
+        await message.ack()
+        done.set()
+
+    await bus.consume_commands(handler, prefetch=1)
+    await bus.publish_command(b'{"x": 1}', message_id="m1", reply_to="gateway-a",
+                              headers={"x-clientkeys-mac": "mac", "x-clientkeys-mac-kid": "k1"})
+    await asyncio.wait_for(done.wait(), 5)
+    await bus.close()
+    [message] = seen
+    assert (message.body, message.message_id, message.reply_to) == (b'{"x": 1}', "m1",
+                                                                    "gateway-a")
+    assert dict(message.headers) == {"x-clientkeys-mac": "mac", "x-clientkeys-mac-kid": "k1"}

@@ -26,7 +26,7 @@ from common.commands import (
 from common.keyring import Keyring, new_key_entry
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
 from common.topology import COMMAND_DELIVERY_LIMIT
-from tests.fakes import FakeMessage, InMemoryClientStore, RecordingBus
+from tests.fakes import FAKE_KEYRING, FakeMessage, InMemoryClientStore, RecordingBus
 from worker import consumer as consumer_module
 from worker.consumer import CommandConsumer
 from worker.handlers import handle
@@ -184,7 +184,7 @@ async def consume(message: FakeMessage, store: InMemoryClientStore,
                   bus: RecordingBus, metrics: WorkerMetrics | None = None) -> None:
     metrics = metrics or WorkerMetrics(CollectorRegistry())
     consumer = CommandConsumer(bus, store, OutboxRelay(bus, store, "ns", metrics),
-                               asyncio.Event(), metrics)
+                               asyncio.Event(), metrics, FAKE_KEYRING)
     await consumer.on_message(message)
 
 

@@ -1,0 +1,91 @@
+"""A command's MAC: what it covers, which keys vouch for it, how it is refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from common.command_mac import (
+    KEY_ID_HEADER,
+    MAC_HEADER,
+    SCHEME_HEADER,
+    Rejection,
+    sign_command,
+    verify_command,
+)
+from common.keyring import Keyring, new_key_entry
+
+OLD = new_key_entry("old")
+NEW = new_key_entry("new")
+BODY = b'{"id": "op-1", "kind": "remove_client"}'
+
+
+def signed(keyring: Keyring, body: bytes = BODY, message_id: str = "op-1",
+           reply_to: str | None = "ns.replies.g1") -> dict[str, str]:
+    return sign_command(keyring, body, message_id=message_id, reply_to=reply_to)
+
+
+def verdict(keyring: Keyring, headers: dict[str, Any], body: bytes = BODY,
+            message_id: str | None = "op-1",
+            reply_to: str | None = "ns.replies.g1") -> Rejection | None:
+    return verify_command(keyring, body, message_id=message_id, reply_to=reply_to,
+                          headers=headers)
+
+
+def test_a_signed_command_verifies_under_every_key_still_in_the_keyring() -> None:
+    before = Keyring.parse(OLD)
+    rotated = Keyring.parse(f"{NEW},{OLD}")
+    headers = signed(before)
+    assert headers[KEY_ID_HEADER] == "old"
+    assert verdict(before, headers) is None
+    assert verdict(rotated, headers) is None  # signed before the rotation, still good
+    assert signed(rotated)[KEY_ID_HEADER] == "new"  # the current key signs
+    assert verdict(Keyring.parse(NEW), headers) is Rejection.UNKNOWN_KEY  # "old" retired
+
+
+def test_bytes_header_values_are_read_as_text() -> None:
+    keyring = Keyring.parse(OLD)
+    headers = {name: value.encode() for name, value in signed(keyring).items()}
+    assert verdict(keyring, headers) is None
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    (lambda h: {}, Rejection.MISSING),
+    (lambda h: {"x-delivery-count": 1}, Rejection.MISSING),
+    (lambda h: {**h, MAC_HEADER: h[MAC_HEADER][:-2] + "AA"}, Rejection.BAD_MAC),
+    (lambda h: {**h, MAC_HEADER: "not base64 at all!!"}, Rejection.BAD_MAC),
+    (lambda h: {**h, MAC_HEADER: h[MAC_HEADER] + "A"}, Rejection.BAD_MAC),
+    (lambda h: {**h, MAC_HEADER: 12}, Rejection.BAD_MAC),
+    (lambda h: {k: v for k, v in h.items() if k != MAC_HEADER}, Rejection.BAD_MAC),
+    (lambda h: {k: v for k, v in h.items() if k != KEY_ID_HEADER}, Rejection.BAD_MAC),
+    (lambda h: {**h, SCHEME_HEADER: "hmac-sha1/v0"}, Rejection.BAD_MAC),
+    (lambda h: {**h, KEY_ID_HEADER: "someone-elses"}, Rejection.UNKNOWN_KEY),
+])
+def test_a_missing_malformed_or_wrong_mac_is_refused(change: Any, reason: Rejection) -> None:
+    keyring = Keyring.parse(OLD)
+    assert verdict(keyring, change(signed(keyring))) is reason
+
+
+@pytest.mark.parametrize("what", [
+    {"body": BODY.replace(b"remove", b"update")},
+    {"message_id": "op-2"},
+    {"message_id": None},
+    {"reply_to": "ns.replies.attacker"},
+    {"reply_to": None},
+])
+def test_the_mac_covers_the_body_message_id_and_reply_address(what: dict[str, Any]) -> None:
+    keyring = Keyring.parse(OLD)
+    assert verdict(keyring, signed(keyring), **what) is Rejection.BAD_MAC
+
+
+def test_a_mac_made_with_another_keyring_under_the_same_key_id_is_wrong() -> None:
+    mine, theirs = Keyring.parse(OLD), Keyring.parse(new_key_entry("old"))
+    assert verdict(mine, signed(theirs)) is Rejection.BAD_MAC
+
+
+def test_the_command_key_is_not_the_fingerprint_key() -> None:
+    keyring = Keyring.parse(OLD)
+    _, mac = keyring.command_mac(b"data")
+    _, fingerprint = keyring.fingerprint(b"data")
+    assert mac.hex() != fingerprint
