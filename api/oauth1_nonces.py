@@ -20,6 +20,7 @@ verified are recorded, so only holders of a secret can fill it.
 from __future__ import annotations
 
 import heapq
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -38,11 +39,18 @@ class NonceKey(NamedTuple):
 
 
 class NonceStoreUnavailable(RuntimeError):
-    """The store cannot record a nonce now; the request can be neither accepted nor refused."""
+    """The store cannot record a nonce now; the request can be neither accepted nor refused.
+
+    `retry_after_s` is when the store expects to be able to again (the caller's Retry-After).
+    """
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class NonceStoreFull(NonceStoreUnavailable):
-    pass
+    """Full of nonces still in their window: room comes when the oldest one expires."""
 
 
 class NonceStore(Protocol):
@@ -74,7 +82,9 @@ class NonceCache:
             if key in self._expiry:
                 return True
             if len(self._expiry) >= self._max_entries:
-                raise NonceStoreFull("the nonce cache is full; try again later")
+                oldest = self._by_expiry[0][0]
+                raise NonceStoreFull("the nonce cache is full; try again later",
+                                     retry_after_s=max(1, math.ceil(oldest - self._clock())))
             self._expiry[key] = expires_at
             heapq.heappush(self._by_expiry, (expires_at, key))
             return False

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 
 from api import keys
@@ -65,13 +65,17 @@ def oauth1_client(name: str = "Legacy consumer") -> dict[str, Any]:
             "secret_confirmation": "consumer-secret-123"}
 
 
-async def start_service(settings: Settings, aiohttp_client: AiohttpClient,
-                        workers: int) -> AsyncIterator[Service]:
+async def start_service(settings: Settings, aiohttp_client: AiohttpClient, workers: int,
+                        prepare: Callable[[web.Application], None] = lambda app: None
+                        ) -> AsyncIterator[Service]:
+    """The service; `prepare` may swap a part of the gateway before it starts."""
     admin = add_token(settings, "alice", CONFIGURE_SERVER)
     reader = add_token(settings, "dashboard", CLIENTS_READ)
     everything = add_token(settings, "operator", *PERMISSIONS)
     async with running_workers(settings, workers) as started:
-        http = await aiohttp_client(create_app(settings))
+        app = create_app(settings)
+        prepare(app)
+        http = await aiohttp_client(app)
         # As a load balancer would: send traffic once /readyz says the model is loaded.
         await asyncio.wait_for(http.app[keys.READ_MODEL].loaded.wait(), 10)
         yield Service(http, settings, bearer(admin), bearer(reader), started,

@@ -51,8 +51,9 @@ def test_a_full_cache_refuses_rather_than_forgetting_a_live_nonce() -> None:
     cache = NonceCache(max_entries=2, clock=clock)
     cache.seen_before(key("early"), expires_at=clock.now + 10)
     cache.seen_before(key("late"), expires_at=clock.now + 300)
-    with pytest.raises(NonceStoreFull):
+    with pytest.raises(NonceStoreFull) as full:
         cache.seen_before(key("third"), expires_at=clock.now + 300)
+    assert full.value.retry_after_s == 10  # when the oldest nonce leaves its window
     assert cache.seen_before(key("late"), expires_at=clock.now + 300) is True
     clock.now += 11
     assert cache.seen_before(key("third"), expires_at=clock.now + 300) is False
