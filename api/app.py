@@ -70,7 +70,7 @@ def create_app(settings: Settings, *, bus: MessageBus | None = None,
     app.cleanup_ctx.append(_message_bus(bus))
     app.cleanup_ctx.append(_read_model)
     app.cleanup_ctx.append(_stats_poller)
-    app[keys.LIVE_EVENTS] = LiveEvents()
+    app[keys.LIVE_EVENTS] = LiveEvents(per_caller=settings.event_streams_per_token)
     app.cleanup_ctx.append(_live_events)
     app.on_shutdown.append(_end_event_streams)
     return app

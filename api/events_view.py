@@ -3,7 +3,10 @@
 aiohttp-sse writes the frames and the keep-alive pings (which also notice a
 browser that went away). The data of each event is the CloudEvent as
 published, which holds no secret. A stream ends when its reader goes away or
-the gateway shuts down (`api.live_events.LiveEvents.close`).
+the gateway shuts down (`api.live_events.LiveEvents.close`). Each caller (token
+subject) may hold `CLIENTKEYS_EVENT_STREAMS_PER_TOKEN` streams on a gateway; a
+stream whose reader left frees its slot as soon as another is asked for, without
+waiting for the ping that would notice it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from aiohttp import web
 from aiohttp_sse import sse_response
 
 from api import keys
+from api.auth import principal_of
 from api.live_events import LiveEvent
 
 PING_INTERVAL_S = 15.0
@@ -29,10 +33,20 @@ async def _forward(queue: asyncio.Queue[LiveEvent],
         await send(await queue.get())
 
 
+def _connected(request: web.Request) -> Callable[[], bool]:
+    """Whether the reader is still there: aiohttp drops the transport when it leaves."""
+    def connected() -> bool:
+        transport = request.transport
+        return transport is not None and not transport.is_closing()
+
+    return connected
+
+
 async def event_stream(request: web.Request) -> web.StreamResponse:
     """`GET /v1/events`: client events as they happen, as Server-Sent Events."""
-    # Refused (503) before the answer starts, while a problem can still be sent.
-    with request.app[keys.LIVE_EVENTS].listen() as listener:
+    # Refused (429, 503) before the answer starts, while a problem can still be sent.
+    with request.app[keys.LIVE_EVENTS].listen(principal_of(request).subject,
+                                              _connected(request)) as listener:
         async with sse_response(request, ping_interval=PING_INTERVAL_S,
                                 headers={"Cache-Control": "no-store"}) as stream:
             listener.stop = stream.stop_streaming

@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 # Past this many open streams a gateway answers 503: a stream holds a connection
 # and a queue, and a dashboard left open in many tabs must not exhaust either.
 MAX_STREAMS = 500
+# Past this many of one caller's, 429 (CLIENTKEYS_EVENT_STREAMS_PER_TOKEN): one
+# token cannot take the gateway's streams from everybody else.
+STREAMS_PER_CALLER = 5
+# A stream ends only when its reader goes away, so no moment can be promised:
+# this is how long a reader should wait before trying again.
+STREAMS_RETRY_AFTER_S = 10
 QUEUE_SIZE = 256
 
 
@@ -41,8 +47,12 @@ RESYNC = LiveEvent("", "resync", "{}")
 
 @dataclass(eq=False)
 class Listener:
-    """One stream's queue, and how to end that stream when the gateway shuts down."""
+    """One stream's queue, whose it is, and how to end it (its reader left, or shutdown)."""
 
+    caller: str = ""
+    # False once the reader's connection is gone, which the stream itself may only
+    # notice at its next write (a keep-alive ping, seconds away).
+    connected: Callable[[], bool] = lambda: True
     queue: asyncio.Queue[LiveEvent] = field(
         default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     stop: Callable[[], None] = lambda: None
@@ -59,8 +69,10 @@ class Listener:
 class LiveEvents:
     """The fan-out: one subscription in, any number of streams out."""
 
-    def __init__(self, max_streams: int = MAX_STREAMS) -> None:
+    def __init__(self, max_streams: int = MAX_STREAMS,
+                 per_caller: int = STREAMS_PER_CALLER) -> None:
         self._max_streams = max_streams
+        self._per_caller = per_caller
         self._listeners: set[Listener] = set()
         self._closed = False
 
@@ -80,19 +92,35 @@ class LiveEvents:
             listener.offer(event)
 
     @contextlib.contextmanager
-    def listen(self) -> Iterator[Listener]:
-        """A listener of the events from now on; 503 when there are too many already."""
+    def listen(self, caller: str = "",
+               connected: Callable[[], bool] = lambda: True) -> Iterator[Listener]:
+        """A listener of the events from now on for `caller`, while `connected()` holds.
+
+        429 when `caller` has its share of streams open already, 503 when the
+        gateway has. A stream whose reader went away counts for neither: it is
+        ended here and its slot is free at once, not at its next ping.
+        """
         if self._closed:
             raise Problem(503, "The gateway is shutting down.", headers={"Retry-After": "1"})
+        self._end_disconnected()
+        if sum(1 for other in self._listeners if other.caller == caller) >= self._per_caller:
+            raise Problem(429, f"This token has {self._per_caller} event streams open on this "
+                          "gateway already, the most it may; close one first.",
+                          headers={"Retry-After": str(STREAMS_RETRY_AFTER_S)})
         if len(self._listeners) >= self._max_streams:
             raise Problem(503, "Too many event streams are open on this gateway; "
                           "try again later.", headers={"Retry-After": "30"})
-        listener = Listener()
+        listener = Listener(caller, connected)
         self._listeners.add(listener)
         try:
             yield listener
         finally:
             self._listeners.discard(listener)
+
+    def _end_disconnected(self) -> None:
+        for listener in [other for other in self._listeners if not other.connected()]:
+            self._listeners.discard(listener)
+            listener.stop()
 
     def close(self) -> None:
         """End every stream (on shutdown): each handler then returns."""

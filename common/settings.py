@@ -65,6 +65,10 @@ class Settings:
     publish_timeout_s: float = 5.0
     retry_after_s: int = 5
     max_body_bytes: int = 64 * 1024
+    # How long a request body may take to arrive in all (api.json_body); 408 after it.
+    body_timeout_s: float = 15.0
+    # Open GET /v1/events streams per caller (token subject) on each gateway (api.live_events).
+    event_streams_per_token: int = 5
     # Brute force (api.limiter): failures allowed per window before 429.
     auth_failures_per_minute: int = 20      # per remote address
     secret_failures_per_minute: int = 10    # per client key
@@ -206,6 +210,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                                     minimum=1, maximum=1000, integer=True)),
         publish_timeout_s=_number(env, "PUBLISH_TIMEOUT_S", defaults.publish_timeout_s,
                                   minimum=0.1, maximum=60, integer=False),
+        body_timeout_s=_number(env, "BODY_TIMEOUT_S", defaults.body_timeout_s, minimum=1,
+                               maximum=300, integer=False),
+        event_streams_per_token=int(_number(
+            env, "EVENT_STREAMS_PER_TOKEN", defaults.event_streams_per_token, minimum=1,
+            maximum=500, integer=True)),
         auth_failures_per_minute=int(_number(
             env, "AUTH_FAILURES_PER_MINUTE", defaults.auth_failures_per_minute, minimum=1,
             maximum=100_000, integer=True)),

@@ -66,3 +66,41 @@ def test_closing_stops_every_stream_and_refuses_new_ones() -> None:
     with pytest.raises(Problem) as refused, live.listen():
         pass
     assert refused.value.status == 503
+
+
+def test_each_caller_has_its_own_share_of_streams() -> None:
+    live = LiveEvents(per_caller=2)
+    with live.listen("alice"), live.listen("alice"):
+        with pytest.raises(Problem) as refused, live.listen("alice"):
+            pass
+        assert refused.value.status == 429
+        assert "Retry-After" in refused.value.headers
+        assert "2 event streams" in str(refused.value.detail)
+        with live.listen("bob"), live.listen("bob"):  # others are not held back
+            assert live.open_streams == 4
+    with live.listen("alice"):  # closing frees the slot
+        pass
+
+
+def test_the_gateway_cap_still_holds_under_the_callers_cap() -> None:
+    live = LiveEvents(max_streams=2, per_caller=5)
+    with live.listen("alice"), live.listen("bob"), pytest.raises(Problem) as refused, \
+            live.listen("carol"):
+        pass
+    assert refused.value.status == 503
+
+
+def test_a_stream_whose_reader_left_frees_its_slot_at_once() -> None:
+    live = LiveEvents(per_caller=1)
+    reader_there = [True]
+    stopped: list[str] = []
+    with live.listen("alice", lambda: reader_there[0]) as gone:
+        gone.stop = lambda: stopped.append("gone")
+        with pytest.raises(Problem), live.listen("alice"):
+            pass
+        assert stopped == []
+        reader_there[0] = False  # the connection dropped; its handler has not noticed yet
+        with live.listen("alice") as fresh:
+            assert stopped == ["gone"]  # told to end now rather than at its next ping
+            assert live.open_streams == 1
+            assert fresh is not gone
