@@ -26,6 +26,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from api import keys
+from api.json_body import read_body
 from api.problems import Problem, answer_for
 from common.keyring import KeyringError, SealedSecret, SecretKeyring
 from common.store import IDEMPOTENCY_KEYS, Document, now
@@ -53,7 +54,7 @@ def _key(request: web.Request) -> str | None:
 
 async def _fingerprint(request: web.Request, keyring: SecretKeyring,
                        key_id: str | None = None) -> tuple[str, str]:
-    body = await request.read()
+    body = await read_body(request)  # bounded in time, like every read of a body
     return keyring.fingerprint(
         b"\0".join((request.method.encode(), request.path.encode(), body)), key_id)
 

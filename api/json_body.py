@@ -1,11 +1,12 @@
 """Reading a request body as a JSON object, and refusing what must not go further.
 
-A body is JSON in UTF-8 (RFC 8259 §8.1), at most `client_max_size` bytes
-(aiohttp answers 413 beyond it), an object, nested no deeper than any request
-of this API needs, and its text is Unicode that can be stored: JSON's `\\ud800`
-escapes can spell lone surrogates, which Python accepts but UTF-8, BSON and
-the keyring cannot encode. Such a string would fail a worker on every delivery,
-so it is refused here, with a 400 naming the problem.
+A body arrives within `CLIENTKEYS_BODY_TIMEOUT_S` (408 otherwise: `read_body`,
+which every reader of a body uses), is JSON in UTF-8 (RFC 8259 §8.1), at most
+`client_max_size` bytes (aiohttp answers 413 beyond it), an object, nested no
+deeper than any request of this API needs, and its text is Unicode that can be
+stored: JSON's `\\ud800` escapes can spell lone surrogates, which Python accepts
+but UTF-8, BSON and the keyring cannot encode. Such a string would fail a worker
+on every delivery, so it is refused here, with a 400 naming the problem.
 
 orjson parses it: several times faster than `json.loads`, and stricter.
 Besides what is not JSON at all, it refuses lone surrogate escapes, NaN and
@@ -18,12 +19,14 @@ are "not valid JSON".
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from api import keys
 from api.problems import Problem
 
 JSON_TYPE = "application/json"
@@ -31,12 +34,29 @@ JSON_TYPE = "application/json"
 MAX_DEPTH = 8
 
 
+async def read_body(request: web.Request) -> bytes:
+    """The whole body, within CLIENTKEYS_BODY_TIMEOUT_S; raises Problem 408 (aiohttp: 413).
+
+    Every read of a body goes through here: aiohttp waits for a body as long as
+    its sender keeps the connection open, so a caller trickling a byte now and
+    then would hold a request, its memory and its connection without end. The
+    bound is on the whole body, not between chunks, which a trickle would meet.
+    """
+    limit = request.app[keys.SETTINGS].body_timeout_s
+    try:
+        async with asyncio.timeout(limit):
+            return await request.read()
+    except TimeoutError:
+        raise Problem(408, f"The request body did not arrive within {limit:g} seconds; "
+                      "nothing was done.") from None
+
+
 async def read_json_object(request: web.Request) -> dict[str, Any]:
-    """The body as a dict; raises Problem 415 or 400 (aiohttp: 413) otherwise."""
+    """The body as a dict; raises Problem 415, 408 or 400 (aiohttp: 413) otherwise."""
     charset = (request.charset or "utf-8").lower()
     if request.content_type != JSON_TYPE or charset not in ("utf-8", "utf8"):
         raise Problem(415, "Send the request body as application/json, in UTF-8.")
-    return _object(_parse(await request.read()))
+    return _object(_parse(await read_body(request)))
 
 
 def _parse(raw: bytes) -> Any:

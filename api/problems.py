@@ -43,7 +43,12 @@ def problem_response(status: int, detail: str | None = None, *,
     if detail:
         body["detail"] = detail
     body.update(extra)
-    return json_response(body, status=status, headers=headers, content_type=PROBLEM_TYPE)
+    response = json_response(body, status=status, headers=headers, content_type=PROBLEM_TYPE)
+    if status == 408:
+        # RFC 9110 section 15.5.9: the server has decided to close the connection
+        # rather than keep waiting; the rest of that body is not read.
+        response.force_close()
+    return response
 
 
 def _field_errors(messages: Any) -> dict[str, Any]:

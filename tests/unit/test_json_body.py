@@ -15,9 +15,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from api import keys
 from api.json_body import JSON_TYPE, read_json_object
 from api.problems import PROBLEM_TYPE, problem_middleware
 from common.json_responses import json_response
+from common.settings import Settings
 
 ClientFactory = Any  # pytest-aiohttp's aiohttp_client
 
@@ -29,6 +31,7 @@ async def _echo(request: web.Request) -> web.Response:
 @pytest.fixture
 async def client(aiohttp_client: ClientFactory) -> TestClient[web.Request, web.Application]:
     app = web.Application(middlewares=[problem_middleware])
+    app[keys.SETTINGS] = Settings()
     app.router.add_post("/", _echo)
     test_client: TestClient[web.Request, web.Application] = await aiohttp_client(app)
     return test_client
