@@ -4,7 +4,8 @@ The same key with the same request replays the first response; the same key
 with a different request is 422; a retry while the first is still running is
 409. Keys are per caller and kept 24 hours (TTL index). The request is
 remembered by a keyed fingerprint and the response body is stored sealed, since
-it may hold a generated secret. `clientkeys keys rotate` re-seals the stored
+it may hold a generated secret, bound to its record (so it is replayed for that
+key and caller only). `clientkeys keys rotate` re-seals the stored
 bodies, but a fingerprint cannot be recomputed without its request: once its key
 is retired from the keyring, a reused key is answered 422 rather than replayed
 (so keep an old key 24 hours after a rotation). A 5xx answer is not remembered,
@@ -21,6 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import hdrs, web
+from cryptography.exceptions import InvalidTag
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
@@ -28,7 +30,7 @@ from pymongo.errors import DuplicateKeyError
 from api import keys
 from api.json_body import read_body
 from api.problems import Problem, answer_for
-from common.keyring import KeyringError, SealedSecret, SecretKeyring
+from common.keyring import KeyringError, SealedSecret, SecretKeyring, idempotent_response_aad
 from common.store import IDEMPOTENCY_KEYS, Document, now
 
 HEADER = "Idempotency-Key"
@@ -61,7 +63,13 @@ async def _fingerprint(request: web.Request, keyring: SecretKeyring,
 
 def _replay(record: Document, keyring: SecretKeyring) -> web.Response:
     stored = record["response"]
-    body = keyring.open(SealedSecret.from_document(stored["body"])).encode()
+    try:
+        body = keyring.open(SealedSecret.from_document(stored["body"]),
+                            idempotent_response_aad(record["_id"])).encode()
+    except (KeyringError, InvalidTag):
+        # Its key was retired, or the body was not sealed for this record.
+        raise Problem(422, f"The answer to this {HEADER} can no longer be read; "
+                      "use a new key.") from None
     response = web.Response(status=stored["status"], body=body,
                             content_type=stored["content_type"], headers=stored["headers"])
     response.headers[REPLAYED_HEADER] = "true"
@@ -106,13 +114,14 @@ async def _claim(records: AsyncCollection[Document], record_id: str, key_id: str
     return None
 
 
-def _remembered(response: web.Response, keyring: SecretKeyring) -> dict[str, Any]:
+def _remembered(response: web.Response, keyring: SecretKeyring, record_id: str
+                ) -> dict[str, Any]:
     body = bytes(response.body) if isinstance(response.body, bytes | bytearray) else b""
     return {
         "status": response.status,
         "content_type": response.content_type,
         "headers": {k: response.headers[k] for k in _KEPT_HEADERS if k in response.headers},
-        "body": keyring.seal(body.decode()).to_document(),
+        "body": keyring.seal(body.decode(), idempotent_response_aad(record_id)).to_document(),
     }
 
 
@@ -142,5 +151,5 @@ async def idempotency_middleware(request: web.Request, handler: Handler) -> web.
         await records.delete_one({"_id": record_id})
         return response
     await records.update_one({"_id": record_id}, {"$set": {
-        "state": "done", "response": _remembered(response, keyring)}})
+        "state": "done", "response": _remembered(response, keyring, record_id)}})
     return response

@@ -33,7 +33,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from common.keyring import SealedSecret
+from common.keyring import SealedSecret, SecretSlot
 from common.store import CLIENTS, LIVE, Document
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,9 @@ class Credential:
     grant_types: tuple[str, ...]
     response_types: tuple[str, ...]
     redirect_uris: tuple[str, ...]
-    # The current secret first, then earlier ones with the end of their grace.
-    secrets: tuple[tuple[SealedSecret, datetime | None], ...]
+    # The current secret first, then earlier ones with the end of their grace; each
+    # with its slot, which (with the key) it was sealed for (common.keyring).
+    secrets: tuple[tuple[SealedSecret, SecretSlot, datetime | None], ...]
 
     def with_view(self, view: Mapping[str, Any]) -> Credential:
         """The public facts of an event's client view, secrets kept."""
@@ -75,11 +76,12 @@ def _shared(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def credential_of(document: Document) -> Credential:
-    secrets: list[tuple[SealedSecret, datetime | None]] = []
+    secrets: list[tuple[SealedSecret, SecretSlot, datetime | None]] = []
     if document.get("secret"):
-        secrets.append((SealedSecret.from_document(document["secret"]), None))
+        secrets.append((SealedSecret.from_document(document["secret"]), SecretSlot.CURRENT,
+                        None))
     for previous in document.get("previous_secrets") or ():
-        secrets.append((SealedSecret.from_document(previous["secret"]),
+        secrets.append((SealedSecret.from_document(previous["secret"]), SecretSlot.PREVIOUS,
                         previous.get("expires_at")))
     return Credential(
         str(document["key"]), sys.intern(str(document["type"])),

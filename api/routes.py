@@ -135,12 +135,20 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/client-types", about_views.client_types, "client_types", CLIENTS_READ,
           summary="The client types: their grant and response types, warnings and limits",
           answers=(Answer(200, "The client types.", ClientTypesSchema),)),
+    Route("POST", "/v1/redirect-uri-checks", about_views.check_redirect_uri,
+          "check_redirect_uri", CLIENTS_READ,
+          summary="Check one redirect URI against the rules a create applies (nothing stored)",
+          body=about_views.RedirectUriCheckRequest,
+          answers=(Answer(200, "The verdict.", about_views.RedirectUriVerdictSchema),)),
     Route("GET", "/v1/events", events_view.event_stream, "event_stream", CLIENTS_READ,
           summary="Client events as they happen (Server-Sent Events)",
           answers=(Answer(200, "An endless stream: `ready` once, then one event per client "
                           "event (its CloudEvent as `data`), `resync` when events were "
                           "dropped for a slow reader; no replay.",
-                          media_type="text/event-stream"),)),
+                          media_type="text/event-stream"),),
+          refusals=(Refusal(429, "Or this token has CLIENTKEYS_EVENT_STREAMS_PER_TOKEN "
+                            "streams open on this gateway already; close one first."),
+                    Refusal(503, "Or this gateway has as many streams open as it holds."))),
     Route("GET", "/v1/stats", stats.stats_view, "stats", CLIENTS_READ,
           summary="Clients by type and status, approvals waiting, commands waiting",
           answers=(Answer(200, "The figures, read now.", StatsSchema),)),

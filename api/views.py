@@ -41,7 +41,7 @@ from common.commands import (
 )
 from common.health import readiness_answer
 from common.json_responses import json_response
-from common.keyring import generate_secret
+from common.keyring import SealedSecret, command_secret_aad, generate_secret
 from common.schemas import (
     CreateClientRequest,
     ListClientsQuery,
@@ -62,6 +62,14 @@ def _origin(request: web.Request) -> dict[str, Any]:
     return {"id": str(uuid.uuid4()), "actor": principal_of(request).subject,
             "request_id": request_id(request), "remote_addr": request.remote,
             "issued_at": datetime.now(UTC)}
+
+
+def _sealed(request: web.Request, origin: dict[str, Any],
+            command: type[CreateClient | UpdateClient | RotateSecret], secret: str
+            ) -> SealedSecret:
+    """The secret sealed for the command that carries it: a new client has no key
+    yet, so the worker seals it again for the client it stores it in."""
+    return request.app[keys.KEYRING].seal(secret, command_secret_aad(origin["id"], command.kind))
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
@@ -119,9 +127,10 @@ async def create_client(request: web.Request) -> web.StreamResponse:
                                    data.get("grant_types", []), data.get("response_types", [])),
                       errors)
     assert secret is not None
+    origin = _origin(request)
     command = CreateClient(
-        **_origin(request), type=fields.type, name=fields.name,
-        secret=request.app[keys.KEYRING].seal(secret), redirect_uris=fields.redirect_uris,
+        **origin, type=fields.type, name=fields.name,
+        secret=_sealed(request, origin, CreateClient, secret), redirect_uris=fields.redirect_uris,
         grant_types=fields.grant_types, response_types=fields.response_types)
     return await dispatch(request, command, generated_secret=generated)
 
@@ -132,11 +141,12 @@ async def update_client(request: web.Request) -> web.StreamResponse:
     errors: FieldErrors = {}
     secret, generated = _secret_from(data, errors, required=False)
     _checked(ClientFields.of(current).edited(data), errors)
+    origin = _origin(request)
     command = UpdateClient(
-        **_origin(request), client_key=current["key"],
+        **origin, client_key=current["key"],
         expected_version=expected_version(request, current["version"]),
         name=data.get("name"),
-        secret=request.app[keys.KEYRING].seal(secret) if secret is not None else None,
+        secret=_sealed(request, origin, UpdateClient, secret) if secret is not None else None,
         redirect_uris=data.get("redirect_uris"), grant_types=data.get("grant_types"),
         response_types=data.get("response_types"))
     return await dispatch(request, command, generated_secret=generated)
@@ -161,10 +171,11 @@ async def rotate_secret(request: web.Request) -> web.StreamResponse:
     if errors:
         raise RuleViolation(errors)
     assert secret is not None
+    origin = _origin(request)
     command = RotateSecret(
-        **_origin(request), client_key=current["key"],
+        **origin, client_key=current["key"],
         expected_version=expected_version(request, current["version"]),
-        secret=request.app[keys.KEYRING].seal(secret), grace_seconds=grace_seconds)
+        secret=_sealed(request, origin, RotateSecret, secret), grace_seconds=grace_seconds)
     return await dispatch(request, command, generated_secret=generated)
 
 

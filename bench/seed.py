@@ -18,7 +18,7 @@ from pymongo import AsyncMongoClient
 
 from common.clients import ClientType, Status
 from common.commands import CreateClient
-from common.keyring import Keyring, generate_secret
+from common.keyring import Keyring, command_secret_aad, generate_secret
 from common.store import CLIENTS, Document, ensure_indexes, now
 from worker.handlers import create_client
 from worker.repository import ClientStore
@@ -51,9 +51,11 @@ class Seeded:
 
 def _command(number: int, kind: ClientType, keyring: Keyring, secret: str) -> CreateClient:
     web = kind is not ClientType.OAUTH1
+    command_id = str(uuid.uuid4())
     return CreateClient(
-        id=str(uuid.uuid4()), actor="bench", request_id=f"seed-{number}", type=kind,
-        name=f"Seeded client {number:06d}", secret=keyring.seal(secret),
+        id=command_id, actor="bench", request_id=f"seed-{number}", type=kind,
+        name=f"Seeded client {number:06d}",
+        secret=keyring.seal(secret, command_secret_aad(command_id, CreateClient.kind)),
         redirect_uris=[f"https://app{number}.example.com/callback"] if web else [],
         grant_types=["authorization_code", "refresh_token"] if web else [],
         response_types=["code"] if web else [])
@@ -78,7 +80,8 @@ async def seed_clients(uri: str, keyring: Keyring, count: int, *,
                 checked = number < with_secrets
                 secret = generate_secret() if checked else secrets.token_hex(8)
                 kind = ClientType.OAUTH2 if checked else _TYPES[number % len(_TYPES)]
-                applied = await create_client(_command(number, kind, keyring, secret), store)
+                applied = await create_client(_command(number, kind, keyring, secret), store,
+                                              keyring)
                 if applied.outcome.error is not None:
                     raise ValueError(f"seed client {number}: {applied.outcome.error.message}")
                 document = collected.documents[-1]

@@ -40,7 +40,7 @@ from common.events import (
     cloud_event,
     event_source,
 )
-from common.keyring import SealedSecret
+from common.keyring import BOUND_FORMAT, SealedSecret
 from common.topology import COMMAND_DELIVERY_LIMIT, Topology
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -81,13 +81,19 @@ def _sealed_secret(converter: OpenAPIConverter, field: fields.Field[Any],
 
 
 def _sealed_secret_schema() -> dict[str, Any]:
-    wire = SealedSecret("kid", b"", b"").to_wire()
-    return {"type": "object", "required": sorted(wire),
-            "properties": {name: {"type": "string", "minLength": 1} for name in wire},
+    legacy = SealedSecret("kid", b"", b"", bound=False).to_wire()
+    marker = set(SealedSecret("kid", b"", b"").to_wire()) - set(legacy)
+    return {"type": "object", "required": sorted(legacy),
+            "properties": {**{name: {"type": "string", "minLength": 1} for name in legacy},
+                           **{name: {"type": "integer", "const": BOUND_FORMAT}
+                              for name in marker}},
             "additionalProperties": False,
             "description": "A secret sealed with AES-256-GCM under the keyring key `kid` "
                            "(nonce and ciphertext in base64url): the broker never carries "
-                           "a secret in the clear."}
+                           "a secret in the clear. With `v` 2 it is sealed for its command "
+                           "only (associated data: the command's kind and id), and the "
+                           "worker seals it again for the client it stores it in; without "
+                           "`v`, by a gateway from before that binding."}
 
 
 def _component_schemas() -> dict[str, Any]:

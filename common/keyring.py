@@ -6,7 +6,16 @@ decrypts, so a new key can be put first and the old ones kept until everything
 has been re-encrypted (`worker.rekey`).
 
 The gateway encrypts a secret before the command leaves it, so the broker
-never carries a plaintext secret; the worker stores the sealed value as it is.
+never carries a plaintext secret. Every sealed value is bound to where it
+belongs by its AES-GCM associated data (the builders below): a client secret to
+its client key and slot, a secret in a command to that command, a remembered
+response to its record. A sealed value copied anywhere else does not open. The
+worker therefore opens a command's secret and seals it again for the client it
+stores it in.
+
+Values sealed before this binding (absent `v` in their document) were all
+sealed with one constant; they still open with it until `clientkeys keys
+migrate` has sealed them again in the bound form.
 """
 
 from __future__ import annotations
@@ -19,14 +28,18 @@ import secrets
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
-# Binds a ciphertext to its purpose, so a sealed secret cannot pass for another field.
-_AAD = b"clientkeys/client-secret/v1"
+# What every value was sealed with before values were bound to their place: it
+# still opens those (`bound` False) until they are sealed again.
+LEGACY_AAD = b"clientkeys/client-secret/v1"
+# The format marker (`v`) of a value sealed with associated data naming its place.
+BOUND_FORMAT = 2
 _MAC_LABEL = b"clientkeys/fingerprint/v1"
 _COMMAND_MAC_LABEL = b"clientkeys/command-mac/v1"
 GENERATED_SECRET_BYTES = 32
@@ -36,31 +49,72 @@ class KeyringError(ValueError):
     """A keyring setting that cannot be used; the message never holds key material."""
 
 
+class SecretSlot(StrEnum):
+    """Where a client's secret is kept: its current one, or one still inside its grace.
+
+    Previous secrets share one slot name: their order and deadlines change
+    (`end_secret_grace`, the next rotation) without the value being sealed again.
+    """
+
+    CURRENT = "current"
+    PREVIOUS = "previous"
+
+
+def client_secret_aad(client_key: str, slot: SecretSlot) -> bytes:
+    """Associated data of a client's stored secret: its client key and its slot."""
+    # The key last: slot names hold no NUL, so no two (key, slot) pairs give one value.
+    return b"clientkeys/client-secret/v2\0" + slot.value.encode() + b"\0" + client_key.encode()
+
+
+def command_secret_aad(command_id: str, kind: str) -> bytes:
+    """Associated data of a secret travelling in a command: that command's kind and id.
+
+    The gateway does not know a new client's key yet (the worker makes it).
+    """
+    return b"clientkeys/command-secret/v2\0" + kind.encode() + b"\0" + command_id.encode()
+
+
+def idempotent_response_aad(record_id: str) -> bytes:
+    """Associated data of a remembered response body: its Idempotency-Key record's id."""
+    return b"clientkeys/idempotent-response/v2\0" + record_id.encode()
+
+
 # Slots: each gateway holds one per client in its read model (100 000 and more).
 @dataclass(frozen=True, slots=True)
 class SealedSecret:
     key_id: str
     nonce: bytes
     ciphertext: bytes
+    # Sealed with associated data naming its place (`v` 2); False: with LEGACY_AAD.
+    bound: bool = True
 
     def to_document(self) -> dict[str, Any]:
-        return {"kid": self.key_id, "nonce": self.nonce, "ct": self.ciphertext}
+        document: dict[str, Any] = {"kid": self.key_id, "nonce": self.nonce,
+                                    "ct": self.ciphertext}
+        if self.bound:
+            document["v"] = BOUND_FORMAT
+        return document
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> SealedSecret:
         # A handful of key ids for every secret there is: one string each.
-        return cls(sys.intern(str(doc["kid"])), bytes(doc["nonce"]), bytes(doc["ct"]))
+        return cls(sys.intern(str(doc["kid"])), bytes(doc["nonce"]), bytes(doc["ct"]),
+                   doc.get("v") == BOUND_FORMAT)
 
-    def to_wire(self) -> dict[str, str]:
-        return {
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
             "kid": self.key_id,
             "nonce": _b64encode(self.nonce),
             "ct": _b64encode(self.ciphertext),
         }
+        if self.bound:
+            wire["v"] = BOUND_FORMAT
+        return wire
 
     @classmethod
-    def from_wire(cls, doc: Mapping[str, str]) -> SealedSecret:
-        return cls(doc["kid"], _b64decode(doc["nonce"]), _b64decode(doc["ct"]))
+    def from_wire(cls, doc: Mapping[str, Any]) -> SealedSecret:
+        return cls(doc["kid"], _b64decode(doc["nonce"]), _b64decode(doc["ct"]),
+                   doc.get("v") == BOUND_FORMAT)
 
 
 def _b64encode(data: bytes) -> str:
@@ -77,9 +131,9 @@ class SecretKeyring(Protocol):
     @property
     def current_key_id(self) -> str: ...
 
-    def seal(self, plaintext: str) -> SealedSecret: ...
+    def seal(self, plaintext: str, aad: bytes) -> SealedSecret: ...
 
-    def open(self, sealed: SealedSecret) -> str: ...
+    def open(self, sealed: SealedSecret, aad: bytes) -> str: ...
 
     def fingerprint(self, data: bytes, key_id: str | None = None) -> tuple[str, str]: ...
 
@@ -141,9 +195,10 @@ class Keyring:
             keys.append((key_id, key))
         return cls(keys)
 
-    def seal(self, plaintext: str) -> SealedSecret:
+    def seal(self, plaintext: str, aad: bytes) -> SealedSecret:
+        """`plaintext` under the current key, bound to `aad` (one of the builders above)."""
         nonce = os.urandom(NONCE_BYTES)
-        ciphertext = self._keys[self._current_id].encrypt(nonce, plaintext.encode(), _AAD)
+        ciphertext = self._keys[self._current_id].encrypt(nonce, plaintext.encode(), aad)
         return SealedSecret(self._current_id, nonce, ciphertext)
 
     def fingerprint(self, data: bytes, key_id: str | None = None) -> tuple[str, str]:
@@ -171,12 +226,19 @@ class Keyring:
             raise KeyringError(f"no key with id {key_id!r} in the keyring") from None
         return key_id, hmac.digest(command_key, data, "sha256")
 
-    def open(self, sealed: SealedSecret) -> str:
+    def open(self, sealed: SealedSecret, aad: bytes) -> str:
+        """The plaintext, if `sealed` was sealed for `aad`; InvalidTag if not.
+
+        A legacy value opens with LEGACY_AAD whatever `aad` says: that is what it
+        was sealed with. Marking a bound value legacy gains nothing, since it was
+        not sealed with LEGACY_AAD and so does not open with it.
+        """
         try:
             aead = self._keys[sealed.key_id]
         except KeyError:
             raise KeyringError(f"no key with id {sealed.key_id!r} in the keyring") from None
-        return aead.decrypt(sealed.nonce, sealed.ciphertext, _AAD).decode()
+        bound_to = aad if sealed.bound else LEGACY_AAD
+        return aead.decrypt(sealed.nonce, sealed.ciphertext, bound_to).decode()
 
 
 def new_key_entry(key_id: str) -> str:

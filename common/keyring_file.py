@@ -125,11 +125,11 @@ class FileKeyring:
     def current_key_id(self) -> str:
         return self.current().current_key_id
 
-    def seal(self, plaintext: str) -> SealedSecret:
-        return self.current().seal(plaintext)
+    def seal(self, plaintext: str, aad: bytes) -> SealedSecret:
+        return self.current().seal(plaintext, aad)
 
-    def open(self, sealed: SealedSecret) -> str:
-        return self._knowing(sealed.key_id).open(sealed)
+    def open(self, sealed: SealedSecret, aad: bytes) -> str:
+        return self._knowing(sealed.key_id).open(sealed, aad)
 
     def fingerprint(self, data: bytes, key_id: str | None = None) -> tuple[str, str]:
         keyring = self.current() if key_id is None else self._knowing(key_id)

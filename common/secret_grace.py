@@ -6,8 +6,8 @@ in the meantime. A client document keeps them in `previous_secrets`, newest
 first, each `{"secret": <sealed>, "expires_at": <datetime>}` (the shape
 `worker.rekey` re-encrypts), at most `MAX_PREVIOUS_SECRETS` of them.
 
-The worker uses this to rotate; the gateway's credential checks use
-`valid_secrets`. Everything here is pure: the caller says what time it is.
+The worker uses this to rotate; the gateway's read model holds the same
+secrets `valid_secrets` names. Everything here is pure: the caller says what time it is.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from common.keyring import SealedSecret
+from common.keyring import SealedSecret, SecretSlot
 
 # How long an old secret stays valid when a rotation does not say.
 DEFAULT_GRACE_S = 24 * 3600
@@ -38,9 +38,10 @@ def after_rotation(document: Mapping[str, Any], now: datetime, grace_seconds: in
                    ) -> list[PreviousSecret]:
     """`previous_secrets` once the current secret of `document` is replaced at `now`.
 
-    The current secret leads the list, valid for `grace_seconds` more (with no
-    grace it is dropped at once); expired entries go, and only the newest
-    `MAX_PREVIOUS_SECRETS` stay.
+    The current secret (`document["secret"]`, as sealed for the previous slot:
+    the worker seals it again for that slot first) leads the list, valid for
+    `grace_seconds` more (with no grace it is dropped at once); expired entries
+    go, and only the newest `MAX_PREVIOUS_SECRETS` stay.
     """
     if grace_seconds < 0:
         raise ValueError("grace_seconds must not be negative")
@@ -52,8 +53,10 @@ def after_rotation(document: Mapping[str, Any], now: datetime, grace_seconds: in
     return kept[:MAX_PREVIOUS_SECRETS]
 
 
-def valid_secrets(document: Mapping[str, Any], now: datetime) -> list[SealedSecret]:
-    """Every sealed secret a caller of this client may present at `now`.
+def valid_secrets(document: Mapping[str, Any], now: datetime
+                  ) -> list[tuple[SealedSecret, SecretSlot]]:
+    """Every sealed secret a caller of this client may present at `now`, with the
+    slot it was sealed for (common.keyring.client_secret_aad).
 
     The current secret first, then the previous ones whose grace has not ended,
     newest first. A removed client (no secret) has none.
@@ -61,6 +64,6 @@ def valid_secrets(document: Mapping[str, Any], now: datetime) -> list[SealedSecr
     current = document.get("secret")
     if current is None:
         return []
-    return [SealedSecret.from_document(current)] + [
-        SealedSecret.from_document(entry["secret"])
+    return [(SealedSecret.from_document(current), SecretSlot.CURRENT)] + [
+        (SealedSecret.from_document(entry["secret"]), SecretSlot.PREVIOUS)
         for entry in unexpired(document.get("previous_secrets"), now)]

@@ -1,7 +1,8 @@
 """Every operation the worker performs: one handler per command, and the table.
 
-A handler is a plain function of the command and a ClientStore (a create also
-takes the key its operation claimed as it started). It writes the change
+A handler is a plain function of the command, a ClientStore and the keyring
+(a secret is sealed again for the client it is stored in: worker.stored_secrets;
+a create also takes the key its operation claimed as it started). It writes the change
 together with the events it causes (the client's outbox) and returns the
 outcome, with the client's outbox as its write left it (or as it read it), so
 the consumer publishes that without reading it again; it publishes nothing
@@ -35,10 +36,12 @@ from common.commands import (
     UpdateClient,
 )
 from common.events import ClientEvent, ClientEventType
+from common.keyring import SecretKeyring
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
 from common.secret_grace import after_rotation, unexpired
 from common.store import Document, now
 from worker.repository import AlreadyCreated, ClientStore
+from worker.stored_secrets import NotSealedForThisCommand, moved_to_previous, secret_to_store
 
 CLIENT_KEY_BYTES = 24  # 192 random bits, 32 URL-safe characters
 # How often a handler re-reads and retries when another worker changed the
@@ -101,6 +104,10 @@ def _invalid(command: Command, exc: RuleViolation) -> Applied:
     return Applied(_failed(command, ErrorCode.INVALID, "The client is not valid.", exc.errors))
 
 
+def _unsealable(command: Command, exc: NotSealedForThisCommand) -> Applied:
+    return Applied(_failed(command, ErrorCode.INVALID, str(exc), {"secret": [str(exc)]}))
+
+
 def _after(current: Document, changes: Document) -> dict[str, Any]:
     """The public view the client will have once `changes` apply at the next version.
 
@@ -124,7 +131,7 @@ def key_to_claim(command: Command) -> str | None:
     return new_client_key() if isinstance(command, CreateClient) else None
 
 
-async def create_client(command: CreateClient, store: ClientStore,
+async def create_client(command: CreateClient, store: ClientStore, keyring: SecretKeyring,
                         claimed_key: str | None = None) -> Applied:
     """`claimed_key`: the key claimed as the operation started; claimed here if None."""
     try:
@@ -135,11 +142,15 @@ async def create_client(command: CreateClient, store: ClientStore,
         return _invalid(command, exc)
     at = now()
     key = claimed_key or await store.claim_client_key(command.id, new_client_key())
+    try:
+        secret = secret_to_store(keyring, command, key)
+    except NotSealedForThisCommand as exc:
+        return _unsealable(command, exc)
     document: Document = {
         "key": key,
         "type": fields.type.value,
         **_editable(fields),
-        "secret": command.secret.to_document(),
+        "secret": secret,
         "status": Status.PENDING.value,
         "created_at": at,
         "updated_at": at,
@@ -205,7 +216,8 @@ async def _gone(command: OneClientCommand, store: ClientStore) -> Applied:
     return _not_found(command)
 
 
-async def update_client(command: UpdateClient, store: ClientStore) -> Applied:
+async def update_client(command: UpdateClient, store: ClientStore,
+                        keyring: SecretKeyring) -> Applied:
     def decide(current: Document) -> Applied | _Change:
         before = ClientFields.of(current)
         try:
@@ -219,7 +231,10 @@ async def update_client(command: UpdateClient, store: ClientStore) -> Applied:
             # An edit replaces the secret at once: no grace, and the secrets a
             # rotation left valid end with it (the way to shut out a leaked one).
             changed.append("secret")
-            changes["secret"] = command.secret.to_document()
+            try:
+                changes["secret"] = secret_to_store(keyring, command, current["key"])
+            except NotSealedForThisCommand as exc:
+                return _unsealable(command, exc)
             changes["secret_rotated_at"] = at
             changes["previous_secrets"] = []
             if unexpired(current.get("previous_secrets"), at):
@@ -252,15 +267,18 @@ async def _change_status(command: ApproveClient | DisapproveClient, action: str,
     return await _change_client(command, store, decide)
 
 
-async def approve_client(command: ApproveClient, store: ClientStore) -> Applied:
+async def approve_client(command: ApproveClient, store: ClientStore,
+                         keyring: SecretKeyring) -> Applied:
     return await _change_status(command, "approve", ClientEventType.APPROVED, store)
 
 
-async def disapprove_client(command: DisapproveClient, store: ClientStore) -> Applied:
+async def disapprove_client(command: DisapproveClient, store: ClientStore,
+                            keyring: SecretKeyring) -> Applied:
     return await _change_status(command, "disapprove", ClientEventType.DISAPPROVED, store)
 
 
-async def remove_client(command: RemoveClient, store: ClientStore) -> Applied:
+async def remove_client(command: RemoveClient, store: ClientStore,
+                        keyring: SecretKeyring) -> Applied:
     def decide(current: Document) -> _Change:
         at = now()
         # A tombstone without its secrets: readers skip it, a TTL index deletes it.
@@ -274,12 +292,21 @@ async def remove_client(command: RemoveClient, store: ClientStore) -> Applied:
     return await _change_client(command, store, decide)
 
 
-async def rotate_secret(command: RotateSecret, store: ClientStore) -> Applied:
+async def rotate_secret(command: RotateSecret, store: ClientStore,
+                        keyring: SecretKeyring) -> Applied:
     """The new secret; the replaced one stays valid for the command's grace."""
-    def decide(current: Document) -> _Change:
+    def decide(current: Document) -> Applied | _Change:
         at = now()
-        changes = {"secret": command.secret.to_document(),
-                   "previous_secrets": after_rotation(current, at, command.grace_seconds),
+        try:
+            secret = secret_to_store(keyring, command, current["key"])
+        except NotSealedForThisCommand as exc:
+            return _unsealable(command, exc)
+        # The replaced secret, sealed again for the previous slot (unless dropped at once).
+        replaced = (moved_to_previous(keyring, current.get("secret"), current["key"])
+                    if command.grace_seconds > 0 else None)
+        changes = {"secret": secret,
+                   "previous_secrets": after_rotation({**current, "secret": replaced}, at,
+                                                      command.grace_seconds),
                    "secret_rotated_at": at, "updated_at": at}
         return _Change(changes, ClientEvent(
             ClientEventType.SECRET_ROTATED, _after(current, changes), command.actor,
@@ -288,7 +315,8 @@ async def rotate_secret(command: RotateSecret, store: ClientStore) -> Applied:
     return await _change_client(command, store, decide)
 
 
-async def end_secret_grace(command: EndSecretGrace, store: ClientStore) -> Applied:
+async def end_secret_grace(command: EndSecretGrace, store: ClientStore,
+                           keyring: SecretKeyring) -> Applied:
     """Previous secrets end now. An ordinary edit of the client, so its event is
     `updated` with changed_fields ["previous_secrets"]; with none valid, nothing changes."""
     def decide(current: Document) -> Applied | _Change:
@@ -304,7 +332,7 @@ async def end_secret_grace(command: EndSecretGrace, store: ClientStore) -> Appli
     return await _change_client(command, store, decide)
 
 
-# Called with (command, store); a create also with the key claimed as it started.
+# Called with (command, store, keyring); a create also with the key claimed as it started.
 Handler = Callable[..., Awaitable[Applied]]
 
 # The one table of everything the worker can do.
@@ -319,10 +347,10 @@ HANDLERS: dict[type[Command], Handler] = {
 }
 
 
-async def handle(command: Command, store: ClientStore, *,
+async def handle(command: Command, store: ClientStore, keyring: SecretKeyring, *,
                  claimed_key: str | None = None) -> Applied:
     """Apply the command; `claimed_key` is what `key_to_claim` claimed for a create."""
     handler = HANDLERS[type(command)]
     if claimed_key is None:
-        return await handler(command, store)
-    return await handler(command, store, claimed_key)
+        return await handler(command, store, keyring)
+    return await handler(command, store, keyring, claimed_key)

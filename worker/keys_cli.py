@@ -3,9 +3,12 @@
 `rotate` puts a new key first in the keyring file (running processes pick it up
 within a second) and re-encrypts every stored secret under it; with the keyring
 in `CLIENTKEYS_ENCRYPTION_KEYS` the operator puts the new key first and restarts
-the processes, then runs `rotate --reencrypt-only`. `status` counts the stored
-values under each key id, so an operator knows when an old key may go. Only key
-ids and counts are ever printed, never key material or secrets.
+the processes, then runs `rotate --reencrypt-only`. Either also seals every value
+stored before values were bound to their place (legacy) again, bound, so after an
+upgrade `rotate --reencrypt-only` migrates them, while the service serves.
+`status` counts the stored values under each key id, so an operator knows when an
+old key may go, and the legacy values left. Only key ids and counts are ever
+printed, never key material or secrets.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from common.keyring import Keyring, KeyringError, new_key_entry
 from common.keyring_file import add_primary_key
 from common.settings import PREFIX, Settings, SettingsError, Unreachable, load_settings
 from common.store import connect, database
-from worker.rekey import PassReport, count_by_key, reencrypt
+from worker.rekey import PassReport, StoredCounts, count_stored, reencrypt
 
 
 def add_parser(commands: Any) -> None:
@@ -38,7 +41,8 @@ def add_parser(commands: Any) -> None:
     rotate.add_argument("--reencrypt-only", action="store_true",
                         help="add no key: re-encrypt under the keyring's first key (after "
                              "putting a new key first in CLIENTKEYS_ENCRYPTION_KEYS and "
-                             "restarting every process)")
+                             "restarting every process), and bind legacy values to their "
+                             "place (after an upgrade)")
     rotate.add_argument("--settle", type=float, default=None, metavar="SECONDS",
                         help="wait before re-checking for values sealed under the old key "
                              "by processes that had not reloaded yet (default: 3 after "
@@ -82,41 +86,43 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"current_key_id": keyring.current_key_id,
                           "reencrypted": dict(report.reencrypted),
                           "unreadable": dict(report.unreadable),
-                          "by_key": _by_key(keyring, counts)}))
+                          "by_key": _by_key(keyring, counts),
+                          "legacy": dict(counts.legacy)}))
         return 0
     for collection, count in sorted(report.reencrypted.items()):
         print(f"{collection}: {count} re-encrypted under {keyring.current_key_id!r}")
     if not report.reencrypted:
-        print(f"nothing to re-encrypt: every stored secret is under {keyring.current_key_id!r}")
+        print(f"nothing to re-encrypt: every stored secret is under {keyring.current_key_id!r}"
+              + (", bound to its place" if not any(counts.legacy.values()) else ""))
     _print_status(keyring, counts, False)
     return 0
 
 
-async def _counts(settings: Settings) -> dict[str, Counter[str]]:
+async def _counts(settings: Settings) -> StoredCounts:
     client = connect(settings.mongodb_uri, app_name="clientkeys-keys")
     try:
-        return await count_by_key(database(client))
+        return await count_stored(database(client))
     except PyMongoError as exc:
         raise Unreachable("MongoDB", settings.mongodb_uri, exc) from None
     finally:
         await client.close()
 
 
-async def _reencrypt(settings: Settings, settle_s: float
-                     ) -> tuple[PassReport, dict[str, Counter[str]]]:
+async def _reencrypt(settings: Settings, settle_s: float) -> tuple[PassReport, StoredCounts]:
     client = connect(settings.mongodb_uri, app_name="clientkeys-keys")
     try:
         db = database(client)
         report = await reencrypt(db, settings.keyring, settle_s=settle_s)
-        return report, await count_by_key(db)
+        return report, await count_stored(db)
     except PyMongoError as exc:
         raise Unreachable("MongoDB", settings.mongodb_uri, exc) from None
     finally:
         await client.close()
 
 
-def _by_key(keyring: Keyring, counts: dict[str, Counter[str]]) -> dict[str, dict[str, Any]]:
+def _by_key(keyring: Keyring, stored: StoredCounts) -> dict[str, dict[str, Any]]:
     """Per key id (the keyring's and any other found stored): its role and counts."""
+    counts: dict[str, Counter[str]] = stored.by_key
     found = {key_id for counted in counts.values() for key_id in counted}
     key_ids = [*keyring.key_ids, *sorted(found - set(keyring.key_ids))]
     return {key_id: {
@@ -126,10 +132,11 @@ def _by_key(keyring: Keyring, counts: dict[str, Counter[str]]) -> dict[str, dict
     } for key_id in key_ids}
 
 
-def _print_status(keyring: Keyring, counts: dict[str, Counter[str]], as_json: bool) -> None:
+def _print_status(keyring: Keyring, counts: StoredCounts, as_json: bool) -> None:
     by_key = _by_key(keyring, counts)
     if as_json:
-        print(json.dumps({"current_key_id": keyring.current_key_id, "by_key": by_key}))
+        print(json.dumps({"current_key_id": keyring.current_key_id, "by_key": by_key,
+                          "legacy": dict(counts.legacy)}))
         return
     print("stored secrets by key:")
     for key_id, entry in by_key.items():
@@ -141,3 +148,7 @@ def _print_status(keyring: Keyring, counts: dict[str, Counter[str]], as_json: bo
         elif entry["role"] == "not in the keyring":
             note = " - these cannot be decrypted"
         print(f"  {key_id} ({entry['role']}): {stored}{note}")
+    legacy = ", ".join(f"{c} {n}" for c, n in counts.legacy.items())
+    note = (" - `clientkeys keys rotate --reencrypt-only` binds them"
+            if any(counts.legacy.values()) else "")
+    print(f"legacy values, not bound to their place: {legacy}{note}")

@@ -1,15 +1,18 @@
 """Re-encrypting stored secrets under the keyring's current key, and counting them.
 
-Sealed values live where `SEALED_FIELDS` says. A pass reads them in batches,
-opens every value not under the current key and seals it again under it. Each
+Sealed values live where `SEALED_FIELDS` says, each bound to its place by the
+associated data that field names (common.keyring). A pass reads them in batches,
+opens every value not under the current key, or sealed before values were bound
+to their place (legacy), and seals it again under the current key, bound. Each
 document is written back with one update guarded on the exact sealed values read
 (key id and nonce, which is random per value), so a change made meanwhile — an
 edit that sets a new secret, a removal — is never overwritten: that document is
 simply left for the next pass. Only the sealed values change: not the client's
 `version` (its ETag), not `updated_at`, and no event is emitted.
 
-Running it again is harmless; `count_by_key` says how many values each key still
-holds, so an operator knows when an old key may leave the keyring.
+Running it again is harmless; `count_stored` says how many values each key still
+holds, so an operator knows when an old key may leave the keyring, and how many
+legacy values are left (none once a pass has run after every process was upgraded).
 """
 
 from __future__ import annotations
@@ -24,16 +27,36 @@ from cryptography.exceptions import InvalidTag
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from common.keyring import SealedSecret, SecretKeyring
+from common.keyring import (
+    SealedSecret,
+    SecretKeyring,
+    SecretSlot,
+    client_secret_aad,
+    idempotent_response_aad,
+)
 from common.store import CLIENTS, IDEMPOTENCY_KEYS, Document
 
-# Every place a sealed value is stored: collection -> field paths. A field may
-# hold a sealed value, or a list or sub-document with sealed values in it
-# (such as a list of previous secrets, kept for a while after a change).
-SEALED_FIELDS: Mapping[str, tuple[str, ...]] = {
-    CLIENTS: ("secret", "previous_secrets"),
-    IDEMPOTENCY_KEYS: ("response.body",),
+# The associated data a field's values are bound to, from their document.
+BoundTo = Callable[[Mapping[str, Any]], bytes]
+
+
+def _client_slot(slot: SecretSlot) -> BoundTo:
+    return lambda document: client_secret_aad(str(document["key"]), slot)
+
+
+# Every place a sealed value is stored: collection -> field path -> what binds
+# its values. A field may hold a sealed value, or a list or sub-document with
+# sealed values in it (such as a list of previous secrets, kept for a while
+# after a change); all of them are bound alike.
+SEALED_FIELDS: Mapping[str, Mapping[str, BoundTo]] = {
+    CLIENTS: {"secret": _client_slot(SecretSlot.CURRENT),
+              "previous_secrets": _client_slot(SecretSlot.PREVIOUS)},
+    # A record's secret (kept until its answer is stored) is part of its answer.
+    IDEMPOTENCY_KEYS: {path: lambda document: idempotent_response_aad(str(document["_id"]))
+                       for path in ("response.body", "secret")},
 }
+# Fields the binding is read from, beside the sealed ones (`_id` always comes).
+_BINDING_FIELDS: Mapping[str, tuple[str, ...]] = {CLIENTS: ("key",), IDEMPOTENCY_KEYS: ()}
 BATCH_SIZE = 100
 # Passes after the first, re-checking for values sealed under an old key meanwhile.
 MAX_CHECK_PASSES = 5
@@ -65,15 +88,17 @@ def _at(document: Mapping[str, Any], path: str) -> Any:
     return value
 
 
-def sealed_values(document: Mapping[str, Any], paths: tuple[str, ...]
-                  ) -> list[tuple[str, SealedSecret]]:
-    return [found for path in paths for found in _sealed_under(_at(document, path), path)]
+def sealed_values(document: Mapping[str, Any], paths: Mapping[str, BoundTo]
+                  ) -> list[tuple[str, SealedSecret, BoundTo]]:
+    """(path, sealed value, its binding) for every sealed value of `document`."""
+    return [(found, sealed, bound_to) for path, bound_to in paths.items()
+            for found, sealed in _sealed_under(_at(document, path), path)]
 
 
 async def _batches(db: AsyncDatabase[Document], collection: str,
                    each: Callable[[list[Document]], Awaitable[None]]) -> None:
-    paths = SEALED_FIELDS[collection]
-    projection = {path: 1 for path in paths}
+    projection = {path: 1 for path in (*SEALED_FIELDS[collection],
+                                       *_BINDING_FIELDS[collection])}
     batch: list[Document] = []
     async for document in db[collection].find({}, projection).batch_size(BATCH_SIZE):
         batch.append(document)
@@ -84,19 +109,32 @@ async def _batches(db: AsyncDatabase[Document], collection: str,
         await each(batch)
 
 
-async def count_by_key(db: AsyncDatabase[Document]) -> dict[str, Counter[str]]:
-    """Key id -> how many stored values it holds, per collection."""
-    counts: dict[str, Counter[str]] = {}
+@dataclass
+class StoredCounts:
+    """What is stored sealed, per collection."""
+
+    # Key id -> how many stored values it holds.
+    by_key: dict[str, Counter[str]] = field(default_factory=dict)
+    # How many values are still sealed the legacy way, not bound to their place.
+    legacy: Counter[str] = field(default_factory=Counter)
+
+
+async def count_stored(db: AsyncDatabase[Document]) -> StoredCounts:
+    counts = StoredCounts()
     for collection, paths in SEALED_FIELDS.items():
         counted: Counter[str] = Counter()
+        counts.legacy[collection] = 0
 
         async def count(batch: list[Document], counted: Counter[str] = counted,
-                        paths: tuple[str, ...] = paths) -> None:
+                        collection: str = collection,
+                        paths: Mapping[str, BoundTo] = paths) -> None:
             for document in batch:
-                counted.update(sealed.key_id for _, sealed in sealed_values(document, paths))
+                for _, sealed, _ in sealed_values(document, paths):
+                    counted[sealed.key_id] += 1
+                    counts.legacy[collection] += not sealed.bound
 
         await _batches(db, collection, count)
-        counts[collection] = counted
+        counts.by_key[collection] = counted
     return counts
 
 
@@ -121,28 +159,30 @@ class PassReport:
 
 
 async def reencrypt_pass(db: AsyncDatabase[Document], keyring: SecretKeyring) -> PassReport:
-    """Seal every stored value not under the keyring's current key again under it."""
+    """Seal every stored value not under the keyring's current key, or not bound to
+    its place, again under that key, bound."""
     report = PassReport()
     current = keyring.current_key_id
     for collection, paths in SEALED_FIELDS.items():
 
         async def rewrite(batch: list[Document], collection: str = collection,
-                          paths: tuple[str, ...] = paths) -> None:
+                          paths: Mapping[str, BoundTo] = paths) -> None:
             updates = []
             for document in batch:
                 guard: Document = {"_id": document["_id"]}
                 changes: Document = {}
-                for path, sealed in sealed_values(document, paths):
-                    if sealed.key_id == current:
+                for path, sealed, bound_to in sealed_values(document, paths):
+                    if sealed.key_id == current and sealed.bound:
                         continue
+                    aad = bound_to(document)
                     try:
-                        plaintext = keyring.open(sealed)
+                        plaintext = keyring.open(sealed, aad)
                     except (ValueError, InvalidTag):  # a key not in the keyring, or wrong
                         report.unreadable[sealed.key_id] += 1
                         continue
                     guard[f"{path}.kid"] = sealed.key_id
                     guard[f"{path}.nonce"] = sealed.nonce
-                    changes[path] = keyring.seal(plaintext).to_document()
+                    changes[path] = keyring.seal(plaintext, aad).to_document()
                 if changes:
                     updates.append(UpdateOne(guard, {"$set": changes}))
             if updates:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from api import keys
-from common.keyring import SealedSecret
+from common.keyring import SealedSecret, SecretSlot, client_secret_aad
 from common.keyring_file import read_keyring_file
 from common.settings import Settings
 from common.store import CLIENTS, Document
@@ -48,7 +48,8 @@ async def test_clients_made_before_a_rotation_are_read_and_edited_after(
 
     sealed = await stored_secret(service, created["key"])
     assert sealed.key_id == "after"
-    assert read_keyring_file(path).open(sealed) == "s3cret-value-for-tests"
+    assert read_keyring_file(path).open(
+        sealed, client_secret_aad(created["key"], SecretSlot.CURRENT)) == "s3cret-value-for-tests"
     read = await service.request("GET", f"/v1/clients/{created['key']}")
     assert read.status == 200 and read.headers["ETag"] == etag
     edited = await service.request("PATCH", f"/v1/clients/{created['key']}",

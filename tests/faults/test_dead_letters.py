@@ -10,6 +10,7 @@ from api import keys
 from api.app import create_app
 from api.principals import CONFIGURE_SERVER
 from common.commands import CreateClient
+from common.keyring import SecretKeyring
 from common.settings import Settings
 from common.topology import COMMAND_DELIVERY_LIMIT
 from tests.e2e.conftest import AiohttpClient, oauth1_client
@@ -28,13 +29,13 @@ async def test_a_failing_command_is_dead_lettered_and_replayed_once_fixed(
     attempts = 0
     real_create = handlers.create_client
 
-    async def broken_create(command: CreateClient, store: ClientStore,
+    async def broken_create(command: CreateClient, store: ClientStore, keyring: SecretKeyring,
                             claimed_key: str | None = None) -> handlers.Applied:
         nonlocal attempts
         if "poison" in command.name:
             attempts += 1
             raise RuntimeError("a bug that only this client's name triggers")
-        return await real_create(command, store, claimed_key)
+        return await real_create(command, store, keyring, claimed_key)
 
     monkeypatch.setitem(handlers.HANDLERS, CreateClient, broken_create)
     monkeypatch.setattr("worker.consumer.RETRY_FIRST_S", 0.05)

@@ -12,7 +12,7 @@ from pymongo.errors import DuplicateKeyError
 from api.operations import record_pending, withdraw
 from common.clients import ClientType
 from common.commands import CreateClient, RemoveClient
-from common.keyring import Keyring, new_key_entry
+from common.keyring import Keyring, command_secret_aad, new_key_entry
 from common.outcomes import ErrorCode, OperationStatus, Outcome
 from common.store import (
     APPLIED_COMMANDS_KEPT,
@@ -70,7 +70,8 @@ async def test_a_create_claims_its_key_once(store: MongoClientStore) -> None:
 
 def create(operation_id: str) -> CreateClient:
     return CreateClient(id=operation_id, actor="a", request_id="r", type=ClientType.OAUTH1,
-                        name="N", secret=Keyring.parse(new_key_entry("k1")).seal("a-long-secret"))
+                        name="N", secret=Keyring.parse(new_key_entry("k1")).seal(
+                            "a-long-secret", command_secret_aad(operation_id, CreateClient.kind)))
 
 
 async def test_a_create_claims_its_key_as_it_starts(store: MongoClientStore,

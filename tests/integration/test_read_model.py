@@ -10,7 +10,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.read_model import ClientReadModel
-from common.keyring import Keyring, new_key_entry
+from common.keyring import Keyring, SecretSlot, client_secret_aad, new_key_entry
 from common.store import CLIENTS, Document, connect, database, now
 
 KEYRING = Keyring.parse(new_key_entry("k1"))
@@ -26,7 +26,8 @@ async def db(mongodb_uri: str) -> AsyncIterator[AsyncDatabase[Document]]:
 def stored(key: str, version: int, status: str = "pending", **extra: Any) -> Document:
     return {"key": key, "type": "oauth1", "status": status, "version": version,
             "grant_types": [], "response_types": [], "redirect_uris": [],
-            "secret": KEYRING.seal("s").to_document(), "removed_at": None, **extra}
+            "secret": KEYRING.seal("s", client_secret_aad(key, SecretSlot.CURRENT)).to_document(),
+            "removed_at": None, **extra}
 
 
 def event(kind: str, key: str, version: int, status: str) -> tuple[str, bytes]:

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from cryptography.exceptions import InvalidTag
 from pymongo import MongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from common.keyring import Keyring, SealedSecret, new_key_entry
+from common.keyring import (
+    LEGACY_AAD,
+    Keyring,
+    SealedSecret,
+    SecretSlot,
+    client_secret_aad,
+    idempotent_response_aad,
+    new_key_entry,
+)
 from common.keyring_file import read_keyring_file
 from common.settings import Settings
 from common.store import CLIENTS, IDEMPOTENCY_KEYS, Document, connect, database, now
 from tests.harness import run_cli, with_keyring_file
-from worker.rekey import BATCH_SIZE, count_by_key, reencrypt
+from worker.rekey import BATCH_SIZE, count_stored, reencrypt
 
 OLD_ENTRY, NEW_ENTRY = new_key_entry("old"), new_key_entry("new")
 OLD = Keyring.parse(OLD_ENTRY)
@@ -29,16 +39,24 @@ async def db(mongodb_uri: str) -> AsyncIterator[AsyncDatabase[Document]]:
     await client.close()
 
 
+def current(key: str) -> bytes:
+    return client_secret_aad(key, SecretSlot.CURRENT)
+
+
+def previous(key: str) -> bytes:
+    return client_secret_aad(key, SecretSlot.PREVIOUS)
+
+
 def client(number: int, keyring: Keyring = OLD, **extra: Any) -> Document:
     at = now()
-    return {"key": f"key-{number}", "name": f"Client {number}", "version": 3,
-            "updated_at": at, "secret": keyring.seal(f"secret-{number}").to_document(),
-            **extra}
+    key = f"key-{number}"
+    return {"key": key, "name": f"Client {number}", "version": 3, "updated_at": at,
+            "secret": keyring.seal(f"secret-{number}", current(key)).to_document(), **extra}
 
 
-def opened(keyring: Keyring, value: Document) -> tuple[str, str]:
+def opened(keyring: Keyring, value: Document, aad: bytes) -> tuple[str, str]:
     sealed = SealedSecret.from_document(value)
-    return sealed.key_id, keyring.open(sealed)
+    return sealed.key_id, keyring.open(sealed, aad)
 
 
 def without_sealed(document: Document) -> Document:
@@ -51,12 +69,15 @@ async def test_every_sealed_value_moves_to_the_new_key_and_nothing_else_changes(
     count = BATCH_SIZE * 2 + 7
     await db[CLIENTS].insert_many([client(n) for n in range(count)])
     await db[CLIENTS].insert_one(client(
-        count, previous_secrets=[{"secret": OLD.seal("previous-a").to_document(),
-                                  "expires_at": now()}, OLD.seal("previous-b").to_document()]))
+        count, previous_secrets=[
+            {"secret": OLD.seal("previous-a", previous(f"key-{count}")).to_document(),
+             "expires_at": now()},
+            OLD.seal("previous-b", previous(f"key-{count}")).to_document()]))
     await db[CLIENTS].insert_one({"key": "removed", "version": 9, "secret": None})
     await db[IDEMPOTENCY_KEYS].insert_many([
         {"_id": "done", "kid": "old", "fingerprint": "f", "state": "done",
-         "response": {"status": 201, "body": OLD.seal('{"secret": "shown-once"}').to_document()}},
+         "response": {"status": 201, "body": OLD.seal(
+             '{"secret": "shown-once"}', idempotent_response_aad("done")).to_document()}},
         {"_id": "running", "kid": "old", "fingerprint": "f", "state": "running"}])
     before = {d["_id"]: d for name in (CLIENTS, IDEMPOTENCY_KEYS)
               for d in await db[name].find({}).to_list()}
@@ -65,20 +86,25 @@ async def test_every_sealed_value_moves_to_the_new_key_and_nothing_else_changes(
 
     assert report.reencrypted == {CLIENTS: count + 1, IDEMPOTENCY_KEYS: 1}
     assert not report.changed_meanwhile and not report.unreadable
-    assert await count_by_key(db) == {CLIENTS: {"new": count + 3}, IDEMPOTENCY_KEYS: {"new": 1}}
+    stored = await count_stored(db)
+    assert stored.by_key == {CLIENTS: {"new": count + 3}, IDEMPOTENCY_KEYS: {"new": 1}}
+    assert stored.legacy == {CLIENTS: 0, IDEMPOTENCY_KEYS: 0}
     for document in await db[CLIENTS].find({"secret": {"$ne": None}}).to_list():
         number = int(document["key"].removeprefix("key-"))
-        assert opened(ROTATED, document["secret"]) == ("new", f"secret-{number}")
+        assert opened(ROTATED, document["secret"], current(document["key"])) == (
+            "new", f"secret-{number}")
     with_previous = await db[CLIENTS].find_one({"key": f"key-{count}"})
     assert with_previous is not None
-    assert [opened(ROTATED, with_previous["previous_secrets"][0]["secret"]),
-            opened(ROTATED, with_previous["previous_secrets"][1])] == [
+    assert [opened(ROTATED, with_previous["previous_secrets"][0]["secret"],
+                   previous(f"key-{count}")),
+            opened(ROTATED, with_previous["previous_secrets"][1], previous(f"key-{count}"))] == [
         ("new", "previous-a"), ("new", "previous-b")]
     assert with_previous["previous_secrets"][0]["expires_at"] == \
         before[with_previous["_id"]]["previous_secrets"][0]["expires_at"]
     answer = await db[IDEMPOTENCY_KEYS].find_one({"_id": "done"})
     assert answer is not None
-    assert opened(ROTATED, answer["response"]["body"]) == ("new", '{"secret": "shown-once"}')
+    assert opened(ROTATED, answer["response"]["body"], idempotent_response_aad("done")) == (
+        "new", '{"secret": "shown-once"}')
     after = {d["_id"]: d for name in (CLIENTS, IDEMPOTENCY_KEYS)
              for d in await db[name].find({}).to_list()}
     assert {k: without_sealed(d) for k, d in after.items()} == \
@@ -86,6 +112,44 @@ async def test_every_sealed_value_moves_to_the_new_key_and_nothing_else_changes(
 
     again = await reencrypt(db, lambda: ROTATED)
     assert not again.reencrypted and not again.changed_meanwhile
+
+
+def legacy(keyring: Keyring, plaintext: str) -> Document:
+    """A value as stored before values were bound to their place: the constant, no `v`."""
+    return dataclasses.replace(keyring.seal(plaintext, LEGACY_AAD), bound=False).to_document()
+
+
+async def test_legacy_values_are_bound_to_their_place_under_the_same_key(
+        db: AsyncDatabase[Document]) -> None:
+    await db[CLIENTS].insert_one({
+        "key": "key-1", "version": 3, "secret": legacy(OLD, "secret-1"),
+        "previous_secrets": [{"secret": legacy(OLD, "previous-1"), "expires_at": now()}]})
+    await db[IDEMPOTENCY_KEYS].insert_one(
+        {"_id": "done", "kid": "old", "fingerprint": "f", "state": "done",
+         "response": {"status": 201, "body": legacy(OLD, '{"secret": "shown-once"}')}})
+    assert (await count_stored(db)).legacy == {CLIENTS: 2, IDEMPOTENCY_KEYS: 1}
+
+    report = await reencrypt(db, lambda: OLD)
+
+    assert report.reencrypted == {CLIENTS: 1, IDEMPOTENCY_KEYS: 1}
+    assert (await count_stored(db)).legacy == {CLIENTS: 0, IDEMPOTENCY_KEYS: 0}
+    document = await db[CLIENTS].find_one({"key": "key-1"})
+    assert document is not None and document["version"] == 3
+    bound, bound_previous = document["secret"], document["previous_secrets"][0]["secret"]
+    assert bound["v"] == bound_previous["v"] == 2
+    assert opened(OLD, bound, current("key-1")) == ("old", "secret-1")
+    assert opened(OLD, bound_previous, previous("key-1")) == ("old", "previous-1")
+    for elsewhere in (previous("key-1"), current("key-2"), LEGACY_AAD):
+        with pytest.raises(InvalidTag):
+            OLD.open(SealedSecret.from_document(bound), elsewhere)
+    answer = await db[IDEMPOTENCY_KEYS].find_one({"_id": "done"})
+    assert answer is not None and answer["response"]["body"]["v"] == 2
+    assert opened(OLD, answer["response"]["body"], idempotent_response_aad("done")) == (
+        "old", '{"secret": "shown-once"}')
+
+    again = await reencrypt(db, lambda: OLD)
+    assert not again.reencrypted and not again.changed_meanwhile and not again.unreadable
+    assert await db[CLIENTS].find_one({"key": "key-1"}) == document
 
 
 class EditingWhileRead:
@@ -97,18 +161,19 @@ class EditingWhileRead:
         self.edited = False
         self.current_key_id = ROTATED.current_key_id
 
-    def open(self, sealed: SealedSecret) -> str:
+    def open(self, sealed: SealedSecret, aad: bytes) -> str:
         if not self.edited:
             with MongoClient[Document](self._uri) as sync:
                 edited = sync.get_default_database()[CLIENTS].update_one(
                     {"key": self._target},
-                    {"$set": {"secret": OLD.seal("edited-meanwhile").to_document()},
+                    {"$set": {"secret": OLD.seal("edited-meanwhile",
+                                                 current(self._target)).to_document()},
                      "$inc": {"version": 1}})
             self.edited = edited.modified_count == 1
-        return ROTATED.open(sealed)
+        return ROTATED.open(sealed, aad)
 
-    def seal(self, plaintext: str) -> SealedSecret:
-        return ROTATED.seal(plaintext)
+    def seal(self, plaintext: str, aad: bytes) -> SealedSecret:
+        return ROTATED.seal(plaintext, aad)
 
     def fingerprint(self, data: bytes, key_id: str | None = None) -> tuple[str, str]:
         return ROTATED.fingerprint(data, key_id)
@@ -129,7 +194,7 @@ async def test_an_edit_during_the_rotation_is_never_overwritten(
     assert report.reencrypted == {CLIENTS: 1}  # the edited secret, on the re-check
     document = await db[CLIENTS].find_one({"key": "key-1"})
     assert document is not None
-    assert opened(ROTATED, document["secret"]) == ("new", "edited-meanwhile")
+    assert opened(ROTATED, document["secret"], current("key-1")) == ("new", "edited-meanwhile")
     assert document["version"] == 4  # the edit's, and only the edit's
 
 
@@ -164,6 +229,7 @@ async def test_rotate_and_status_from_the_command_line(
     assert status["by_key"]["k2"]["stored"][CLIENTS] == 1
     assert status["by_key"]["before"] == {"role": "decrypt-only",
                                           "stored": {CLIENTS: 0, IDEMPOTENCY_KEYS: 0}}
+    assert status["legacy"] == {CLIENTS: 0, IDEMPOTENCY_KEYS: 0}
 
     assert await run_cli(settings, "keys", "rotate", "--key-id", "k2") == 2
     assert "already in" in capsys.readouterr().err

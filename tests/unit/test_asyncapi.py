@@ -19,7 +19,7 @@ from common.asyncapi import build_document, command_message_name, document_body
 from common.clients import ClientType
 from common.commands import COMMAND_TYPES, Command, CreateClient, encode_command
 from common.events import ClientEvent, ClientEventType, cloud_event, encode_event
-from common.keyring import Keyring, SealedSecret, new_key_entry
+from common.keyring import Keyring, SealedSecret, command_secret_aad, new_key_entry
 from tests.asyncapi_contract import (
     message_for_routing_key,
     payload_validator,
@@ -31,8 +31,7 @@ from worker.handlers import handle
 NAMESPACE = "contract"
 KEYRING = Keyring.parse(new_key_entry("k1"))
 # Values for the fields a command must have, by type; `name` also for an update.
-_SAMPLES: dict[Any, Any] = {str: "sample", int: 60, ClientType: ClientType.OIDC,
-                            SealedSecret: KEYRING.seal("a-long-enough-secret")}
+_SAMPLES: dict[Any, Any] = {str: "sample", int: 60, ClientType: ClientType.OIDC}
 _EDITS = {"name": "Renamed portal"}
 
 
@@ -55,6 +54,10 @@ def sample_command(kind: str, client_key: str) -> Command:
             continue
         if field.name in _EDITS:
             values[field.name] = _EDITS[field.name]
+        elif required and hints[field.name] is SealedSecret:
+            # Sealed for this very command, as the gateway seals it.
+            values[field.name] = KEYRING.seal(
+                "a-long-enough-secret", command_secret_aad(values["id"], command_type.kind))
         elif required:
             values[field.name] = _SAMPLES[hints[field.name]]
     if command_type is CreateClient:
@@ -68,7 +71,7 @@ async def every_command_and_event() -> tuple[list[Command], list[ClientEvent]]:
     """Each command kind once, on one client (created first, removed last)."""
     store = InMemoryClientStore()
     create = sample_command("create_client", "")
-    applied = await handle(create, store)
+    applied = await handle(create, store, KEYRING)
     key = applied.outcome.client_key
     assert key is not None, applied.outcome
     commands: list[Command] = [create]
@@ -77,7 +80,7 @@ async def every_command_and_event() -> tuple[list[Command], list[ClientEvent]]:
                    key=lambda kind: kind == "remove_client")
     for kind in later:
         command = sample_command(kind, key)
-        applied = await handle(command, store)
+        applied = await handle(command, store, KEYRING)
         assert applied.outcome.error is None, (kind, applied.outcome)
         commands.append(command)
         events += applied.events

@@ -21,11 +21,13 @@ from common.commands import (
     decode_command,
     encode_command,
 )
-from common.keyring import Keyring, new_key_entry
+from common.keyring import Keyring, command_secret_aad, new_key_entry
 
 SECRET = "a-very-long-secret"
 KEYRING = Keyring.parse(new_key_entry("k1"))
-SEALED = KEYRING.seal(SECRET)
+# One sealed value for every example: the wire form is tested here, not the binding.
+AAD = command_secret_aad("op-1", CreateClient.kind)
+SEALED = KEYRING.seal(SECRET, AAD)
 
 EXAMPLES: dict[str, list[Command]] = {
     "create_client": [
@@ -89,7 +91,7 @@ def test_encoded_command_never_holds_the_plaintext_secret(kind: str) -> None:
         decoded = decode_command(body)
         secret = getattr(decoded, "secret", None)
         if secret is not None:
-            assert KEYRING.open(secret) == SECRET
+            assert KEYRING.open(secret, AAD) == SECRET
 
 
 def test_update_keeps_none_and_empty_list_apart() -> None:

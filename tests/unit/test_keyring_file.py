@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from common.keyring import KeyringError, new_key_entry
+from common.keyring import KeyringError, SecretSlot, client_secret_aad, new_key_entry
 from common.keyring_file import FileKeyring, add_primary_key, read_keyring_file
 from common.settings import Settings, SettingsError, load_settings
+
+AAD = client_secret_aad("client-a", SecretSlot.CURRENT)
 
 
 class Clock:
@@ -78,18 +80,18 @@ def test_a_running_process_follows_the_file_at_most_once_per_interval(
     clock = Clock()
     keyring = FileKeyring(path, check_interval_s=1.0, clock=clock)
     add_primary_key(path, "k2")
-    assert keyring.seal("x").key_id == "k1"  # not looked at yet
+    assert keyring.seal("x", AAD).key_id == "k1"  # not looked at yet
     clock.now = 1.0
-    sealed = keyring.seal("x")
+    sealed = keyring.seal("x", AAD)
     assert sealed.key_id == "k2"
-    assert keyring.open(sealed) == "x"
+    assert keyring.open(sealed, AAD) == "x"
 
 
 def test_an_unknown_key_id_makes_it_look_at_once(tmp_path: Path) -> None:
     path = keyring_file(tmp_path, "k1")
     keyring = FileKeyring(path, check_interval_s=3600, clock=Clock())
-    sealed = add_primary_key(path, "k2").seal("sealed elsewhere")
-    assert keyring.open(sealed) == "sealed elsewhere"
+    sealed = add_primary_key(path, "k2").seal("sealed elsewhere", AAD)
+    assert keyring.open(sealed, AAD) == "sealed elsewhere"
     assert keyring.fingerprint(b"x", "k2") == read_keyring_file(path).fingerprint(b"x", "k2")
     assert keyring.current_key_id == "k2"
 
@@ -101,9 +103,9 @@ def test_a_broken_file_keeps_the_last_good_keys_and_says_so_once(
     path.write_text("k2:not-a-key\n")
     with caplog.at_level(logging.ERROR):
         for _ in range(3):
-            assert keyring.seal("x").key_id == "k1"
+            assert keyring.seal("x", AAD).key_id == "k1"
         path.unlink()
-        assert keyring.seal("x").key_id == "k1"
+        assert keyring.seal("x", AAD).key_id == "k1"
     assert len([r for r in caplog.records if "not reloaded" in r.getMessage()]) == 1
     assert len([r for r in caplog.records if "not readable" in r.getMessage()]) == 1
 

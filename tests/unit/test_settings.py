@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from common.keyring import new_key_entry
+from common.keyring import SecretSlot, client_secret_aad, new_key_entry
 from common.settings import Settings, SettingsError, load_settings
 
 
@@ -110,7 +110,8 @@ def test_keyring_from_settings() -> None:
     entry = new_key_entry("k1")
     keyring = load_settings({"CLIENTKEYS_ENCRYPTION_KEYS": f" {entry} "}).keyring()
     assert keyring.current_key_id == "k1"
-    assert keyring.open(keyring.seal("a-very-long-secret")) == "a-very-long-secret"
+    aad = client_secret_aad("client-a", SecretSlot.CURRENT)
+    assert keyring.open(keyring.seal("a-very-long-secret", aad), aad) == "a-very-long-secret"
 
 
 def test_operations_settings() -> None:

@@ -23,7 +23,7 @@ from common.commands import (
     UpdateClient,
     encode_command,
 )
-from common.keyring import Keyring, new_key_entry
+from common.keyring import SealedSecret, SecretSlot, client_secret_aad, command_secret_aad
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
 from common.topology import COMMAND_DELIVERY_LIMIT
 from tests.fakes import FAKE_KEYRING, FakeMessage, InMemoryClientStore, RecordingBus
@@ -33,13 +33,17 @@ from worker.handlers import handle
 from worker.relay import OutboxRelay
 from worker.worker_metrics import WorkerMetrics
 
-KEYRING = Keyring.parse(new_key_entry("k1"))
+# The keyring of the gateway and of the worker under test alike.
+KEYRING = FAKE_KEYRING
 
 
 def create_command(**overrides: object) -> CreateClient:
+    command_id = str(overrides.pop("id", uuid.uuid4()))
     fields: dict[str, object] = {
-        "id": str(uuid.uuid4()), "actor": "alice", "request_id": "r1",
-        "type": ClientType.OIDC, "name": " Portal ", "secret": KEYRING.seal("a-long-secret"),
+        "id": command_id, "actor": "alice", "request_id": "r1",
+        "type": ClientType.OIDC, "name": " Portal ",
+        "secret": KEYRING.seal("a-long-secret", command_secret_aad(command_id,
+                                                                  CreateClient.kind)),
         "redirect_uris": ["https://a.example/cb"], "grant_types": ["authorization_code"],
         "response_types": ["code"]}
     fields.update(overrides)
@@ -58,11 +62,12 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def test_create_stores_a_pending_client_with_a_sealed_secret() -> None:
     store = InMemoryClientStore()
-    applied = await handle(create_command(), store)
+    applied = await handle(create_command(), store, KEYRING)
     assert applied.outcome.status is OperationStatus.SUCCEEDED
     [document] = store.clients.values()
     assert document["name"] == "Portal" and document["status"] == "pending"
-    assert KEYRING.open(type(create_command().secret).from_document(document["secret"])) \
+    stored = SealedSecret.from_document(document["secret"])
+    assert KEYRING.open(stored, client_secret_aad(document["key"], SecretSlot.CURRENT)) \
         == "a-long-secret"
     assert [e.type.value for e in applied.events] == ["created"]
     assert "secret" not in applied.events[0].client
@@ -71,8 +76,8 @@ async def test_create_stores_a_pending_client_with_a_sealed_secret() -> None:
 async def test_the_same_create_twice_makes_one_client_and_one_event() -> None:
     store = InMemoryClientStore()
     command = create_command()
-    first = await handle(command, store)
-    second = await handle(command, store)
+    first = await handle(command, store, KEYRING)
+    second = await handle(command, store, KEYRING)
     assert len(store.clients) == 1
     assert second.outcome.client_key == first.outcome.client_key
     assert second.events == []
@@ -80,7 +85,7 @@ async def test_the_same_create_twice_makes_one_client_and_one_event() -> None:
 
 async def test_create_with_invalid_fields_fails_without_a_write() -> None:
     store = InMemoryClientStore()
-    applied = await handle(create_command(redirect_uris=[]), store)
+    applied = await handle(create_command(redirect_uris=[]), store, KEYRING)
     assert applied.outcome.status is OperationStatus.FAILED
     assert applied.outcome.error is not None
     assert applied.outcome.error.code is ErrorCode.INVALID
@@ -90,11 +95,11 @@ async def test_create_with_invalid_fields_fails_without_a_write() -> None:
 
 async def test_update_applied_twice_changes_once() -> None:
     store = InMemoryClientStore()
-    key = (await handle(create_command(), store)).outcome.client_key
+    key = (await handle(create_command(), store, KEYRING)).outcome.client_key
     assert key is not None
     update = UpdateClient(id="u1", actor="alice", request_id="r", client_key=key, name="New")
-    first = await handle(update, store)
-    again = await handle(update, store)
+    first = await handle(update, store, KEYRING)
+    again = await handle(update, store, KEYRING)
     assert [e.changed_fields for e in first.events] == [["name"]]
     assert again.events == []
     assert store.clients[key]["version"] == 2
@@ -102,10 +107,10 @@ async def test_update_applied_twice_changes_once() -> None:
 
 async def test_update_that_changes_nothing_emits_nothing() -> None:
     store = InMemoryClientStore()
-    key = (await handle(create_command(), store)).outcome.client_key
+    key = (await handle(create_command(), store, KEYRING)).outcome.client_key
     assert key is not None
     same = UpdateClient(id="u1", actor="alice", request_id="r", client_key=key, name="Portal")
-    applied = await handle(same, store)
+    applied = await handle(same, store, KEYRING)
     assert applied.outcome.status is OperationStatus.SUCCEEDED and applied.events == []
     assert store.clients[key]["version"] == 1
 
@@ -121,10 +126,10 @@ async def test_update_that_changes_nothing_emits_nothing() -> None:
 async def test_status_transitions(start: str, action: type[ApproveClient | DisapproveClient],
                                   end: str, emits: bool) -> None:
     store = InMemoryClientStore()
-    key = (await handle(create_command(), store)).outcome.client_key
+    key = (await handle(create_command(), store, KEYRING)).outcome.client_key
     assert key is not None
     store.clients[key]["status"] = start
-    applied = await handle(ids(action, key), store)
+    applied = await handle(ids(action, key), store, KEYRING)
     assert store.clients[key]["status"] == end
     assert len(applied.events) == (1 if emits else 0)
     if emits:
@@ -133,14 +138,14 @@ async def test_status_transitions(start: str, action: type[ApproveClient | Disap
 
 async def test_a_removal_seen_again_before_its_event_left_still_succeeds() -> None:
     store = InMemoryClientStore()
-    key = (await handle(create_command(), store)).outcome.client_key
+    key = (await handle(create_command(), store, KEYRING)).outcome.client_key
     assert key is not None
     removal = ids(RemoveClient, key)
-    first = await handle(removal, store)
-    again = await handle(removal, store)  # the tombstone is still there
+    first = await handle(removal, store, KEYRING)
+    again = await handle(removal, store, KEYRING)  # the tombstone is still there
     assert first.outcome.status is again.outcome.status is OperationStatus.SUCCEEDED
     assert again.events == []
-    other = await handle(ids(RemoveClient, key), store)
+    other = await handle(ids(RemoveClient, key), store, KEYRING)
     assert other.outcome.error is not None
     assert other.outcome.error.code is ErrorCode.NOT_FOUND
 
@@ -148,14 +153,14 @@ async def test_a_removal_seen_again_before_its_event_left_still_succeeds() -> No
 async def test_commands_for_a_missing_client_fail_as_not_found() -> None:
     store = InMemoryClientStore()
     for kind in (ApproveClient, DisapproveClient, RemoveClient):
-        applied = await handle(ids(kind, "missing"), store)
+        applied = await handle(ids(kind, "missing"), store, KEYRING)
         assert applied.outcome.error is not None
         assert applied.outcome.error.code is ErrorCode.NOT_FOUND
 
 
 async def test_a_write_that_loses_the_race_reads_again() -> None:
     store = InMemoryClientStore()
-    key = (await handle(create_command(), store)).outcome.client_key
+    key = (await handle(create_command(), store, KEYRING)).outcome.client_key
     assert key is not None
     real_get = store.get_client
     reads = 0
@@ -171,7 +176,7 @@ async def test_a_write_that_loses_the_race_reads_again() -> None:
 
     store.get_client = get_then_race  # type: ignore[method-assign]
     applied = await handle(UpdateClient(id="u", actor="a", request_id="r", client_key=key,
-                                        name="Renamed"), store)
+                                        name="Renamed"), store, KEYRING)
     assert applied.outcome.status is OperationStatus.SUCCEEDED
     assert reads == 2
     assert store.clients[key]["name"] == "Renamed"
@@ -230,7 +235,7 @@ async def no_reads(key: str) -> list[dict[str, Any]]:
 
 async def test_events_queued_before_leave_first_without_reading_the_outbox() -> None:
     store, bus = InMemoryClientStore(), RecordingBus()
-    created = await handle(create_command(), store)  # its worker has not published yet
+    created = await handle(create_command(), store, KEYRING)  # its worker has not published yet
     key = created.outcome.client_key
     assert key is not None
     store.pending_events = no_reads  # type: ignore[method-assign]
@@ -241,11 +246,11 @@ async def test_events_queued_before_leave_first_without_reading_the_outbox() -> 
 
 async def test_a_redelivery_publishes_what_its_first_delivery_left() -> None:
     store, bus = InMemoryClientStore(), RecordingBus()
-    key = (await handle(create_command(), store)).outcome.client_key
+    key = (await handle(create_command(), store, KEYRING)).outcome.client_key
     assert key is not None
     store.clients[key]["outbox"] = []
     update = UpdateClient(id="u1", actor="a", request_id="r", client_key=key, name="B")
-    await handle(update, store)  # written, then the worker died before publishing
+    await handle(update, store, KEYRING)  # written, then the worker died before publishing
     store.pending_events = no_reads  # type: ignore[method-assign]
     await consume(FakeMessage(encode_command(update), redelivered=True), store, bus)
     assert [rk for rk, _ in bus.events] == ["client.oidc.updated"]
@@ -319,24 +324,24 @@ async def test_consumer_retries_a_failing_command_then_sets_it_aside() -> None:
 async def test_an_expected_version_that_no_longer_holds_is_stale(
         kind: type[ApproveClient | DisapproveClient | RemoveClient]) -> None:
     store = InMemoryClientStore()
-    key = (await handle(create_command(), store)).outcome.client_key
+    key = (await handle(create_command(), store, KEYRING)).outcome.client_key
     assert key is not None
     await handle(UpdateClient(id="u", actor="a", request_id="r", client_key=key, name="B"),
-                 store)
+                 store, KEYRING)
     stale = await handle(kind(id="s", actor="a", request_id="r", client_key=key,
-                              expected_version=1), store)
+                              expected_version=1), store, KEYRING)
     assert stale.outcome.error is not None
     assert stale.outcome.error.code is ErrorCode.STALE
     assert stale.events == []
     current = await handle(kind(id="c", actor="a", request_id="r", client_key=key,
-                                expected_version=2), store)
+                                expected_version=2), store, KEYRING)
     assert current.outcome.status is OperationStatus.SUCCEEDED
 
 
 async def test_the_relay_sweeps_outboxes_left_behind(monkeypatch: pytest.MonkeyPatch) -> None:
     store, bus = InMemoryClientStore(), RecordingBus()
     relay = OutboxRelay(bus, store, "ns", WorkerMetrics(CollectorRegistry()))
-    created = await handle(create_command(), store)  # written, never published: a crash
+    created = await handle(create_command(), store, KEYRING)  # written, never published: a crash
     key = created.outcome.client_key
     assert key is not None
     assert await relay.sweep() == 0  # too fresh: its own worker may still publish it
