@@ -18,7 +18,9 @@ from api.problems import Problem
 
 STATIC = Path(__file__).with_name("static")
 # The assets, by name: nothing else under the folder is reachable.
-SCRIPTS = frozenset({"app", "api", "client_dialog", "confirm", "menu", "table", "live", "dom"})
+SCRIPTS = frozenset({"app", "api", "approval", "client_dialog", "confirm", "copy", "detail",
+                     "dom", "history", "live", "menu", "notice", "secret_dialog", "table",
+                     "uris", "view_state"})
 STYLES = frozenset({"clientkeys"})
 SECURITY_HEADERS = {
     "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self'; "

@@ -4,7 +4,12 @@ import { Api, ApiError, describe } from "./api.js";
 import { ClientTable } from "./table.js";
 import { openClientDialog } from "./client_dialog.js";
 import { confirmAction } from "./confirm.js";
+import { openDetail } from "./detail.js";
+import { approvalDetails } from "./approval.js";
 import { LiveFeed } from "./live.js";
+import { notify, clear as clearNotice } from "./notice.js";
+import { discardSecret } from "./secret_dialog.js";
+import { readViewState } from "./view_state.js";
 
 const TOKEN_KEY = "clientkeys.token";  // sessionStorage: gone when the tab closes
 const PERMISSION_TEXT = {
@@ -12,15 +17,20 @@ const PERMISSION_TEXT = {
   "clients:read": "read clients",
   "clients:verify": "check client credentials",
 };
-const LIVE_TEXT = { live: "Live", connecting: "Connecting…", offline: "Offline: reconnecting…" };
+const LIVE_TEXT = {
+  live: "Live", connecting: "Connecting…", offline: "Offline: reconnecting…", off: "Not live",
+};
 
 let session = null;  // { api, me, catalogue, limits, table, feed, type }
 
 function signedOut(message = "") {
   if (session && session.feed) session.feed.stop();
   session = null;
+  showLive("off");  // nothing is followed without a working token
   sessionStorage.removeItem(TOKEN_KEY);
+  discardSecret();
   for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
+  clearNotice();
   $("session").hidden = true;
   $("clients").hidden = true;
   $("create").hidden = true;
@@ -52,19 +62,28 @@ async function signIn(token) {
   if (!canRead) return;
   const { types, limits } = await api.request("GET", "/v1/client-types");
   Object.assign(session, { catalogue: types, limits });
-  session.table = new ClientTable({ api, actions: canManage ? rowActions : null });
+  session.table = new ClientTable({ api, actions: canManage ? rowActions : null, onOpen: openClient });
   api.onStale = () => session.table.refresh();
   $("create").hidden = !canManage;
   renderTabs();
   session.feed = new LiveFeed(token, {
     onEvent: onLiveEvent,
-    onState: (state) => {
-      $("live-status").textContent = LIVE_TEXT[state];
-      $("live-status").dataset.state = state;
-    },
+    onState: showLive,
     onUnauthorized: () => signedOut("The token is no longer accepted. Sign in again."),
   });
   session.feed.start();
+}
+
+function showLive(state) {
+  $("live-status").textContent = LIVE_TEXT[state];
+  $("live-status").dataset.state = state;
+}
+
+function openClient(client) {
+  openDetail({
+    api: session.api, key: client.key, catalogue: session.catalogue,
+    returnFocus: () => session && session.table.focusRow(client.key, ".open"),
+  });
 }
 
 function onLiveEvent(type, data) {
@@ -75,7 +94,7 @@ function onLiveEvent(type, data) {
 }
 
 function selectedType() {
-  const wanted = location.hash.slice(1);
+  const wanted = readViewState().type;
   return session.catalogue.some((t) => t.type === wanted) ? wanted : session.catalogue[0].type;
 }
 
@@ -100,7 +119,6 @@ function renderTabs() {
 }
 
 function selectTab(type, focusTab) {
-  if (location.hash.slice(1) !== type) history.replaceState(null, "", `#${type}`);
   for (const tab of $("tabs").children) {
     const selected = tab.id === `tab-${type}`;
     tab.setAttribute("aria-selected", selected ? "true" : "false");
@@ -120,22 +138,28 @@ function rowActions(client) {
   const { api, table } = session;
   const back = () => table.focusRow(client.key);
   const who = `${client.name} (${client.key})`;
-  const done = () => table.refresh(client.key);
+  const info = session.catalogue.find((t) => t.type === client.type);
+  const after = (message) => () => {
+    notify(message);
+    table.refresh(client.key);
+  };
   const actions = [{
     label: "Edit",
     run: () => openClientDialog({
       api, catalogue: session.catalogue, limits: session.limits, client,
-      returnFocus: back, onSaved: done,
+      returnFocus: back, onSaved: after(`${client.name} saved.`),
     }),
   }];
   if (client.status !== "approved") {
     actions.push({
       label: "Approve",
-      run: () => confirmAction({
+      run: async () => confirmAction({
         title: "Approve this client key?",
         text: `${who} will be approved: it can be used to sign in from now on.`,
+        details: await approvalDetails(api, client, info),
         ok: "Approve", returnFocus: back,
-        action: () => api.request("POST", clientPath(client, "/approve"), { ifMatch: client.version }).then(done),
+        action: () => api.request("POST", clientPath(client, "/approve"), { ifMatch: client.version })
+          .then(after(`${client.name} approved.`)),
       }),
     });
   }
@@ -146,7 +170,8 @@ function rowActions(client) {
         title: "Disapprove this client key?",
         text: `${who} will be disapproved: its sign-in requests are refused until it is approved again.`,
         ok: "Disapprove", returnFocus: back,
-        action: () => api.request("POST", clientPath(client, "/disapprove"), { ifMatch: client.version }).then(done),
+        action: () => api.request("POST", clientPath(client, "/disapprove"), { ifMatch: client.version })
+          .then(after(`${client.name} disapproved.`)),
       }),
     });
   }
@@ -156,20 +181,28 @@ function rowActions(client) {
       title: "Remove this client key?",
       text: `${who} will be removed permanently. This cannot be undone.`,
       ok: "Remove", danger: true, returnFocus: () => $("panel").focus(),
-      action: () => api.request("DELETE", clientPath(client), { ifMatch: client.version }).then(done),
+      action: () => api.request("DELETE", clientPath(client), { ifMatch: client.version })
+        .then(after(`${client.name} removed.`)),
     }),
   });
   return actions;
 }
 
-$("create").addEventListener("click", () => openClientDialog({
-  api: session.api, catalogue: session.catalogue, limits: session.limits, type: session.type,
-  returnFocus: () => $("create").focus(),
-  onSaved: (client) => {
-    if (client && client.type !== session.type) selectTab(client.type, false);
-    session.table.refresh(client && client.key);
-  },
-}));
+function createClient(event) {
+  const opener = event.currentTarget;
+  openClientDialog({
+    api: session.api, catalogue: session.catalogue, limits: session.limits, type: session.type,
+    // The empty table's prompt is gone once a client exists: focus the button that replaced it.
+    returnFocus: () => (opener.checkVisibility() ? opener : $(opener.id === "create" ? "empty-create" : "create")).focus(),
+    onSaved: (client) => {
+      notify(client ? `${client.name} created: it waits for approval.` : "Client created.");
+      if (client && client.type !== session.type) selectTab(client.type, false);
+      session.table.refresh(client && client.key);
+    },
+  });
+}
+$("create").addEventListener("click", createClient);
+$("empty-create").addEventListener("click", createClient);
 
 $("sign-in-form").addEventListener("submit", async (event) => {
   event.preventDefault();

@@ -1,6 +1,11 @@
-// The create / edit dialog, and the dialog that shows a generated secret once.
+// The create / edit dialog. Every rule is the service's: a redirect URI is checked
+// by POST /v1/redirect-uri-checks as its chip is added, the choices and warnings
+// come from GET /v1/client-types, and Save shows every field error the service
+// finds at once, each under its field.
 import { $, h } from "./dom.js";
 import { describe } from "./api.js";
+import { showSecret } from "./secret_dialog.js";
+import { uriView } from "./uris.js";
 
 const dialog = $("client-dialog");
 const form = $("client-form");
@@ -74,6 +79,7 @@ function showErrors(errors, fallback) {
   }
   const target = first && first.matches("input, select") ? first : (first && first.querySelector("input"));
   if (target) target.focus();
+  else if (general.length || !Object.keys(errors).length) $("client-form-error").scrollIntoView({ block: "nearest" });
 }
 
 function checkSecretPair() {
@@ -88,24 +94,47 @@ function checkSecretPair() {
 
 function renderUris() {
   const list = $("redirect-uris");
-  list.replaceChildren(...state.uris.map((uri, index) => h("li", {},
-    h("span", { class: "chip-text" }, uri),
-    h("button", {
-      type: "button", class: "chip-remove", "aria-label": `Remove ${uri}`,
-      onclick: () => {
-        state.uris.splice(index, 1);
-        renderUris();
-        $("redirect-uri").focus();
-      },
-    }, "×"))));
+  list.replaceChildren(...state.uris.map((chip, index) => {
+    const messageId = `redirect-uri-problem-${index}`;
+    return h("li", { class: chip.problem ? "invalid" : "", "aria-invalid": chip.problem ? "true" : null },
+      h("div", { class: "chip-row" },
+        h("span", { class: "chip-text", "aria-describedby": chip.problem ? messageId : null },
+          uriView(chip.uri)),
+        h("button", {
+          type: "button", class: "chip-remove", "aria-label": `Remove ${chip.uri}`,
+          onclick: () => {
+            state.uris.splice(index, 1);
+            renderUris();
+            $("redirect-uri").focus();
+          },
+        }, "×")),
+      chip.problem && h("p", { class: "field-error chip-error", id: messageId }, chip.problem));
+  }));
+  const bad = state.uris.some((chip) => chip.problem);
+  if (bad) $("redirect-uri").setAttribute("aria-invalid", "true");
+  else if (!$("error-redirect_uris").textContent) $("redirect-uri").removeAttribute("aria-invalid");
+}
+
+// The service's verdict on one URI, shown on its chip as soon as it is added.
+async function checkUri(chip) {
+  try {
+    const verdict = await state.api.request("POST", "/v1/redirect-uri-checks", { body: { uri: chip.uri } });
+    chip.problem = verdict.problem;
+  } catch (error) {
+    chip.problem = error.errors && error.errors.uri ? messagesOf(error.errors.uri).join(" ") : null;
+  }
+  if (state.uris.includes(chip)) renderUris();
 }
 
 function addTypedUri() {
   const input = $("redirect-uri");
   const uri = input.value.trim();
-  if (uri && !state.uris.includes(uri)) state.uris.push(uri);
   input.value = "";
+  if (!uri || state.uris.some((chip) => chip.uri === uri)) return null;
+  const chip = { uri, problem: null };
+  state.uris.push(chip);
   renderUris();
+  return checkUri(chip);
 }
 
 function renderChoices(containerId, choices, checked) {
@@ -154,7 +183,10 @@ function renderSecretMode() {
 export function openClientDialog(options) {
   const { catalogue, limits, client } = options;
   const editing = Boolean(client);
-  state = { ...options, editing, uris: editing ? [...client.redirect_uris] : [], sent: null };
+  state = {
+    ...options, editing, sent: null,
+    uris: editing ? client.redirect_uris.map((uri) => ({ uri, problem: null })) : [],
+  };
   form.reset();
   clearErrors();
   $("client-dialog-title").textContent = editing ? `Edit ${client.name}` : "Create client";
@@ -188,7 +220,7 @@ function requestBody() {
     body.generate_secret = true;
   }
   if (info.redirect_uris) {
-    body.redirect_uris = [...state.uris];
+    body.redirect_uris = state.uris.map((chip) => chip.uri);
     body.grant_types = checkedValues("grant-types");
     body.response_types = checkedValues("response-types");
   }
@@ -203,24 +235,31 @@ function requestBody() {
   return body;
 }
 
-function checkBeforeSending() {
-  if (secretMode() !== "enter") return true;
-  const secret = $("client-secret").value;
-  if (!secret) {
-    showErrors({ secret: ["Enter a secret, or choose to generate one."] });
-    return false;
+// What the page knows before asking the service, added to what the service says,
+// so one Save shows every problem at once.
+function localErrors() {
+  const errors = {};
+  if (secretMode() === "enter") {
+    if (!$("client-secret").value) errors.secret = ["Enter a secret, or choose to generate one."];
+    else if (!checkSecretPair()) errors.secret_confirmation = ["The secrets do not match."];
   }
-  if (!checkSecretPair()) {
-    $("client-secret-again").focus();
-    return false;
+  const bad = state.uris.filter((chip) => chip.problem);
+  if (bad.length) errors.redirect_uris = bad.map((chip) => `${chip.uri}: ${chip.problem}`);
+  return errors;
+}
+
+function merged(local, remote) {
+  const errors = { ...remote };
+  for (const [field, messages] of Object.entries(local)) {
+    if (!(field in errors)) errors[field] = messages;
   }
-  return true;
+  return errors;
 }
 
 async function save() {
   clearErrors();
-  if (!$("oauth2-fields").hidden && $("redirect-uri").value.trim()) addTypedUri();
-  if (!checkBeforeSending()) return;
+  if (!$("oauth2-fields").hidden && $("redirect-uri").value.trim()) await addTypedUri();
+  const local = localErrors();
   const body = requestBody();
   if (state.editing && !Object.keys(body).length) {
     dialog.close();
@@ -239,41 +278,14 @@ async function save() {
     const { onSaved, returnFocus } = state;
     dialog.close();
     if (saved && saved.secret) showSecret(saved, returnFocus);
-    onSaved(saved);
+    onSaved(saved, state.editing ? "edited" : "created");
   } catch (error) {
-    showErrors(error.errors || {}, describe(error));
+    const remote = error.errors || {};
+    showErrors(merged(local, remote), describe(error));
+    // Not a verdict on the fields (a conflict, a stale copy, no connection): say so too.
+    if (!Object.keys(remote).length) $("client-form-error").textContent = describe(error);
     $("client-save").disabled = false;
   }
-}
-
-function showSecret(client, returnFocus) {
-  const secretDialog = $("secret-dialog");
-  $("shown-secret-client").textContent = `${client.name} (${client.key})`;
-  const owner = client.type === "oauth1" ? "consumer" : "client";
-  $("secret-warning").textContent = `This secret will not be shown again. Copy it now and give it to the ${owner}'s owner; if it is lost, set a new one.`;
-  $("shown-secret").value = client.secret;
-  $("copy-status").textContent = "";
-  secretDialog.addEventListener("close", () => {
-    $("shown-secret").value = "";  // gone from the page once the dialog closes
-    if (returnFocus) returnFocus();
-  }, { once: true });
-  secretDialog.showModal();
-  $("copy-secret").focus();
-}
-
-async function copySecret() {
-  const input = $("shown-secret");
-  try {
-    await navigator.clipboard.writeText(input.value);
-  } catch {
-    // No Clipboard API outside a secure context: copy the selection instead.
-    input.select();
-    if (!document.execCommand("copy")) {
-      $("copy-status").textContent = "Copying is not allowed here: select the secret and copy it by hand.";
-      return;
-    }
-  }
-  $("copy-status").textContent = "Copied.";
 }
 
 $("client-type").addEventListener("change", () => renderType(RECOMMENDED));
@@ -298,4 +310,3 @@ form.addEventListener("submit", (event) => {
   event.preventDefault();
   save();
 });
-$("copy-secret").addEventListener("click", copySecret);

@@ -7,9 +7,11 @@ let pending = null;
 
 // Shows the question; `action` runs on confirm. Its error is shown in the dialog,
 // which stays open so the administrator can read it or cancel.
-export function confirmAction({ title, text, ok, danger = false, action, returnFocus }) {
+// `details`: nodes shown under the question (what changed, the redirect URIs).
+export function confirmAction({ title, text, details = [], ok, danger = false, action, returnFocus }) {
   $("confirm-title").textContent = title;
   $("confirm-text").textContent = text;
+  $("confirm-details").replaceChildren(...details);
   $("confirm-error").textContent = "";
   const button = $("confirm-ok");
   button.textContent = ok;

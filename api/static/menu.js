@@ -1,9 +1,24 @@
 // The row menu: a button that opens a list of actions (WAI-ARIA menu button pattern).
 // Enter, Space or ArrowDown opens it on the first item; arrows, Home and End move;
 // Escape or Tab closes it and focus goes back to the button.
+// The list is positioned against the window (position: fixed), below its button or,
+// when the window has no room there, above it: no scroll area, pager or the
+// window's edge can hide an item, whichever row the menu belongs to.
 import { h } from "./dom.js";
 
+const GAP_PX = 4;
 let openMenu = null;
+
+function place(menu) {
+  const { button, list } = menu;
+  const anchor = button.getBoundingClientRect();
+  const height = list.offsetHeight;
+  const below = window.innerHeight - anchor.bottom - GAP_PX;
+  const upwards = height > below && anchor.top - GAP_PX >= height;
+  list.dataset.placement = upwards ? "above" : "below";
+  list.style.top = `${upwards ? anchor.top - GAP_PX - height : anchor.bottom + GAP_PX}px`;
+  list.style.right = `${Math.max(GAP_PX, document.documentElement.clientWidth - anchor.right)}px`;
+}
 
 function close(menu, refocus) {
   menu.list.hidden = true;
@@ -15,6 +30,10 @@ function close(menu, refocus) {
 document.addEventListener("click", (event) => {
   if (openMenu && !openMenu.root.contains(event.target)) close(openMenu, false);
 });
+// The list follows its button when the page scrolls or the window changes size.
+const follow = () => { if (openMenu) place(openMenu); };
+window.addEventListener("scroll", follow, { passive: true, capture: true });
+window.addEventListener("resize", follow);
 
 // actions: [{ label, run }]; label names the row for screen readers.
 export function rowMenu(label, actions) {
@@ -33,6 +52,7 @@ export function rowMenu(label, actions) {
   const open = (index) => {
     if (openMenu && openMenu !== menu) close(openMenu, false);
     list.hidden = false;
+    place(menu);
     button.setAttribute("aria-expanded", "true");
     openMenu = menu;
     buttons[(index + buttons.length) % buttons.length].focus();

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from playwright.async_api import Browser, Locator, Page, expect
+from playwright.async_api import Browser, FloatRect, Locator, Page, expect
 
 from tests.e2e.browser import open_page, screenshot
 from tests.e2e.conftest import Service
@@ -83,3 +83,29 @@ async def confirm(page: Page, button: str) -> None:
 
 async def expect_colour(locator: Locator, colour: str) -> None:
     await expect(locator.get_by_role("rowheader")).to_have_css("color", colour)
+
+
+async def expect_unobstructed(page: Page, locator: Locator) -> None:
+    """The element lies inside the window and nothing covers its centre: a pointer reaches it."""
+    await expect(locator).to_be_in_viewport(ratio=1)
+    box = await locator.bounding_box()
+    assert box is not None
+    hit = await locator.evaluate(
+        "(element, [x, y]) => element.contains(document.elementFromPoint(x, y))",
+        [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
+    assert hit, "another element covers it"
+
+
+async def open_row_menu(page: Page, name: str) -> Locator:
+    """Open a row's menu with the pointer; every item must be reachable by it."""
+    await page.get_by_role("button", name=f"Actions for {name}").click()
+    menu = page.get_by_role("menu", name=f"Actions for {name}")
+    await expect(menu).to_be_visible()
+    for item in await menu.get_by_role("menuitem").all():
+        await expect_unobstructed(page, item)
+    return menu
+
+
+def overlaps(a: FloatRect, b: FloatRect) -> bool:
+    return not (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+                or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])

@@ -22,6 +22,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu",
                   "--disable-sync", "--no-first-run"]
 SCREENSHOTS = Path(__file__).with_name("screenshots")
 DESKTOP = {"width": 1280, "height": 800}
+LAPTOP = {"width": 1366, "height": 768}
 NARROW = {"width": 390, "height": 844}
 TIMEOUT_MS = 10_000
 

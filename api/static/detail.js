@@ -1,0 +1,98 @@
+// The detail view of one client: every field, its secret's facts and its history.
+// Opened from the table (the client's name); it reads the client and its history
+// afresh, so what it shows is the service's current state, not the table's copy.
+import { $, h, formatTime } from "./dom.js";
+import { describe } from "./api.js";
+import { copyText } from "./copy.js";
+import { notify } from "./notice.js";
+import { uriList } from "./uris.js";
+import { ACTION_TEXT, fieldsText, lastStatusChange, readHistory } from "./history.js";
+
+export const STATUS_TEXT = { pending: "Waiting for approval", approved: "Approved", disapproved: "Disapproved" };
+const dialog = $("detail-dialog");
+let returnFocus = null;
+
+const time = (iso) => h("time", { datetime: iso }, formatTime(iso));
+const list = (values) => (values.length ? values.join(", ") : "—");
+
+function fact(term, ...value) {
+  return [h("dt", {}, term), h("dd", {}, ...value)];
+}
+
+function keyCopy(client) {
+  return h("span", { class: "key-line" },
+    h("code", { class: "key", title: client.key }, client.key),
+    h("button", {
+      type: "button", class: "copy", "aria-label": `Copy the key of ${client.name}`,
+      onclick: async () => notify(await copyText(client.key) ? "Key copied." : "Copying is not allowed here: select the key and copy it by hand.",
+        "done"),
+    }, "Copy"));
+}
+
+function statusFact(client, history) {
+  const change = lastStatusChange(history);
+  const by = change && change.actor ? ` by ${change.actor}` : "";
+  return [h("span", { class: `status status-${client.status}` }, STATUS_TEXT[client.status]),
+    " since ", time(client.status_changed_at), by];
+}
+
+function secretFacts(client) {
+  const rotated = client.secret_rotated_at
+    ? ["last replaced ", time(client.secret_rotated_at)] : ["never replaced since the client was created"];
+  const previous = client.previous_secrets.length
+    ? h("ul", { class: "plain" }, client.previous_secrets.map((secret) =>
+      h("li", {}, "a previous secret stays valid until ", time(secret.expires_at))))
+    : h("span", {}, "; no previous secret is valid");
+  return [h("span", {}, "Set, never shown; ", ...rotated), previous];
+}
+
+export function historyList(items) {
+  if (!items.length) return h("p", { class: "note" }, "Nothing recorded yet.");
+  return h("ol", { class: "history" }, items.map((entry) => h("li", {},
+    h("span", { class: "history-action" }, ACTION_TEXT[entry.action] || entry.action),
+    entry.outcome !== "applied" ? h("span", { class: "history-outcome" }, ` (${entry.outcome})`) : null,
+    " by ", h("span", { class: "history-actor" }, entry.actor || "the service"), ", ", time(entry.at),
+    entry.fields.length ? h("span", { class: "history-fields" }, `: ${fieldsText(entry.fields)}`) : null)));
+}
+
+function render(client, info, history) {
+  $("detail-title").textContent = client.name;
+  const oauth2 = info.redirect_uris;
+  $("detail-body").replaceChildren(
+    h("dl", { class: "facts" },
+      fact("Type", info.label),
+      fact(info.key_label, keyCopy(client)),
+      fact("Status", ...statusFact(client, history)),
+      fact("Created", time(client.created_at)),
+      fact("Last changed", time(client.updated_at)),
+      oauth2 && fact("Redirect URIs", client.redirect_uris.length ? uriList(client.redirect_uris) : "—"),
+      oauth2 && fact("Grant types", list(client.grant_types)),
+      oauth2 && fact("Response types", list(client.response_types)),
+      fact("Secret", ...secretFacts(client))),
+    h("h3", {}, "History"),
+    historyList(history));
+}
+
+// openDetail({ api, key, catalogue, returnFocus })
+export async function openDetail({ api, key, catalogue, returnFocus: back }) {
+  returnFocus = back;
+  $("detail-title").textContent = "Loading…";
+  $("detail-body").replaceChildren();
+  $("detail-error").textContent = "";
+  dialog.showModal();
+  $("detail-close").focus();
+  try {
+    const [client, history] = await Promise.all([
+      api.request("GET", `/v1/clients/${encodeURIComponent(key)}`), readHistory(api, key)]);
+    render(client, catalogue.find((t) => t.type === client.type), history);
+  } catch (error) {
+    $("detail-title").textContent = "Client";
+    $("detail-error").textContent = describe(error);
+  }
+}
+
+$("detail-close").addEventListener("click", () => dialog.close());
+dialog.addEventListener("close", () => {
+  if (returnFocus) returnFocus();
+  returnFocus = null;
+});
