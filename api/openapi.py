@@ -4,7 +4,7 @@ Every route of `api.routes.ROUTES` appears, documented by its own fields: the
 marshmallow schemas of its request and answers (the same classes the views
 use) and the problems it can answer. The problems a route can give by its kind
 are added here, so a route added without documentation is still listed with
-them: a protected route can answer 401, 403, 429 and 503; a route with a body 400,
+them: a protected route can answer 401, 403, 429 and 503; a route with a body 400, 408,
 413 and 415; one with path parameters 404; a protected POST takes an
 Idempotency-Key and can answer 409 and 422; one taking If-Match, 412.
 
@@ -78,6 +78,8 @@ _PROBLEMS: dict[int, str] = {
     401: "No valid bearer token.",
     403: "The token lacks the permission this route needs (`missing_permission`).",
     404: "There is no such resource.",
+    408: "The request body did not arrive within CLIENTKEYS_BODY_TIMEOUT_S; nothing was done "
+         "and the connection is closed.",
     409: "A conflicting request is in progress, or the client kept changing; try again.",
     412: "The client changed since the If-Match ETag was read; nothing was changed.",
     413: "The request body is larger than the service accepts.",
@@ -170,17 +172,17 @@ def _operation(route: Route, path_parameters: list[dict[str, Any]]) -> dict[str,
 
 
 def _problem_statuses(route: Route, request_headers: list[str], has_path: bool) -> set[int]:
-    statuses = set(route.problems)
+    statuses = set(route.problems) | {refusal.status for refusal in route.refusals}
     if route.permission is not None:
         statuses |= {401, 403, 429, 503}  # 429: api.limiter, after failed sign-ins
     if route.body is not None:
-        statuses |= {400, 413, 415}
+        statuses |= {400, 408, 413, 415}  # 408: api.json_body.read_body
     if route.query is not None:
         statuses.add(400)
     if has_path:
         statuses.add(404)
     if IDEMPOTENCY_KEY in request_headers:
-        statuses |= {400, 409, 413, 422}
+        statuses |= {400, 408, 409, 413, 422}  # it reads the body to fingerprint it
     if IF_MATCH in request_headers:
         statuses.add(412)
     return statuses
@@ -206,7 +208,8 @@ def _responses(route: Route, request_headers: list[str], has_path: bool
         if str(status) in responses:
             continue
         problem: dict[str, Any] = {
-            "description": _PROBLEMS.get(status, HTTPStatus(status).phrase),
+            "description": " ".join([_PROBLEMS.get(status, HTTPStatus(status).phrase),
+                                     *(r.reason for r in route.refusals if r.status == status)]),
             "content": {PROBLEM_TYPE: {"schema": ProblemSchema}},
         }
         if status == 400 and route.query is not None:

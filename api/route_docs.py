@@ -23,6 +23,14 @@ ID_MAX = 64
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A problem a route answers for a reason of its own, besides those of its kind."""
+
+    status: int
+    reason: str  # added to what the status means on every route
+
+
+@dataclass(frozen=True)
 class Answer:
     """One documented non-error answer of a route."""
 

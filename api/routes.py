@@ -35,7 +35,7 @@ from api.response_schemas import (
     StatsSchema,
     VerdictSchema,
 )
-from api.route_docs import ETAG, IF_MATCH, LOCATION, RETRY_AFTER, Answer
+from api.route_docs import ETAG, IF_MATCH, LOCATION, RETRY_AFTER, Answer, Refusal
 from common.client_view import ClientSchema
 from common.health import healthz
 from common.metrics import metrics_view
@@ -67,6 +67,7 @@ class Route:
     request_headers: tuple[str, ...] = ()  # e.g. If-Match
     answers: tuple[Answer, ...] = ()
     problems: tuple[int, ...] = ()  # further problem statuses of this route
+    refusals: tuple[Refusal, ...] = ()  # problems with a reason of this route's own
 
 
 _CLIENT = Answer(200, "The client.", ClientSchema, (ETAG,))
@@ -125,7 +126,10 @@ ROUTES: tuple[Route, ...] = (
           CLIENTS_VERIFY, summary="Check an OAuth 1.0a consumer's signed request (RFC 5849)",
           body=OAuth1VerifyRequest,
           answers=(Answer(200, "The verdict; `valid` only for a fresh request signed by an "
-                          "approved consumer.", OAuth1VerdictSchema),)),
+                          "approved consumer.", OAuth1VerdictSchema),),
+          refusals=(Refusal(503, "Or this gateway's nonce store is full, so a well-signed "
+                            "request can be neither accepted nor refused: Retry-After says "
+                            "when its oldest nonce leaves the window."),)),
     Route("GET", "/v1/operations/{id}", views.get_operation_view, "get_operation",
           CLIENTS_READ, summary="Read the outcome of a command",
           answers=(Answer(200, "The operation.", OperationSchema),)),

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from common.redirect_uris import REDIRECT_URI_MAX, redirect_uri_problem
+# Re-exported: the rules of a client include those of its redirect URIs.
+from common.redirect_uris import REDIRECT_URI_MAX as REDIRECT_URI_MAX
+from common.redirect_uris import redirect_uri_problem as redirect_uri_problem
 from common.visible_text import (
     has_bidi_controls,
     has_control_characters,

@@ -29,7 +29,8 @@ _LIST = validate.Length(max=100)
 # The API document states the domain's exact limits (metadata only: the rules
 # in common.clients check them, with their own messages).
 _NAME_DOC = {"minLength": 1, "maxLength": NAME_MAX,
-             "description": "Trimmed; no control characters."}
+             "description": "Trimmed; no control characters, bidirectional controls or "
+                            "line separators, and at least one visible character."}
 _SECRET_DOC = {"minLength": SECRET_MIN, "maxLength": SECRET_MAX}
 # Cursors are base64url. Their bound keeps a whole query string within the
 # HTTP layer's 8190-byte request line, however its other values are encoded.
@@ -43,7 +44,10 @@ def _strings(item: dict[str, Any] | None = None, **documented: Any) -> fields.Li
 
 def _redirect_uris() -> fields.List[str]:
     return _strings({"maxLength": REDIRECT_URI_MAX, "format": "uri"},
-                    maxItems=REDIRECT_URIS_MAX, description="Absolute; no fragment.")
+                    maxItems=REDIRECT_URIS_MAX,
+                    description="Absolute; no fragment, no user credentials, no port 0; https, "
+                                "http on a loopback host, or a reverse-domain private-use "
+                                "scheme (com.example.app:/cb).")
 
 
 def _grant_types() -> fields.List[str]:

@@ -50,8 +50,8 @@ def test_a_route_without_documentation_still_lists_its_problems() -> None:
     operation = _operation("POST", "/v1/clients/{key}/archive", build_document([bare]))
     assert operation["summary"] == "Archive client"
     assert [p["name"] for p in operation["parameters"]] == ["key", "Idempotency-Key"]
-    assert set(operation["responses"]) == {"400", "401", "403", "404", "409", "413", "422",
-                                           "429", "503"}
+    assert set(operation["responses"]) == {"400", "401", "403", "404", "408", "409", "413",
+                                           "422", "429", "503"}
     problem = operation["responses"]["404"]["content"]["application/problem+json"]
     assert problem["schema"] == {"$ref": "#/components/schemas/Problem"}
 
@@ -110,3 +110,30 @@ def test_every_string_of_a_request_is_bounded() -> None:
                 name = media["schema"]["$ref"].rsplit("/", 1)[-1]
                 visit(name, schemas[name])
     assert not unbounded
+
+
+def _reads_a_body(operation: dict[str, Any]) -> bool:
+    """A body of its own, or an Idempotency-Key, whose fingerprint reads the body."""
+    headers = {p.get("name") for p in operation.get("parameters", []) if p.get("in") == "header"}
+    return "requestBody" in operation or "Idempotency-Key" in headers
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
+def test_every_route_that_reads_a_body_can_answer_408(route: Route) -> None:
+    operation = _operation(route.method, route.path)
+    if _reads_a_body(operation):
+        assert "CLIENTKEYS_BODY_TIMEOUT_S" in operation["responses"]["408"]["description"]
+    else:
+        assert "408" not in operation["responses"]
+    assert _reads_a_body(_operation("POST", "/v1/clients/{key}/approve"))
+
+
+def test_a_route_says_why_it_refuses_for_reasons_of_its_own() -> None:
+    events = _operation("GET", "/v1/events")["responses"]
+    assert "CLIENTKEYS_EVENT_STREAMS_PER_TOKEN" in events["429"]["description"]
+    assert "failed sign-ins" in events["429"]["description"]  # the kind's reason stays
+    assert set(events["429"]["headers"]) == {"Retry-After"}
+    verify = _operation("POST", "/v1/oauth1/verify")["responses"]
+    assert "nonce store is full" in verify["503"]["description"]
+    assert "nonce" not in _operation("POST", "/v1/clients/{key}/verify")["responses"]["503"][
+        "description"]
