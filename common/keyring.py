@@ -14,8 +14,8 @@ worker therefore opens a command's secret and seals it again for the client it
 stores it in.
 
 Values sealed before this binding (absent `v` in their document) were all
-sealed with one constant; they still open with it until `clientkeys keys
-migrate` has sealed them again in the bound form.
+sealed with one constant; they still open with it until `clientkeys keys rotate
+--reencrypt-only` (worker.rekey) has sealed them again in the bound form.
 """
 
 from __future__ import annotations
