@@ -60,10 +60,15 @@ class SecretSlot(StrEnum):
     PREVIOUS = "previous"
 
 
+# The key last: slot names hold no NUL, so no two (key, slot) pairs give one value.
+# Made once per slot: every credential check builds one per secret it compares.
+_SLOT_PREFIXES = {slot: b"clientkeys/client-secret/v2\0" + slot.value.encode() + b"\0"
+                  for slot in SecretSlot}
+
+
 def client_secret_aad(client_key: str, slot: SecretSlot) -> bytes:
     """Associated data of a client's stored secret: its client key and its slot."""
-    # The key last: slot names hold no NUL, so no two (key, slot) pairs give one value.
-    return b"clientkeys/client-secret/v2\0" + slot.value.encode() + b"\0" + client_key.encode()
+    return _SLOT_PREFIXES[slot] + client_key.encode()
 
 
 def command_secret_aad(command_id: str, kind: str) -> bytes:
