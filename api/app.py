@@ -22,7 +22,7 @@ from api.jwt_tokens import JwtVerifier, verifier_from_settings
 from api.limiter import FailureLimiter
 from api.live_events import LiveEvents
 from api.oauth1_signatures import SignatureVerifier
-from api.observe import observe_middleware, return_request_id
+from api.observe import forbid_storing, observe_middleware, return_request_id
 from api.openapi import document_body
 from api.problems import problem_middleware
 from api.read_model import ClientReadModel
@@ -38,6 +38,9 @@ from common.settings import PREFIX, Settings, SettingsError, Unreachable
 from common.store import connect, database, ensure_indexes
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+# Failed secret checks one client may take from all sources together, in multiples
+# of the per-source limit, before each source that has failed is held back.
+CLIENT_CEILING_FACTOR = 10
 
 
 def create_app(settings: Settings, *, bus: MessageBus | None = None,
@@ -53,6 +56,7 @@ def create_app(settings: Settings, *, bus: MessageBus | None = None,
     app[REGISTRY_KEY] = registry if registry is not None else new_registry()
     app[keys.METRICS] = GatewayMetrics(app[REGISTRY_KEY])
     app.on_response_prepare.append(return_request_id)
+    app.on_response_prepare.append(forbid_storing)
     app[keys.SETTINGS] = settings
     app[keys.KEYRING] = settings.live_keyring()
     app[keys.AUTHENTICATOR] = authenticator
@@ -62,6 +66,8 @@ def create_app(settings: Settings, *, bus: MessageBus | None = None,
     app[keys.AUDITED_ROUTES] = frozenset(r.name for r in ROUTES if is_management(r))
     app[keys.SIGN_IN_FAILURES] = FailureLimiter("sign-in", settings.auth_failures_per_minute, 60)
     app[keys.SECRET_FAILURES] = FailureLimiter("secret", settings.secret_failures_per_minute, 60)
+    app[keys.CLIENT_SECRET_FAILURES] = FailureLimiter(
+        "client-secret", settings.secret_failures_per_minute * CLIENT_CEILING_FACTOR, 60)
     app[keys.OAUTH1_VERIFIER] = SignatureVerifier(window_s=settings.oauth1_window_s,
                                                   require_https=settings.oauth1_require_https)
     if authenticator.jwts is not None:
@@ -137,7 +143,7 @@ async def _mongodb(app: web.Application) -> AsyncIterator[None]:
     client = connect(uri, app_name="clientkeys-gateway")
     db = database(client)
     try:
-        await ensure_indexes(db)
+        await ensure_indexes(db, audit_retention_days=app[keys.SETTINGS].audit_retention_days)
     except PyMongoError as exc:
         await client.close()
         raise Unreachable("MongoDB", uri, exc) from None

@@ -7,8 +7,11 @@ broker did not take the command. Once a command is queued its worker records
 the entry, with the real outcome, so nothing is recorded twice. A replayed
 Idempotency-Key answer is not a new action and is not recorded.
 
-An unauthenticated request has no actor and is not an action of anyone; it is
-counted by the brute-force limiter instead. If MongoDB cannot take the entry,
+Only authenticated requests are recorded: a request without a valid token (a
+401, a 429 of the sign-in limiter, or a request that failed before its token
+was looked at) has no actor and is not an action of anyone, and writing it
+would let anyone fill the trail, and put any client key they like into it. It
+is counted by the brute-force limiter instead. If MongoDB cannot take the entry,
 the entry is logged (it holds no secret) and the answer goes out unchanged.
 """
 
@@ -24,6 +27,7 @@ from pymongo.errors import PyMongoError
 from api import keys
 from api.idempotency import REPLAYED_HEADER
 from api.observe import request_id
+from api.remote import caller_address
 from common.audit import AuditEntry, AuditOutcome
 from common.store import AUDIT, now
 
@@ -42,13 +46,13 @@ def _outcome(status: int) -> AuditOutcome:
 
 
 def _entry(request: web.Request, response: web.StreamResponse, action: str) -> AuditEntry:
-    principal = request.get(keys.PRINCIPAL)
+    principal = request[keys.PRINCIPAL]
     key = request.match_info.get("key")
     return AuditEntry(
-        id=str(uuid.uuid4()), at=now(), actor=principal.subject if principal else None,
+        id=str(uuid.uuid4()), at=now(), actor=principal.subject,
         action=action, client_key=key[:KEY_CHARS_KEPT] if key else None,
         outcome=_outcome(response.status), request_id=request_id(request),
-        remote_addr=request.remote, fields=request.get(keys.BODY_FIELDS, []),
+        remote_addr=caller_address(request), fields=request.get(keys.BODY_FIELDS, []),
         status=response.status, reason=response.reason)
 
 
@@ -56,7 +60,7 @@ def _entry(request: web.Request, response: web.StreamResponse, action: str) -> A
 async def audit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     action = request.match_info.route.name
-    if (action not in request.app[keys.AUDITED_ROUTES] or response.status == 401
+    if (action not in request.app[keys.AUDITED_ROUTES] or keys.PRINCIPAL not in request
             or request.get(keys.COMMAND_QUEUED) or REPLAYED_HEADER in response.headers):
         return response
     entry = _entry(request, response, action)

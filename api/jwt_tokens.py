@@ -5,14 +5,20 @@ key and which algorithm a token may use, and turns the verified claims into a
 `Principal`. The algorithms follow from what is configured: RS256/ES256 for the
 provider's JWKS or a PEM public key, HS256 only with a shared-secret file, never
 `none`. Each algorithm has its own key, so a token cannot pick an algorithm that
-turns a public key into an HMAC secret. `exp` is required; `iss` and `aud` are
-checked when configured, and `aud` must be configured with a JWKS URL, because
-a provider's keys sign tokens for every service of the platform.
+turns a public key into an HMAC secret.
+
+`exp`, `iss` and `aud` are required and checked, whatever the key source: a
+provider's keys (or a shared secret) sign tokens for every service of the
+platform, so without them a token meant for another service would open this
+one. A token may live at most `JWT_MAX_LIFETIME_S` (a stolen long-lived token
+is a standing key), and a JOSE `typ`, when present, must say it is a JWT or an
+access token (RFC 9068), so an ID token or another signed object is refused.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,13 +39,27 @@ MIN_HS256_SECRET_BYTES = 32
 MIN_RSA_BITS = 2048
 
 
+# JOSE `typ` values (case-insensitive, RFC 7515 4.1.9: `application/` may be left out).
+TOKEN_TYPES = frozenset({"jwt", "at+jwt"})
+
+
 @dataclass(frozen=True)
 class ClaimRules:
-    issuer: str | None = None
-    audience: str | None = None
+    issuer: str
+    audience: str
     permissions_claim: str = "permissions"
     subject_claim: str = "sub"
     leeway_s: float = 30.0
+    max_lifetime_s: int = 86400
+
+
+def _token_type_allowed(typ: object) -> bool:
+    if typ is None:
+        return True
+    if not isinstance(typ, str):
+        return False
+    typ = typ.lower()
+    return typ.removeprefix("application/") in TOKEN_TYPES
 
 
 def permissions_in(value: object) -> frozenset[str]:
@@ -97,19 +117,27 @@ class JwtVerifier:
         algorithm = header.get("alg")
         if not isinstance(algorithm, str) or algorithm not in self.algorithms:
             raise jwt.InvalidAlgorithmError(f"algorithm {str(algorithm)[:20]!r} is not allowed")
+        if not _token_type_allowed(header.get("typ")):
+            raise jwt.InvalidTokenError(f"typ {str(header.get('typ'))[:20]!r} is not a JWT")
         rules = self._rules
-        required = ["exp", rules.subject_claim]
-        required += ["iss"] if rules.issuer else []
-        required += ["aud"] if rules.audience else []
         claims = jwt.decode(
             token, await self._key(algorithm, header.get("kid")), algorithms=[algorithm],
             audience=rules.audience, issuer=rules.issuer, leeway=rules.leeway_s,
-            options={"require": required, "verify_aud": rules.audience is not None,
+            options={"require": ["exp", "iss", "aud", rules.subject_claim],
                      "enforce_minimum_key_length": True})
         subject = claims[rules.subject_claim]
         if not isinstance(subject, str) or not subject.strip():
             raise jwt.InvalidTokenError(f"claim {rules.subject_claim!r} is not a subject")
+        self._check_lifetime(claims)
         return claims
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        # PyJWT has checked that exp (and iat, when present) are numbers.
+        issued = claims.get("iat")
+        start = issued if isinstance(issued, int | float) else time.time()
+        if claims["exp"] - start > self._rules.max_lifetime_s:
+            raise jwt.InvalidTokenError(
+                f"the token lives longer than {self._rules.max_lifetime_s} s")
 
     async def _key(self, algorithm: str, kid: object) -> jwt.PyJWK | PublicKey | bytes:
         if algorithm == "HS256" and self._hs256_secret is not None:
@@ -130,20 +158,22 @@ def verifier_from_settings(settings: Settings) -> JwtVerifier | None:
     """The verifier the settings describe; None when no JWT source is configured."""
     if not settings.jwt_configured:
         return None
+    missing = [f"{PREFIX}{name}" for name, value in
+               (("JWT_ISSUER", settings.jwt_issuer), ("JWT_AUDIENCE", settings.jwt_audience))
+               if not value]
+    if missing or settings.jwt_issuer is None or settings.jwt_audience is None:
+        raise SettingsError(
+            f"{' and '.join(missing)} must be set with a JWT source ({PREFIX}JWT_JWKS_URL, "
+            "JWT_PUBLIC_KEY_FILE or JWT_HS256_SECRET_FILE): the identity provider signs "
+            "tokens for other services too")
     jwks: JwksCache | None = None
     if settings.jwt_jwks_url:
-        if not settings.jwt_audience:
-            raise SettingsError(
-                f"{PREFIX}JWT_AUDIENCE must be set with {PREFIX}JWT_JWKS_URL: the identity "
-                "provider signs tokens for other services too")
-        if not settings.jwt_issuer:
-            log.warning("%sJWT_ISSUER is not set: tokens of any issuer signed by a key of "
-                        "the JWKS are accepted", PREFIX)
         jwks = JwksCache(settings.jwt_jwks_url, ttl_s=settings.jwks_cache_ttl_s,
                          min_refresh_s=settings.jwks_min_refresh_s)
     rules = ClaimRules(issuer=settings.jwt_issuer, audience=settings.jwt_audience,
                        permissions_claim=settings.jwt_permissions_claim,
-                       subject_claim=settings.jwt_subject_claim, leeway_s=settings.jwt_leeway_s)
+                       subject_claim=settings.jwt_subject_claim, leeway_s=settings.jwt_leeway_s,
+                       max_lifetime_s=settings.jwt_max_lifetime_s)
     return JwtVerifier(
         rules, jwks=jwks,
         public_key=(read_public_key(settings.jwt_public_key_file)

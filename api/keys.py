@@ -33,9 +33,11 @@ ROUTE_PERMISSIONS = web.AppKey("route_permissions", dict[str, str])
 AUDITED_ROUTES = web.AppKey("audited_routes", frozenset[str])
 # The OpenAPI document, built once from the route table (api.openapi).
 OPENAPI_DOCUMENT = web.AppKey("openapi_document", bytes)
-# Failed sign-ins per remote address, failed secret checks per client key.
+# Failed sign-ins per caller address; failed secret checks per client key and source,
+# and per client key alone (a ceiling that holds back only sources that failed).
 SIGN_IN_FAILURES = web.AppKey("sign_in_failures", FailureLimiter)
 SECRET_FAILURES = web.AppKey("secret_failures", FailureLimiter)
+CLIENT_SECRET_FAILURES = web.AppKey("client_secret_failures", FailureLimiter)
 # The clients as credential checks see them, and the checker that uses them.
 READ_MODEL = web.AppKey("read_model", ClientReadModel)
 SECRET_CHECKER = web.AppKey("secret_checker", SecretChecker)
@@ -48,6 +50,8 @@ METRICS = web.AppKey("metrics", GatewayMetrics)
 PRINCIPAL = web.RequestKey("principal", Principal)
 # The request's id: the caller's X-Request-ID when usable, else a new one.
 REQUEST_ID = web.RequestKey("request_id", str)
+# The caller's address, behind trusted proxies or not (api.remote).
+CALLER_ADDRESS = web.RequestKey("caller_address", str)
 # Names of the fields a request body tried to set (for the audit trail).
 BODY_FIELDS = web.RequestKey("body_fields", list[str])
 # Set once a command is queued: from then on its worker writes the audit entry.

@@ -1,11 +1,12 @@
-"""Brute force slowed down: failures counted per address or per client key.
+"""Brute force slowed down: failures counted per source.
 
 Each gateway keeps, in memory, a moving window of recent failures per key (the
-`limits` library): failed sign-ins per remote address, and failed secret
-checks per client key. Once a key has failed `limit` times within the window,
-every further attempt for it is answered 429 with `Retry-After` — whatever
-token or secret it carries, so the answer reveals nothing — until old failures
-leave the window. Successes are not counted.
+`limits` library): failed sign-ins per caller address, and failed secret
+checks per client key and source. Once a key has failed `limit` times within
+the window, its further failures are answered 429 with `Retry-After` until old
+failures leave the window. Only failures are counted and only failures are held
+back: a valid token, or the right secret from a source that has not failed, is
+always served, so nobody can shut out a caller by failing in its name.
 
 The counters are per gateway and start empty on restart: with N gateways an
 attacker gets at most N times the limit per window. That bounds guessing of
@@ -46,6 +47,11 @@ class FailureLimiter:
             return None
         stats = await self._windows.get_window_stats(self._item, key)
         return max(1, math.ceil(stats.reset_time - time.time()))
+
+    def has_failed(self, key: str) -> bool:
+        """Whether `key` failed at least once inside the window."""
+        last = self._last_failure.get(key[:KEY_CHARS])
+        return last is not None and time.monotonic() - last <= self._window_s
 
     async def failed(self, key: str) -> None:
         key = key[:KEY_CHARS]

@@ -18,10 +18,11 @@ import re
 import time
 import uuid
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from api import keys
+from api.remote import caller_address
 from common.logs import correlated
 
 log = logging.getLogger("clientkeys.http")
@@ -29,6 +30,9 @@ log = logging.getLogger("clientkeys.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 REQUEST_ID_HEADER = "X-Request-ID"
 UNMATCHED = "unmatched"
+NO_STORE = "no-store"
+# The admin page and its static files (api.page).
+PAGE_ROUTES = frozenset({"admin_page", "admin_page_script", "admin_page_style"})
 
 
 def request_id(request: web.Request) -> str:
@@ -44,6 +48,19 @@ def request_id(request: web.Request) -> str:
 async def return_request_id(request: web.Request, response: web.StreamResponse) -> None:
     """on_response_prepare: also reaches streamed answers and aiohttp's own error pages."""
     response.headers[REQUEST_ID_HEADER] = request_id(request)
+
+
+async def forbid_storing(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: no cache or proxy keeps any answer of the gateway.
+
+    Answers hold clients, secrets shown once, tokens' permissions and problems
+    about them; none is worth keeping. The admin page and its files (no data,
+    the same for everyone) keep their own `no-cache`, revalidated by ETag; their
+    errors do not.
+    """
+    if response.status < 400 and _route(request) in PAGE_ROUTES:
+        return
+    response.headers[hdrs.CACHE_CONTROL] = NO_STORE
 
 
 def _route(request: web.Request) -> str:
@@ -74,4 +91,4 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
                 log.log(level, "request", extra={"method": request.method, "route": route,
                                                  "status": status,
                                                  "duration_ms": round(elapsed * 1000, 2),
-                                                 "remote_addr": request.remote})
+                                                 "remote_addr": caller_address(request)})

@@ -1,10 +1,18 @@
 """The credential checks the platform's authorization servers call on every sign-in.
 
 Served from this gateway's read model (`api.read_model`), never from the
-database, and slowed down per client key after repeated failures.
+database, and slowed down after repeated failures per client key *and source*:
+the address of whoever presented the credential to the authorization server
+(`remote_addr` in the body), else the caller's own address. Keyed on the client
+key alone, anyone could shut out a client's right secret by failing on purpose.
+A coarser ceiling per client key bounds a guesser spread over many sources, but
+it holds back only sources that have failed for that key themselves: the right
+secret from a source that has not failed is always checked.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
@@ -14,6 +22,7 @@ from api.oauth1_nonces import NonceStoreUnavailable
 from api.oauth1_signatures import Consumer, SignedRequest, consumer_key_of
 from api.oauth1_signatures import Reason as OAuth1Reason
 from api.problems import Problem
+from api.remote import caller_address, limiter_source
 from api.verification import Reason
 from common.clients import ClientType, Status
 from common.json_responses import json_response
@@ -26,23 +35,39 @@ _OAUTH1 = OAuth1VerifyRequest()
 _GUESSES = frozenset({OAuth1Reason.BAD_SIGNATURE})
 
 
-async def _not_held_back(request: web.Request, key: str) -> None:
-    wait = await request.app[keys.SECRET_FAILURES].retry_after(key)
+def _source_key(request: web.Request, data: dict[str, Any], key: str) -> str:
+    """The limiter's key for this client and this source (the source first: keys are cut)."""
+    given = data.get("remote_addr")
+    source = str(given) if given is not None else caller_address(request)
+    return f"{limiter_source(source)} {key}"
+
+
+async def _not_held_back(request: web.Request, key: str, pair: str) -> None:
+    by_source = request.app[keys.SECRET_FAILURES]
+    wait = await by_source.retry_after(pair)
+    if wait is None and by_source.has_failed(pair):
+        wait = await request.app[keys.CLIENT_SECRET_FAILURES].retry_after(key)
     if wait is not None:
-        raise Problem(429, "Too many failed secret checks for this client; try again later.",
-                      headers={"Retry-After": str(wait)})
+        raise Problem(429, "Too many failed secret checks for this client from this source; "
+                      "try again later.", headers={"Retry-After": str(wait)})
     if not request.app[keys.READ_MODEL].loaded.is_set():
         raise Problem(503, "This gateway is still loading clients; try again shortly.",
                       headers={"Retry-After": "1"})
 
 
+async def _failed(request: web.Request, key: str, pair: str) -> None:
+    await request.app[keys.SECRET_FAILURES].failed(pair)
+    await request.app[keys.CLIENT_SECRET_FAILURES].failed(key)
+
+
 async def verify_client(request: web.Request) -> web.StreamResponse:
     data = _VERIFY.load(await read_json_object(request))
     key = request.match_info["key"]
-    await _not_held_back(request, key)
+    pair = _source_key(request, data, key)
+    await _not_held_back(request, key, pair)
     verdict = request.app[keys.SECRET_CHECKER].check(key, data["secret"], now())
     if verdict.reason is Reason.INVALID_CLIENT:
-        await request.app[keys.SECRET_FAILURES].failed(key)
+        await _failed(request, key, pair)
     return json_response(verdict.to_dict())
 
 
@@ -51,7 +76,8 @@ async def verify_oauth1_request(request: web.Request) -> web.StreamResponse:
     headers = {"Authorization": data["authorization"]} if "authorization" in data else {}
     signed = SignedRequest(data["method"], data["url"], headers, data.get("form"))
     key = consumer_key_of(signed) or ""
-    await _not_held_back(request, key)
+    pair = _source_key(request, data, key)
+    await _not_held_back(request, key, pair)
     client = request.app[keys.READ_MODEL].get(key)
     consumer = None
     if client is not None and client.type == ClientType.OAUTH1:
@@ -67,7 +93,7 @@ async def verify_oauth1_request(request: web.Request) -> web.StreamResponse:
                       "recent requests); nothing was decided, try again after Retry-After.",
                       headers={"Retry-After": str(exc.retry_after_s)}) from None
     if verdict.reason in _GUESSES:
-        await request.app[keys.SECRET_FAILURES].failed(key)
+        await _failed(request, key, pair)
     shown = consumer is not None and verdict.reason in (OAuth1Reason.OK,
                                                          OAuth1Reason.NOT_APPROVED)
     return json_response({"valid": verdict.valid, "reason": verdict.reason.value,

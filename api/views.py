@@ -20,6 +20,7 @@ from api.operations import get_operation, operation_view
 from api.preconditions import etag_headers, expected_version
 from api.problems import Problem
 from api.queries import BadCursor, ClientFilter, find_client, list_clients
+from api.remote import caller_address
 from api.route_docs import ID_MAX
 from common.audit import field_names
 from common.client_view import public_client
@@ -60,7 +61,7 @@ _LIST = ListClientsQuery()
 def _origin(request: web.Request) -> dict[str, Any]:
     """What every command carries about the request that made it."""
     return {"id": str(uuid.uuid4()), "actor": principal_of(request).subject,
-            "request_id": request_id(request), "remote_addr": request.remote,
+            "request_id": request_id(request), "remote_addr": caller_address(request),
             "issued_at": datetime.now(UTC)}
 
 

@@ -121,7 +121,7 @@ class RotateSecretRequest(_SecretFields):
                                        "CLIENTKEYS_MAX_GRACE_S); 0 ends it at once.")})
 
 
-SORTS = ("created_at", "-created_at", "name", "-name")
+SORTS = ("created_at", "-created_at", "name", "-name", "status", "-status")
 
 
 class ListClientsQuery(Schema):
@@ -155,8 +155,16 @@ class HistoryQuery(AuditQuery):
         exclude = ("client_key",)
 
 
+def _remote_addr() -> fields.IP:
+    return fields.IP(metadata={
+        "description": "The address of whoever presented the credential to the "
+                       "authorization server (IPv4 or IPv6): failed checks are held back per "
+                       "client and this address. Without it, the caller's own address."})
+
+
 class VerifySecretRequest(Schema):
     secret = fields.String(required=True, validate=validate.Length(min=1, max=4096))
+    remote_addr = _remote_addr()
 
 
 class OAuth1VerifyRequest(Schema):
@@ -172,3 +180,4 @@ class OAuth1VerifyRequest(Schema):
                            "description": "Its form-urlencoded body parameters, if any."})
     token_secret = fields.String(validate=_TEXT, metadata={
         "description": "The secret of the request's oauth_token, held by the caller."})
+    remote_addr = _remote_addr()

@@ -6,6 +6,7 @@ entry point prints it and exits, so nobody reads a traceback to fix a typo.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ PREFIX = "CLIENTKEYS_"
 LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _NAMESPACE_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -71,7 +73,11 @@ class Settings:
     event_streams_per_token: int = 5
     # Brute force (api.limiter): failures allowed per window before 429.
     auth_failures_per_minute: int = 20      # per remote address
-    secret_failures_per_minute: int = 10    # per client key
+    secret_failures_per_minute: int = 10    # per client key and source
+    # Reverse proxies whose X-Forwarded-For / Forwarded is believed (api.remote).
+    trusted_proxies: tuple[Network, ...] = ()
+    # How long audit entries are kept (a TTL index, common.store); 0 keeps them forever.
+    audit_retention_days: int = 400
     # The longest grace a secret rotation may give the replaced secret (common.secret_grace).
     max_grace_s: int = 7 * 24 * 3600
     # How often each gateway's read model is checked against MongoDB (api.read_model).
@@ -89,6 +95,8 @@ class Settings:
     jwt_permissions_claim: str = "permissions"
     jwt_subject_claim: str = "sub"
     jwt_leeway_s: float = 30.0
+    # The longest a JWT may live (exp - iat, or exp - now without iat).
+    jwt_max_lifetime_s: int = 86400
     jwks_cache_ttl_s: float = 300.0
     # At most one JWKS fetch per this many seconds, however many unknown `kid`s arrive.
     jwks_min_refresh_s: float = 30.0
@@ -149,6 +157,20 @@ def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float
     if not minimum <= value <= maximum:
         raise SettingsError(f"{PREFIX}{name} must be between {minimum:g} and {maximum:g}")
     return value
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[Network, ...]:
+    raw = env.get(PREFIX + name, "")
+    networks = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise SettingsError(f"{PREFIX}{name} must be comma-separated IP addresses or "
+                                f"CIDR networks, not {part[:60]!r}") from None
+    return tuple(networks)
 
 
 def _jwks_url(url: str) -> str | None:
@@ -221,6 +243,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         secret_failures_per_minute=int(_number(
             env, "SECRET_FAILURES_PER_MINUTE", defaults.secret_failures_per_minute, minimum=1,
             maximum=100_000, integer=True)),
+        trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
+        audit_retention_days=int(_number(
+            env, "AUDIT_RETENTION_DAYS", defaults.audit_retention_days, minimum=0,
+            maximum=36_500, integer=True)),
         max_grace_s=int(_number(env, "MAX_GRACE_S", defaults.max_grace_s, minimum=0,
                                 maximum=GRACE_LIMIT_S, integer=True)),
         read_model_reconcile_s=_number(
@@ -238,6 +264,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         jwt_subject_claim=text("JWT_SUBJECT_CLAIM", defaults.jwt_subject_claim),
         jwt_leeway_s=_number(env, "JWT_LEEWAY_S", defaults.jwt_leeway_s, minimum=0,
                              maximum=300, integer=False),
+        jwt_max_lifetime_s=int(_number(env, "JWT_MAX_LIFETIME_S", defaults.jwt_max_lifetime_s,
+                                       minimum=60, maximum=366 * 86400, integer=True)),
     )
 
 

@@ -14,14 +14,21 @@ from typing import Any
 import pymongo
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConfigurationError, ConnectionFailure, PyMongoError, WriteConcernError
+from pymongo.errors import (
+    ConfigurationError,
+    ConnectionFailure,
+    OperationFailure,
+    PyMongoError,
+    WriteConcernError,
+)
 
 CLIENTS = "clients"
 OPERATIONS = "operations"
 IDEMPOTENCY_KEYS = "idempotency_keys"
-# Append-only; kept until an operator archives it (no TTL: an audit trail that
-# expires on its own is not one).
+# Append-only; each entry is kept for CLIENTKEYS_AUDIT_RETENTION_DAYS (a TTL
+# index on `at`, kept in step with the setting by the gateway), or forever with 0.
 AUDIT = "audit"
+AUDIT_EXPIRY = "audit_expiry"
 # How long an Idempotency-Key is remembered (the IETF draft suggests 24 hours).
 IDEMPOTENCY_TTL_S = 24 * 3600
 # How long a finished operation stays readable at /v1/operations/{id}.
@@ -98,11 +105,46 @@ def database(client: AsyncMongoClient[Document]) -> AsyncDatabase[Document]:
         return client["clientkeys"]
 
 
-async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
+async def ensure_indexes(db: AsyncDatabase[Document], *,
+                         audit_retention_days: int | None = None) -> None:
+    """Every index; the audit trail's expiry too when `audit_retention_days` is
+    given (the gateway, which has the setting; 0 removes the expiry)."""
     await db[CLIENTS].create_indexes(CLIENT_INDEXES)
     await db[OPERATIONS].create_indexes(OPERATION_INDEXES)
     await db[IDEMPOTENCY_KEYS].create_indexes(IDEMPOTENCY_INDEXES)
     await db[AUDIT].create_indexes(AUDIT_INDEXES)
+    if audit_retention_days is not None:
+        await ensure_audit_expiry(db, audit_retention_days)
+
+
+async def ensure_audit_expiry(db: AsyncDatabase[Document], days: int) -> None:
+    """The TTL index on the audit entries' `at`, expiring them after `days` (0: never).
+
+    createIndex refuses an index that exists with other options, so a changed
+    setting is applied with collMod, or by dropping and creating the index where
+    the server does not take collMod.
+    """
+    collection = db[AUDIT]
+    existing = {index["name"]: index async for index in await collection.list_indexes()}
+    current = existing.get(AUDIT_EXPIRY)
+    seconds = days * 24 * 3600
+    if days == 0:
+        if current is not None:
+            await collection.drop_index(AUDIT_EXPIRY)
+        return
+    if current is None:
+        await collection.create_index([("at", ASCENDING)], name=AUDIT_EXPIRY,
+                                      expireAfterSeconds=seconds)
+        return
+    if current.get("expireAfterSeconds") == seconds:
+        return
+    try:
+        await db.command({"collMod": AUDIT,
+                          "index": {"name": AUDIT_EXPIRY, "expireAfterSeconds": seconds}})
+    except OperationFailure:
+        await collection.drop_index(AUDIT_EXPIRY)
+        await collection.create_index([("at", ASCENDING)], name=AUDIT_EXPIRY,
+                                      expireAfterSeconds=seconds)
 
 
 async def database_reachable(db: AsyncDatabase[Document], timeout_s: float = 1.0) -> bool:

@@ -139,17 +139,57 @@ async def test_a_required_claim_missing_is_refused(rsa_key: SigningKey, missing:
     assert await pem_verifier(rsa_key).authenticate(rsa_key.sign(token_claims)) is None
 
 
-async def test_issuer_and_audience_are_checked_only_when_configured(
-        rsa_key: SigningKey) -> None:
+async def test_issuer_and_audience_are_those_configured(rsa_key: SigningKey) -> None:
     token = rsa_key.sign(claims("ops-bot", CLIENTS_READ, iss="anyone", aud="anything"))
-    assert await pem_verifier(rsa_key, ClaimRules()).authenticate(token) is not None
+    assert await pem_verifier(rsa_key, ClaimRules("anyone", "anything")).authenticate(token) \
+        is not None
     assert await pem_verifier(rsa_key).authenticate(token) is None
 
 
 async def test_leeway_is_configurable(rsa_key: SigningKey) -> None:
     token = rsa_key.sign(claims("ops-bot", exp=int(time.time()) - 10))
-    assert await pem_verifier(rsa_key, ClaimRules(leeway_s=0)).authenticate(token) is None
-    assert await pem_verifier(rsa_key, ClaimRules(leeway_s=30)).authenticate(token) is not None
+    strict = ClaimRules(ISSUER, AUDIENCE, leeway_s=0)
+    assert await pem_verifier(rsa_key, strict).authenticate(token) is None
+    lenient = ClaimRules(ISSUER, AUDIENCE, leeway_s=30)
+    assert await pem_verifier(rsa_key, lenient).authenticate(token) is not None
+
+
+@pytest.mark.parametrize(("iat", "exp", "accepted"), [
+    (0, 3600, True),                  # an hour, the limit
+    (0, 3601, False),                 # a second more
+    (-7200, 600, False),              # issued two hours ago for two hours and ten minutes
+    (None, 3600, True),               # without iat: exp - now
+    (None, 3700, False),
+])
+async def test_a_token_may_live_at_most_the_maximum_lifetime(
+        rsa_key: SigningKey, iat: int | None, exp: int, accepted: bool) -> None:
+    now = int(time.time())
+    token_claims = claims("ops-bot", CLIENTS_READ, exp=now + exp)
+    if iat is None:
+        del token_claims["iat"]
+    else:
+        token_claims["iat"] = now + iat
+    rules = ClaimRules(ISSUER, AUDIENCE, max_lifetime_s=3600)
+    principal = await pem_verifier(rsa_key, rules).authenticate(rsa_key.sign(token_claims))
+    assert (principal is not None) is accepted
+
+
+@pytest.mark.parametrize(("typ", "accepted"), [
+    ("JWT", True), ("jwt", True), ("at+jwt", True), ("AT+JWT", True),
+    ("application/at+jwt", True), ("application/jwt", True),
+    ("JOSE", False), ("id_token+jwt", False), ("logout+jwt", False), (7, False),
+])
+async def test_the_jose_typ_when_present_must_be_a_jwt(rsa_key: SigningKey, typ: object,
+                                                       accepted: bool) -> None:
+    token = jwt.encode(claims("ops-bot", CLIENTS_READ), rsa_key.private, algorithm="RS256",
+                       headers={"kid": rsa_key.kid, "typ": typ})
+    principal = await pem_verifier(rsa_key).authenticate(token)
+    assert (principal is not None) is accepted
+
+
+async def test_a_token_without_typ_is_accepted(rsa_key: SigningKey) -> None:
+    token = hand_made({"alg": "HS256"}, claims("ops-bot", CLIENTS_READ), SECRET)
+    assert await pem_verifier(rsa_key, hs256_secret=SECRET).authenticate(token) is not None
 
 
 @pytest.mark.parametrize(("value", "expected"), [
@@ -273,20 +313,34 @@ def test_verifier_from_settings(tmp_path: Path, rsa_key: SigningKey) -> None:
     pem = write(tmp_path / "idp.pem", rsa_key.public_pem())
     secret = write(tmp_path / "hs256", SECRET)
     verifier = verifier_from_settings(Settings(jwt_public_key_file=pem,
-                                               jwt_hs256_secret_file=secret))
+                                               jwt_hs256_secret_file=secret,
+                                               jwt_issuer=ISSUER, jwt_audience=AUDIENCE))
     assert verifier is not None and verifier.algorithms == {"RS256", "HS256"}
     jwks = verifier_from_settings(Settings(jwt_jwks_url="https://idp.example.test/jwks",
                                            jwt_audience=AUDIENCE, jwt_issuer=ISSUER))
     assert jwks is not None and jwks.algorithms == {"RS256", "ES256"}
 
 
-def test_a_jwks_url_requires_an_audience(caplog: pytest.LogCaptureFixture) -> None:
-    with pytest.raises(SettingsError, match="CLIENTKEYS_JWT_AUDIENCE must be set"):
-        verifier_from_settings(Settings(jwt_jwks_url="https://idp.example.test/jwks"))
-    with caplog.at_level(logging.WARNING):
-        verifier_from_settings(Settings(jwt_jwks_url="https://idp.example.test/jwks",
-                                        jwt_audience=AUDIENCE))
-    assert "CLIENTKEYS_JWT_ISSUER is not set" in caplog.text
+@pytest.mark.parametrize("source", [
+    {"jwt_jwks_url": "https://idp.example.test/jwks"},
+    {"jwt_public_key_file": "idp.pem"},
+    {"jwt_hs256_secret_file": "hs256"},
+])
+@pytest.mark.parametrize(("given", "named"), [
+    ({}, "CLIENTKEYS_JWT_ISSUER and CLIENTKEYS_JWT_AUDIENCE must be set"),
+    ({"jwt_issuer": ISSUER}, "CLIENTKEYS_JWT_AUDIENCE must be set"),
+    ({"jwt_audience": AUDIENCE}, "CLIENTKEYS_JWT_ISSUER must be set"),
+])
+def test_every_jwt_source_requires_an_issuer_and_an_audience(
+        tmp_path: Path, rsa_key: SigningKey, source: dict[str, str], given: dict[str, str],
+        named: str) -> None:
+    write(tmp_path / "idp.pem", rsa_key.public_pem())
+    write(tmp_path / "hs256", SECRET)
+    files = {name: (value if name == "jwt_jwks_url" else tmp_path / value)
+             for name, value in source.items()}
+    with pytest.raises(SettingsError, match=named) as info:
+        verifier_from_settings(Settings().with_overrides(**files, **given))
+    assert "\n" not in str(info.value)
 
 
 def test_jwt_settings_are_read_from_the_environment() -> None:
@@ -299,7 +353,9 @@ def test_jwt_settings_are_read_from_the_environment() -> None:
         "CLIENTKEYS_JWT_PERMISSIONS_CLAIM": "scope",
         "CLIENTKEYS_JWT_SUBJECT_CLAIM": "client_id",
         "CLIENTKEYS_JWT_LEEWAY_S": "5",
+        "CLIENTKEYS_JWT_MAX_LIFETIME_S": "3600",
     })
+    assert settings.jwt_max_lifetime_s == 3600
     assert (settings.jwt_jwks_url, settings.jwt_issuer, settings.jwt_audience) == (
         "https://idp.example.test/jwks", ISSUER, AUDIENCE)
     assert settings.jwt_public_key_file == Path("/etc/ck/idp.pem")
@@ -309,7 +365,8 @@ def test_jwt_settings_are_read_from_the_environment() -> None:
     defaults = load_settings({})
     assert not defaults.jwt_configured
     assert (defaults.jwt_permissions_claim, defaults.jwt_subject_claim,
-            defaults.jwt_leeway_s) == ("permissions", "sub", 30)
+            defaults.jwt_leeway_s, defaults.jwt_max_lifetime_s) == ("permissions", "sub", 30,
+                                                                     86400)
     assert load_settings({"CLIENTKEYS_JWT_JWKS_URL": "http://localhost:8081/jwks"}
                          ).jwt_configured
 
@@ -322,6 +379,8 @@ def test_jwt_settings_are_read_from_the_environment() -> None:
     ("JWT_LEEWAY_S", "-1"),
     ("JWT_LEEWAY_S", "301"),
     ("JWT_LEEWAY_S", "soon"),
+    ("JWT_MAX_LIFETIME_S", "59"),
+    ("JWT_MAX_LIFETIME_S", "a day"),
 ])
 def test_bad_jwt_settings_name_the_variable(name: str, value: str) -> None:
     variable = f"CLIENTKEYS_{name}"

@@ -124,3 +124,36 @@ def test_operations_settings() -> None:
                             "CLIENTKEYS_METRICS_POLL_S": "2.5"})
     assert (chosen.worker_http_port, chosen.log_format, chosen.log_level,
             chosen.metrics_poll_s) == (0, "console", "DEBUG", 2.5)
+
+
+def test_trusted_proxies_are_comma_separated_networks_of_either_family() -> None:
+    assert load_settings({}).trusted_proxies == ()
+    proxies = load_settings({"CLIENTKEYS_TRUSTED_PROXIES":
+                             " 10.0.0.0/8, 192.0.2.7 ,2001:db8::/32,, ::1"}).trusted_proxies
+    assert [str(network) for network in proxies] == [
+        "10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32", "::1/128"]
+
+
+@pytest.mark.parametrize("value", ["10.0.0.0/33", "proxy.example.com", "10.0.0.1,nope",
+                                   "2001:db8::/129", "10.0.0.0/8;10.1.0.0/16"])
+def test_a_bad_trusted_proxy_names_the_variable(value: str) -> None:
+    with pytest.raises(SettingsError, match="CLIENTKEYS_TRUSTED_PROXIES") as info:
+        load_settings({"CLIENTKEYS_TRUSTED_PROXIES": value})
+    assert "\n" not in str(info.value)
+
+
+def test_audit_retention_defaults_to_400_days_and_0_keeps_forever() -> None:
+    assert load_settings({}).audit_retention_days == 400
+    assert load_settings({"CLIENTKEYS_AUDIT_RETENTION_DAYS": "0"}).audit_retention_days == 0
+    assert load_settings({"CLIENTKEYS_AUDIT_RETENTION_DAYS": "30"}).audit_retention_days == 30
+    for bad in ("-1", "a year", "1.5", "36501"):
+        with pytest.raises(SettingsError, match="CLIENTKEYS_AUDIT_RETENTION_DAYS"):
+            load_settings({"CLIENTKEYS_AUDIT_RETENTION_DAYS": bad})
+
+
+def test_jwt_maximum_lifetime_defaults_to_a_day() -> None:
+    assert load_settings({}).jwt_max_lifetime_s == 86400
+    assert load_settings({"CLIENTKEYS_JWT_MAX_LIFETIME_S": "600"}).jwt_max_lifetime_s == 600
+    for bad in ("0", "59", "soon"):
+        with pytest.raises(SettingsError, match="CLIENTKEYS_JWT_MAX_LIFETIME_S"):
+            load_settings({"CLIENTKEYS_JWT_MAX_LIFETIME_S": bad})
