@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import AsyncIterator
 
 import pytest
@@ -68,3 +69,28 @@ async def test_the_gateway_keeps_the_audit_expiry_of_its_setting(guarded: Servic
                async for index in await guarded.http.app[keys.DB][AUDIT].list_indexes()}
     assert indexes[AUDIT_EXPIRY]["key"] == {"at": 1}
     assert indexes[AUDIT_EXPIRY]["expireAfterSeconds"] == RETENTION_DAYS * 24 * 3600
+
+
+@pytest.fixture
+async def behind_proxy(settings: Settings, aiohttp_client: AiohttpClient,
+                       topology_cleanup: None) -> AsyncIterator[Service]:
+    """The gateway behind a reverse proxy on this machine (the test client's address)."""
+    proxied = settings.with_overrides(trusted_proxies=(ipaddress.ip_network("127.0.0.0/8"),))
+    async for running in start_service(proxied, aiohttp_client, 1):
+        yield running
+
+
+async def test_behind_a_trusted_proxy_entries_name_the_forwarded_caller(
+        behind_proxy: Service) -> None:
+    forwarded = {**behind_proxy.admin, "X-Forwarded-For": "6.6.6.6, 198.51.100.7, 127.0.0.5"}
+    response = await behind_proxy.request("POST", "/v1/clients", headers=forwarded,
+                                          json=oidc_client())
+    assert response.status == 201
+    key = (await response.json())["key"]
+    refused = await behind_proxy.request("POST", f"/v1/clients/{key}/approve", headers={
+        **behind_proxy.reader, "Forwarded": 'for="[2001:db8::9]:4711"'})
+    assert refused.status == 403
+    entries = sorted(await audit_entries(behind_proxy), key=lambda e: str(e["at"]))
+    # The worker's entry (from the command's remote_addr), then the gateway's own.
+    assert [(e["action"], e["remote_addr"]) for e in entries] == [
+        ("create_client", "198.51.100.7"), ("approve_client", "2001:db8::9")]

@@ -14,16 +14,24 @@ from typing import Any
 
 import aiohttp
 import pytest
+from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, Client
 
 from api import keys
 from api.principals import CLIENTS_VERIFY
 from common.settings import Settings
-from tests.e2e.conftest import AiohttpClient, Service, oidc_client, start_service
+from tests.e2e.conftest import (
+    AiohttpClient,
+    Service,
+    oauth1_client,
+    oidc_client,
+    start_service,
+)
 from tests.harness import add_token, bearer
 
 LIMIT = 20  # the default CLIENTKEYS_AUTH_FAILURES_PER_MINUTE
 SECRET_LIMIT = 10  # the default CLIENTKEYS_SECRET_FAILURES_PER_MINUTE
 RIGHT = "s3cret-value-for-tests"  # oidc_client()'s
+CONSUMER_SECRET = "consumer-secret-123"  # oauth1_client()'s
 WRONG = {"Authorization": "Bearer not-a-token"}
 
 
@@ -186,3 +194,32 @@ async def test_remote_addr_must_be_an_ip_address(guarded: Service, path: str,
     assert response.status == 400
     problem = await response.json()
     assert "remote_addr" in problem["errors"]
+
+
+def oauth1_signed(key: str, secret: str, nonce: str) -> dict[str, Any]:
+    """A request the consumer `key` signed with `secret` (HMAC-SHA256, in the header)."""
+    signer = Client(key, client_secret=secret, signature_method=SIGNATURE_HMAC_SHA256,
+                    nonce=nonce)
+    uri, headers, _ = signer.sign("https://api.example.com/photos", http_method="POST")
+    return {"method": "POST", "url": uri, "authorization": headers["Authorization"]}
+
+
+async def test_bad_oauth1_signatures_from_one_source_leave_the_consumer_working_from_another(
+        guarded: Service) -> None:
+    key = (await guarded.create(oauth1_client()))["key"]
+    assert (await guarded.request("POST", f"/v1/clients/{key}/approve")).status == 200
+    await guarded.http.app[keys.READ_MODEL].refresh(key)
+    authz = bearer(add_token(guarded.settings, "authz", CLIENTS_VERIFY))
+
+    async def check(secret: str, number: int, source: str) -> tuple[int, dict[str, Any]]:
+        body = {**oauth1_signed(key, secret, f"nonce{number:04d}{source}"),
+                "remote_addr": source}
+        response = await guarded.request("POST", "/v1/oauth1/verify", headers=authz, json=body)
+        return response.status, await response.json()
+
+    for number in range(SECRET_LIMIT):
+        status, verdict = await check("a-guess", number, "203.0.113.6")
+        assert (status, verdict["reason"]) == (200, "bad_signature")
+    assert (await check(CONSUMER_SECRET, 100, "203.0.113.6"))[0] == 429
+    status, verdict = await check(CONSUMER_SECRET, 101, "198.51.100.20")
+    assert (status, verdict["valid"], verdict["reason"]) == (200, True, "ok")
