@@ -17,6 +17,7 @@ access token (RFC 9068), so an ID token or another signed object is refused.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -73,6 +74,14 @@ def permissions_in(value: object) -> frozenset[str]:
     return frozenset(name for name in names if isinstance(name, str) and name in PERMISSIONS)
 
 
+def jwt_identity(issuer: object, subject: str) -> str:
+    """Issuer and subject: a subject is unique only within its issuer (OIDC Core 2).
+
+    JSON, so that no issuer and subject pair reads as another.
+    """
+    return "jwt:" + json.dumps([issuer if isinstance(issuer, str) else None, subject])
+
+
 def public_key_algorithm(key: PublicKey) -> str:
     return "RS256" if isinstance(key, rsa.RSAPublicKey) else "ES256"
 
@@ -109,8 +118,9 @@ class JwtVerifier:
         except jwt.PyJWTError as exc:
             log.info("bearer JWT refused: %s: %s", type(exc).__name__, str(exc)[:200])
             return None
-        return Principal(claims[self._rules.subject_claim],
-                         permissions_in(claims.get(self._rules.permissions_claim)))
+        subject = claims[self._rules.subject_claim]
+        return Principal(subject, permissions_in(claims.get(self._rules.permissions_claim)),
+                         identity=jwt_identity(claims.get("iss"), subject))
 
     async def _verified_claims(self, token: str) -> dict[str, Any]:
         header = jwt.get_unverified_header(token)

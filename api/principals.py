@@ -2,7 +2,10 @@
 
 A principal comes from a static API token (`api.tokens`) or from a JWT of the
 platform's identity provider (`api.jwt_tokens`); either way it is a subject and
-a set of permissions.
+a set of permissions. Its identity says which credential it is (a static token's
+id, or a JWT's issuer and subject): subjects are names an operator or an
+identity provider chooses, so two credentials may share one, and what is kept
+per caller (Idempotency-Key records) is kept per identity.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ _IMPLIES: dict[str, frozenset[str]] = {CONFIGURE_SERVER: frozenset({CLIENTS_READ
 class Principal:
     subject: str
     permissions: frozenset[str]
+    identity: str  # "token:<id>" or "jwt:" + JSON [issuer, subject]; see the docstring
 
     def allows(self, permission: str) -> bool:
         if permission == SIGNED_IN:

@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from api.principals import PERMISSIONS
-from api.tokens import TokensFileError, parse_tokens, token_digest
+from api.tokens import TokensFileError, parse_tokens, token_digest, token_id
 from common.private_files import locked, replace_privately
 
 # A recognisable prefix lets secret scanners find a leaked token.
 TOKEN_PREFIX = "ck_"
 TOKEN_BYTES = 32
-ID_LENGTH = 12
 _SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@:/+-]{0,127}$")
 
 Entries = list[dict[str, Any]]
@@ -41,7 +40,7 @@ class TokenEntry:
 
 
 def entry_id(digest: str) -> str:
-    return digest[:ID_LENGTH]
+    return token_id(digest)
 
 
 def _read(path: Path) -> Entries:

@@ -25,6 +25,8 @@ from api.principals import PERMISSIONS, Principal
 log = logging.getLogger(__name__)
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# A token's id: the first hex digits of its hash (what `clientkeys tokens list` shows).
+ID_LENGTH = 12
 
 
 class TokensFileError(ValueError):
@@ -33,6 +35,10 @@ class TokensFileError(ValueError):
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_id(digest: str) -> str:
+    return digest[:ID_LENGTH]
 
 
 def parse_tokens(text: str, source: str) -> dict[str, Principal]:
@@ -57,7 +63,8 @@ def parse_tokens(text: str, source: str) -> dict[str, Principal]:
             raise TokensFileError(
                 f"{source}: entry {position} ({subject}) has permissions other than "
                 f"{', '.join(PERMISSIONS)}")
-        principals[digest] = Principal(subject, frozenset(permissions))
+        principals[digest] = Principal(subject, frozenset(permissions),
+                                       identity=f"token:{token_id(digest)}")
     return principals
 
 

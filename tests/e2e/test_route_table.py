@@ -49,7 +49,7 @@ def live_routes(app: web.Application) -> list[LiveRoute]:
 def _lacking(permission: str) -> frozenset[str]:
     """Every known permission that does not grant `permission`."""
     return frozenset(p for p in PERMISSIONS
-                     if not Principal("probe", frozenset({p})).allows(permission))
+                     if not Principal("probe", frozenset({p}), "token:probe").allows(permission))
 
 
 def test_only_health_metrics_and_documents_are_public_in_the_table() -> None:

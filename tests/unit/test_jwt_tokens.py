@@ -21,6 +21,7 @@ from api.authenticator import Authenticator, looks_like_jwt
 from api.jwt_tokens import (
     ClaimRules,
     JwtVerifier,
+    jwt_identity,
     permissions_in,
     read_hs256_secret,
     read_public_key,
@@ -33,6 +34,11 @@ from tests.identity_provider import AUDIENCE, ISSUER, SigningKey, claims
 
 SECRET = b"an-hs256-secret-of-at-least-32-bytes!"
 RULES = ClaimRules(issuer=ISSUER, audience=AUDIENCE)
+
+
+def as_jwt(subject: str) -> str:
+    """The identity of a token the test provider issued for `subject`."""
+    return jwt_identity(ISSUER, subject)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +76,7 @@ async def test_a_token_signed_with_the_configured_public_key_is_a_principal(
     verifier = pem_verifier(key)
     assert verifier.algorithms == {key.algorithm}
     principal = await verifier.authenticate(key.sign(claims("ops-bot", CONFIGURE_SERVER)))
-    assert principal == Principal("ops-bot", frozenset({CONFIGURE_SERVER}))
+    assert principal == Principal("ops-bot", frozenset({CONFIGURE_SERVER}), as_jwt("ops-bot"))
     assert principal.allows(CLIENTS_READ)
 
 
@@ -84,7 +90,8 @@ async def test_hs256_only_when_a_shared_secret_is_configured(rsa_key: SigningKey
     assert await pem_verifier(rsa_key).authenticate(token) is None
     with_secret = pem_verifier(rsa_key, hs256_secret=SECRET)
     assert with_secret.algorithms == {"RS256", "HS256"}
-    assert await with_secret.authenticate(token) == Principal("svc", frozenset({CLIENTS_READ}))
+    assert await with_secret.authenticate(token) == Principal("svc", frozenset({CLIENTS_READ}),
+                                                             as_jwt("svc"))
     forged = jwt.encode(claims("svc", CLIENTS_READ), b"x" * 40, algorithm="HS256")
     assert await with_secret.authenticate(forged) is None
 
@@ -211,14 +218,14 @@ async def test_permissions_and_subject_claims_are_configurable(rsa_key: SigningK
     token = rsa_key.sign(claims("user-1", CONFIGURE_SERVER, client_id="deploy-pipeline",
                                 scope=f"openid {CLIENTS_READ} unknown:perm"))
     assert await pem_verifier(rsa_key, rules).authenticate(token) == Principal(
-        "deploy-pipeline", frozenset({CLIENTS_READ}))
+        "deploy-pipeline", frozenset({CLIENTS_READ}), as_jwt("deploy-pipeline"))
 
 
 async def test_a_token_without_known_permissions_is_a_principal_without_rights(
         rsa_key: SigningKey) -> None:
     principal = await pem_verifier(rsa_key).authenticate(
         rsa_key.sign(claims("ops-bot", "admin")))
-    assert principal == Principal("ops-bot", frozenset())
+    assert principal == Principal("ops-bot", frozenset(), as_jwt("ops-bot"))
     assert not principal.allows(CLIENTS_READ)
 
 
@@ -249,9 +256,10 @@ async def test_the_authenticator_asks_the_static_tokens_first_then_the_jwt_verif
                                         "permissions": [CONFIGURE_SERVER]}]))
     both = Authenticator(TokenStore(tokens_file), pem_verifier(rsa_key))
     jwt_token = rsa_key.sign(claims("ops-bot", CLIENTS_READ))
-    assert await both.authenticate("opaque-1") == Principal("alice",
-                                                            frozenset({CONFIGURE_SERVER}))
-    assert await both.authenticate(jwt_token) == Principal("ops-bot", frozenset({CLIENTS_READ}))
+    assert await both.authenticate("opaque-1") == Principal(
+        "alice", frozenset({CONFIGURE_SERVER}), f"token:{token_digest('opaque-1')[:12]}")
+    assert await both.authenticate(jwt_token) == Principal("ops-bot", frozenset({CLIENTS_READ}),
+                                                          as_jwt("ops-bot"))
     assert await both.authenticate("opaque-2") is None
     assert await Authenticator(TokenStore(tokens_file)).authenticate(jwt_token) is None
     assert await Authenticator(jwts=pem_verifier(rsa_key)).authenticate("opaque-1") is None

@@ -76,4 +76,4 @@ def test_bad_tokens_files_are_refused(tmp_path: Path, content: str) -> None:
     (CLIENTS_VERIFY, CLIENTS_READ, False),
 ])
 def test_what_each_permission_allows(held: str, asked: str, allowed: bool) -> None:
-    assert Principal("p", frozenset({held})).allows(asked) is allowed
+    assert Principal("p", frozenset({held}), "token:p").allows(asked) is allowed
