@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install browser wrk run test lint unit bench bench-smoke clean
+.PHONY: install browser wrk run test lint unit bench bench-smoke screenshots clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "clientkeys needs Python 3.11 or newer")'
@@ -58,6 +58,11 @@ lint: install
 ## make unit: the tests that need neither broker nor database (rules, handlers, deployment files)
 unit: install
 	$(BIN)/pytest tests/unit tests/deploy
+
+## make screenshots: the admin page's pictures in the README (docs/screenshots/), taken
+## again against `clientkeys dev` in Debian's Chromium
+screenshots: install browser
+	CLIENTKEYS_CHROMIUM=$(CHROMIUM) $(BIN)/python -m tests.e2e.page_screenshots
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -12,8 +12,8 @@ from api.auth import principal_of
 from api.json_body import read_json_object
 from api.principals import PERMISSIONS
 from common.clients import LIMITS, client_type_catalogue
-from common.redirect_uris import redirect_uri_problem
 from common.json_responses import json_response
+from common.redirect_uris import redirect_uri_problem
 
 # Longer than any redirect URI the rules accept, so a too-long one is answered by the rule.
 _URI_BOUND = 8192

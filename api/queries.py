@@ -28,7 +28,8 @@ from common.store import CLIENTS, LIVE, Document
 # No secret, current or previous, leaves the database through a read.
 _CLIENT_PROJECTION = {"secret": 0, "previous_secrets.secret": 0, "applied_commands": 0,
                       "outbox": 0}
-_SORT_FIELDS = {"created_at": "created_at", "name": "name_sort"}
+# By status the order is the status's name (approved, disapproved, pending), then `_id`.
+_SORT_FIELDS = {"created_at": "created_at", "name": "name_sort", "status": "status"}
 
 
 class BadCursor(ValueError):

@@ -147,7 +147,7 @@ function rowActions(client) {
     label: "Edit",
     run: () => openClientDialog({
       api, catalogue: session.catalogue, limits: session.limits, client,
-      returnFocus: back, onSaved: after(`${client.name} saved.`),
+      returnFocus: back, onSaved: (saved) => after(`${saved ? saved.name : client.name} saved.`)(),
     }),
   }];
   if (client.status !== "approved") {

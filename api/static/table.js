@@ -165,7 +165,8 @@ export class ClientTable {
     // Explicit roles: a narrow screen lays rows out as cards, and CSS display
     // would otherwise take the table semantics away from screen readers.
     const label = { "data-label": column.title, role: "cell", class: `col-${column.id}` };
-    const types = (values) => h("td", label, values.join(", ") || "—");
+    const types = (values) => h("td", label, values.length
+      ? h("ul", { class: "plain" }, values.map((value) => h("li", {}, value))) : "—");
     switch (column.id) {
       case "key": return h("td", label, this.keyCell(client));
       case "name": return h("th", { scope: "row", ...label, role: "rowheader" },

@@ -75,7 +75,8 @@ async def test_sort_by_name_ignores_case(service: Service,
     assert oldest == [c["key"] for c in seeded]
 
 
-@pytest.mark.parametrize("sort", ["created_at", "-created_at", "name", "-name"])
+@pytest.mark.parametrize("sort", ["created_at", "-created_at", "name", "-name", "status",
+                                  "-status"])
 async def test_paging_visits_every_client_once(service: Service, seeded: list[dict[str, Any]],
                                                sort: str) -> None:
     whole = [c["key"] for c in (await page(service, f"sort={sort}"))["items"]]
