@@ -9,7 +9,10 @@ only place to answer it is the connection's request handler: here it gets a
 fixed problem document and one log line that name the kind of failure only.
 
 `run_gateway_server` does what `web.run_app` does (signals, graceful shutdown,
-the cleanup contexts) with that handler in place.
+the cleanup contexts) with that handler in place; `clientkeys dev` uses the same
+runner. aiohttp has no public hook for this, so `GatewayRunner` overrides
+`AppRunner._make_server` and rebuilds the server from its `_loop` and `_kwargs`:
+`tests/e2e/test_gateway_process_security.py` fails if a release changes them.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from pathlib import Path
 from aiohttp import web
 
 from api.app import create_app
+from api.http_server import GatewayRunner
 from api.principals import CONFIGURE_SERVER
 from api.tokens import token_digest
 from common.amqp_bus import connect_bus
@@ -67,7 +68,8 @@ async def _serve(settings: Settings, token: str, use_amqp: bool) -> None:
     client = connect(settings.mongodb_uri, app_name="clientkeys-dev")
     # One registry for both halves: the gateway's /metrics shows the worker's figures too.
     registry = new_registry()
-    runner = web.AppRunner(create_app(settings, bus=bus, registry=registry), access_log=None)
+    # The gateway's runner: a request it cannot read is answered without quoting it.
+    runner = GatewayRunner(create_app(settings, bus=bus, registry=registry), access_log=None)
     await runner.setup()
     worker = Worker(bus, database(client), namespace=settings.namespace,
                     prefetch=settings.worker_prefetch, keyring=settings.live_keyring(),
