@@ -395,3 +395,15 @@ def test_bad_jwt_settings_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(variable)) as info:
         load_settings({variable: value})
     assert "\n" not in str(info.value)
+
+
+async def test_a_refusal_names_none_of_the_headers_values(
+        rsa_key: SigningKey, caplog: pytest.LogCaptureFixture) -> None:
+    odd_typ = jwt.encode(claims("ops-bot"), rsa_key.private, algorithm="RS256",
+                         headers={"kid": rsa_key.kid, "typ": "typ-chosen-by-caller"})
+    odd_alg = hand_made({"alg": "alg-chosen-by-caller"}, claims("ops-bot"), None)
+    with caplog.at_level(logging.INFO, logger="api.jwt_tokens"):
+        for token in (odd_typ, odd_alg):
+            assert await pem_verifier(rsa_key).authenticate(token) is None
+    assert len([r for r in caplog.records if r.name == "api.jwt_tokens"]) == 2
+    assert "chosen-by-caller" not in caplog.text
