@@ -7,7 +7,8 @@ the address of whoever presented the credential to the authorization server
 key alone, anyone could shut out a client's right secret by failing on purpose.
 A coarser ceiling per client key bounds a guesser spread over many sources, but
 it holds back only sources that have failed for that key themselves: the right
-secret from a source that has not failed is always checked.
+secret from a source that has not failed is always checked. `remote_addr` is taken
+on the word of the caller, which holds `clients:verify`: an authorization server.
 """
 
 from __future__ import annotations
