@@ -26,7 +26,7 @@ from api.observe import forbid_storing, observe_middleware, return_request_id
 from api.openapi import document_body
 from api.problems import problem_middleware
 from api.read_model import ClientReadModel
-from api.routes import ROUTES, add_routes, is_management
+from api.routes import ROUTES, add_routes
 from api.stats import StatsPoller
 from api.tokens import TokensFileError, TokenStore
 from api.verification import SecretChecker
@@ -63,7 +63,7 @@ def create_app(settings: Settings, *, bus: MessageBus | None = None,
     app[keys.WAITER] = OutcomeWaiter()
     app[keys.ROUTE_PERMISSIONS] = add_routes(app)
     app[keys.OPENAPI_DOCUMENT] = document_body(ROUTES)
-    app[keys.AUDITED_ROUTES] = frozenset(r.name for r in ROUTES if is_management(r))
+    app[keys.AUDITED_ROUTES] = frozenset(r.name for r in ROUTES if r.is_management)
     app[keys.SIGN_IN_FAILURES] = FailureLimiter("sign-in", settings.auth_failures_per_minute, 60)
     app[keys.SECRET_FAILURES] = FailureLimiter("secret", settings.secret_failures_per_minute, 60)
     app[keys.CLIENT_SECRET_FAILURES] = FailureLimiter(

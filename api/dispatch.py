@@ -10,29 +10,21 @@ the operation's address.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from api import keys
-from api.operations import get_operation, operation_view, record_pending, withdraw
-from api.preconditions import etag_headers
+from api.command_answers import accepted_answer, outcome_answer
+from api.idempotency import keep_generated_secret
+from api.operations import get_operation, record_pending, withdraw
 from api.problems import Problem
 from common.bus import BrokerUnavailable
 from common.command_mac import sign_command
-from common.commands import Command, CreateClient, RemoveClient, UpdateClient, encode_command
-from common.json_responses import json_response
-from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
+from common.commands import Command, encode_command
+from common.outcomes import OperationStatus, Outcome
 from common.store import Document
-
-_ERROR_STATUS = {
-    ErrorCode.NOT_FOUND: 404,
-    ErrorCode.INVALID: 400,
-    ErrorCode.CONFLICT: 409,
-    ErrorCode.STALE: 412,
-}
 
 
 async def dispatch(request: web.Request, command: Command, *,
@@ -40,6 +32,10 @@ async def dispatch(request: web.Request, command: Command, *,
     app = request.app
     db, bus, waiter = app[keys.DB], app[keys.BUS], app[keys.WAITER]
     settings = app[keys.SETTINGS]
+    if generated_secret is not None:
+        # Kept sealed with the Idempotency-Key, if any, before anything is queued:
+        # a retry answered from the operation shows it as the first answer did.
+        await keep_generated_secret(request, generated_secret)
     pending = await record_pending(db, command)
     encoded, reply_to = encode_command(command), app[keys.REPLY_ADDRESS]
     # Signed, so that a worker applies only what a gateway sent (common.command_mac).
@@ -70,12 +66,8 @@ async def dispatch(request: web.Request, command: Command, *,
         # no wait at all nothing can have finished yet, so the 202 path skips the read.
         outcome = await _stored_outcome(db, command.id)
     if outcome is None:
-        body: dict[str, Any] = {"operation": operation_view(pending)}
-        if generated_secret is not None:
-            body["secret"] = generated_secret
-        return json_response(body, status=202,
-                             headers={"Location": f"/v1/operations/{command.id}"})
-    return _answer(command, outcome, generated_secret)
+        return accepted_answer(pending, generated_secret)
+    return outcome_answer(command.kind, outcome, generated_secret)
 
 
 async def _stored_outcome(db: AsyncDatabase[Document], operation_id: str) -> Outcome | None:
@@ -100,24 +92,3 @@ async def _wait(reply: asyncio.Future[Outcome], seconds: float) -> Outcome | Non
     except TimeoutError:
         return None
 
-
-def _answer(command: Command, outcome: Outcome, generated_secret: str | None) -> web.Response:
-    if outcome.status is OperationStatus.FAILED:
-        error = outcome.error or OperationError(ErrorCode.INTERNAL, "The command failed.")
-        status = _ERROR_STATUS.get(error.code, 500)
-        extra: dict[str, Any] = {"operation_id": outcome.operation_id}
-        if error.fields:
-            extra["errors"] = error.fields
-        raise Problem(status, error.message, **extra)
-    if isinstance(command, RemoveClient):
-        return web.Response(status=204)
-    body: dict[str, Any] = dict(outcome.client or {})
-    if isinstance(command, CreateClient | UpdateClient):
-        body["warnings"] = outcome.warnings
-    if generated_secret is not None:
-        body["secret"] = generated_secret
-    headers = etag_headers(body)
-    if isinstance(command, CreateClient):
-        headers["Location"] = f"/v1/clients/{outcome.client_key}"
-        return json_response(body, status=201, headers=headers)
-    return json_response(body, headers=headers)

@@ -7,6 +7,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from api.authenticator import Authenticator
 from api.gateway_metrics import GatewayMetrics
+from api.idempotency_records import Claim
 from api.limiter import FailureLimiter
 from api.live_events import LiveEvents
 from api.oauth1_signatures import SignatureVerifier
@@ -56,5 +57,7 @@ CALLER_ADDRESS = web.RequestKey("caller_address", str)
 BODY_FIELDS = web.RequestKey("body_fields", list[str])
 # Set once a command is queued: from then on its worker writes the audit entry.
 COMMAND_QUEUED = web.RequestKey("command_queued", bool)
+# The request's Idempotency-Key claim: the command id its record names (api.idempotency).
+IDEMPOTENCY_CLAIM = web.RequestKey("idempotency_claim", Claim)
 # Where workers send this gateway's outcomes.
 REPLY_ADDRESS = web.AppKey("reply_address", str)

@@ -5,7 +5,7 @@ marshmallow schemas of its request and answers (the same classes the views
 use) and the problems it can answer. The problems a route can give by its kind
 are added here, so a route added without documentation is still listed with
 them: a protected route can answer 401, 403, 429 and 503; a route with a body 400, 408,
-413 and 415; one with path parameters 404; a protected POST takes an
+413 and 415; one with path parameters 404; a management write takes an
 Idempotency-Key and can answer 409 and 422; one taking If-Match, 412.
 
 The document is built once, when the app is made, and served as it is.
@@ -67,9 +67,11 @@ _REQUEST_HEADERS: dict[str, dict[str, Any]] = {
                               "(412 otherwise).",
                "schema": {"type": "string"}},
     IDEMPOTENCY_KEY: {"name": IDEMPOTENCY_KEY, "in": "header", "required": False,
-                      "description": "The same key with the same request replays the first "
-                                     "answer; with a different request it is 422; kept 24 "
-                                     "hours, per caller.",
+                      "description": "The same key with the same request gets the first "
+                                     "request's answer and never applies the change twice "
+                                     "(409 while the first is still running); with a "
+                                     "different request it is 422; kept 24 hours, per "
+                                     "caller.",
                       "schema": {"type": "string", "pattern": "^[!#-~]{1,255}$"}},
 }
 # Why each problem status is answered, when the route does not say more.
@@ -150,8 +152,8 @@ def _operation(route: Route, path_parameters: list[dict[str, Any]]) -> dict[str,
     if route.query is not None:
         parameters.append({"in": "query", "schema": route.query})
     request_headers = list(route.request_headers)
-    if protected and route.method == "POST":
-        request_headers.append(IDEMPOTENCY_KEY)  # api.idempotency: every protected POST
+    if route.is_management:
+        request_headers.append(IDEMPOTENCY_KEY)  # api.idempotency: every management write
     parameters.extend(_REQUEST_HEADERS.get(name, {"name": name, "in": "header",
                                                   "schema": {"type": "string"}})
                       for name in request_headers)

@@ -69,6 +69,12 @@ class Route:
     problems: tuple[int, ...] = ()  # further problem statuses of this route
     refusals: tuple[Refusal, ...] = ()  # problems with a reason of this route's own
 
+    @property
+    def is_management(self) -> bool:
+        """A route that changes clients: each of its answers goes into the audit trail,
+        and it takes an Idempotency-Key (api.idempotency)."""
+        return self.permission == CONFIGURE_SERVER and self.method != "GET"
+
 
 _CLIENT = Answer(200, "The client.", ClientSchema, (ETAG,))
 _CHANGED = Answer(200, "The client, changed.", ChangedClientSchema, (ETAG,))
@@ -180,11 +186,6 @@ ROUTES: tuple[Route, ...] = (
           summary="The style sheet of the admin page",
           answers=(Answer(200, "The style sheet.", media_type="text/css"), _NOT_MODIFIED)),
 )
-
-
-def is_management(route: Route) -> bool:
-    """A route that changes clients: each of its answers goes into the audit trail."""
-    return route.permission == CONFIGURE_SERVER and route.method != "GET"
 
 
 def add_routes(app: web.Application) -> dict[str, str]:

@@ -6,7 +6,6 @@ reads go through `api.queries`.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +14,7 @@ from aiohttp import web
 from api import json_body, keys
 from api.auth import principal_of
 from api.dispatch import dispatch
+from api.idempotency import command_id
 from api.observe import request_id
 from api.operations import get_operation, operation_view
 from api.preconditions import etag_headers, expected_version
@@ -60,7 +60,7 @@ _LIST = ListClientsQuery()
 
 def _origin(request: web.Request) -> dict[str, Any]:
     """What every command carries about the request that made it."""
-    return {"id": str(uuid.uuid4()), "actor": principal_of(request).subject,
+    return {"id": command_id(request), "actor": principal_of(request).subject,
             "request_id": request_id(request), "remote_addr": caller_address(request),
             "issued_at": datetime.now(UTC)}
 

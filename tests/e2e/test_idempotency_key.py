@@ -1,4 +1,4 @@
-"""Idempotency-Key on POST: a retried request is answered, not applied again."""
+"""Idempotency-Key on management writes: a retried request is answered, not applied again."""
 
 from __future__ import annotations
 
@@ -101,3 +101,46 @@ async def test_a_malformed_key_is_400(service: Service) -> None:
                                      headers={**service.admin, "Idempotency-Key": "x" * 300})
     assert response.status == 400
     assert await client_count(service) == 0
+
+
+async def test_the_same_subject_on_another_token_has_keys_of_its_own(service: Service) -> None:
+    from api.principals import CONFIGURE_SERVER
+    from tests.harness import add_token, bearer
+
+    second_alice = bearer(add_token(service.settings, "alice", CONFIGURE_SERVER))
+    await service.request("POST", "/v1/clients", json=oauth1_client("A"),
+                          headers=with_key(service, "mine"))
+    response = await service.request("POST", "/v1/clients", json=oauth1_client("A"),
+                                     headers={**second_alice, "Idempotency-Key": '"mine"'})
+    assert response.status == 201
+    assert "Idempotent-Replayed" not in response.headers
+    assert await client_count(service) == 2
+
+
+async def test_credential_checks_ignore_the_key_and_write_nothing(service: Service) -> None:
+    created = await service.create(oauth1_client())
+    await service.request("POST", f"/v1/clients/{created['key']}/approve")
+    records = service.http.app[keys.DB]["idempotency_keys"]
+    await records.delete_many({})
+    checker = {**service.everything, "Idempotency-Key": "check-1"}
+    for secret, valid in (("consumer-secret-123", True), ("wrong-secret-1", False)):
+        response = await service.request("POST", f"/v1/clients/{created['key']}/verify",
+                                         json={"secret": secret}, headers=checker)
+        assert response.status == 200
+        assert (await response.json())["valid"] is valid  # not the first answer replayed
+        assert "Idempotent-Replayed" not in response.headers
+    assert await records.count_documents({}) == 0
+
+
+async def test_patch_and_delete_take_a_key_too(service: Service) -> None:
+    created = await service.create(oauth1_client())
+    path = f"/v1/clients/{created['key']}"
+    renamed = [await service.request("PATCH", path, json={"name": "Renamed"},
+                                     headers=with_key(service, "rename")) for _ in range(2)]
+    assert [r.status for r in renamed] == [200, 200]
+    assert renamed[1].headers["Idempotent-Replayed"] == "true"
+    assert (await renamed[1].json())["version"] == created["version"] + 1
+    removed = [await service.request("DELETE", path, headers=with_key(service, "remove"))
+               for _ in range(2)]
+    assert [r.status for r in removed] == [204, 204]  # not 404: the first answer again
+    assert removed[1].headers["Idempotent-Replayed"] == "true"
