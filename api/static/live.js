@@ -7,6 +7,9 @@
 
 const RECONNECT_MIN_MS = 1000;
 const RECONNECT_MAX_MS = 30000;
+// An open stream is not asked for its token again: while it is open the feed asks
+// GET /v1/me now and then, so a token that stops working does not stay "Live".
+const TOKEN_CHECK_MS = 15000;
 
 export class LiveFeed {
   // onEvent(type, data): "ready" after each (re)connect, "resync", or a client event.
@@ -23,11 +26,27 @@ export class LiveFeed {
 
   start() {
     this.run();
+    this.checker = setInterval(() => this.checkToken(), TOKEN_CHECK_MS);
   }
 
   stop() {
     this.stopped = true;
+    clearInterval(this.checker);
     if (this.controller) this.controller.abort();
+  }
+
+  async checkToken() {
+    try {
+      const response = await fetch("/v1/me", {
+        headers: { Authorization: `Bearer ${this.token}`, Accept: "application/json" }, cache: "no-store",
+      });
+      if (response.status === 401 && !this.stopped) {
+        this.stop();
+        this.onUnauthorized();
+      }
+    } catch {
+      // Unreachable: the stream's own reconnects say so.
+    }
   }
 
   async run() {
@@ -40,6 +59,7 @@ export class LiveFeed {
           signal: this.controller.signal, cache: "no-store",
         });
         if (response.status === 401) {
+          this.stop();
           this.onUnauthorized();
           return;
         }

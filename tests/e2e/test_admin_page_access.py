@@ -5,12 +5,14 @@ screen, many clients, and `make run`'s printed URL and token.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import subprocess
 from pathlib import Path
 
 from playwright.async_api import Browser, expect
 
+from api.principals import CONFIGURE_SERVER
 from common.devdb import free_port
 from tests.e2e.admin_page import (
     confirm,
@@ -23,6 +25,7 @@ from tests.e2e.admin_page import (
 )
 from tests.e2e.browser import NARROW, browser, open_page, screenshot, script_errors
 from tests.e2e.conftest import Service, oauth1_client, oidc_client
+from tests.harness import add_token, bearer
 from tests.processes import CLI, REPO, clean_env, stop, wait_for_line
 
 __all__ = ["browser"]  # the fixture
@@ -169,3 +172,21 @@ async def test_make_run_then_the_printed_url_and_token_are_all_a_newcomer_needs(
     finally:
         code = await asyncio.to_thread(stop, process)
     assert code == 0
+
+
+async def test_the_live_indicator_goes_off_when_the_token_stops_working(
+        service: Service, browser: Browser) -> None:
+    token = add_token(service.settings, "carol", CONFIGURE_SERVER)
+    page = await signed_in(browser, service, bearer(token))
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    # The token is taken out of the tokens file while the stream stays open.
+    assert service.settings.tokens_file is not None
+    entries = json.loads(service.settings.tokens_file.read_text())
+    kept = [entry for entry in entries if entry["subject"] != "carol"]
+    service.settings.tokens_file.write_text(json.dumps(kept))
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "off",
+                                                                 timeout=30_000)
+    await expect(page.get_by_role("alert").filter(has_text="no longer accepted")
+                 ).to_be_visible()
+    await expect(page.get_by_role("heading", name="OAuth clients")).to_be_hidden()
+    assert script_errors(page) == []
