@@ -154,6 +154,7 @@ async def _answer_retry(request: web.Request, records: AsyncCollection[Document]
         if claimed_at + DISPATCH_DEADLINE > at:
             raise _in_progress()  # the first request may be about to record it
         principal = request[keys.PRINCIPAL]
+        # A management route is named as the command kind it sends.
         if await fence(db, operation_id, request.match_info.route.name or "",
                        principal.subject, request_id(request)):
             return await _run_again(request, records, record)

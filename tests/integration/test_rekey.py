@@ -241,3 +241,18 @@ async def test_with_the_keyring_in_the_environment_rotate_only_re_encrypts(
     assert "--reencrypt-only" in capsys.readouterr().err
     assert await run_cli(settings, "keys", "rotate", "--reencrypt-only") == 0
     assert "nothing to re-encrypt" in capsys.readouterr().out
+
+
+async def test_a_generated_secret_kept_with_an_idempotency_key_moves_too(
+        db: AsyncDatabase[Document]) -> None:
+    aad = idempotent_response_aad("queued")
+    await db[IDEMPOTENCY_KEYS].insert_one({
+        "_id": "queued", "kid": "old", "fingerprint": "f", "state": "accepted",
+        "operation_id": "op-1", "secret": OLD.seal("generated-1", aad).to_document()})
+
+    report = await reencrypt(db, lambda: ROTATED)
+
+    assert report.reencrypted == {IDEMPOTENCY_KEYS: 1}
+    record = await db[IDEMPOTENCY_KEYS].find_one({"_id": "queued"})
+    assert record is not None and record["operation_id"] == "op-1"
+    assert opened(ROTATED, record["secret"], aad) == ("new", "generated-1")
