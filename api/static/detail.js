@@ -3,8 +3,7 @@
 // afresh, so what it shows is the service's current state, not the table's copy.
 import { $, h, formatTime } from "./dom.js";
 import { describe } from "./api.js";
-import { copyText } from "./copy.js";
-import { notify } from "./notice.js";
+import { keyLine } from "./copy.js";
 import { uriList } from "./uris.js";
 import { ACTION_TEXT, fieldsText, lastStatusChange, readHistory } from "./history.js";
 
@@ -17,16 +16,6 @@ const list = (values) => (values.length ? values.join(", ") : "—");
 
 function fact(term, ...value) {
   return [h("dt", {}, term), h("dd", {}, ...value)];
-}
-
-function keyCopy(client) {
-  return h("span", { class: "key-line" },
-    h("code", { class: "key", title: client.key }, client.key),
-    h("button", {
-      type: "button", class: "copy", "aria-label": `Copy the key of ${client.name}`,
-      onclick: async () => notify(await copyText(client.key) ? "Key copied." : "Copying is not allowed here: select the key and copy it by hand.",
-        "done"),
-    }, "Copy"));
 }
 
 function statusFact(client, history) {
@@ -61,7 +50,7 @@ function render(client, info, history) {
   $("detail-body").replaceChildren(
     h("dl", { class: "facts" },
       fact("Type", info.label),
-      fact(info.key_label, keyCopy(client)),
+      fact(info.key_label, keyLine(client)),
       fact("Status", ...statusFact(client, history)),
       fact("Created", time(client.created_at)),
       fact("Last changed", time(client.updated_at)),

@@ -3,7 +3,7 @@
 // GET /v1/clients; paging follows its cursors.
 import { $, h, formatDate, formatTime } from "./dom.js";
 import { describe } from "./api.js";
-import { copyText } from "./copy.js";
+import { keyLine } from "./copy.js";
 import { STATUS_TEXT } from "./detail.js";
 import { rowMenu } from "./menu.js";
 import { notify } from "./notice.js";
@@ -151,16 +151,6 @@ export class ClientTable {
     });
   }
 
-  keyCell(client) {
-    return h("div", { class: "key-line" },
-      h("code", { class: "key", title: client.key }, client.key),
-      h("button", {
-        type: "button", class: "copy", "aria-label": `Copy the key of ${client.name}`,
-        onclick: async () => notify(await copyText(client.key)
-          ? `Key of ${client.name} copied.` : "Copying is not allowed here: open the client and select its key."),
-      }, "Copy"));
-  }
-
   cell(column, client) {
     // Explicit roles: a narrow screen lays rows out as cards, and CSS display
     // would otherwise take the table semantics away from screen readers.
@@ -168,7 +158,7 @@ export class ClientTable {
     const types = (values) => h("td", label, values.length
       ? h("ul", { class: "plain" }, values.map((value) => h("li", {}, value))) : "—");
     switch (column.id) {
-      case "key": return h("td", label, this.keyCell(client));
+      case "key": return h("td", label, keyLine(client));
       case "name": return h("th", { scope: "row", ...label, role: "rowheader" },
         h("button", { type: "button", class: "open", onclick: () => this.onOpen(client) }, client.name));
       case "status": return h("td", label, h("span", { class: `status status-${client.status}` }, STATUS_TEXT[client.status]));
