@@ -39,3 +39,13 @@ async def test_old_failures_are_forgotten_while_recent_ones_still_count() -> Non
     await limiter.failed("recent")  # more than a window since the last pruning: prunes
     assert await limiter.retry_after("old") is None
     assert await limiter.retry_after("recent") is not None
+
+
+async def test_has_failed_tells_a_key_that_failed_inside_the_window() -> None:
+    limiter = FailureLimiter("t", limit=5, window_s=1)
+    assert not limiter.has_failed("k")
+    await limiter.failed("k")
+    assert limiter.has_failed("k") and not limiter.has_failed("other")
+    assert await limiter.retry_after("k") is None  # failed, but not held back yet
+    await asyncio.sleep(1.2)
+    assert not limiter.has_failed("k")
