@@ -7,6 +7,13 @@ broker has it": a command published while no queue is bound to the commands
 exchange comes back as returned and is reported as BrokerUnavailable.
 Connections are robust: aio-pika reconnects and re-declares exchanges, queues,
 bindings and consumers by itself after a broker restart.
+
+The durable topology (the four exchanges, the commands and dead-letter queues
+and their bindings) is declared only where it does not exist yet (a broker of
+one's own, tests). Where it exists, as deploy/rabbitmq/definitions.json makes
+it, each process only checks it passively, so a process's broker user needs no
+configure permission on it: each may configure only queues of its own
+(deploy/README.md, "Broker users").
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
-from aio_pika.exceptions import CONNECTION_EXCEPTIONS, AMQPError
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS, AMQPError, ChannelNotFoundEntity
 
 from common.bus import (
     BrokerUnavailable,
@@ -101,6 +108,8 @@ class AmqpBus:
         self._consumer_tag: str | None = None
         # Channels that consume (replies, event subscriptions, commands).
         self._consuming: list[AbstractChannel] = []
+        # The durable topology existed at start: it is only checked, never declared.
+        self._passive = False
 
     @classmethod
     async def connect(cls, url: str, topology: Topology, *,
@@ -116,10 +125,37 @@ class AmqpBus:
             raise
         return bus
 
+    async def _topology_exists(self) -> bool:
+        """Whether every durable exchange and queue is there (passive declares need no
+        permission); on a channel of its own, since a failed one closes its channel."""
+        t = self._topology
+        try:
+            async with self._connection.channel(publisher_confirms=False) as channel:
+                for exchange in t.exchanges:
+                    await channel.declare_exchange(exchange.name, passive=True, robust=False)
+                for queue in (t.commands_queue, t.dead_letter_queue):
+                    await channel.declare_queue(queue, passive=True, robust=False)
+        except ChannelNotFoundEntity:
+            return False
+        return True
+
+    async def _exchange(self, channel: AbstractChannel, name: str,
+                        kind: aio_pika.ExchangeType) -> AbstractExchange:
+        return await channel.declare_exchange(name, kind, durable=True, passive=self._passive)
+
     async def _declare(self) -> None:
         t = self._topology
+        self._passive = await self._topology_exists()
         channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
         self._publish_channel = channel
+        if self._passive:
+            self._commands_exchange = await self._exchange(
+                channel, t.commands_exchange, aio_pika.ExchangeType.DIRECT)
+            self._replies = await self._exchange(
+                channel, t.replies_exchange, aio_pika.ExchangeType.DIRECT)
+            self._events = await self._exchange(
+                channel, t.events_exchange, aio_pika.ExchangeType.TOPIC)
+            return
         dead = await channel.declare_exchange(
             t.dead_letter_exchange, aio_pika.ExchangeType.DIRECT, durable=True)
         dead_queue = await channel.declare_queue(
@@ -193,8 +229,8 @@ class AmqpBus:
         # declare and bind the same queue again after a reconnect.
         name = self._topology.reply_queue(uuid.uuid4().hex)
         queue = await channel.declare_queue(name, exclusive=True, auto_delete=True)
-        replies = await channel.declare_exchange(
-            self._topology.replies_exchange, aio_pika.ExchangeType.DIRECT, durable=True)
+        replies = await self._exchange(channel, self._topology.replies_exchange,
+                                       aio_pika.ExchangeType.DIRECT)
         await queue.bind(replies, routing_key=name)
 
         async def on_reply(message: AbstractIncomingMessage) -> None:
@@ -211,8 +247,8 @@ class AmqpBus:
         queue = await channel.declare_queue(
             self._topology.event_subscriber_queue(uuid.uuid4().hex), exclusive=True,
             auto_delete=True)
-        events = await channel.declare_exchange(
-            self._topology.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        events = await self._exchange(channel, self._topology.events_exchange,
+                                      aio_pika.ExchangeType.TOPIC)
         for pattern in patterns:
             await queue.bind(events, routing_key=pattern)
 
@@ -227,7 +263,7 @@ class AmqpBus:
         channel = await self._connection.channel(publisher_confirms=False)
         await channel.set_qos(prefetch_count=prefetch)
         queue = await channel.declare_queue(
-            self._topology.commands_queue, durable=True,
+            self._topology.commands_queue, durable=True, passive=self._passive,
             arguments=self._topology.commands_queue_arguments())
 
         async def on_command(message: AbstractIncomingMessage) -> None:

@@ -1,7 +1,8 @@
 """`clientkeys events tail`: the events as they are published, for people on call.
 
-A temporary subscriber: an exclusive, auto-delete queue with a name the broker
-makes, bound to the events exchange with the given patterns (default `#`). It
+A temporary subscriber: an exclusive, auto-delete queue of the subscriber
+prefix (`<ns>.subscriber.tail.<random>`, so the subscriber broker user may make
+it), bound to the events exchange with the given patterns (default `#`). It
 takes nothing from the services' own queues and goes away with its connection,
 so a tail leaves nothing behind however it ends. One line per event (time,
 type, client key, actor), or the event's JSON with `--json`. Events carry no
@@ -16,6 +17,7 @@ import asyncio
 import json
 import signal
 import sys
+import uuid
 from collections.abc import Callable
 from typing import Any, TextIO
 
@@ -102,7 +104,8 @@ def json_line(body: bytes, routing_key: str) -> str:
 async def tail(settings: Settings, patterns: list[str], *, as_json: bool = False,
                out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """Print events until SIGINT or SIGTERM (0) or until the broker goes away (1)."""
-    exchange_name = Topology(settings.namespace).events_exchange
+    topology = Topology(settings.namespace)
+    exchange_name = topology.events_exchange
     try:
         connection = await aio_pika.connect(
             settings.amqp_url, timeout=CONNECT_TIMEOUT_S,
@@ -139,7 +142,8 @@ async def tail(settings: Settings, patterns: list[str], *, as_json: bool = False
                 f"RabbitMQ at {redact_url(settings.amqp_url)} has no exchange "
                 f"{exchange_name!r}: is {PREFIX}NAMESPACE right, and has a gateway or "
                 "worker of it started once?") from None
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        queue = await channel.declare_queue(topology.subscriber_queue(f"tail.{uuid.uuid4().hex}"),
+                                            exclusive=True, auto_delete=True)
         for pattern in patterns:
             await queue.bind(exchange, routing_key=pattern)
         await queue.consume(on_message, no_ack=True)

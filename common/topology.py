@@ -55,6 +55,14 @@ class Topology:
         """A process's own exclusive queue on the events exchange (a gateway's read model)."""
         return f"{self.namespace}.events.{subscriber_id}"
 
+    def subscriber_queue(self, name: str) -> str:
+        """A subscribing service's queue on the events exchange (`clientkeys events tail`'s too).
+
+        The subscriber broker user may declare, bind and read queues of this prefix and
+        nothing else but the events exchange (deploy/rabbitmq/definitions.json).
+        """
+        return f"{self.namespace}.subscriber.{name}"
+
     def reply_queue(self, gateway_id: str) -> str:
         """A gateway's exclusive reply queue; also its routing key on the replies exchange."""
         return f"{self.namespace}.replies.{gateway_id}"

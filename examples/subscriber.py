@@ -12,7 +12,8 @@ import aio_pika
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 NAMESPACE = os.environ.get("CLIENTKEYS_NAMESPACE", "clientkeys")
-QUEUE = os.environ.get("QUEUE", "billing.clientkeys-events")  # your service's own queue
+# Your service's own queue, of the prefix a subscriber's broker user may declare and read.
+QUEUE = os.environ.get("QUEUE", f"{NAMESPACE}.subscriber.billing")
 
 
 async def main() -> None:
@@ -20,8 +21,8 @@ async def main() -> None:
     async with connection:
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=20)
-        events = await channel.declare_exchange(
-            f"{NAMESPACE}.events", aio_pika.ExchangeType.TOPIC, durable=True)
+        # Looked up, not declared: a subscriber may read the exchange, never configure it.
+        events = await channel.get_exchange(f"{NAMESPACE}.events")
         # Durable, so events published while this service is down wait for it.
         queue = await channel.declare_queue(
             QUEUE, durable=True, arguments={"x-queue-type": "quorum"})

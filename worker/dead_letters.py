@@ -20,12 +20,13 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.exceptions import ChannelNotFoundEntity
 from pymongo.asynchronous.database import AsyncDatabase
 
 from common import command_mac
 from common.commands import UndecodableCommand, decode_command
 from common.outcomes import ErrorCode, OperationError, OperationStatus
-from common.settings import Settings
+from common.settings import PREFIX, Settings, SettingsError
 from common.store import OPERATIONS, Document, connect, database, now
 from common.topology import Topology
 
@@ -56,8 +57,7 @@ def _dead_letter(message: AbstractIncomingMessage) -> DeadLetter:
 
 async def _take_all(channel: AbstractChannel, topology: Topology) -> list[DeadLetter]:
     """Every message of the queue, held unacknowledged until settled by the caller."""
-    queue = await channel.declare_queue(topology.dead_letter_queue, durable=True,
-                                        arguments=topology.dead_letter_queue_arguments())
+    queue = await channel.declare_queue(topology.dead_letter_queue, passive=True)
     taken = []
     while (message := await queue.get(no_ack=False, fail=False)) is not None:
         taken.append(_dead_letter(message))
@@ -104,9 +104,15 @@ async def run_dlq(settings: Settings, action: str, ids: list[str], everything: b
     client = connect(settings.mongodb_uri, app_name="clientkeys-dlq")
     try:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        commands = await channel.declare_exchange(
-            topology.commands_exchange, aio_pika.ExchangeType.DIRECT, durable=True)
-        letters = await _take_all(channel, topology)
+        try:
+            # Checked, not declared: the gateway's broker user may configure none of them.
+            commands = await channel.declare_exchange(topology.commands_exchange, passive=True)
+            letters = await _take_all(channel, topology)
+        except ChannelNotFoundEntity:
+            raise SettingsError(
+                f"RabbitMQ has no {topology.commands_exchange!r} exchange or "
+                f"{topology.dead_letter_queue!r} queue: is {PREFIX}NAMESPACE right, and has a "
+                "gateway or worker of it started once?") from None
         chosen = [] if action == "list" else _chosen(letters, ids, everything)
         db = database(client)
         for letter in chosen:

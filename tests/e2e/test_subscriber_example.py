@@ -35,7 +35,7 @@ def test_the_readme_shows_the_example_file_and_every_event_type() -> None:
 
 async def test_the_example_prints_each_bound_event_once(service: Service) -> None:
     namespace = service.settings.namespace
-    queue = f"{namespace}.example-subscriber"
+    queue = f"{namespace}.subscriber.example"
     env = clean_env(AMQP_URL=service.settings.amqp_url, CLIENTKEYS_NAMESPACE=namespace,
                     QUEUE=queue)
     process = await asyncio.create_subprocess_exec(
