@@ -30,6 +30,7 @@ from marshmallow import fields
 from common.amqp_bus import COMMAND_CONTENT_TYPE, EVENT_CONTENT_TYPE
 from common.client_view import ClientSchema
 from common.clients import ClientType
+from common.command_mac import KEY_ID_HEADER, MAC_HEADER, SCHEME, SCHEME_HEADER
 from common.commands import COMMAND_TYPES, CommandSchema, SealedSecretField
 from common.events import (
     SPEC_VERSION,
@@ -199,9 +200,32 @@ def _command_summary(command_type: type[Any], kind: str) -> str:
     return doc.strip().splitlines()[0]
 
 
+def _command_mac_headers() -> dict[str, Any]:
+    """The AMQP headers that authenticate a command (common.command_mac)."""
+    return {
+        "type": "object",
+        "description": "A worker applies a command only if these verify; otherwise it is "
+                       "dead-lettered unread and counted by "
+                       "`clientkeys_worker_commands_rejected_total`. HMAC-SHA256, under the "
+                       "command key derived from the keyring entry named by the key id, of "
+                       "the scheme, the key id, `message_id`, `reply_to` and the body, each "
+                       "prefixed by its length as 8 bytes big-endian.",
+        "required": [MAC_HEADER, KEY_ID_HEADER, SCHEME_HEADER],
+        "properties": {
+            MAC_HEADER: {"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$",
+                         "description": "The MAC, 32 bytes in unpadded base64url."},
+            KEY_ID_HEADER: {"type": "string", "minLength": 1,
+                            "description": "The keyring entry whose command key made it: "
+                                           "the current one when it was signed."},
+            SCHEME_HEADER: {"const": SCHEME, "description": "What was signed, and how."},
+        },
+    }
+
+
 def _commands(topology: Topology, channels: dict[str, Any], operations: dict[str, Any],
               messages: dict[str, Any], schemas: dict[str, Any]) -> None:
     names = []
+    schemas["CommandMacHeaders"] = _command_mac_headers()
     for kind, command_type in COMMAND_TYPES.items():
         name = command_message_name(kind)
         names.append(name)
@@ -218,6 +242,7 @@ def _commands(topology: Topology, channels: dict[str, Any], operations: dict[str
             "title": kind.replace("_", " ").capitalize(),
             "summary": _command_summary(command_type, kind),
             "contentType": COMMAND_CONTENT_TYPE,
+            "headers": {"$ref": _SCHEMAS + "CommandMacHeaders"},
             "payload": {"$ref": _SCHEMAS + _schema_name(name)},
             "bindings": {"amqp": {"messageType": kind, "bindingVersion": AMQP_BINDING_VERSION}},
         }
@@ -229,10 +254,13 @@ def _commands(topology: Topology, channels: dict[str, Any], operations: dict[str
                        f"them to the quorum queue `{topology.commands_queue}`; workers "
                        "compete on it. `message_id` and `correlation_id` are the command "
                        f"`id`; the outcome goes to `reply_to` through `{topology.replies_exchange}`"
-                       f". After {COMMAND_DELIVERY_LIMIT} failed deliveries a command is "
+                       f". Every command carries a MAC in its headers (`{MAC_HEADER}`, "
+                       f"`{KEY_ID_HEADER}`, `{SCHEME_HEADER}`) made by the gateway; one "
+                       "without a valid MAC is dead-lettered unread. "
+                       f"After {COMMAND_DELIVERY_LIMIT} failed deliveries a command is "
                        f"dead-lettered to `{topology.dead_letter_queue}`. Internal to "
                        "clientkeys: documented for operators, not for other services to "
-                       "publish to.",
+                       "publish to (only the gateways' broker user may).",
         "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in names},
         "bindings": {"amqp": {
             "is": "queue",
@@ -275,8 +303,10 @@ def build_document(namespace: str = DEFAULT_NAMESPACE) -> dict[str, Any]:
                 f"What clientkeys publishes on RabbitMQ (AMQP 0-9-1), for namespace "
                 f"`{namespace}`: every name below starts with the namespace "
                 f"(`CLIENTKEYS_NAMESPACE`, default `{DEFAULT_NAMESPACE}`). Subscribe to the "
-                f"topic exchange `{topology.events_exchange}` with a queue of your own bound "
-                "to routing keys `client.<type>.<event>`. Delivery is at least once: a "
+                f"topic exchange `{topology.events_exchange}` with a queue of your own "
+                f"(`{topology.subscriber_queue('<your service>')}`, the prefix a subscriber's "
+                "broker user may declare and read) bound to routing keys "
+                "`client.<type>.<event>`. Delivery is at least once: a "
                 "duplicate has the same `id` (= AMQP `message_id`); the events of one "
                 "client are published in the order they happened."),
         },

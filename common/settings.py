@@ -45,6 +45,8 @@ def redact_url(url: str) -> str:
 @dataclass(frozen=True)
 class Settings:
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # The file amqp_url was read from, if any: each process's own broker user and password.
+    amqp_url_file: Path | None = None
     mongodb_uri: str = "mongodb://127.0.0.1:27017/clientkeys"
     namespace: str = "clientkeys"
     http_host: str = "127.0.0.1"
@@ -205,13 +207,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     mongodb_uri = text("MONGODB_URI", defaults.mongodb_uri)
     if not mongodb_uri.startswith(("mongodb://", "mongodb+srv://")):
         raise SettingsError(f"{PREFIX}MONGODB_URI must start with mongodb:// or mongodb+srv://")
-    amqp_url = text("AMQP_URL", defaults.amqp_url)
-    if not amqp_url.startswith(("amqp://", "amqps://")):
-        raise SettingsError(f"{PREFIX}AMQP_URL must start with amqp:// or amqps://")
+    amqp_url = _amqp_url(text("AMQP_URL", ""), text("AMQP_URL_FILE", ""), defaults.amqp_url)
     tokens = text("TOKENS_FILE", "")
     keys_file = text("ENCRYPTION_KEYS_FILE", "")
     return Settings(
         amqp_url=amqp_url,
+        amqp_url_file=_path(text("AMQP_URL_FILE", "")),
         mongodb_uri=mongodb_uri,
         namespace=namespace,
         http_host=text("HTTP_HOST", defaults.http_host),
@@ -287,6 +288,26 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"{PREFIX}{name} must be true or false, not {raw!r}")
+
+
+def _amqp_url(url: str, url_file: str, default: str) -> str:
+    """The broker URL, or the file holding it (a per-process secret: its password)."""
+    if url and url_file:
+        raise SettingsError(f"set {PREFIX}AMQP_URL or {PREFIX}AMQP_URL_FILE, not both")
+    if url_file:
+        try:
+            url = Path(url_file).read_text().strip()
+        except OSError as exc:
+            raise SettingsError(f"{PREFIX}AMQP_URL_FILE: cannot read {url_file}: "
+                                f"{exc.strerror}") from None
+        if not url.startswith(("amqp://", "amqps://")):
+            raise SettingsError(f"{PREFIX}AMQP_URL_FILE: {url_file} must hold one amqp:// "
+                                "or amqps:// URL")
+        return url
+    url = url or default
+    if not url.startswith(("amqp://", "amqps://")):
+        raise SettingsError(f"{PREFIX}AMQP_URL must start with amqp:// or amqps://")
+    return url
 
 
 def _path(value: str) -> Path | None:

@@ -134,12 +134,13 @@ def structural_problems(document: dict[str, Any]) -> list[str]:
     return problems
 
 
-def payload_validator(document: dict[str, Any], message_name: str) -> Draft7Validator:
-    """A validator of the payload of `components.messages[message_name]`."""
+def payload_validator(document: dict[str, Any], message_name: str, part: str = "payload"
+                      ) -> Draft7Validator:
+    """A validator of the payload (or the `headers`) of `components.messages[message_name]`."""
     registry: Registry[Any] = Registry().with_resource(DOCUMENT_URI,
                                                        DRAFT7.create_resource(document))
     return Draft7Validator(
-        {"$ref": f"{DOCUMENT_URI}#/components/messages/{message_name}/payload"},
+        {"$ref": f"{DOCUMENT_URI}#/components/messages/{message_name}/{part}"},
         registry=registry)
 
 

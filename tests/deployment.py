@@ -66,14 +66,15 @@ def docker_compose_binary() -> Path:
 
 
 def compose_config(path: Path) -> dict[str, Any]:
-    """The file as Docker Compose reads it: validated, interpolated, normalised.
+    """The file as Docker Compose reads it: validated, interpolated, normalised, with
+    the services of every profile (the on-demand ones too).
 
     Run with an empty environment: a stack that needs a variable set by hand fails.
     """
     with tempfile.TemporaryDirectory() as home:
         result = subprocess.run(
             [str(docker_compose_binary()), "--project-directory", str(ROOT), "-f", str(path),
-             "config", "--format", "json"],
+             "--profile", "*", "config", "--format", "json"],
             capture_output=True, text=True, timeout=30, check=False,
             env={"PATH": os.defpath, "HOME": home})
     if result.returncode != 0:
@@ -312,6 +313,80 @@ def definitions_problems(definitions: dict[str, Any], topology: Topology) -> lis
          topology.dead_letter_queue, "/")}
     if bindings != want_bindings:
         problems.append(f"bindings {sorted(bindings)}, want {sorted(want_bindings)}")
+    return problems
+
+
+# The broker user of each kind of process in deploy/rabbitmq/definitions.json.
+BROKER_USERS = {"gateway": "clientkeys-gateway", "worker": "clientkeys-worker",
+                "subscriber": "clientkeys-subscriber"}
+PERMISSIONS = ("configure", "write", "read")
+# What a process's own queue names end with: a uuid4's 32 hex digits.
+_OWN = "0123456789abcdef0123456789abcdef"
+
+
+def broker_needs(topology: Topology) -> dict[str, set[tuple[str, str]]]:
+    """(permission, resource) each kind of process needs, from what its code does.
+
+    RabbitMQ's rules: declaring (not passively) needs configure on the queue;
+    binding needs write on the queue and read on the exchange; publishing, write
+    on the exchange; consuming or getting, read on the queue. The durable
+    topology exists already (the definitions), so it is only declared passively,
+    which needs nothing.
+    """
+    own_queues = (topology.reply_queue(_OWN), topology.event_subscriber_queue(_OWN))
+    subscriber_queues = (topology.subscriber_queue(f"tail.{_OWN}"),
+                         topology.subscriber_queue("billing"))
+    return {
+        # api: publish commands, its reply and read-model queues; `clientkeys dlq`.
+        "gateway": {("write", topology.commands_exchange),
+                    ("read", topology.replies_exchange), ("read", topology.events_exchange),
+                    ("read", topology.dead_letter_queue),
+                    *((permission, queue) for queue in own_queues
+                      for permission in PERMISSIONS)},
+        # worker: consume commands, publish events and replies.
+        "worker": {("read", topology.commands_queue), ("write", topology.events_exchange),
+                   ("write", topology.replies_exchange)},
+        # `clientkeys events tail` and any service subscribing: queues of its own prefix.
+        "subscriber": {("read", topology.events_exchange),
+                       *((permission, queue) for queue in subscriber_queues
+                         for permission in PERMISSIONS)},
+    }
+
+
+def broker_resources(topology: Topology) -> set[str]:
+    """Every name a permission could be asked for: the topology, each process's own
+    queues, and near misses of them."""
+    ns = topology.namespace
+    named = {name for needs in broker_needs(topology).values() for _, name in needs}
+    return named | {exchange.name for exchange in topology.exchanges} | {
+        topology.commands_queue, topology.dead_letter_queue, "amq.default", "amq.topic",
+        "amq.gen-JzTY20BRgKO-HjmUJj0wLg",
+        topology.reply_queue("not-hex"), topology.event_subscriber_queue(_OWN + "0"),
+        f"{ns}.subscriber", f"{ns}.commands2", f"x{ns}.commands", f"other.{ns}.events",
+        f"{ns}.commands.dead.x", f"{ns}xcommands"}
+
+
+def permission_problems(definitions: dict[str, Any], topology: Topology) -> list[str]:
+    """Each process's user is granted exactly what its job needs, nothing more.
+
+    RabbitMQ matches a permission's regular expression anywhere in the name
+    (Erlang's re:run), as re.search does.
+    """
+    granted = {(p["user"], p["vhost"]): p for p in definitions.get("permissions", [])}
+    problems = []
+    for role, needs in broker_needs(topology).items():
+        user = BROKER_USERS[role]
+        grant = granted.pop((user, "/"), None)
+        if grant is None:
+            problems.append(f"{user}: no permissions in /")
+            continue
+        for permission in PERMISSIONS:
+            for resource in sorted(broker_resources(topology)):
+                allowed = re.search(grant[permission], resource) is not None
+                if allowed != ((permission, resource) in needs):
+                    problems.append(f"{user} {'may' if allowed else 'may not'} {permission} "
+                                    f"{resource!r}")
+    problems += [f"{user}: permissions no process needs" for user, _ in granted]
     return problems
 
 

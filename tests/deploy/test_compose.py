@@ -45,7 +45,8 @@ def test_compose_cli_is_installed() -> None:
 def test_compose_file_is_valid_with_nothing_set_by_hand(compose: dict[str, Any]) -> None:
     # compose_config runs with an empty environment: no ${VAR:?} and no .env needed.
     assert set(compose["services"]) == {"init", "mongodb", "rabbitmq", "gateway", "worker",
-                                        "prometheus", "grafana"}
+                                        "events", "prometheus", "grafana"}
+    assert compose["services"]["events"]["profiles"] == ["tools"]  # on demand only
 
 
 @pytest.mark.parametrize(("path", "value"), [
@@ -113,10 +114,18 @@ def test_every_clientkeys_command_is_a_real_subcommand(compose: dict[str, Any]) 
     assert cli_problems(["gatway"]) != []
 
 
-def test_service_settings_are_known_and_valid(compose: dict[str, Any]) -> None:
+def test_service_settings_are_known_and_valid(compose: dict[str, Any],
+                                              tmp_path: Path) -> None:
+    url_file = tmp_path / "url"
+    url_file.write_text("amqp://user:password@rabbitmq:5672/\n")
     for name, service in _services_of_image(compose).items():
-        environment = service["environment"]
+        environment = dict(service["environment"])
         assert set(environment) <= SETTING_NAMES, name
+        if name == "events":  # a subscriber: the broker alone
+            assert set(environment) == {"CLIENTKEYS_AMQP_URL_FILE"}
+            continue
+        if name != "init":  # the file is in the process's own volume, here a stand-in
+            environment["CLIENTKEYS_AMQP_URL_FILE"] = str(url_file)
         settings = load_settings(environment)
         assert settings.http_port == HTTP_PORTS["gateway"]
         assert settings.worker_http_port == HTTP_PORTS["worker"]
@@ -125,11 +134,35 @@ def test_service_settings_are_known_and_valid(compose: dict[str, Any]) -> None:
     assert "CLIENTKEYS_WORKER_PORT" not in SETTING_NAMES  # a typo would be caught
 
 
-def test_secrets_volume_is_written_only_by_init(compose: dict[str, Any]) -> None:
-    for name, service in _services_of_image(compose).items():
-        (volume,) = [v for v in service["volumes"] if v["type"] == "volume"]
-        assert volume["source"] == "clientkeys-secrets"
-        assert volume.get("read_only", False) is (name != "init"), name
+def _volumes(service: dict[str, Any]) -> dict[str, tuple[str, bool]]:
+    return {v["source"]: (v["target"], v.get("read_only", False))
+            for v in service.get("volumes", []) if v["type"] == "volume"}
+
+
+def test_secrets_are_written_only_by_init_and_each_broker_url_read_by_its_process(
+        compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    broker = "/var/lib/clientkeys-broker"
+    secrets = ("clientkeys-secrets", "/var/lib/clientkeys")
+    assert _volumes(services["init"]) == {
+        secrets[0]: (secrets[1], False),
+        "gateway-broker": (f"{broker}/gateway", False),
+        "worker-broker": (f"{broker}/worker", False),
+        "subscriber-broker": (f"{broker}/subscriber", False),
+        "rabbitmq-definitions": (f"{broker}/rabbitmq", False)}
+    for process, role in (("gateway", "gateway"), ("worker", "worker"),
+                          ("events", "subscriber")):
+        mounted = _volumes(services[process])
+        own = {f"{role}-broker": (f"{broker}/{role}", True)}
+        # No process mounts another's broker URL; the subscriber no keyring either.
+        assert mounted == (own if process == "events" else {**own, secrets[0]: (secrets[1],
+                                                                                  True)})
+        assert services[process]["environment"]["CLIENTKEYS_AMQP_URL_FILE"] == (
+            f"{broker}/{role}/url")
+    assert _volumes(services["rabbitmq"])["rabbitmq-definitions"] == (
+        "/etc/rabbitmq/clientkeys", True)
+    assert services["rabbitmq"]["depends_on"]["init"]["condition"] == (
+        "service_completed_successfully")
 
 
 def test_mongodb_is_a_replica_set_that_initiates_itself(compose: dict[str, Any]) -> None:
@@ -150,7 +183,10 @@ def test_init_makes_a_keyring_and_a_token_once(tmp_path: Path) -> None:
     scripts = Path(sys.executable).parent  # where `clientkeys` is installed
     environment = {"PATH": f"{scripts}{os.pathsep}{os.defpath}",
                    "CLIENTKEYS_ENCRYPTION_KEYS_FILE": str(keys),
-                   "CLIENTKEYS_TOKENS_FILE": str(tokens)}
+                   "CLIENTKEYS_TOKENS_FILE": str(tokens),
+                   "BROKER_USERS_SCRIPT": str(DEPLOY / "compose" / "broker_users.py"),
+                   "BROKER_DEFINITIONS_TEMPLATE": str(DEPLOY / "rabbitmq" / "definitions.json"),
+                   "BROKER_DIR": str(tmp_path / "broker")}
 
     def run() -> str:
         return subprocess.run(["sh", str(INIT_SCRIPT)], env=environment, capture_output=True,

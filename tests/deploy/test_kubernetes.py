@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -11,6 +12,7 @@ from common.keyring import KeyringError
 from common.keyring_file import parse_keyring_file
 from common.settings import load_settings
 from tests.deployment import (
+    BROKER_USERS,
     HTTP_PORTS,
     K8S_DIR,
     SETTING_NAMES,
@@ -76,8 +78,14 @@ def test_deployment(resources: list[dict[str, Any]], component: str) -> None:
 def test_pods_get_settings_that_exist(resources: list[dict[str, Any]]) -> None:
     config = _one(resources, "ConfigMap", "clientkeys-config")["data"]
     secret = _one(resources, "Secret", "clientkeys-connections")["stringData"]
+    assert "CLIENTKEYS_AMQP_URL" not in secret  # each process has a broker user of its own
+    for component in HTTP_PORTS:
+        broker = _one(resources, "Secret", f"clientkeys-{component}-broker")["stringData"]
+        assert set(broker) == {"CLIENTKEYS_AMQP_URL"}
+        user = urlsplit(load_settings(broker).amqp_url).username
+        assert user == BROKER_USERS[component]
+    settings = load_settings({**config, **secret, **broker})  # every value parses
     assert set(config) | set(secret) <= SETTING_NAMES
-    settings = load_settings({**config, **secret})  # every value parses
     assert (settings.http_host, settings.http_port, settings.worker_http_port) == (
         "0.0.0.0", HTTP_PORTS["gateway"], HTTP_PORTS["worker"])
     files = _one(resources, "Secret", "clientkeys-files")["stringData"]
@@ -89,7 +97,8 @@ def test_pods_get_settings_that_exist(resources: list[dict[str, Any]]) -> None:
         pod = _one(resources, "Deployment", f"clientkeys-{component}")["spec"]["template"]
         sources = pod["spec"]["containers"][0]["envFrom"]
         assert sources == [{"configMapRef": {"name": "clientkeys-config"}},
-                           {"secretRef": {"name": "clientkeys-connections"}}]
+                           {"secretRef": {"name": "clientkeys-connections"}},
+                           {"secretRef": {"name": f"clientkeys-{component}-broker"}}]
 
 
 def test_gateway_service_and_autoscaler(resources: list[dict[str, Any]]) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from common.asyncapi import build_document, command_message_name
 from common.command_mac import (
     KEY_ID_HEADER,
     MAC_HEADER,
@@ -14,7 +15,9 @@ from common.command_mac import (
     sign_command,
     verify_command,
 )
+from common.commands import COMMAND_TYPES
 from common.keyring import Keyring, new_key_entry
+from tests.asyncapi_contract import payload_validator
 
 OLD = new_key_entry("old")
 NEW = new_key_entry("new")
@@ -89,3 +92,18 @@ def test_the_command_key_is_not_the_fingerprint_key() -> None:
     _, mac = keyring.command_mac(b"data")
     _, fingerprint = keyring.fingerprint(b"data")
     assert mac.hex() != fingerprint
+
+
+def test_the_asyncapi_document_describes_the_headers_a_gateway_sends() -> None:
+    document = build_document()
+    keyring = Keyring.parse(OLD)
+    for kind in COMMAND_TYPES:
+        name = command_message_name(kind)
+        assert document["components"]["messages"][name]["headers"] == {
+            "$ref": "#/components/schemas/CommandMacHeaders"}
+        validator = payload_validator(document, name, "headers")
+        headers = signed(keyring)
+        assert list(validator.iter_errors(headers)) == []
+        for broken in ({}, {**headers, MAC_HEADER: "short"},
+                       {**headers, SCHEME_HEADER: "hmac-sha1/v0"}):
+            assert list(validator.iter_errors(broken)) != [], broken
