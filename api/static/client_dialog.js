@@ -58,18 +58,20 @@ function clearErrors() {
   }
 }
 
+// A redirect URI's problem already shown on its chip is not repeated under the field.
+function notOnAChip(message) {
+  return !state.uris.some((chip) => chip.problem && message.includes(chip.problem));
+}
+
 function showErrors(errors, fallback) {
-  let first = null;
   const general = [];
   for (const [field, value] of Object.entries(errors)) {
-    const messages = messagesOf(value);
+    let messages = messagesOf(value);
+    if (field === "redirect_uris") messages = messages.filter(notOnAChip);
     if (field in ERROR_FIELDS) {
       $(`error-${field}`).textContent = messages.join(" ");
       const input = ERROR_FIELDS[field] && $(ERROR_FIELDS[field]);
-      if (input) {
-        input.setAttribute("aria-invalid", "true");
-        first = first || input;
-      }
+      if (input) input.setAttribute("aria-invalid", "true");
     } else {
       general.push(...messages);
     }
@@ -77,6 +79,8 @@ function showErrors(errors, fallback) {
   if (general.length || !Object.keys(errors).length) {
     $("client-form-error").textContent = general.length ? general.join(" ") : fallback;
   }
+  // The first field in the form's order, whatever order the errors came in.
+  const first = form.querySelector('input[aria-invalid="true"], select[aria-invalid="true"], .choices[aria-invalid="true"]');
   const target = first && first.matches("input, select") ? first : (first && first.querySelector("input"));
   if (target) target.focus();
   else if (general.length || !Object.keys(errors).length) $("client-form-error").scrollIntoView({ block: "nearest" });

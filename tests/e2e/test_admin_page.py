@@ -108,14 +108,14 @@ async def test_bad_input_is_shown_next_to_its_field(service: Service, browser: B
     await dialog.get_by_label("id_token token", exact=True).uncheck()
     await expect(warnings).to_have_count(0)
 
-    # The server's verdict on a plain-http redirect URI, next to the URIs.
+    # The server's verdict on a plain-http redirect URI, on its chip.
     await dialog.get_by_label("Re-type the client secret").fill(SECRET)
     await expect(dialog.locator("#error-secret_confirmation")).to_be_hidden()
     uri = dialog.get_by_role("textbox", name="Redirect URIs")
     await uri.fill("http://portal.example.com/cb")
     await uri.press("Enter")
     await dialog.get_by_role("button", name="Save").click()
-    error = dialog.locator("#error-redirect_uris")
+    error = dialog.locator("#redirect-uris .chip-error")
     await expect(error).to_contain_text("https")
     await expect(uri).to_have_attribute("aria-invalid", "true")
     await screenshot(page, "validation-errors")

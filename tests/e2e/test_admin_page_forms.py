@@ -119,14 +119,17 @@ async def test_one_save_shows_every_field_error_under_its_field(service: Service
     await dialog.get_by_role("button", name="Save").click()
 
     for field, error in (("Client name", "#error-name"), ("Client secret", "#error-secret"),
-                         ("Redirect URIs", "#error-redirect_uris")):
+                         ("Redirect URIs", "#redirect-uris .chip-error")):
         await expect(dialog.locator(error)).to_be_visible()
         await expect(dialog.locator(error)).not_to_be_empty()
         target = (uri if field == "Redirect URIs"
                   else dialog.get_by_label(field, exact=True))
         await expect(target).to_have_attribute("aria-invalid", "true")
-    await expect(dialog.locator("#error-redirect_uris")).to_contain_text("fragment")
+    await expect(dialog.locator("#redirect-uris .chip-error")).to_contain_text("fragment")
     await expect(dialog.locator("#error-secret")).to_contain_text(str(12))
+    # Said once, on its chip, and the first field in the form's order has the focus.
+    await expect(dialog.locator("#error-redirect_uris")).to_be_hidden()
+    await expect(dialog.get_by_label("Client name")).to_be_focused()
     await screenshot(page, "three-errors")
     assert await client_named(service, "Portal") is None
     total = await (await service.request("GET", "/v1/clients")).json()
