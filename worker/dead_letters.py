@@ -8,7 +8,10 @@ command holds its secret sealed, and none of it is shown.
 
 A replay is not signed again: it keeps the body, message id, `reply_to` and
 MAC headers it arrived with (common.command_mac), so a command a gateway
-signed is accepted again, and one a worker refused as forged is refused again.
+signed is accepted again. A message no key of the keyring vouches for (a
+worker refused it unread) is listed as `unauthenticated` without reading its
+body, which is its sender's word: it is never replayed, and purging it drops
+it without touching the operation it may name.
 """
 
 from __future__ import annotations
@@ -25,10 +28,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from common import command_mac
 from common.commands import UndecodableCommand, decode_command
+from common.keyring import SecretKeyring
 from common.outcomes import ErrorCode, OperationError, OperationStatus
 from common.settings import PREFIX, Settings, SettingsError
 from common.store import OPERATIONS, Document, connect, database, now
 from common.topology import Topology
+
+UNAUTHENTICATED = "unauthenticated"
 
 
 @dataclass
@@ -38,14 +44,22 @@ class DeadLetter:
     kind: str
     client_key: str | None
     reason: str
+    # A gateway signed it (common.command_mac); otherwise nothing of it is believed.
+    authentic: bool = True
 
     def summary(self) -> dict[str, Any]:
         return {"command_id": self.command_id, "kind": self.kind,
                 "client_key": self.client_key, "reason": self.reason}
 
 
-def _dead_letter(message: AbstractIncomingMessage) -> DeadLetter:
+def _dead_letter(message: AbstractIncomingMessage, keyring: SecretKeyring) -> DeadLetter:
     headers = message.headers or {}
+    rejection = command_mac.verify_command(keyring, message.body, message_id=message.message_id,
+                                           reply_to=message.reply_to, headers=headers)
+    if rejection is not None:
+        shown_id = "".join(c if c.isprintable() else "?" for c in message.message_id or "?")
+        return DeadLetter(message, shown_id, UNAUTHENTICATED, None,
+                          f"{UNAUTHENTICATED} ({rejection.value})", authentic=False)
     reason = str(headers.get("x-first-death-reason", "unknown"))
     try:
         command = decode_command(message.body)
@@ -55,12 +69,13 @@ def _dead_letter(message: AbstractIncomingMessage) -> DeadLetter:
                           "undecodable", None, reason)
 
 
-async def _take_all(channel: AbstractChannel, topology: Topology) -> list[DeadLetter]:
+async def _take_all(channel: AbstractChannel, topology: Topology,
+                    keyring: SecretKeyring) -> list[DeadLetter]:
     """Every message of the queue, held unacknowledged until settled by the caller."""
     queue = await channel.declare_queue(topology.dead_letter_queue, passive=True)
     taken = []
     while (message := await queue.get(no_ack=False, fail=False)) is not None:
-        taken.append(_dead_letter(message))
+        taken.append(_dead_letter(message, keyring))
     return taken
 
 
@@ -100,6 +115,7 @@ async def run_dlq(settings: Settings, action: str, ids: list[str], everything: b
                   as_json: bool) -> list[dict[str, Any]]:
     """Carry out one dlq action; returns what it touched (or lists)."""
     topology = Topology(settings.namespace)
+    keyring = settings.live_keyring()  # which letters a gateway signed
     connection = await aio_pika.connect(settings.amqp_url)
     client = connect(settings.mongodb_uri, app_name="clientkeys-dlq")
     try:
@@ -107,20 +123,22 @@ async def run_dlq(settings: Settings, action: str, ids: list[str], everything: b
         try:
             # Checked, not declared: the gateway's broker user may configure none of them.
             commands = await channel.declare_exchange(topology.commands_exchange, passive=True)
-            letters = await _take_all(channel, topology)
+            letters = await _take_all(channel, topology, keyring)
         except ChannelNotFoundEntity:
             raise SettingsError(
                 f"RabbitMQ has no {topology.commands_exchange!r} exchange or "
                 f"{topology.dead_letter_queue!r} queue: is {PREFIX}NAMESPACE right, and has a "
                 "gateway or worker of it started once?") from None
         chosen = [] if action == "list" else _chosen(letters, ids, everything)
+        kept_forged = [d for d in chosen if action == "replay" and not d.authentic]
+        chosen = [d for d in chosen if d not in kept_forged]
         db = database(client)
         for letter in chosen:
             if action == "replay":
                 await _reset_operation(db, letter.command_id)
                 await commands.publish(_replayed(letter.message),
                                        routing_key=topology.commands_routing_key)
-            else:
+            elif letter.authentic:
                 await _fail_operation(db, letter.command_id)
             await letter.message.ack()
         for letter in letters:
@@ -132,6 +150,9 @@ async def run_dlq(settings: Settings, action: str, ids: list[str], everything: b
             print(json.dumps(summary) if as_json else
                   f"{summary['command_id']}  {summary['kind']:<17} "
                   f"{summary['client_key'] or '-':<32}  {summary['reason']}")
+        for letter in kept_forged:
+            print(f"not replayed: {letter.command_id} is {UNAUTHENTICATED} (no gateway signed "
+                  "it); purge it")
         if action != "list":
             done = {"replay": "replayed", "purge": "purged"}[action]
             print(f"{done} {len(chosen)} of {len(letters)} dead-lettered command(s)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from common.command_mac import Rejection
 from common.metrics import LATENCY_BUCKETS
 
 
@@ -25,6 +26,8 @@ class WorkerMetrics:
             "vouches for them, by reason (missing: no MAC; unknown_key: its key is not, or "
             "no longer, in the keyring; bad_mac: a malformed or wrong MAC).",
             ["reason"], registry=registry)
+        for rejection in Rejection:  # every reason at 0 from the start, for rate() and alerts
+            self.commands_rejected.labels(rejection.value)
         self.command_duration = Histogram(
             "clientkeys_command_duration_seconds",
             "From the gateway accepting a command to its outcome being recorded, by kind.",

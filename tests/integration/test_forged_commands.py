@@ -17,6 +17,7 @@ import pytest
 
 from api import keys
 from api.app import create_app
+from api.operations import record_pending
 from api.principals import CONFIGURE_SERVER
 from common.command_mac import sign_command
 from common.commands import ApproveClient, RemoveClient, encode_command
@@ -28,6 +29,7 @@ from tests.e2e.conftest import AiohttpClient, oauth1_client
 from tests.faults.conftest import wait_until
 from tests.harness import add_token, bearer, running_workers
 from tests.integration.test_amqp_bus import dead_letter_count
+from worker.dead_letters import run_dlq
 
 
 async def publish_raw(settings: Settings, body: bytes, message_id: str,
@@ -111,3 +113,35 @@ async def test_forged_commands_change_nothing_and_are_dead_lettered_and_counted(
         assert removed.status == 204, await removed.text()
         assert await db[CLIENTS].find_one({"key": client_key, "removed_at": None}) is None
     assert await dead_letter_count(settings) == 4
+
+
+@pytest.mark.timeout(120)
+async def test_the_dead_letter_tooling_believes_nothing_a_forged_command_says(
+        settings: Settings, aiohttp_client: AiohttpClient, topology_cleanup: None,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    http = await aiohttp_client(create_app(settings))
+    db = http.app[keys.DB]
+    # A real pending operation of the id the forgeries claim: believing one would settle it.
+    await record_pending(db, RemoveClient(id="forged-remove", actor="alice", request_id="r",
+                                          client_key="k1"))
+    before = await snapshot(db)
+    async with running_workers(settings, 1):
+        for _, body, message_id, headers in forgeries(settings, "k1"):
+            await publish_raw(settings, body, message_id, headers)
+
+        async def all_set_aside() -> bool:
+            return await dead_letter_count(settings) == 4
+
+        await wait_until(all_set_aside, 20, "the forgeries to be set aside")
+    listed = await run_dlq(settings, "list", [], False, True)
+    assert sorted(d["reason"] for d in listed) == [
+        "unauthenticated (bad_mac)", "unauthenticated (bad_mac)", "unauthenticated (missing)",
+        "unauthenticated (unknown_key)"]
+    assert {(d["kind"], d["client_key"]) for d in listed} == {("unauthenticated", None)}
+    capsys.readouterr()
+    assert await run_dlq(settings, "replay", [], True, False) == []
+    assert capsys.readouterr().out.count("not replayed: forged-remove is unauthenticated") == 4
+    assert await dead_letter_count(settings) == 4  # kept for an operator to purge
+    purged = await run_dlq(settings, "purge", ["forged-remove"], False, False)
+    assert len(purged) == 4 and await dead_letter_count(settings) == 0
+    assert await snapshot(db) == before  # the pending operation is as it was
