@@ -37,7 +37,10 @@ async def test_the_detail_view_shows_the_history_after_an_edit_and_an_approval(
     await dialog.get_by_label("Client name").fill("Shop portal v2")
     await dialog.get_by_role("button", name="Save").click()
     await expect(dialog).to_be_hidden()
-    await expect(page.get_by_role("status").filter(has_text="saved")).to_be_visible()
+    await expect(page.get_by_role("status").filter(has_text="Shop portal v2 saved")
+                 ).to_be_visible()
+    # The focus is back on the menu the dialog was opened from.
+    await expect(page.get_by_role("button", name="Actions for Shop portal v2")).to_be_focused()
     await row_action(page, "Shop portal v2", "Approve")
     approval = page.get_by_role("dialog", name="Approve this client key?")
     await expect(approval).to_contain_text("Changed since it was last approved")
