@@ -121,7 +121,8 @@ class CommandConsumer:
                                                    claim_key=key_to_claim(command))
         outcome = started.outcome
         if outcome is None:
-            applied = await handle(command, self.store, claimed_key=started.client_key)
+            applied = await handle(command, self.store, self.keyring,
+                                   claimed_key=started.client_key)
             outcome = applied.outcome
             if outcome.client_key and applied.outbox:
                 await self.relay.publish(outcome.client_key, applied.outbox)
