@@ -25,10 +25,10 @@ from pathlib import Path
 
 from api.principals import PERMISSIONS
 from api.tokens import token_digest
-from common.devdb import DevDatabase, free_port
+from clientkeys.devdb import DevDatabase, free_port
 from common.keyring import new_key_entry
 
-CLI = [sys.executable, "-m", "common.cli"]
+CLI = [sys.executable, "-m", "clientkeys.cli"]
 # The repository root, so that `python -m bench.raw` finds the bench package.
 REPO = Path(__file__).resolve().parents[1]
 # A gateway is ready once its read model holds every client.

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 
-from common.devdb import DevDatabase
+from clientkeys.devdb import DevDatabase
 from common.keyring import new_key_entry
 from common.settings import Settings
 

@@ -28,7 +28,7 @@ from typing import Any
 import promql_parser
 import yaml
 
-from common.cli import _parser
+from clientkeys.cli import _parser
 from common.settings import PREFIX, Settings
 from common.topology import Topology
 

@@ -18,7 +18,7 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
 from api.tokens import token_digest
-from common import cli
+from clientkeys import cli
 from common.amqp_bus import AmqpBus
 from common.keyring import new_key_entry
 from common.settings import Settings

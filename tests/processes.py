@@ -1,4 +1,4 @@
-"""The service's processes as tests start them: `python -m common.cli <command>`."""
+"""The service's processes as tests start them: `python -m clientkeys.cli <command>`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-CLI = [sys.executable, "-m", "common.cli"]
+CLI = [sys.executable, "-m", "clientkeys.cli"]
 REPO = Path(__file__).resolve().parents[1]
 
 

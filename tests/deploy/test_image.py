@@ -29,7 +29,7 @@ def test_dockerfile() -> None:
     ("FROM python:3.11-slim AS build", "# one stage"),
     ("USER 10001:10001", "USER root"),
     ('CMD ["clientkeys", "healthcheck"]', 'CMD ["curl", "http://127.0.0.1:8080/healthz"]'),
-    ('ENTRYPOINT ["clientkeys"]', 'ENTRYPOINT ["python", "-m", "common.cli"]'),
+    ('ENTRYPOINT ["clientkeys"]', 'ENTRYPOINT ["python", "-m", "clientkeys.cli"]'),
     ('CMD ["gateway"]', 'CMD ["gatway"]'),
 ])
 def test_dockerfile_check_rejects(old: str, new: str) -> None:

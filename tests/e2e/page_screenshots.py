@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from common.devdb import free_port
+from clientkeys.devdb import free_port
 from tests.e2e.browser import CHROMIUM, CHROMIUM_FLAGS, LAPTOP, NARROW, open_page
 from tests.processes import CLI, REPO, clean_env, stop, wait_for_line
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from playwright.async_api import Browser, expect
 
 from api.principals import CONFIGURE_SERVER
-from common.devdb import free_port
+from clientkeys.devdb import free_port
 from tests.e2e.admin_page import (
     confirm,
     create_through_dialog,

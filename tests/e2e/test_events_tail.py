@@ -16,7 +16,7 @@ import pytest
 from aio_pika.exceptions import ChannelNotFoundEntity
 from aiormq.exceptions import ChannelLockedResource
 
-from common.devdb import free_port
+from clientkeys.devdb import free_port
 from tests.e2e.conftest import Service, oauth1_client, oidc_client
 from tests.harness import event_tap
 from tests.processes import CLI, REPO, clean_env

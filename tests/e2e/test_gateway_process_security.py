@@ -15,7 +15,7 @@ import pytest
 
 from api.principals import CONFIGURE_SERVER
 from api.tokens import token_digest
-from common.devdb import free_port
+from clientkeys.devdb import free_port
 from common.keyring import new_key_entry
 from tests.identity_provider import SigningKey
 from tests.processes import CLI, REPO, clean_env, json_lines, stop

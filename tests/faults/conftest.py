@@ -56,7 +56,7 @@ def worker_process(settings: Settings, log_file: Path) -> subprocess.Popen[bytes
                CLIENTKEYS_WORKER_HTTP_PORT="0",  # several at once: each on a free port
                PYTHONPATH=str(REPO))
     with log_file.open("ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "common.cli", "worker"], env=env,
+        return subprocess.Popen([sys.executable, "-m", "clientkeys.cli", "worker"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
 
 

@@ -12,7 +12,7 @@ import pytest
 from api.principals import CLIENTS_READ, CLIENTS_VERIFY, CONFIGURE_SERVER
 from api.token_admin import TOKEN_PREFIX, create_token, list_tokens, revoke_tokens
 from api.tokens import TokensFileError, TokenStore
-from common.cli import main
+from clientkeys.cli import main
 
 
 def test_a_created_token_authenticates_and_only_its_hash_is_stored(tmp_path: Path) -> None:

@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(run_dlq(load_settings(), args.dlq_command, getattr(args, "ids", []),
                                 getattr(args, "all", False), args.json))
         elif args.command == "dev":
-            from common.devmode import run_dev
+            from clientkeys.devmode import run_dev
 
             run_dev()
         else:
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
                 run_gateway(settings)
             else:
-                from worker.main import run_worker
+                from clientkeys.bootstrap import run_worker
 
                 run_worker(settings)
     except (SettingsError, TokensFileError) as exc:

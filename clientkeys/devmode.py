@@ -23,9 +23,9 @@ from api.app import create_app
 from api.http_server import GatewayRunner
 from api.principals import CONFIGURE_SERVER
 from api.tokens import token_digest
+from clientkeys.devdb import DevDatabase
 from common.amqp_bus import connect_bus
 from common.bus import MessageBus
-from common.devdb import DevDatabase
 from common.event_loop import run
 from common.keyring import new_key_entry
 from common.logs import configure_logging
