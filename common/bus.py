@@ -2,7 +2,9 @@
 
 Two implementations: `common.amqp_bus.AmqpBus` (RabbitMQ, the real one) and
 `common.memory_bus.MemoryBus` (one process, for `clientkeys dev` without a
-broker). Both route the same way, so code above this line cannot tell them apart.
+broker). Both route and count the same way, so code above this line cannot tell
+them apart; one contract suite (tests/integration/test_bus_contract.py) runs
+against both.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ class IncomingCommand(Protocol):
     message_id: str | None
     # The message's application headers, the command's MAC among them (common.command_mac).
     headers: Mapping[str, object]
-    # How many times the broker handed this message out before (0 on the first try).
+    # How many deliveries of this message failed before this one (0 on the first try):
+    # a quorum queue's x-delivery-count. A retry counts; a requeue does not (RabbitMQ
+    # 4.3 on; older brokers count every return). tests/integration/test_bus_contract.py.
     previous_deliveries: int
 
     async def ack(self) -> None: ...

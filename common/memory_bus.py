@@ -1,9 +1,12 @@
 """An in-process message bus for `clientkeys dev` when no broker is configured.
 
-Same contract as the AMQP bus: commands wait in a queue until a consumer acks
-them (a requeued command goes back to the end), events are routed to
-subscribers by topic pattern, replies go to the listener that asked. Nothing
-survives the process, which is why it is for development only.
+Same contract as the AMQP bus (tests/integration/test_bus_contract.py runs one
+suite against both): commands wait in a queue until a consumer acks them; a
+requeued command goes back to the end uncounted, a retried one counted, and one
+retried past the delivery limit is dead-lettered, as a quorum queue does;
+events are routed to subscribers by topic pattern, replies go to the listener
+that asked. Nothing survives the process, which is why it is for development
+only.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from common.bus import CommandHandler, EventSubscriber, QueueDepths, ReplyHandler
+from common.topology import COMMAND_DELIVERY_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +55,11 @@ class MemoryIncomingCommand:
 
     async def retry(self) -> None:
         self._envelope.deliveries += 1
-        await self.requeue()
+        # A quorum queue dead-letters a message whose failed deliveries exceed its limit.
+        if self._envelope.deliveries > COMMAND_DELIVERY_LIMIT:
+            await self.dead_letter()
+        else:
+            await self.requeue()
 
     async def dead_letter(self) -> None:
         self._bus._settled()
@@ -80,6 +88,8 @@ class MemoryBus:
         self._consumer: asyncio.Task[None] | None = None
         self._in_flight: asyncio.Semaphore | None = None
         self.dead_letters: list[bytes] = []
+        # Whether a consumer (replies, events, commands) was started, and not closed since.
+        self._listening = False
 
     def _settled(self) -> None:
         if self._in_flight is not None:
@@ -103,14 +113,17 @@ class MemoryBus:
     async def listen_for_replies(self, handler: ReplyHandler) -> str:
         address = f"memory.replies.{uuid.uuid4().hex}"
         self._replies[address] = handler
+        self._listening = True
         return address
 
     async def subscribe_events(self, patterns: list[str], subscriber: EventSubscriber) -> None:
         self._subscribers.extend((pattern, subscriber) for pattern in patterns)
+        self._listening = True
 
     async def consume_commands(self, handler: CommandHandler, *, prefetch: int) -> None:
         self._in_flight = asyncio.Semaphore(prefetch)
         self._consumer = asyncio.create_task(self._consume(handler, self._in_flight))
+        self._listening = True
 
     async def _consume(self, handler: CommandHandler, in_flight: asyncio.Semaphore) -> None:
         tasks: set[asyncio.Task[None]] = set()
@@ -134,10 +147,11 @@ class MemoryBus:
                            dead_lettered=len(self.dead_letters))
 
     def consumers_attached(self) -> bool:
-        return True
+        return self._listening
 
     def is_ready(self) -> bool:
         return True
 
     async def close(self) -> None:
         await self.stop_consuming()
+        self._listening = False

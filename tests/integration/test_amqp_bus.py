@@ -1,4 +1,6 @@
-"""The AMQP bus against the machine's RabbitMQ: confirms, requeues, dead letters."""
+"""What only the AMQP bus does, against the machine's RabbitMQ: unconfirmed publishes
+fail loudly, and every message passes a named exchange. What every bus does is in
+test_bus_contract.py."""
 
 from __future__ import annotations
 
@@ -36,67 +38,6 @@ async def collect(bus: AmqpBus, count: int, settle: str) -> list[IncomingCommand
     await asyncio.wait_for(done.wait(), 10)
     await bus.stop_consuming()
     return seen
-
-
-async def dead_letter_count(settings: Settings) -> int:
-    connection = await aio_pika.connect(settings.amqp_url)
-    try:
-        channel = await connection.channel()
-        queue = await channel.declare_queue(Topology(settings.namespace).dead_letter_queue,
-                                            passive=True)
-        return int(queue.declaration_result.message_count or 0)
-    finally:
-        await connection.close()
-
-
-async def test_published_commands_are_persistent_and_carry_their_reply_address(
-        bus: AmqpBus) -> None:
-    await bus.publish_command(b'{"x": 1}', message_id="m1", reply_to="gateway-a",
-                              headers={"x-clientkeys-mac": "mac", "x-clientkeys-mac-kid": "k1"})
-    [message] = await collect(bus, 1, "ack")
-    assert message.body == b'{"x": 1}'
-    assert message.reply_to == "gateway-a"
-    assert message.message_id == "m1"
-    assert {k: message.headers[k] for k in ("x-clientkeys-mac", "x-clientkeys-mac-kid")} == {
-        "x-clientkeys-mac": "mac", "x-clientkeys-mac-kid": "k1"}
-    assert message.previous_deliveries == 0
-
-
-async def test_a_requeued_command_comes_back_counted(bus: AmqpBus) -> None:
-    await bus.publish_command(b"{}", message_id="m1", reply_to=None, headers={})
-    seen: list[IncomingCommand] = []
-    done = asyncio.Event()
-
-    async def handler(message: IncomingCommand) -> None:
-        seen.append(message)
-        if len(seen) == 1:
-            await message.requeue()
-        else:
-            await message.ack()
-            done.set()
-
-    await bus.consume_commands(handler, prefetch=1)
-    await asyncio.wait_for(done.wait(), 10)
-    assert [m.previous_deliveries for m in seen] == [0, 1]
-    assert seen[1].redelivered
-
-
-async def test_dead_lettered_commands_land_in_the_dead_letter_queue(
-        bus: AmqpBus, settings: Settings) -> None:
-    await bus.publish_command(b"poison", message_id="m1", reply_to=None, headers={})
-    await collect(bus, 1, "dead_letter")
-    for _ in range(50):
-        if await dead_letter_count(settings) == 1:
-            break
-        await asyncio.sleep(0.1)
-    assert await dead_letter_count(settings) == 1
-
-
-async def test_replies_reach_the_listener(bus: AmqpBus) -> None:
-    received: asyncio.Queue[bytes] = asyncio.Queue()
-    address = await bus.listen_for_replies(received.put_nowait)
-    await bus.publish_reply(address, b"outcome", correlation_id="op-1")
-    assert await asyncio.wait_for(received.get(), 5) == b"outcome"
 
 
 async def test_publishing_on_a_closed_connection_is_broker_unavailable(bus: AmqpBus) -> None:
