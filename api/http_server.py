@@ -9,8 +9,9 @@ only place to answer it is the connection's request handler: here it gets a
 fixed problem document and one log line that name the kind of failure only.
 
 `run_gateway_server` does what `web.run_app` does (signals, graceful shutdown,
-the cleanup contexts) with that handler in place; `clientkeys dev` uses the same
-runner. aiohttp has no public hook for this, so `GatewayRunner` overrides
+the cleanup contexts) with that handler in place; `clientkeys.bootstrap` sets the
+runner up for both `clientkeys gateway` and `clientkeys dev`. aiohttp has no
+public hook for this, so `GatewayRunner` overrides
 `AppRunner._make_server` and rebuilds the server from its `_loop` and `_kwargs`:
 `tests/e2e/test_gateway_process_security.py` fails if a release changes them.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Coroutine
 from contextlib import suppress
 from typing import Any
 
@@ -68,25 +69,13 @@ class GatewayRunner(web.AppRunner):
                        **made._kwargs)
 
 
-async def _serve(runner: GatewayRunner, host: str, port: int,
-                 listening: Callable[[], None]) -> None:
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-        listening()
-        await asyncio.Event().wait()  # until SIGTERM/SIGINT raise GracefulExit
-    finally:
-        await runner.cleanup()
-
-
-def run_gateway_server(app: web.Application, host: str, port: int,
-                       loop: asyncio.AbstractEventLoop,
-                       listening: Callable[[], None]) -> None:
-    """Serve `app` until SIGTERM or SIGINT; requests in progress get SHUTDOWN_TIMEOUT_S."""
-    runner = GatewayRunner(app, handle_signals=True, access_log=None,
-                           shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+def run_gateway_server(serve: Coroutine[Any, Any, None],
+                       loop: asyncio.AbstractEventLoop) -> None:
+    """Run `serve` (which sets a `GatewayRunner` up with `handle_signals=True` and
+    serves until cancelled) on `loop` until SIGTERM or SIGINT; its cleanup then runs
+    with requests in progress given the runner's shutdown timeout."""
     asyncio.set_event_loop(loop)
-    main = loop.create_task(_serve(runner, host, port, listening))
+    main = loop.create_task(serve)
     try:
         loop.run_until_complete(main)
     except (web.GracefulExit, KeyboardInterrupt):

@@ -135,7 +135,7 @@ def serve_constant(port: int) -> None:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", constant)
-    # As api.main runs the gateway: the same loop, no access log.
+    # As clientkeys.bootstrap runs the gateway: the same loop, no access log.
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None,
                 loop=new_event_loop())
 

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             settings.keyring()  # both refuse to start without a usable keyring
             configure_logging(settings.log_format, settings.log_level)
             if args.command == "gateway":
-                from api.main import run_gateway
+                from clientkeys.bootstrap import run_gateway
 
                 run_gateway(settings)
             else:

@@ -4,8 +4,10 @@ State lives under `./.clientkeys/` (or `CLIENTKEYS_DEV_DIR`): a dev encryption
 key and an admin token made on first start, a tokens file with the token's
 hash, and the SecantusDB data. The bus is in-process unless
 `CLIENTKEYS_AMQP_URL` is set; the database is a SecantusDB child process
-unless `CLIENTKEYS_MONGODB_URI` is set. For development only: the admin token
-is kept in plain text in that folder so that every start can print it.
+unless `CLIENTKEYS_MONGODB_URI` is set; the banner says which. For development
+only: the admin token is kept in plain text in that folder so that every start
+can print it (the encryption key is kept there too, never printed). The files
+are written whole or not at all (`replace_privately`), mode 0600.
 """
 
 from __future__ import annotations
@@ -19,10 +21,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from api.app import create_app
-from api.http_server import GatewayRunner
 from api.principals import CONFIGURE_SERVER
 from api.tokens import token_digest
+from clientkeys.bootstrap import create_gateway, create_worker
 from clientkeys.devdb import DevDatabase
 from common.amqp_bus import connect_bus
 from common.bus import MessageBus
@@ -31,15 +32,9 @@ from common.keyring import new_key_entry
 from common.logs import configure_logging
 from common.memory_bus import MemoryBus
 from common.metrics import new_registry
-from common.settings import PREFIX, Settings, load_settings
-from common.store import connect, database
-from worker.service import Worker
+from common.private_files import replace_privately
+from common.settings import PREFIX, Settings, load_settings, redact_url
 from worker.worker_metrics import WorkerMetrics
-
-
-def _private_file(path: Path, text: str) -> None:
-    path.write_text(text)
-    path.chmod(0o600)
 
 
 def _dev_state(folder: Path) -> tuple[str, str, Path]:
@@ -51,49 +46,59 @@ def _dev_state(folder: Path) -> tuple[str, str, Path]:
     else:
         state = {"encryption_keys": new_key_entry("dev1"),
                  "admin_token": secrets.token_urlsafe(32)}
-        _private_file(state_file, json.dumps(state, indent=2))
+        replace_privately(state_file, json.dumps(state, indent=2))
     tokens_file = folder / "tokens.json"
-    _private_file(tokens_file, json.dumps([{
+    replace_privately(tokens_file, json.dumps([{
         "subject": "dev-admin", "sha256": token_digest(state["admin_token"]),
         "permissions": [CONFIGURE_SERVER]}], indent=2))
     return state["encryption_keys"], state["admin_token"], tokens_file
 
 
-async def _serve(settings: Settings, token: str, use_amqp: bool) -> None:
+def _banner(settings: Settings, token: str, folder: Path, *, use_amqp: bool,
+            dev_db: bool) -> list[str]:
+    """What a start prints: where it listens, which bus and database it uses, the token."""
+    url = f"http://{settings.http_host}:{settings.http_port}"
+    bus = (f"RabbitMQ at {redact_url(settings.amqp_url)}" if use_amqp
+           else f"in-process (set {PREFIX}AMQP_URL for RabbitMQ)")
+    db = (f"SecantusDB under {folder / 'db'} (set {PREFIX}MONGODB_URI for MongoDB)" if dev_db
+          else f"MongoDB at {redact_url(settings.mongodb_uri)}")
+    return [f"clientkeys dev is running at {url}",
+            f"bus: {bus}",
+            f"database: {db}",
+            f"dev encryption key, admin token and tokens file: under {folder}",
+            f"admin page: open {url}/ in a browser and paste this token",
+            f"admin token (configure_server): {token}",
+            f"the API: curl -H 'Authorization: Bearer {token}' {url}/v1/clients"]
+
+
+async def _serve(settings: Settings, banner: list[str], use_amqp: bool) -> None:
     bus: MessageBus
     if use_amqp:
         bus = await connect_bus(settings)
     else:
         bus = MemoryBus()
-    client = connect(settings.mongodb_uri, app_name="clientkeys-dev")
     # One registry for both halves: the gateway's /metrics shows the worker's figures too.
     registry = new_registry()
-    # The gateway's runner: a request it cannot read is answered without quoting it.
-    runner = GatewayRunner(create_app(settings, bus=bus, registry=registry), access_log=None)
-    await runner.setup()
-    worker = Worker(bus, database(client), namespace=settings.namespace,
-                    prefetch=settings.worker_prefetch, keyring=settings.live_keyring(),
-                    metrics=WorkerMetrics(registry))
-    await worker.start()
-    site = web.TCPSite(runner, settings.http_host, settings.http_port)
-    await site.start()
-    url = f"http://{settings.http_host}:{settings.http_port}"
-    print(f"clientkeys dev is running at {url}", flush=True)
-    print(f"admin page: open {url}/ in a browser and paste this token", flush=True)
-    print(f"admin token (configure_server): {token}", flush=True)
-    print(f"the API: curl -H 'Authorization: Bearer {token}' {url}/v1/clients", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        async with (create_gateway(settings, bus=bus, registry=registry) as runner,
+                    create_worker(settings, bus, metrics=WorkerMetrics(registry),
+                                  app_name="clientkeys-dev") as parts):
+            await parts.worker.start()
+            site = web.TCPSite(runner, settings.http_host, settings.http_port)
+            await site.start()
+            for line in banner:
+                print(line, flush=True)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            try:
+                await stop.wait()
+            finally:
+                await site.stop()
+                await parts.worker.stop()
     finally:
-        await site.stop()
-        await worker.stop()
-        await runner.cleanup()
         await bus.close()
-        await client.close()
 
 
 def run_dev() -> None:
@@ -112,7 +117,8 @@ def run_dev() -> None:
     try:
         settings = load_settings(env)
         configure_logging(settings.log_format, settings.log_level)
-        run(_serve(settings, token, use_amqp))
+        banner = _banner(settings, token, folder, use_amqp=use_amqp, dev_db=dev_db is not None)
+        run(_serve(settings, banner, use_amqp))
     finally:
         if dev_db is not None:
             dev_db.stop()

@@ -8,7 +8,7 @@ import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,9 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from api.tokens import token_digest
 from clientkeys import cli
-from common.amqp_bus import AmqpBus
+from clientkeys.bootstrap import create_worker
 from common.keyring import new_key_entry
 from common.settings import Settings
-from common.store import connect, database
 from common.topology import Topology
 from worker.service import Worker
 
@@ -77,22 +76,17 @@ def bearer(token: str) -> dict[str, str]:
 
 @asynccontextmanager
 async def running_workers(settings: Settings, count: int) -> AsyncIterator[list[Worker]]:
-    """`count` workers, each with its own broker connection and MongoDB client."""
-    started: list[tuple[Worker, AmqpBus, Any]] = []
-    try:
+    """`count` workers wired as `clientkeys worker` wires one, each with its own
+    broker connection and MongoDB client."""
+    async with AsyncExitStack() as stack:
+        workers: list[Worker] = []
         for _ in range(count):
-            client = connect(settings.mongodb_uri, app_name="clientkeys-test-worker")
-            bus = await AmqpBus.connect(settings.amqp_url, Topology(settings.namespace))
-            worker = Worker(bus, database(client), namespace=settings.namespace,
-                            prefetch=settings.worker_prefetch, keyring=settings.live_keyring())
-            await worker.start()
-            started.append((worker, bus, client))
-        yield [w for w, _, _ in started]
-    finally:
-        for worker, bus, client in started:
-            await worker.stop(timeout_s=10)
-            await bus.close()
-            await client.close()
+            parts = await stack.enter_async_context(
+                create_worker(settings, app_name="clientkeys-test-worker"))
+            stack.push_async_callback(parts.worker.stop, timeout_s=10)
+            await parts.worker.start()
+            workers.append(parts.worker)
+        yield workers
 
 
 @dataclass

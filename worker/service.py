@@ -2,6 +2,8 @@
 
 Stopping takes no new commands, lets every command in hand finish (and be
 acked), then returns; a command whose write cannot finish goes back to the queue.
+The worker is handed its bus and its store (`clientkeys.bootstrap.create_worker`
+builds the real ones), so a test can hand it fakes.
 """
 
 from __future__ import annotations
@@ -10,30 +12,25 @@ import asyncio
 import contextlib
 import logging
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from common.bus import IncomingCommand, MessageBus
 from common.keyring import SecretKeyring
 from common.metrics import new_registry
-from common.store import Document, ensure_indexes
 from worker.consumer import CommandConsumer
 from worker.relay import OutboxRelay
-from worker.repository import MongoClientStore
+from worker.repository import ClientStore
 from worker.worker_metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
 
 class Worker:
-    def __init__(self, bus: MessageBus, db: AsyncDatabase[Document], *, namespace: str,
+    def __init__(self, bus: MessageBus, store: ClientStore, *, namespace: str,
                  prefetch: int, keyring: SecretKeyring,
                  metrics: WorkerMetrics | None = None) -> None:
         self._bus = bus
-        self._db = db
         self._prefetch = prefetch
         self._stopping = asyncio.Event()
         self.metrics = metrics if metrics is not None else WorkerMetrics(new_registry())
-        store = MongoClientStore(db)
         self.relay = OutboxRelay(bus, store, namespace, self.metrics)
         # The keyring checks each command's MAC (common.command_mac) before anything else.
         self._consumer = CommandConsumer(bus, store, self.relay, self._stopping, self.metrics,
@@ -46,7 +43,6 @@ class Worker:
         self._idle.set()
 
     async def start(self) -> None:
-        await ensure_indexes(self._db)
         await self._bus.consume_commands(self._on_message, prefetch=self._prefetch)
         self.consuming = True
         self.metrics.consuming.set(1)

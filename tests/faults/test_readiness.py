@@ -9,16 +9,15 @@ import pytest
 
 from api.app import create_app
 from api.principals import CLIENTS_READ
+from clientkeys.bootstrap import create_worker
 from common.amqp_bus import AmqpBus
 from common.settings import Settings
-from common.store import connect, database
 from common.topology import Topology
 from tests.e2e.conftest import AiohttpClient
 from tests.faults.conftest import host_and_port, through, wait_until
 from tests.faults.proxy import tcp_proxy
 from tests.harness import add_token, bearer
 from worker.health import health_app
-from worker.service import Worker
 
 
 @pytest.mark.timeout(60)
@@ -49,35 +48,36 @@ async def test_a_workers_readiness_follows_its_broker_link(settings: Settings,
                                                            aiohttp_client: AiohttpClient,
                                                            topology_cleanup: None) -> None:
     host, port = host_and_port(settings.amqp_url, 5672)
-    client = connect(settings.mongodb_uri, app_name="clientkeys-test-worker")
     async with tcp_proxy(host, port) as link:
         bus = await AmqpBus.connect(through(settings.amqp_url, link.port),
                                     Topology(settings.namespace))
-        worker = Worker(bus, database(client), namespace=settings.namespace, prefetch=4,
-                        keyring=settings.keyring())
-        probes = await aiohttp_client(health_app(worker, bus, database(client)))
-
-        async def readiness() -> dict[str, Any]:
-            answer = await probes.get("/readyz")
-            body: dict[str, Any] = await answer.json()
-            return {"status": answer.status, **body["checks"]}
-
-        async def ready_is(expected: int) -> bool:
-            status: int = (await readiness())["status"]
-            return status == expected
-
         try:
-            assert await readiness() == {"status": 503, "broker": "ok", "database": "ok",
-                                         "consumer": "unavailable"}  # not consuming yet
-            await worker.start()
-            assert await ready_is(200)
-            link.cut()
-            await wait_until(lambda: ready_is(503), 10, "the worker's /readyz to say not ready")
-            assert (await readiness())["broker"] == "unavailable"
-            assert (await probes.get("/healthz")).status == 200  # alive all along
-            link.restore()
-            await wait_until(lambda: ready_is(200), 20, "the worker's /readyz to be ready again")
+            async with create_worker(settings, bus, app_name="clientkeys-test-worker") as parts:
+                assert parts.db is not None
+                worker = parts.worker
+                probes = await aiohttp_client(health_app(worker, bus, parts.db))
+
+                async def readiness() -> dict[str, Any]:
+                    answer = await probes.get("/readyz")
+                    body: dict[str, Any] = await answer.json()
+                    return {"status": answer.status, **body["checks"]}
+
+                async def ready_is(expected: int) -> bool:
+                    status: int = (await readiness())["status"]
+                    return status == expected
+
+                assert await readiness() == {"status": 503, "broker": "ok", "database": "ok",
+                                             "consumer": "unavailable"}  # not consuming yet
+                await worker.start()
+                assert await ready_is(200)
+                link.cut()
+                await wait_until(lambda: ready_is(503), 10,
+                                 "the worker's /readyz to say not ready")
+                assert (await readiness())["broker"] == "unavailable"
+                assert (await probes.get("/healthz")).status == 200  # alive all along
+                link.restore()
+                await wait_until(lambda: ready_is(200), 20,
+                                 "the worker's /readyz to be ready again")
+                await worker.stop(timeout_s=5)
         finally:
-            await worker.stop(timeout_s=5)
             await bus.close()
-            await client.close()
