@@ -11,8 +11,8 @@ from aiohttp import web
 from api import keys
 from api.route_docs import Answer
 from common.asyncapi import document_body
+from common.media_types import JSON_TYPE
 
-JSON_TYPE = "application/json"
 DOCUMENT_ANSWER = Answer(200, "The AsyncAPI 3.0 document of the events this service "
                          "publishes and the commands it consumes.", media_type=JSON_TYPE)
 

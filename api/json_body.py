@@ -28,8 +28,8 @@ from aiohttp import web
 
 from api import keys
 from api.problems import Problem
+from common.media_types import JSON_TYPE
 
-JSON_TYPE = "application/json"
 # Deeper than any request body of this API (object -> list -> string is 2).
 MAX_DEPTH = 8
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 import aiohttp
 import jwt
 
+from common.media_types import JSON_TYPE
 from common.settings import redact_url
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ class JwksCache:
     async def _download(self) -> object:
         if self._session is None:
             raise JwksFetchError("the JWKS cache is not started")
-        async with self._session.get(self._url, headers={"Accept": "application/json"}) as resp:
+        async with self._session.get(self._url, headers={"Accept": JSON_TYPE}) as resp:
             if resp.status != 200:
                 raise JwksFetchError(f"HTTP {resp.status}")
             body = bytearray()

@@ -30,12 +30,12 @@ from api.idempotency import REPLAYED_HEADER
 from api.problems import PROBLEM_TYPE
 from api.response_schemas import ProblemSchema
 from api.route_docs import ETAG, ID_MAX, IF_MATCH, LOCATION, RETRY_AFTER, Answer
+from common.media_types import JSON_TYPE
 
 if TYPE_CHECKING:
     from api.routes import Route
 
 OPENAPI_VERSION = "3.1.0"
-JSON_TYPE = "application/json"
 BEARER = "bearer"
 DOCUMENT_ANSWER = Answer(200, "The OpenAPI document of this API.", media_type=JSON_TYPE)
 

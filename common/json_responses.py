@@ -18,7 +18,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-JSON_TYPE = "application/json"
+from common.media_types import JSON_TYPE
+
 # Datetimes and dataclasses are not JSON to json.dumps either: no silent format for them.
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME \
     | orjson.OPT_PASSTHROUGH_DATACLASS
