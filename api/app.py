@@ -36,6 +36,7 @@ from common.bus import MessageBus
 from common.metrics import REGISTRY_KEY, new_registry
 from common.settings import PREFIX, Settings, SettingsError, Unreachable
 from common.store import connect, database, ensure_indexes
+from common.topology import ALL_EVENTS
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 # Failed secret checks one client may take from all sources together, in multiples
@@ -74,17 +75,11 @@ def create_app(settings: Settings, *, bus: MessageBus | None = None,
         app.cleanup_ctx.append(_identity_provider(authenticator.jwts))
     app.cleanup_ctx.append(_mongodb)
     app.cleanup_ctx.append(_message_bus(bus))
-    app.cleanup_ctx.append(_read_model)
-    app.cleanup_ctx.append(_stats_poller)
     app[keys.LIVE_EVENTS] = LiveEvents(per_caller=settings.event_streams_per_token)
-    app.cleanup_ctx.append(_live_events)
+    app.cleanup_ctx.append(_client_events)
+    app.cleanup_ctx.append(_stats_poller)
     app.on_shutdown.append(_end_event_streams)
     return app
-
-
-async def _live_events(app: web.Application) -> AsyncIterator[None]:
-    await app[keys.BUS].subscribe_events(["client.#"], app[keys.LIVE_EVENTS].on_event)
-    yield
 
 
 async def _end_event_streams(app: web.Application) -> None:
@@ -101,11 +96,22 @@ async def _stats_poller(app: web.Application) -> AsyncIterator[None]:
     await poller.stop()
 
 
-async def _read_model(app: web.Application) -> AsyncIterator[None]:
-    """Subscribe first, then load: no event can fall between the load and the queue."""
+async def _client_events(app: web.Application) -> AsyncIterator[None]:
+    """One queue on the events exchange feeds both the read model and the live streams.
+
+    Subscribe first, then load: no event can fall between the load and the queue.
+    """
     model = ClientReadModel(app[keys.DB],
                             reconcile_every_s=app[keys.SETTINGS].read_model_reconcile_s)
-    await app[keys.BUS].subscribe_events(["client.#"], model.on_event)
+    live = app[keys.LIVE_EVENTS]
+
+    async def on_event(routing_key: str, body: bytes) -> None:
+        try:
+            await model.on_event(routing_key, body)
+        finally:
+            await live.on_event(routing_key, body)
+
+    await app[keys.BUS].subscribe_events([ALL_EVENTS], on_event)
     model.start()
     app[keys.READ_MODEL] = model
     app[keys.SECRET_CHECKER] = SecretChecker(model, app[keys.KEYRING])

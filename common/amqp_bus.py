@@ -1,6 +1,8 @@
 """The message bus on RabbitMQ, with aio-pika.
 
-Declares the topology of `common.topology` and nothing else. Commands and
+Declares the topology of `common.topology` and nothing else, by looping over
+its table (`declare_queue` and `declare_own_queue` serve the other processes
+that declare: the events tail and the dead-letter tool). Commands and
 events are persistent and published with publisher confirms on a channel that
 raises on returned (unroutable) messages, so "published" always means "the
 broker has it": a command published while no queue is bound to the commands
@@ -21,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import aio_pika
@@ -41,18 +43,58 @@ from common.bus import (
     QueueDepths,
     ReplyHandler,
 )
+from common.media_types import EVENT_CONTENT_TYPE, JSON_TYPE
 from common.settings import Settings, Unreachable
-from common.topology import Topology
+from common.topology import Exchange, OwnQueue, Queue, Topology
 
 log = logging.getLogger(__name__)
 
-COMMAND_CONTENT_TYPE = "application/json"
-EVENT_CONTENT_TYPE = "application/cloudevents+json"
 _PUBLISH_ERRORS = (*CONNECTION_EXCEPTIONS, asyncio.TimeoutError)
 # How soon a lost connection is tried again (aio-pika's default is 5 s).
 RECONNECT_INTERVAL_S = 1
 # Events a subscriber holds unacknowledged at most (bounds its memory).
 EVENT_PREFETCH = 100
+
+
+async def declare_queue(channel: AbstractChannel, queue: Queue, *,
+                        passive: bool = False) -> AbstractQueue:
+    """Declare (or, `passive`, only check) one queue of the table as it says."""
+    return await channel.declare_queue(
+        queue.name, durable=queue.durable, exclusive=queue.exclusive,
+        auto_delete=queue.exclusive, arguments=dict(queue.arguments) or None, passive=passive)
+
+
+async def declare_exchanges(channel: AbstractChannel, exchanges: Iterable[Exchange], *,
+                            passive: bool) -> dict[str, AbstractExchange]:
+    """Declare (or, `passive`, only check) exchanges of the table, by name."""
+    return {exchange.name: await channel.declare_exchange(
+        exchange.name, aio_pika.ExchangeType(exchange.kind), durable=True, passive=passive)
+        for exchange in exchanges}
+
+
+async def declare_own_queue(channel: AbstractChannel, topology: Topology, own: OwnQueue, *,
+                            passive_exchanges: bool) -> AbstractQueue:
+    """A process's own queue, bound as the table says to exchanges declared on the same
+    channel (so a robust channel declares them again after a reconnect), or only checked
+    with `passive_exchanges` (ChannelNotFoundEntity if one is missing)."""
+    exchanges = await declare_exchanges(
+        channel, [topology.exchange(name) for name in dict.fromkeys(
+            binding.exchange for binding in own.bindings)], passive=passive_exchanges)
+    queue = await declare_queue(channel, own.queue)
+    for binding in own.bindings:
+        await queue.bind(exchanges[binding.exchange], routing_key=binding.routing_key)
+    return queue
+
+
+async def _declare_durable(channel: AbstractChannel,
+                           topology: Topology) -> dict[str, AbstractExchange]:
+    """The durable exchanges, queues and bindings of the table, on a broker without them."""
+    exchanges = await declare_exchanges(channel, topology.exchanges, passive=False)
+    queues = {queue.name: await declare_queue(channel, queue) for queue in topology.queues}
+    for binding in topology.bindings:
+        await queues[binding.queue].bind(exchanges[binding.exchange],
+                                         routing_key=binding.routing_key)
+    return exchanges
 
 
 class AmqpIncomingCommand:
@@ -133,43 +175,22 @@ class AmqpBus:
             async with self._connection.channel(publisher_confirms=False) as channel:
                 for exchange in t.exchanges:
                     await channel.declare_exchange(exchange.name, passive=True, robust=False)
-                for queue in (t.commands_queue, t.dead_letter_queue):
-                    await channel.declare_queue(queue, passive=True, robust=False)
+                for queue in t.queues:
+                    await channel.declare_queue(queue.name, passive=True, robust=False)
         except ChannelNotFoundEntity:
             return False
         return True
-
-    async def _exchange(self, channel: AbstractChannel, name: str,
-                        kind: aio_pika.ExchangeType) -> AbstractExchange:
-        return await channel.declare_exchange(name, kind, durable=True, passive=self._passive)
 
     async def _declare(self) -> None:
         t = self._topology
         self._passive = await self._topology_exists()
         channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
         self._publish_channel = channel
-        if self._passive:
-            self._commands_exchange = await self._exchange(
-                channel, t.commands_exchange, aio_pika.ExchangeType.DIRECT)
-            self._replies = await self._exchange(
-                channel, t.replies_exchange, aio_pika.ExchangeType.DIRECT)
-            self._events = await self._exchange(
-                channel, t.events_exchange, aio_pika.ExchangeType.TOPIC)
-            return
-        dead = await channel.declare_exchange(
-            t.dead_letter_exchange, aio_pika.ExchangeType.DIRECT, durable=True)
-        dead_queue = await channel.declare_queue(
-            t.dead_letter_queue, durable=True, arguments=t.dead_letter_queue_arguments())
-        await dead_queue.bind(dead, routing_key=t.dead_letter_queue)
-        self._commands_exchange = await channel.declare_exchange(
-            t.commands_exchange, aio_pika.ExchangeType.DIRECT, durable=True)
-        commands = await channel.declare_queue(
-            t.commands_queue, durable=True, arguments=t.commands_queue_arguments())
-        await commands.bind(self._commands_exchange, routing_key=t.commands_routing_key)
-        self._replies = await channel.declare_exchange(
-            t.replies_exchange, aio_pika.ExchangeType.DIRECT, durable=True)
-        self._events = await channel.declare_exchange(
-            t.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        published = (await declare_exchanges(channel, t.exchanges, passive=True)
+                     if self._passive else await _declare_durable(channel, t))
+        self._commands_exchange = published[t.commands_exchange]
+        self._replies = published[t.replies_exchange]
+        self._events = published[t.events_exchange]
 
     def is_ready(self) -> bool:
         """Connected, with the publishing channel open (and consuming, if asked to)."""
@@ -198,7 +219,7 @@ class AmqpBus:
         message = aio_pika.Message(
             body, headers=dict(headers), message_id=message_id, correlation_id=message_id,
             reply_to=reply_to,
-            content_type=COMMAND_CONTENT_TYPE, delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
+            content_type=JSON_TYPE, delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
         await self._publish(self._commands_exchange, self._topology.commands_routing_key,
                             message)
 
@@ -215,7 +236,7 @@ class AmqpBus:
     async def publish_reply(self, reply_to: str, body: bytes, *, correlation_id: str) -> None:
         assert self._replies is not None
         message = aio_pika.Message(body, correlation_id=correlation_id,
-                                   content_type="application/json")
+                                   content_type=JSON_TYPE)
         try:
             # Not mandatory: a gateway that has gone away has no queue, and the
             # operation document holds the outcome anyway.
@@ -227,30 +248,25 @@ class AmqpBus:
         channel = await self._connection.channel(publisher_confirms=False)
         # Our own name (not a server-generated one) so the robust channel can
         # declare and bind the same queue again after a reconnect.
-        name = self._topology.reply_queue(uuid.uuid4().hex)
-        queue = await channel.declare_queue(name, exclusive=True, auto_delete=True)
-        replies = await self._exchange(channel, self._topology.replies_exchange,
-                                       aio_pika.ExchangeType.DIRECT)
-        await queue.bind(replies, routing_key=name)
+        own = self._topology.own_reply_queue(uuid.uuid4().hex)
+        queue = await declare_own_queue(channel, self._topology, own,
+                                        passive_exchanges=self._passive)
 
         async def on_reply(message: AbstractIncomingMessage) -> None:
             handler(message.body)
 
         await queue.consume(on_reply, no_ack=True)
         self._consuming.append(channel)
-        return name
+        return own.queue.name
 
     async def subscribe_events(self, patterns: list[str], subscriber: EventSubscriber) -> None:
         channel = await self._connection.channel(publisher_confirms=False)
         await channel.set_qos(prefetch_count=EVENT_PREFETCH)
         # Our own name, so the robust channel declares and binds it again after a reconnect.
-        queue = await channel.declare_queue(
-            self._topology.event_subscriber_queue(uuid.uuid4().hex), exclusive=True,
-            auto_delete=True)
-        events = await self._exchange(channel, self._topology.events_exchange,
-                                      aio_pika.ExchangeType.TOPIC)
-        for pattern in patterns:
-            await queue.bind(events, routing_key=pattern)
+        t = self._topology
+        queue = await declare_own_queue(
+            channel, t, t.own_events_queue(t.event_subscriber_queue(uuid.uuid4().hex), patterns),
+            passive_exchanges=self._passive)
 
         async def on_event(message: AbstractIncomingMessage) -> None:
             async with message.process(ignore_processed=True):
@@ -262,9 +278,8 @@ class AmqpBus:
     async def consume_commands(self, handler: CommandHandler, *, prefetch: int) -> None:
         channel = await self._connection.channel(publisher_confirms=False)
         await channel.set_qos(prefetch_count=prefetch)
-        queue = await channel.declare_queue(
-            self._topology.commands_queue, durable=True, passive=self._passive,
-            arguments=self._topology.commands_queue_arguments())
+        t = self._topology
+        queue = await declare_queue(channel, t.queue(t.commands_queue), passive=self._passive)
 
         async def on_command(message: AbstractIncomingMessage) -> None:
             await handler(AmqpIncomingCommand(message))
@@ -303,8 +318,8 @@ class AmqpBus:
         """Remove every queue and exchange of this namespace (for test runs)."""
         channel: Any = await self._connection.channel()
         t = self._topology
-        for queue in (t.commands_queue, t.dead_letter_queue):
-            await channel.queue_delete(queue)
+        for queue in t.queues:
+            await channel.queue_delete(queue.name)
         for exchange in t.exchanges:
             await channel.exchange_delete(exchange.name)
         await channel.close()

@@ -1,31 +1,76 @@
 """The RabbitMQ topology, declared once, as values.
 
-Every exchange and queue name is derived from the namespace here; nobody else
-spells a queue name. `common.amqp_bus` declares exactly what is listed.
+Every exchange, queue and binding of a namespace, with its arguments and
+routing key, is a value of this module; every declaration loops over them:
+the message bus (`common.amqp_bus`), the dead-letter tool, the events tail,
+the AsyncAPI document, and the check of deploy/rabbitmq/definitions.json.
+Nobody else spells a queue name or a routing key.
 
 Every message travels through a named exchange, never the default one: the
 default exchange cannot be bound to, so a message sent through it could not be
 observed by an auditing or test queue. Commands go through the direct exchange
 `<ns>.commands` to the quorum queue of the same name; outcomes through the
 direct exchange `<ns>.replies` to each gateway's own reply queue, bound with
-its name as routing key (that name is what `reply_to` carries).
+its name as routing key (that name is what `reply_to` carries); events through
+the topic exchange `<ns>.events`, routing key `client.<type>.<event>`.
+
+The durable part (`exchanges`, `queues`, `bindings`) exists once per namespace;
+a process's own queues (`own_reply_queue`, `own_events_queue`) are
+exclusive, go away with its connection, and are bound as their value says.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 # A command that fails this many deliveries is dead-lettered instead of looping.
 COMMAND_DELIVERY_LIMIT = 10
+# Every event, whatever its client type: what a gateway binds its one events queue with.
+ALL_EVENTS = "client.#"
 
 ExchangeKind = Literal["direct", "topic"]
+
+
+def event_routing_key(client_type: str, event: str) -> str:
+    """`client.<type>.<event>`: the routing key of an event on the events exchange."""
+    return f"client.{client_type}.{event}"
 
 
 @dataclass(frozen=True)
 class Exchange:
     name: str
     kind: ExchangeKind
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A queue as declared: durable and shared, or exclusive to one connection."""
+
+    name: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    durable: bool = True
+
+    @property
+    def exclusive(self) -> bool:
+        # A process's own queue: gone with its connection, however the process ends.
+        return not self.durable
+
+
+@dataclass(frozen=True)
+class Binding:
+    exchange: str
+    queue: str
+    routing_key: str
+
+
+@dataclass(frozen=True)
+class OwnQueue:
+    """A process's own queue and the bindings that feed it."""
+
+    queue: Queue
+    bindings: tuple[Binding, ...]
 
 
 @dataclass(frozen=True)
@@ -52,7 +97,7 @@ class Topology:
         return f"{self.namespace}.replies"
 
     def event_subscriber_queue(self, subscriber_id: str) -> str:
-        """A process's own exclusive queue on the events exchange (a gateway's read model)."""
+        """A gateway's own queue on the events exchange (read model and live streams)."""
         return f"{self.namespace}.events.{subscriber_id}"
 
     def subscriber_queue(self, name: str) -> str:
@@ -69,7 +114,7 @@ class Topology:
 
     @property
     def events_exchange(self) -> str:
-        """Topic exchange; routing key `client.<type>.<event>`."""
+        """Topic exchange; routing key `client.<type>.<event>` (`event_routing_key`)."""
         return f"{self.namespace}.events"
 
     @property
@@ -80,29 +125,66 @@ class Topology:
     def dead_letter_queue(self) -> str:
         return f"{self.namespace}.commands.dead"
 
+    # -- the table -----------------------------------------------------------------
+
     @property
     def exchanges(self) -> tuple[Exchange, ...]:
-        """Every exchange a message of this namespace can pass through."""
+        """Every exchange a message of this namespace can pass through (all durable)."""
         return (Exchange(self.commands_exchange, "direct"),
                 Exchange(self.replies_exchange, "direct"),
                 Exchange(self.events_exchange, "topic"),
                 Exchange(self.dead_letter_exchange, "direct"))
+
+    @property
+    def queues(self) -> tuple[Queue, ...]:
+        """The durable queues: commands (dead-lettered after the delivery limit) and the
+        dead letters'. Listed after the exchanges, as they are declared."""
+        return (Queue(self.dead_letter_queue, {"x-queue-type": "quorum"}),
+                Queue(self.commands_queue, {
+                    "x-queue-type": "quorum",
+                    "x-delivery-limit": COMMAND_DELIVERY_LIMIT,
+                    "x-dead-letter-exchange": self.dead_letter_exchange,
+                    "x-dead-letter-routing-key": self.dead_letter_queue,
+                }))
+
+    @property
+    def bindings(self) -> tuple[Binding, ...]:
+        """The durable bindings: each durable queue to its exchange."""
+        return (Binding(self.dead_letter_exchange, self.dead_letter_queue,
+                        self.dead_letter_queue),
+                Binding(self.commands_exchange, self.commands_queue,
+                        self.commands_routing_key))
+
+    def queue(self, name: str) -> Queue:
+        """The durable queue `name` of the table."""
+        (found,) = (queue for queue in self.queues if queue.name == name)
+        return found
+
+    def exchange(self, name: str) -> Exchange:
+        (found,) = (exchange for exchange in self.exchanges if exchange.name == name)
+        return found
+
+    def own_reply_queue(self, gateway_id: str) -> OwnQueue:
+        """A gateway's reply queue, bound to the replies exchange with its own name."""
+        name = self.reply_queue(gateway_id)
+        return OwnQueue(Queue(name, durable=False),
+                        (Binding(self.replies_exchange, name, name),))
+
+    def own_events_queue(self, name: str, patterns: Iterable[str]) -> OwnQueue:
+        """A queue of `name` on the events exchange, bound with each of `patterns`."""
+        return OwnQueue(Queue(name, durable=False),
+                        tuple(Binding(self.events_exchange, name, pattern)
+                              for pattern in patterns))
 
     def fixed_routing_keys(self, exchange: str) -> tuple[str, ...]:
         """The routing keys a direct exchange is used with, where they are fixed.
 
         The replies exchange has none: each gateway's key is made at its start.
         """
-        return {self.commands_exchange: (self.commands_routing_key,),
-                self.dead_letter_exchange: (self.dead_letter_queue,)}.get(exchange, ())
+        return tuple(b.routing_key for b in self.bindings if b.exchange == exchange)
 
     def commands_queue_arguments(self) -> dict[str, Any]:
-        return {
-            "x-queue-type": "quorum",
-            "x-delivery-limit": COMMAND_DELIVERY_LIMIT,
-            "x-dead-letter-exchange": self.dead_letter_exchange,
-            "x-dead-letter-routing-key": self.dead_letter_queue,
-        }
+        return dict(self.queue(self.commands_queue).arguments)
 
     def dead_letter_queue_arguments(self) -> dict[str, Any]:
-        return {"x-queue-type": "quorum"}
+        return dict(self.queue(self.dead_letter_queue).arguments)

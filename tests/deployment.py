@@ -276,7 +276,8 @@ def _typed(arguments: dict[str, Any]) -> dict[str, tuple[str, Any]]:
 
 
 def definitions_problems(definitions: dict[str, Any], topology: Topology) -> list[str]:
-    """The definitions declare exactly what `common.amqp_bus` declares for `topology`.
+    """The definitions declare exactly the durable part of `topology`'s table, which
+    `common.amqp_bus` declares where it is missing.
 
     Anything else and the service's own declarations fail with PRECONDITION_FAILED.
     """
@@ -293,8 +294,7 @@ def definitions_problems(definitions: dict[str, Any], topology: Topology) -> lis
             problems.append(f"exchange {name}: want a durable {kind} exchange in /, "
                             "no arguments")
     queues = {q["name"]: q for q in definitions.get("queues", [])}
-    want_queues = {topology.commands_queue: topology.commands_queue_arguments(),
-                   topology.dead_letter_queue: topology.dead_letter_queue_arguments()}
+    want_queues = {queue.name: dict(queue.arguments) for queue in topology.queues}
     if set(queues) != set(want_queues):
         problems.append(f"queues {sorted(queues)}, want {sorted(want_queues)}")
     for name, arguments in want_queues.items():
@@ -306,11 +306,8 @@ def definitions_problems(definitions: dict[str, Any], topology: Topology) -> lis
                             f"not {got.get('arguments')}")
     bindings = {(b["source"], b["destination_type"], b["destination"], b["routing_key"],
                  b["vhost"]) for b in definitions.get("bindings", [])}
-    want_bindings = {
-        (topology.commands_exchange, "queue", topology.commands_queue,
-         topology.commands_routing_key, "/"),
-        (topology.dead_letter_exchange, "queue", topology.dead_letter_queue,
-         topology.dead_letter_queue, "/")}
+    want_bindings = {(b.exchange, "queue", b.queue, b.routing_key, "/")
+                     for b in topology.bindings}
     if bindings != want_bindings:
         problems.append(f"bindings {sorted(bindings)}, want {sorted(want_bindings)}")
     return problems
