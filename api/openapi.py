@@ -18,11 +18,13 @@ import re
 from collections.abc import Iterable
 from http import HTTPStatus
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aiohttp import web
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.openapi import OpenAPIConverter
+from marshmallow import fields
 
 from api import keys
 from api.idempotency import HEADER as IDEMPOTENCY_KEY
@@ -107,11 +109,23 @@ def _version() -> str:
         return "0.0.0"
 
 
+def _object_size(converter: OpenAPIConverter, field: fields.Field[Any], *,
+                 ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """A Length on a Dict bounds how many entries it has, which JSON Schema says with
+    min/maxProperties; apispec writes min/maxLength, which say nothing of an object."""
+    if not isinstance(field, fields.Dict):
+        return {}
+    return {size: ret.pop(length) for length, size in
+            (("minLength", "minProperties"), ("maxLength", "maxProperties")) if length in ret}
+
+
 def build_document(routes: Iterable[Route]) -> dict[str, Any]:
     """The OpenAPI document of `routes`, as a JSON-ready dict."""
+    plugin = MarshmallowPlugin()
     spec = APISpec(title="clientkeys", version=_version(), openapi_version=OPENAPI_VERSION,
-                   plugins=[MarshmallowPlugin()],
+                   plugins=[plugin],
                    info={"description": "Manages the OAuth clients of a platform."})
+    cast(Any, plugin.converter).add_attribute_function(_object_size)
     spec.components.security_scheme(BEARER, {"type": "http", "scheme": "bearer"})
     spec.components.schema("Problem", schema=ProblemSchema)
     for name, header in _HEADERS.items():

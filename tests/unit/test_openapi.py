@@ -137,3 +137,24 @@ def test_a_route_says_why_it_refuses_for_reasons_of_its_own() -> None:
     assert "nonce store is full" in verify["503"]["description"]
     assert "nonce" not in _operation("POST", "/v1/clients/{key}/verify")["responses"]["503"][
         "description"]
+
+
+def _schemas_with(document: Any, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every JSON Schema object (a dict with a `type`) anywhere in `document`."""
+    if isinstance(document, dict):
+        if "type" in document:
+            found.append(document)
+        for value in document.values():
+            _schemas_with(value, found)
+    elif isinstance(document, list):
+        for value in document:
+            _schemas_with(value, found)
+    return found
+
+
+def test_object_sizes_are_stated_as_properties_not_lengths() -> None:
+    schemas = _schemas_with(DOCUMENT, [])
+    objects = [s for s in schemas if s["type"] == "object"]
+    assert objects and not [s for s in objects if {"minLength", "maxLength"} & set(s)]
+    form = DOCUMENT["components"]["schemas"]["OAuth1VerifyRequest"]["properties"]["form"]
+    assert form["maxProperties"] == 100
