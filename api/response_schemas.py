@@ -14,8 +14,9 @@ from __future__ import annotations
 from marshmallow import INCLUDE, Schema, fields, validate
 
 from api.oauth1_signatures import Reason as OAuth1Reason
+from api.verification import Reason
 from common.client_view import ClientSchema
-from common.clients import ClientType
+from common.clients import ClientType, Status
 from common.commands import COMMAND_TYPES
 from common.outcomes import ErrorCode, OperationStatus
 
@@ -104,11 +105,13 @@ class VerdictSchema(Schema):
     """The answer of a credential check; the client's facts only to who holds its secret."""
 
     valid = fields.Boolean(required=True)
-    reason = fields.String(required=True, validate=validate.OneOf(
-        ["ok", "invalid_client", "not_approved"]), metadata={
-        "description": "invalid_client: unknown key or wrong secret, never told apart."})
-    status = fields.String(required=True, allow_none=True)
-    type = fields.String(required=True, allow_none=True)
+    reason = fields.String(required=True, validate=validate.OneOf([r.value for r in Reason]),
+                           metadata={"description": "invalid_client: unknown key or wrong "
+                                     "secret, never told apart."})
+    status = fields.String(required=True, allow_none=True,
+                           validate=validate.OneOf([s.value for s in Status]))
+    type = fields.String(required=True, allow_none=True,
+                         validate=validate.OneOf([t.value for t in ClientType]))
     grant_types = fields.List(fields.String(), required=True, allow_none=True)
     response_types = fields.List(fields.String(), required=True, allow_none=True)
     redirect_uris = fields.List(fields.String(), required=True, allow_none=True)
@@ -122,7 +125,8 @@ class OAuth1VerdictSchema(Schema):
                            metadata={"description": "bad_signature also for an unknown key."})
     client_key = fields.String(required=True, allow_none=True, metadata={
         "description": "Only when the signature proved the consumer holds its secret."})
-    status = fields.String(required=True, allow_none=True)
+    status = fields.String(required=True, allow_none=True,
+                           validate=validate.OneOf([s.value for s in Status]))
 
 
 class PrincipalSchema(Schema):
@@ -156,16 +160,13 @@ class ClientTypesSchema(Schema):
     limits = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
 
 
-class StatusCountsSchema(Schema):
-    pending = fields.Integer(required=True)
-    approved = fields.Integer(required=True)
-    disapproved = fields.Integer(required=True)
-
-
-class TypeCountsSchema(Schema):
-    oauth1 = fields.Nested(StatusCountsSchema, required=True)
-    oauth2 = fields.Nested(StatusCountsSchema, required=True)
-    oidc = fields.Nested(StatusCountsSchema, required=True)
+# Built from the enums, so a new status or type is counted and documented at once.
+StatusCountsSchema = Schema.from_dict(
+    {status.value: fields.Integer(required=True) for status in Status},
+    name="StatusCountsSchema")
+TypeCountsSchema = Schema.from_dict(
+    {kind.value: fields.Nested(StatusCountsSchema, required=True) for kind in ClientType},
+    name="TypeCountsSchema")
 
 
 class PendingApprovalsSchema(Schema):

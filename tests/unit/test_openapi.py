@@ -10,7 +10,9 @@ from aiohttp import web
 from api.openapi import build_document
 from api.principals import CONFIGURE_SERVER
 from api.routes import ROUTES, Route
+from api.verification import Reason
 from common.client_view import ClientSchema
+from common.clients import ClientType, Status
 
 DOCUMENT = build_document(ROUTES)
 
@@ -158,3 +160,15 @@ def test_object_sizes_are_stated_as_properties_not_lengths() -> None:
     assert objects and not [s for s in objects if {"minLength", "maxLength"} & set(s)]
     form = DOCUMENT["components"]["schemas"]["OAuth1VerifyRequest"]["properties"]["form"]
     assert form["maxProperties"] == 100
+
+
+def test_answers_name_every_status_and_type_the_enums_have() -> None:
+    schemas = DOCUMENT["components"]["schemas"]
+    statuses, types = [s.value for s in Status], [t.value for t in ClientType]
+    assert list(schemas["StatusCounts"]["properties"]) == statuses
+    assert list(schemas["TypeCounts"]["properties"]) == types
+    verdict = schemas["Verdict"]["properties"]
+    assert verdict["status"]["enum"] == [*statuses, None]
+    assert verdict["type"]["enum"] == [*types, None]
+    assert verdict["reason"]["enum"] == [r.value for r in Reason]
+    assert schemas["OAuth1Verdict"]["properties"]["status"]["enum"] == [*statuses, None]
