@@ -38,7 +38,6 @@ class Worker:
         self.consuming = False
         self._relay_task: asyncio.Task[None] | None = None
         self._in_hand = 0
-        self.messages_handled = 0
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -55,7 +54,6 @@ class Worker:
         try:
             await self._consumer.on_message(message)
         finally:
-            self.messages_handled += 1
             self._in_hand -= 1
             if self._in_hand == 0:
                 self._idle.set()
