@@ -27,7 +27,6 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from marshmallow import fields
 
-from common.amqp_bus import COMMAND_CONTENT_TYPE, EVENT_CONTENT_TYPE
 from common.client_view import ClientSchema
 from common.clients import ClientType
 from common.command_mac import KEY_ID_HEADER, MAC_HEADER, SCHEME, SCHEME_HEADER
@@ -42,6 +41,7 @@ from common.events import (
     event_source,
 )
 from common.keyring import BOUND_FORMAT, SealedSecret
+from common.media_types import EVENT_CONTENT_TYPE, JSON_TYPE
 from common.topology import COMMAND_DELIVERY_LIMIT, Topology
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -138,7 +138,8 @@ def _placeholder_event(event_type: ClientEventType) -> ClientEvent:
 
 def _events(topology: Topology, channels: dict[str, Any], operations: dict[str, Any],
             messages: dict[str, Any], schemas: dict[str, Any]) -> None:
-    exchange = {"name": topology.events_exchange, "type": "topic", "durable": True,
+    events = topology.exchange(topology.events_exchange)
+    exchange = {"name": events.name, "type": events.kind, "durable": True,
                 "autoDelete": False}
     for event_type in ClientEventType:
         name = event_message_name(event_type)
@@ -241,17 +242,19 @@ def _commands(topology: Topology, channels: dict[str, Any], operations: dict[str
             "name": name,
             "title": kind.replace("_", " ").capitalize(),
             "summary": _command_summary(command_type, kind),
-            "contentType": COMMAND_CONTENT_TYPE,
+            "contentType": JSON_TYPE,
             "headers": {"$ref": _SCHEMAS + "CommandMacHeaders"},
             "payload": {"$ref": _SCHEMAS + _schema_name(name)},
             "bindings": {"amqp": {"messageType": kind, "bindingVersion": AMQP_BINDING_VERSION}},
         }
+    queue = topology.queue(topology.commands_queue)
+    (route,) = (binding for binding in topology.bindings if binding.queue == queue.name)
     channels["commands"] = {
-        "address": topology.commands_routing_key,
+        "address": route.routing_key,
         "title": "Commands",
         "description": f"Published by the gateway to the direct exchange "
-                       f"`{topology.commands_exchange}` with this routing key, which routes "
-                       f"them to the quorum queue `{topology.commands_queue}`; workers "
+                       f"`{route.exchange}` with this routing key, which routes "
+                       f"them to the quorum queue `{queue.name}`; workers "
                        "compete on it. `message_id` and `correlation_id` are the command "
                        f"`id`; the outcome goes to `reply_to` through `{topology.replies_exchange}`"
                        f". Every command carries a MAC in its headers (`{MAC_HEADER}`, "
@@ -264,9 +267,9 @@ def _commands(topology: Topology, channels: dict[str, Any], operations: dict[str
         "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in names},
         "bindings": {"amqp": {
             "is": "queue",
-            "queue": {"name": topology.commands_queue, "durable": True, "exclusive": False,
-                      "autoDelete": False},
-            "x-queue-arguments": topology.commands_queue_arguments(),
+            "queue": {"name": queue.name, "durable": queue.durable,
+                      "exclusive": queue.exclusive, "autoDelete": queue.exclusive},
+            "x-queue-arguments": dict(queue.arguments),
             "bindingVersion": AMQP_BINDING_VERSION}},
     }
     operations["receiveCommands"] = {
@@ -310,7 +313,7 @@ def build_document(namespace: str = DEFAULT_NAMESPACE) -> dict[str, Any]:
                 "duplicate has the same `id` (= AMQP `message_id`); the events of one "
                 "client are published in the order they happened."),
         },
-        "defaultContentType": COMMAND_CONTENT_TYPE,
+        "defaultContentType": JSON_TYPE,
         "channels": channels,
         "operations": operations,
         "components": {"schemas": schemas, "messages": messages},
