@@ -5,20 +5,91 @@ process; `dlq` looks after commands that failed on every delivery; `tokens`
 keeps the static API tokens; `keys` makes, rotates and counts encryption keys;
 `events tail` prints the events as they are published; `healthcheck` is the
 container's probe. A bad setting ends the process with one clear line on
-stderr and exit code 2, never a traceback.
+stderr and exit code 2, never a traceback; one about tokens or keys says where
+dev mode keeps its own. Every subcommand's `--help` ends with the settings it
+reads, from one table (`reads`) checked against what `load_settings` asks for.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
+import textwrap
+from collections.abc import Iterator, Mapping
 
 from api import tokens_cli
 from api.tokens import TokensFileError
 from common import events_tail, healthcheck
 from common.logs import configure_logging
-from common.settings import SettingsError, load_settings
+from common.settings import PREFIX, SettingsError, load_settings
 from worker import keys_cli
+
+
+class _SeenNames(Mapping[str, str]):
+    """An empty environment that notes every variable asked of it."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def __getitem__(self, name: str) -> str:
+        self.names.append(name)
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+@functools.cache
+def settings_variables() -> tuple[str, ...]:
+    """Every variable `load_settings` reads, without the prefix, in its order: asked of
+    the code itself, so a new setting is listed without anyone typing it here."""
+    seen = _SeenNames()
+    load_settings(seen)
+    return tuple(dict.fromkeys(name.removeprefix(PREFIX) for name in seen.names))
+
+
+# What each subcommand reads from the environment, by group. The gateway reads every
+# setting but the worker's own; a command path not listed reads what its parent reads.
+_BROKER = ("AMQP_URL", "AMQP_URL_FILE", "NAMESPACE")
+_KEYRING = ("ENCRYPTION_KEYS", "ENCRYPTION_KEYS_FILE")
+_LOGS = ("LOG_FORMAT", "LOG_LEVEL")
+_WORKER_ONLY = ("WORKER_HTTP_PORT", "WORKER_PREFETCH")
+_WORKER = (*_BROKER, "PUBLISH_TIMEOUT_S", "MONGODB_URI", *_KEYRING, "HTTP_HOST", *_WORKER_ONLY,
+           *_LOGS)
+
+
+def reads(command: tuple[str, ...]) -> tuple[str, ...]:
+    """The settings (without the prefix) the subcommand `command` reads."""
+    gateway = tuple(name for name in settings_variables() if name not in _WORKER_ONLY)
+    table: dict[tuple[str, ...], tuple[str, ...]] = {
+        ("gateway",): gateway,
+        ("worker",): _WORKER,
+        ("dev",): (*dict.fromkeys((*gateway, *_WORKER)), "DEV_DIR"),
+        ("dlq",): (*_BROKER, "MONGODB_URI", *_KEYRING),
+        ("tokens",): ("TOKENS_FILE",),
+        ("keys",): ("MONGODB_URI", *_KEYRING),
+        ("keys", "new"): (),
+        ("events",): _BROKER,
+        ("healthcheck",): ("HTTP_HOST", "HTTP_PORT", "WORKER_HTTP_PORT"),
+    }
+    for length in range(len(command), 0, -1):
+        if command[:length] in table:
+            return table[command[:length]]
+    raise KeyError(f"no settings declared for {' '.join(command)!r}")
+
+
+def _subcommands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+                 ) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Every parser below `parser`, with its command path (`("tokens", "list")`)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield (*path, name), child
+                yield from _subcommands(child, (*path, name))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,12 +108,37 @@ def _parser() -> argparse.ArgumentParser:
         action = dlq_commands.add_parser(name, help=text)
         action.add_argument("ids", nargs="*", metavar="COMMAND_ID")
         action.add_argument("--all", action="store_true", help="every dead-lettered command")
-        action.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+        action.add_argument("--json", action="store_true",
+                            help="one JSON object per line for each command touched")
     tokens_cli.add_parser(commands)
     keys_cli.add_parser(commands)
     events_tail.add_parser(commands)
     healthcheck.add_parser(commands)
+    for path, child in _subcommands(parser):
+        names = reads(path)
+        child.formatter_class = argparse.RawDescriptionHelpFormatter
+        child.epilog = ("settings it reads (environment variables):\n" + textwrap.fill(
+            " ".join(PREFIX + name for name in names), width=78, initial_indent="  ",
+            subsequent_indent="  ", break_on_hyphens=False) if names
+            else "settings it reads: none")
     return parser
+
+
+# Where `clientkeys dev` keeps what an error about tokens or keys asks for.
+_DEV_HINTS = {
+    "TOKENS_FILE": tokens_cli.DEV_TOKENS_FILE,
+    "ENCRYPTION_KEYS": "`clientkeys dev` keeps its dev key in .clientkeys/dev.json",
+}
+
+
+def _hint(exc: Exception) -> str:
+    text = str(exc)
+    if isinstance(exc, TokensFileError):
+        return tokens_cli.DEV_TOKENS_FILE
+    for name, hint in _DEV_HINTS.items():
+        if PREFIX + name in text:
+            return hint
+    return ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,8 +162,11 @@ def main(argv: list[str] | None = None) -> int:
 
             from worker.dead_letters import run_dlq
 
-            asyncio.run(run_dlq(load_settings(), args.dlq_command, getattr(args, "ids", []),
-                                getattr(args, "all", False), args.json))
+            shown = asyncio.run(run_dlq(load_settings(), args.dlq_command,
+                                        getattr(args, "ids", []), getattr(args, "all", False),
+                                        args.json))
+            if args.dlq_command == "list" and not shown and not args.json:
+                print("the dead-letter queue is empty")
         elif args.command == "dev":
             from clientkeys.devmode import run_dev
 
@@ -85,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
 
                 run_worker(settings)
     except (SettingsError, TokensFileError) as exc:
-        print(f"clientkeys: {exc}", file=sys.stderr)
+        hint = _hint(exc)
+        print(f"clientkeys: {exc}" + (f" ({hint})" if hint else ""), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

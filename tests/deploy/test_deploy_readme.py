@@ -16,8 +16,8 @@ def test_readme_commands_and_panels_are_real() -> None:
             "docker compose run --rm --entrypoint clientkeys init", "clientkeys"))]
     assert len(commands) >= 4
     assert [problem for argv in commands for problem in cli_problems(argv)] == []
-    # --file belongs to `tokens`, before its subcommand: the parser notices.
-    assert cli_problems(["tokens", "create", "--file", "t.json", "--subject", "a",
+    # --subject belongs to `tokens create`, not to `tokens`: the parser notices.
+    assert cli_problems(["tokens", "--subject", "a", "create", "--file", "t.json",
                          "--permission", "configure_server"]) != []
     # Every panel is explained in the operations page of the main README.
     operations = (DEPLOY.parent / "README.md").read_text()
