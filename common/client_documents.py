@@ -1,0 +1,68 @@
+"""The clients collection's documents: their shape, written down once.
+
+The worker (`worker.repository`) is the only writer; the gateway reads
+(`api.queries`, `api.read_model`, `api.stats`) and the re-encryption tool
+(`worker.rekey`) read and re-seal. They all name the fields through
+`ClientDocument` and the field sets below, so a field added or renamed is
+changed here and mypy points at every place that has to follow.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final, TypedDict
+
+from bson import ObjectId
+
+
+class PreviousSecretDocument(TypedDict):
+    """A replaced secret still valid during its grace (see `common.secret_grace`)."""
+
+    secret: dict[str, Any]  # a SealedSecret.to_document(), sealed for the previous slot
+    expires_at: datetime
+
+
+class ClientDocument(TypedDict, total=False):
+    """One stored client. Every key is set by a create except those marked later."""
+
+    _id: ObjectId
+    key: str  # unique and immutable: the shard key
+    type: str  # a ClientType value
+    name: str
+    name_sort: str  # the name casefolded, for the by-name order
+    status: str  # a Status value
+    redirect_uris: list[str]
+    grant_types: list[str]
+    response_types: list[str]
+    # A SealedSecret.to_document() bound to the key and the current slot; None once removed.
+    secret: dict[str, Any] | None
+    previous_secrets: list[PreviousSecretDocument]  # after a rotation or an edit
+    secret_rotated_at: datetime  # after a rotation or an edit of the secret
+    created_at: datetime
+    updated_at: datetime
+    status_changed_at: datetime
+    # Every change is guarded by the version read and increments it (the ETag).
+    version: int
+    created_by: str  # the create's command id, so a redelivered create is recognised
+    applied_commands: list[str]  # the last APPLIED_COMMANDS_KEPT command ids
+    # Events not yet confirmed by the broker (`worker.relay`), and since when.
+    outbox: list[dict[str, Any]]
+    outbox_since: datetime  # only while the outbox is not empty (a sparse index)
+    removed_at: datetime | None  # a tombstone once set; None (or absent) while it exists
+
+
+# Matches clients that exist: a removed client is a tombstone until its
+# `removed` event has been published and its TTL index deletes it.
+LIVE: Final[dict[str, Any]] = {"removed_at": None}
+# Where a client's sealed secrets are stored: the current one, and replaced ones.
+CURRENT_SECRET: Final = "secret"
+PREVIOUS_SECRETS: Final = "previous_secrets"
+# No secret, current or previous, leaves the database through a read, nor do the
+# worker's own bookkeeping fields.
+WITHOUT_SECRETS: Final[dict[str, int]] = {
+    CURRENT_SECRET: 0, f"{PREVIOUS_SECRETS}.{CURRENT_SECRET}": 0, "applied_commands": 0,
+    "outbox": 0}
+# What a gateway needs to check a credential: the facts and the sealed secrets.
+CREDENTIAL_FIELDS: Final[dict[str, int]] = {
+    name: 1 for name in ("key", "type", "status", "version", "grant_types", "response_types",
+                         "redirect_uris", CURRENT_SECRET, PREVIOUS_SECRETS)}

@@ -1,0 +1,237 @@
+"""The operations collection: the record of each command, and its only owner.
+
+Three processes write it, each at its own moment of a command's life: the
+gateway records a command pending before publishing it (and withdraws it when
+the broker did not confirm, or fences one a retry took over), the worker starts
+it, claims a create's key on it and records its outcome, and the dead-letter
+tool resets it for a replay or fails it when purged. All of them go through
+this module, so the document's shape (`OperationDocument`) is written down once.
+
+A withdrawn operation (failed, `undeliverable`) is one no worker ever applies:
+the worker's start finds its outcome and stops there.
+
+Every function is one database round trip unless it says otherwise
+(tests/integration/test_round_trips.py pins how many a command takes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NotRequired, TypedDict, cast
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from common.commands import Command
+from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
+from common.store import OPERATIONS, Document, now
+
+
+class OperationDocument(TypedDict):
+    """One stored operation; its `_id` is the command's id."""
+
+    _id: str
+    kind: str
+    status: str  # an OperationStatus value
+    client_key: str | None
+    error: dict[str, Any] | None  # OperationError.to_dict()
+    created_at: datetime
+    updated_at: datetime
+    # Recorded by the gateway; absent when a worker saw the command first.
+    actor: NotRequired[str | None]
+    request_id: NotRequired[str | None]
+    # Set once a worker started it; a gateway withdraws only what none started.
+    started_at: NotRequired[datetime]
+    # The rest of the outcome, once a worker recorded it.
+    client: NotRequired[dict[str, Any] | None]
+    warnings: NotRequired[list[str]]
+
+
+class OperationFenced(Exception):
+    """A retry with the same Idempotency-Key recorded this operation withdrawn first."""
+
+
+@dataclass(frozen=True)
+class Started:
+    """What starting an operation found."""
+
+    # Its outcome when it already has one: a redelivery, or withdrawn by the gateway.
+    outcome: Outcome | None = None
+    # The key of the client a create makes, claimed as its operation started.
+    client_key: str | None = None
+
+
+def _operations(db: AsyncDatabase[Document]) -> AsyncCollection[Document]:
+    return db[OPERATIONS]
+
+
+def _new(operation_id: str, kind: str, status: OperationStatus, *, client_key: str | None,
+         error: OperationError | None, actor: str | None, request_id: str | None
+         ) -> OperationDocument:
+    at = now()
+    return {"_id": operation_id, "kind": kind, "status": status.value,
+            "client_key": client_key, "error": error.to_dict() if error else None,
+            "actor": actor, "request_id": request_id, "created_at": at, "updated_at": at}
+
+
+async def record_pending(db: AsyncDatabase[Document], command: Command) -> OperationDocument:
+    """Record a command pending before it is published.
+
+    Raises OperationFenced when a retry's fence holds its id already.
+    """
+    operation = _new(command.id, command.kind, OperationStatus.PENDING,
+                     client_key=command.client_key, error=None, actor=command.actor,
+                     request_id=command.request_id)
+    try:
+        await _operations(db).insert_one(cast(Document, operation))
+    except DuplicateKeyError:
+        # The id is new, so a duplicate is our own insert whose answer was lost on a
+        # broken connection before the driver tried again, or a retry's fence.
+        existing = await get_operation(db, command.id)
+        if existing is not None and is_withdrawn(existing):
+            raise OperationFenced(command.id) from None
+    return operation
+
+
+async def fence(db: AsyncDatabase[Document], operation_id: str, kind: str, actor: str,
+                request_id: str) -> bool:
+    """Record a never-recorded operation withdrawn; False when it exists already."""
+    error = OperationError(ErrorCode.UNDELIVERABLE,
+                           "Never queued: a retry with the same Idempotency-Key replaced it.")
+    with contextlib.suppress(DuplicateKeyError):
+        await _operations(db).insert_one(cast(Document, _new(
+            operation_id, kind, OperationStatus.FAILED, client_key=None, error=error,
+            actor=actor, request_id=request_id)))
+        return True
+    return False
+
+
+def is_withdrawn(operation: OperationDocument) -> bool:
+    """Whether no worker applied it, nor ever will: withdrawn, fenced or undecodable."""
+    error = operation.get("error") or {}
+    return (operation["status"] == OperationStatus.FAILED.value
+            and error.get("code") == ErrorCode.UNDELIVERABLE.value)
+
+
+def outcome_of(operation: OperationDocument) -> Outcome | None:
+    """Its outcome, or None while it is pending."""
+    if operation["status"] == OperationStatus.PENDING.value:
+        return None
+    return Outcome.from_operation(cast(Document, operation))
+
+
+async def withdraw(db: AsyncDatabase[Document], operation_id: str) -> bool:
+    """Mark an unconfirmed command failed; False when a worker has already started it."""
+    error = OperationError(ErrorCode.UNDELIVERABLE, "The broker did not accept the command.")
+    result = await _operations(db).update_one(
+        {"_id": operation_id, "started_at": {"$exists": False}},
+        {"$set": {"status": OperationStatus.FAILED.value, "error": error.to_dict(),
+                  "updated_at": now()}})
+    return result.modified_count == 1
+
+
+async def get_operation(db: AsyncDatabase[Document], operation_id: str
+                        ) -> OperationDocument | None:
+    return cast(OperationDocument | None, await _operations(db).find_one({"_id": operation_id}))
+
+
+async def any_pending(db: AsyncDatabase[Document]) -> bool:
+    """Whether some command is still waiting for a worker (or being applied)."""
+    found = await _operations(db).find_one({"status": OperationStatus.PENDING.value},
+                                           {"_id": 1})
+    return found is not None
+
+
+async def claim_client_key(db: AsyncDatabase[Document], operation_id: str,
+                           candidate: str) -> str:
+    """The key of the client this create makes: `candidate`, or the one claimed before.
+
+    Two round trips when another key was claimed first.
+    """
+    claimed = await _operations(db).find_one_and_update(
+        {"_id": operation_id, "client_key": None}, {"$set": {"client_key": candidate}},
+        return_document=ReturnDocument.AFTER)
+    if claimed is None:
+        operation = await get_operation(db, operation_id)
+        if operation is None:
+            raise LookupError(f"operation {operation_id} does not exist")
+        return str(operation["client_key"])
+    return str(claimed["client_key"])
+
+
+async def start(db: AsyncDatabase[Document], operation_id: str, kind: str, *,
+                claim_key: str | None = None) -> Started:
+    """Mark the operation started; its outcome if it already has one.
+
+    An operation the gateway withdrew has a failed outcome, so the worker never
+    applies it behind the caller's back. With `claim_key` (a create) it also
+    claims the client's key as `claim_client_key` does, in the same write when
+    it can. An operation no gateway recorded (its record was lost) is recorded
+    here, pending.
+    """
+    if claim_key is None:
+        return Started(await _start(db, operation_id, kind))
+    at = now()
+    try:
+        # The usual create: pending, with no key yet. Any other operation is
+        # not matched, so the upsert collides with its _id.
+        await _operations(db).update_one(
+            {"_id": operation_id, "status": OperationStatus.PENDING.value,
+             "client_key": None},
+            {"$set": {"started_at": at, "client_key": claim_key},
+             "$setOnInsert": {"kind": kind, "error": None, "created_at": at,
+                              "updated_at": at}},
+            upsert=True)
+    except DuplicateKeyError:  # claimed before (a redelivery), finished or withdrawn
+        outcome = await _start(db, operation_id, kind)
+        if outcome is not None:
+            return Started(outcome)
+        return Started(client_key=await claim_client_key(db, operation_id, claim_key))
+    return Started(client_key=claim_key)
+
+
+async def _start(db: AsyncDatabase[Document], operation_id: str, kind: str) -> Outcome | None:
+    at = now()
+    operation = await _operations(db).find_one_and_update(
+        {"_id": operation_id},
+        {"$set": {"started_at": at},
+         "$setOnInsert": {"kind": kind, "status": OperationStatus.PENDING.value,
+                          "client_key": None, "error": None, "created_at": at,
+                          "updated_at": at}},
+        upsert=True, return_document=ReturnDocument.AFTER)
+    return None if operation is None else outcome_of(cast(OperationDocument, operation))
+
+
+async def record_outcome(db: AsyncDatabase[Document], outcome: Outcome) -> None:
+    """Finish (or fail) the operation with `outcome`, recording it if it was never seen."""
+    data = outcome.to_dict()
+    data.pop("operation_id")
+    data.pop("kind")
+    await _operations(db).update_one(
+        {"_id": outcome.operation_id},
+        {"$set": {**data, "updated_at": now()},
+         "$setOnInsert": {"kind": outcome.kind, "created_at": now()}},
+        upsert=True,
+    )
+
+
+async def reset_for_replay(db: AsyncDatabase[Document], operation_id: str) -> None:
+    """A failed operation pending again, as its dead-lettered command is replayed."""
+    await _operations(db).update_one(
+        {"_id": operation_id, "status": OperationStatus.FAILED.value},
+        {"$set": {"status": OperationStatus.PENDING.value, "error": None,
+                  "updated_at": now()}})
+
+
+async def fail_purged(db: AsyncDatabase[Document], operation_id: str) -> None:
+    """A pending operation failed, as an operator purged its dead-lettered command."""
+    error = OperationError(ErrorCode.INTERNAL,
+                           "Removed from the dead-letter queue by an operator; not applied.")
+    await _operations(db).update_one(
+        {"_id": operation_id, "status": OperationStatus.PENDING.value},
+        {"$set": {"status": OperationStatus.FAILED.value, "error": error.to_dict(),
+                  "updated_at": now()}})
