@@ -7,15 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
 
 from common.audit import AuditEntry
-from common.bus import QueueDepths
 from common.command_mac import sign_command
 from common.keyring import Keyring, new_key_entry
+from common.memory_bus import MemoryBus
+from common.operations_store import Started
 from common.outcomes import OperationStatus, Outcome
 from common.store import APPLIED_COMMANDS_KEPT, Document, now
-from worker.repository import AlreadyCreated, Started
+from worker.repository import AlreadyCreated
 
 # The keyring the fake gateway signs commands with and the consumer under test checks.
 FAKE_KEYRING = Keyring.parse(new_key_entry("fake"))
@@ -115,50 +115,28 @@ class InMemoryClientStore:
         self.audit.setdefault(entry.id, entry)
 
 
-@dataclass
-class RecordingBus:
-    """Records what the worker publishes; `fail_events` makes event publishing fail."""
+class RecordingBus(MemoryBus):
+    """The in-memory bus (so it keeps the bus contract, tests/integration/
+    test_bus_contract.py), recording what is published; `fail_events` makes the
+    next event publishes fail with the exceptions given."""
 
-    events: list[tuple[str, bytes]] = field(default_factory=list)
-    replies: list[tuple[str, bytes]] = field(default_factory=list)
-    fail_events: list[Exception] = field(default_factory=list)
-
-    async def publish_command(self, body: bytes, *, message_id: str, reply_to: str | None,
-                              headers: Mapping[str, str]) -> None:
-        raise NotImplementedError
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[tuple[str, bytes]] = []
+        self.replies: list[tuple[str, bytes]] = []
+        self.fail_events: list[Exception] = []
 
     async def publish_event(self, routing_key: str, body: bytes, *, message_id: str,
                             correlation_id: str | None = None) -> None:
         if self.fail_events:
             raise self.fail_events.pop(0)
         self.events.append((routing_key, body))
+        await super().publish_event(routing_key, body, message_id=message_id,
+                                    correlation_id=correlation_id)
 
     async def publish_reply(self, reply_to: str, body: bytes, *, correlation_id: str) -> None:
         self.replies.append((reply_to, body))
-
-    async def listen_for_replies(self, handler: Any) -> str:
-        raise NotImplementedError
-
-    async def subscribe_events(self, patterns: list[str], subscriber: Any) -> None:
-        raise NotImplementedError
-
-    async def consume_commands(self, handler: Any, *, prefetch: int) -> None:
-        raise NotImplementedError
-
-    async def stop_consuming(self) -> None:
-        return None
-
-    def consumers_attached(self) -> bool:
-        return True
-
-    async def queue_depths(self) -> QueueDepths:
-        raise NotImplementedError
-
-    def is_ready(self) -> bool:
-        return True
-
-    async def close(self) -> None:
-        return None
+        await super().publish_reply(reply_to, body, correlation_id=correlation_id)
 
 
 @dataclass

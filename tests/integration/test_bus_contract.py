@@ -1,4 +1,5 @@
-"""One contract for every message bus: the in-memory one and RabbitMQ.
+"""One contract for every message bus: the in-memory one, the tests' recording one
+(the in-memory one, recording) and RabbitMQ.
 
 Code above `common.bus.MessageBus` must not be able to tell the buses apart, so
 each case here runs against each of them. Counting follows RabbitMQ's quorum
@@ -21,6 +22,7 @@ from common.amqp_bus import AmqpBus
 from common.bus import IncomingCommand, MessageBus
 from common.memory_bus import MemoryBus
 from common.topology import COMMAND_DELIVERY_LIMIT, Topology
+from tests.fakes import RecordingBus
 
 WAIT_S = 10
 MAC_HEADERS = {"x-clientkeys-mac": "mac", "x-clientkeys-mac-kid": "k1"}
@@ -46,11 +48,11 @@ async def _broker_version(amqp_url: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(".")[:2] if part.isdigit())
 
 
-@pytest.fixture(params=["memory", "amqp"])
+@pytest.fixture(params=["memory", "recording", "amqp"])
 async def contract(request: pytest.FixtureRequest, amqp_url: str,
                    namespace: str) -> AsyncIterator[Contract]:
     if request.param != "amqp":
-        memory = MemoryBus()
+        memory = MemoryBus() if request.param == "memory" else RecordingBus()
         yield Contract(memory, requeue_counted=False)
         await memory.close()
         return
