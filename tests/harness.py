@@ -176,3 +176,15 @@ async def wire_tap(settings: Settings, *, reply_addresses: Sequence[str] = ()
         yield tap
     finally:
         await connection.close()
+
+
+async def dead_letter_count(settings: Settings) -> int:
+    """How many commands the namespace's dead-letter queue holds, as the broker counts."""
+    connection = await aio_pika.connect(settings.amqp_url)
+    try:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(Topology(settings.namespace).dead_letter_queue,
+                                            passive=True)
+        return int(queue.declaration_result.message_count or 0)
+    finally:
+        await connection.close()

@@ -14,7 +14,8 @@ from common.commands import RemoveClient, encode_command
 from common.settings import Settings
 from common.store import connect, database
 from common.topology import Topology
-from tests.integration.test_amqp_bus import collect, dead_letter_count
+from tests.harness import dead_letter_count
+from tests.integration.test_amqp_bus import collect
 from worker.dead_letters import run_dlq
 
 

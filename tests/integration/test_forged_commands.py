@@ -27,8 +27,7 @@ from common.store import AUDIT, CLIENTS, OPERATIONS
 from common.topology import Topology
 from tests.e2e.conftest import AiohttpClient, oauth1_client
 from tests.faults.conftest import wait_until
-from tests.harness import add_token, bearer, running_workers
-from tests.integration.test_amqp_bus import dead_letter_count
+from tests.harness import add_token, bearer, dead_letter_count, running_workers
 from worker.dead_letters import run_dlq
 
 
