@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import sys
 import textwrap
 from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from api import tokens_cli
 from api.tokens import TokensFileError
@@ -24,6 +26,9 @@ from common import events_tail, healthcheck
 from common.logs import configure_logging
 from common.settings import PREFIX, SettingsError, load_settings
 from worker import keys_cli
+
+if TYPE_CHECKING:
+    from worker.dead_letters import DlqResult
 
 
 class _SeenNames(Mapping[str, str]):
@@ -141,6 +146,22 @@ def _hint(exc: Exception) -> str:
     return ""
 
 
+def show_dlq(result: DlqResult, *, as_json: bool) -> None:
+    """Print what a dlq action listed or touched: one line (or JSON object) each."""
+    for letter in result.letters:
+        print(json.dumps(letter) if as_json else
+              f"{letter['command_id']}  {letter['kind']:<17} "
+              f"{letter['client_key'] or '-':<32}  {letter['reason']}")
+    for command_id in result.not_replayed:
+        print(f"not replayed: {command_id} is unauthenticated (no gateway signed it); purge it")
+    if result.action == "list":
+        if not result.letters and not as_json:
+            print("the dead-letter queue is empty")
+        return
+    done = {"replay": "replayed", "purge": "purged"}[result.action]
+    print(f"{done} {len(result.letters)} of {result.found} dead-lettered command(s)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Readable lines for the tools; the long-lived processes switch to their settings.
@@ -162,11 +183,9 @@ def main(argv: list[str] | None = None) -> int:
 
             from worker.dead_letters import run_dlq
 
-            shown = asyncio.run(run_dlq(load_settings(), args.dlq_command,
-                                        getattr(args, "ids", []), getattr(args, "all", False),
-                                        args.json))
-            if args.dlq_command == "list" and not shown and not args.json:
-                print("the dead-letter queue is empty")
+            show_dlq(asyncio.run(run_dlq(load_settings(), args.dlq_command,
+                                         getattr(args, "ids", []), getattr(args, "all", False))),
+                     as_json=args.json)
         elif args.command == "dev":
             from clientkeys.devmode import run_dev
 

@@ -3,8 +3,9 @@
 A command lands there when it failed on every delivery (the worker set it
 aside, or the broker's delivery limit did). Replaying resets its failed
 operation to pending and queues it again, once the cause is fixed; purging
-drops it and marks its operation failed. Only metadata is ever printed: a
-command holds its secret sealed, and none of it is shown.
+drops it and marks its operation failed. `run_dlq` carries out an action and
+returns what it saw and did; the CLI (clientkeys.cli) prints it. Only metadata
+is ever returned: a command holds its secret sealed, and none of it is shown.
 
 A replay is not signed again: it keeps the body, message id, `reply_to` and
 MAC headers it arrived with (common.command_mac), so a command a gateway
@@ -16,22 +17,21 @@ it without touching the operation it may name.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import ChannelNotFoundEntity
-from pymongo.asynchronous.database import AsyncDatabase
 
 from common import command_mac
+from common.amqp_bus import declare_exchanges, declare_queue
 from common.commands import UndecodableCommand, decode_command
 from common.keyring import SecretKeyring
-from common.outcomes import ErrorCode, OperationError, OperationStatus
+from common.operations_store import fail_purged, reset_for_replay
 from common.settings import PREFIX, Settings, SettingsError
-from common.store import OPERATIONS, Document, connect, database, now
+from common.store import connect, database
 from common.topology import Topology
 
 UNAUTHENTICATED = "unauthenticated"
@@ -52,6 +52,19 @@ class DeadLetter:
                 "client_key": self.client_key, "reason": self.reason}
 
 
+@dataclass(frozen=True)
+class DlqResult:
+    """What one dlq action saw and did."""
+
+    action: str
+    # The dead-lettered commands listed, or those replayed or purged (DeadLetter.summary).
+    letters: list[dict[str, Any]]
+    # Command ids a replay left alone: no gateway signed them, so only a purge may take them.
+    not_replayed: list[str]
+    # How many commands the dead-letter queue held.
+    found: int
+
+
 def _dead_letter(message: AbstractIncomingMessage, keyring: SecretKeyring) -> DeadLetter:
     headers = message.headers or {}
     rejection = command_mac.verify_command(keyring, message.body, message_id=message.message_id,
@@ -69,10 +82,25 @@ def _dead_letter(message: AbstractIncomingMessage, keyring: SecretKeyring) -> De
                           "undecodable", None, reason)
 
 
-async def _take_all(channel: AbstractChannel, topology: Topology,
-                    keyring: SecretKeyring) -> list[DeadLetter]:
+async def checked_dead_letters(channel: AbstractChannel, topology: Topology
+                               ) -> tuple[AbstractExchange, AbstractQueue]:
+    """The commands exchange (replays go there) and the dead-letter queue of the table:
+    checked, not declared, since the gateway's broker user may configure neither."""
+    try:
+        exchanges = await declare_exchanges(
+            channel, [topology.exchange(topology.commands_exchange)], passive=True)
+        queue = await declare_queue(channel, topology.queue(topology.dead_letter_queue),
+                                    passive=True)
+    except ChannelNotFoundEntity:
+        raise SettingsError(
+            f"RabbitMQ has no {topology.commands_exchange!r} exchange or "
+            f"{topology.dead_letter_queue!r} queue: is {PREFIX}NAMESPACE right, and has a "
+            "gateway or worker of it started once?") from None
+    return exchanges[topology.commands_exchange], queue
+
+
+async def _take_all(queue: AbstractQueue, keyring: SecretKeyring) -> list[DeadLetter]:
     """Every message of the queue, held unacknowledged until settled by the caller."""
-    queue = await channel.declare_queue(topology.dead_letter_queue, passive=True)
     taken = []
     while (message := await queue.get(no_ack=False, fail=False)) is not None:
         taken.append(_dead_letter(message, keyring))
@@ -95,68 +123,35 @@ def _chosen(letters: list[DeadLetter], ids: Iterable[str], everything: bool
     return [d for d in letters if everything or d.command_id in wanted]
 
 
-async def _reset_operation(db: AsyncDatabase[Document], command_id: str) -> None:
-    await db[OPERATIONS].update_one(
-        {"_id": command_id, "status": OperationStatus.FAILED.value},
-        {"$set": {"status": OperationStatus.PENDING.value, "error": None,
-                  "updated_at": now()}})
-
-
-async def _fail_operation(db: AsyncDatabase[Document], command_id: str) -> None:
-    error = OperationError(ErrorCode.INTERNAL,
-                           "Removed from the dead-letter queue by an operator; not applied.")
-    await db[OPERATIONS].update_one(
-        {"_id": command_id, "status": OperationStatus.PENDING.value},
-        {"$set": {"status": OperationStatus.FAILED.value, "error": error.to_dict(),
-                  "updated_at": now()}})
-
-
-async def run_dlq(settings: Settings, action: str, ids: list[str], everything: bool,
-                  as_json: bool) -> list[dict[str, Any]]:
-    """Carry out one dlq action; returns what it touched (or lists)."""
+async def run_dlq(settings: Settings, action: str, ids: list[str], everything: bool
+                  ) -> DlqResult:
+    """Carry out one dlq action; returns what it listed or touched."""
     topology = Topology(settings.namespace)
     keyring = settings.live_keyring()  # which letters a gateway signed
     connection = await aio_pika.connect(settings.amqp_url)
     client = connect(settings.mongodb_uri, app_name="clientkeys-dlq")
     try:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        try:
-            # Checked, not declared: the gateway's broker user may configure none of them.
-            commands = await channel.declare_exchange(topology.commands_exchange, passive=True)
-            letters = await _take_all(channel, topology, keyring)
-        except ChannelNotFoundEntity:
-            raise SettingsError(
-                f"RabbitMQ has no {topology.commands_exchange!r} exchange or "
-                f"{topology.dead_letter_queue!r} queue: is {PREFIX}NAMESPACE right, and has a "
-                "gateway or worker of it started once?") from None
+        commands, queue = await checked_dead_letters(channel, topology)
+        letters = await _take_all(queue, keyring)
         chosen = [] if action == "list" else _chosen(letters, ids, everything)
         kept_forged = [d for d in chosen if action == "replay" and not d.authentic]
         chosen = [d for d in chosen if d not in kept_forged]
         db = database(client)
         for letter in chosen:
             if action == "replay":
-                await _reset_operation(db, letter.command_id)
+                await reset_for_replay(db, letter.command_id)
                 await commands.publish(_replayed(letter.message),
                                        routing_key=topology.commands_routing_key)
             elif letter.authentic:
-                await _fail_operation(db, letter.command_id)
+                await fail_purged(db, letter.command_id)
             await letter.message.ack()
         for letter in letters:
             if letter not in chosen:
                 await letter.message.nack(requeue=True)
         shown = letters if action == "list" else chosen
-        summaries = [d.summary() for d in shown]
-        for summary in summaries:
-            print(json.dumps(summary) if as_json else
-                  f"{summary['command_id']}  {summary['kind']:<17} "
-                  f"{summary['client_key'] or '-':<32}  {summary['reason']}")
-        for letter in kept_forged:
-            print(f"not replayed: {letter.command_id} is {UNAUTHENTICATED} (no gateway signed "
-                  "it); purge it")
-        if action != "list":
-            done = {"replay": "replayed", "purge": "purged"}[action]
-            print(f"{done} {len(chosen)} of {len(letters)} dead-lettered command(s)")
-        return summaries
+        return DlqResult(action, [d.summary() for d in shown],
+                         [d.command_id for d in kept_forged], len(letters))
     finally:
         await client.close()
         await connection.close()

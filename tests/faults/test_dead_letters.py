@@ -63,20 +63,20 @@ async def test_a_failing_command_is_dead_lettered_and_replayed_once_fixed(
         assert stored["error"]["code"] == "internal"
         assert "dead-letter" in stored["error"]["message"]
         assert attempts == COMMAND_DELIVERY_LIMIT
-        listed = await run_dlq(settings, "list", [], False, False)
+        listed = (await run_dlq(settings, "list", [], False)).letters
         assert [d["command_id"] for d in listed] == [operation_id]
         assert fine.status == 202
 
         # The fix is deployed; the operator replays the command.
         monkeypatch.setitem(handlers.HANDLERS, CreateClient, real_create)
-        replayed = await run_dlq(settings, "replay", [operation_id], False, False)
+        replayed = (await run_dlq(settings, "replay", [operation_id], False)).letters
         assert [d["command_id"] for d in replayed] == [operation_id]
 
         async def succeeded() -> bool:
             return await operation("succeeded")
 
         await wait_until(succeeded, 30, "the replayed command to be applied")
-        assert await run_dlq(settings, "list", [], False, False) == []
+        assert (await run_dlq(settings, "list", [], False)).letters == []
 
     names = sorted(c["name"] for c in await db["clients"].find({}).to_list())
     figures.add(attempts=attempts, dead_lettered=len(listed), replayed=len(replayed),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
 from api.operations import record_pending
+from clientkeys.cli import show_dlq
 from common.amqp_bus import AmqpBus
 from common.bus import IncomingCommand
 from common.command_mac import sign_command
@@ -39,16 +41,20 @@ async def test_purge_drops_the_command_and_fails_its_operation(
             if await dead_letter_count(settings) == 1:
                 break
             await asyncio.sleep(0.1)
-        listed = await run_dlq(settings, "list", [], False, True)
-        assert listed == [{"command_id": "op-purge", "kind": "remove_client",
+        listed = await run_dlq(settings, "list", [], False)
+        assert listed.letters == [{"command_id": "op-purge", "kind": "remove_client",
                            "client_key": "k1", "reason": "rejected"}]
         purged = await run_dlq(settings, "purge", [] if select_all else ["op-purge"],
-                               select_all, False)
-        assert [p["command_id"] for p in purged] == ["op-purge"]
+                               select_all)
+        assert [p["command_id"] for p in purged.letters] == ["op-purge"]
         assert await dead_letter_count(settings) == 0
         operation = await db["operations"].find_one({"_id": "op-purge"})
         assert operation is not None and operation["status"] == "failed"
         assert "operator" in operation["error"]["message"]
+        show_dlq(listed, as_json=True)
+        assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == \
+            listed.letters
+        show_dlq(purged, as_json=False)
         assert "purged 1 of 1" in capsys.readouterr().out
     finally:
         await bus.close()

@@ -19,6 +19,7 @@ from api import keys
 from api.app import create_app
 from api.operations import record_pending
 from api.principals import CONFIGURE_SERVER
+from clientkeys.cli import show_dlq
 from common.command_mac import sign_command
 from common.commands import ApproveClient, RemoveClient, encode_command
 from common.keyring import Keyring, new_key_entry
@@ -132,15 +133,16 @@ async def test_the_dead_letter_tooling_believes_nothing_a_forged_command_says(
             return await dead_letter_count(settings) == 4
 
         await wait_until(all_set_aside, 20, "the forgeries to be set aside")
-    listed = await run_dlq(settings, "list", [], False, True)
+    listed = (await run_dlq(settings, "list", [], False)).letters
     assert sorted(d["reason"] for d in listed) == [
         "unauthenticated (bad_mac)", "unauthenticated (bad_mac)", "unauthenticated (missing)",
         "unauthenticated (unknown_key)"]
     assert {(d["kind"], d["client_key"]) for d in listed} == {("unauthenticated", None)}
-    capsys.readouterr()
-    assert await run_dlq(settings, "replay", [], True, False) == []
+    replayed = await run_dlq(settings, "replay", [], True)
+    assert (replayed.letters, replayed.not_replayed) == ([], ["forged-remove"] * 4)
+    show_dlq(replayed, as_json=False)
     assert capsys.readouterr().out.count("not replayed: forged-remove is unauthenticated") == 4
     assert await dead_letter_count(settings) == 4  # kept for an operator to purge
-    purged = await run_dlq(settings, "purge", ["forged-remove"], False, False)
+    purged = (await run_dlq(settings, "purge", ["forged-remove"], False)).letters
     assert len(purged) == 4 and await dead_letter_count(settings) == 0
     assert await snapshot(db) == before  # the pending operation is as it was
