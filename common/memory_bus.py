@@ -63,7 +63,8 @@ class MemoryIncomingCommand:
 
     async def dead_letter(self) -> None:
         self._bus._settled()
-        self._bus.dead_letters.append(self._envelope.body)
+        # Nothing reads a dead letter back in one process (`clientkeys dlq` needs RabbitMQ).
+        self._bus._dead_lettered += 1
 
 
 def topic_matches(pattern: str, routing_key: str) -> bool:
@@ -87,7 +88,7 @@ class MemoryBus:
         self._subscribers: list[tuple[str, EventSubscriber]] = []
         self._consumer: asyncio.Task[None] | None = None
         self._in_flight: asyncio.Semaphore | None = None
-        self.dead_letters: list[bytes] = []
+        self._dead_lettered = 0
         # Whether a consumer (replies, events, commands) was started, and not closed since.
         self._listening = False
 
@@ -144,7 +145,7 @@ class MemoryBus:
     async def queue_depths(self) -> QueueDepths:
         return QueueDepths(waiting=self._commands.qsize(),
                            consumers=0 if self._consumer is None else 1,
-                           dead_lettered=len(self.dead_letters))
+                           dead_lettered=self._dead_lettered)
 
     def consumers_attached(self) -> bool:
         return self._listening
