@@ -1,11 +1,12 @@
 """Live client events for browsers: the events exchange fanned out to SSE streams.
 
-Each gateway subscribes once to `client.#` on a queue of its own and hands
-every event to each open stream's bounded queue. A stream that cannot keep up
-is not allowed to hold memory: its queue is emptied and it is told to `resync`
-(read again), which is what it would do after a reconnect anyway. The streams
-carry live events only, no replay: a page re-reads the clients when its stream
-opens (the `ready` event) and after each reconnect.
+Each gateway's one queue on the events exchange (which also feeds its read
+model, `api.app`) hands every event to each open stream's bounded queue. A
+stream that cannot keep up is not allowed to hold memory: its queue is emptied
+and it is told to `resync` (read again), which is what it would do after a
+reconnect anyway. The streams carry live events only, no replay: a page
+re-reads the clients when its stream opens (the `ready` event) and after each
+reconnect.
 
 `api.events_view` serves them as Server-Sent Events.
 """
@@ -14,12 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from api.problems import Problem
+from common.events import UndecodableEvent, cloud_event_type, decode_event
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +83,12 @@ class LiveEvents:
 
     async def on_event(self, routing_key: str, body: bytes) -> None:
         try:
-            cloud_event = json.loads(body)
-            event = LiveEvent(str(cloud_event["id"]), str(cloud_event["type"]),
-                              body.decode())
-        except (ValueError, KeyError, TypeError):
+            decoded = decode_event(routing_key, body)
+        except UndecodableEvent:
             log.warning("not forwarding an unreadable event (routing key %s)", routing_key)
             return
+        # Forwarded as published: a reader gets the very CloudEvent a subscriber does.
+        event = LiveEvent(decoded.id, cloud_event_type(decoded.type), body.decode())
         for listener in self._listeners:
             listener.offer(event)
 

@@ -21,27 +21,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import sys
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from common.client_documents import CREDENTIAL_FIELDS, LIVE, ClientDocument
+from common.events import ClientEventType, UndecodableEvent, decode_event
 from common.keyring import SealedSecret, SecretSlot
-from common.store import CLIENTS, LIVE, Document
+from common.store import CLIENTS, Document
 
 log = logging.getLogger(__name__)
 
-_PROJECTION = {"key": 1, "type": 1, "status": 1, "version": 1, "grant_types": 1,
-               "response_types": 1, "redirect_uris": 1, "secret": 1, "previous_secrets": 1}
 # Events after which the stored secrets may differ from what the model holds.
-_SECRET_EVENTS = frozenset({"created", "updated", "secret_rotated"})
+_SECRET_EVENTS = frozenset({ClientEventType.CREATED, ClientEventType.UPDATED,
+                            ClientEventType.SECRET_ROTATED})
 # Clients read per batch, and turned into credentials between two turns of the event
 # loop: a batch of 1000 held verify answers up for ~20 ms every minute (make bench).
 _BATCH = 200
@@ -75,11 +75,11 @@ def _shared(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sys.intern(value) for value in values)
 
 
-def credential_of(document: Document) -> Credential:
+def credential_of(document: ClientDocument) -> Credential:
     secrets: list[tuple[SealedSecret, SecretSlot, datetime | None]] = []
-    if document.get("secret"):
-        secrets.append((SealedSecret.from_document(document["secret"]), SecretSlot.CURRENT,
-                        None))
+    current = document.get("secret")
+    if current:
+        secrets.append((SealedSecret.from_document(current), SecretSlot.CURRENT, None))
     for previous in document.get("previous_secrets") or ():
         secrets.append((SealedSecret.from_document(previous["secret"]), SecretSlot.PREVIOUS,
                         previous.get("expires_at")))
@@ -172,9 +172,9 @@ class ClientReadModel:
         # Applied as read (versions decide, as for events), so an unchanged client's
         # new copy is dropped at once rather than a second model built and swapped in.
         seen: set[str] = set()
-        cursor = self._db[CLIENTS].find(LIVE, _PROJECTION, batch_size=_BATCH)
+        cursor = self._db[CLIENTS].find(LIVE, CREDENTIAL_FIELDS, batch_size=_BATCH)
         async for document in cursor:
-            credential = credential_of(document)
+            credential = credential_of(cast(ClientDocument, document))
             seen.add(credential.key)
             self._put(credential, from_events=False)
             if len(seen) % _BATCH == 0:
@@ -190,9 +190,9 @@ class ClientReadModel:
             self.loaded.set()
 
     async def refresh(self, key: str) -> None:
-        document = await self._db[CLIENTS].find_one({"key": key, **LIVE}, _PROJECTION)
+        document = await self._db[CLIENTS].find_one({"key": key, **LIVE}, CREDENTIAL_FIELDS)
         if document is not None:
-            self._put(credential_of(document), from_events=True)
+            self._put(credential_of(cast(ClientDocument, document)), from_events=True)
 
     def _put(self, credential: Credential, *, from_events: bool) -> None:
         removed_at = self._removed.get(credential.key)
@@ -213,22 +213,21 @@ class ClientReadModel:
 
     async def on_event(self, routing_key: str, body: bytes) -> None:
         try:
-            envelope = json.loads(body)
-            view, event = envelope["data"]["client"], str(envelope["type"]).rsplit(".", 1)[-1]
-            key, version = str(view["key"]), int(view["version"])
-        except (ValueError, KeyError, TypeError, AttributeError):
+            event = decode_event(routing_key, body)
+            view, key, version = event.client, event.client_key, int(event.client["version"])
+        except (UndecodableEvent, KeyError, TypeError, ValueError):
             log.warning("ignoring an event that is not a client event (%s)", routing_key)
             return
         self._change += 1
         self._changed_at[key] = self._change
-        if event == "removed":
+        if event.type is ClientEventType.REMOVED:
             self._drop(key)
             self._removed[key] = version
             return
         current = self._clients.get(key)
         if current is not None and current.version < version:
             self._set(current.with_view(view))
-        if event in _SECRET_EVENTS or current is None:
+        if event.type in _SECRET_EVENTS or current is None:
             self._refresh_soon(key)
 
     def _refresh_soon(self, key: str) -> None:

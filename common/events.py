@@ -16,9 +16,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
-CONTENT_TYPE = "application/cloudevents+json"
+from common.media_types import JSON_TYPE
+from common.topology import event_routing_key
+
 SPEC_VERSION = "1.0"
 
 
@@ -53,7 +55,7 @@ class ClientEvent:
 
     @property
     def routing_key(self) -> str:
-        return f"client.{self.client['type']}.{self.type.value}"
+        return event_routing_key(str(self.client["type"]), self.type)
 
     def to_document(self) -> dict[str, Any]:
         """The event as kept in its client's outbox until the broker confirmed it."""
@@ -94,10 +96,20 @@ class CloudEventSchema(Schema):
 
 
 _CLOUD_EVENT = CloudEventSchema()
+# Read leniently: an attribute or data field this version does not know (a CloudEvents
+# extension, a newer worker's addition) is skipped, not a reason to drop the event.
+_READ_CLOUD_EVENT = CloudEventSchema.from_dict(
+    {"data": fields.Nested(EventDataSchema(unknown=EXCLUDE), required=True)},
+    name="ReadCloudEvent")(unknown=EXCLUDE)
 
 
 def event_source(namespace: str) -> str:
     return f"urn:clientkeys:{namespace}"
+
+
+def cloud_event_type(event_type: ClientEventType) -> str:
+    """The CloudEvents `type` of an event of `event_type`."""
+    return f"clientkeys.client.{event_type.value}"
 
 
 def cloud_event(event: ClientEvent, namespace: str) -> dict[str, Any]:
@@ -117,10 +129,10 @@ def cloud_event(event: ClientEvent, namespace: str) -> dict[str, Any]:
         "specversion": SPEC_VERSION,
         "id": event.id,
         "source": event_source(namespace),
-        "type": f"clientkeys.client.{event.type.value}",
+        "type": cloud_event_type(event.type),
         "subject": event.client_key,
         "time": event.time,
-        "datacontenttype": "application/json",
+        "datacontenttype": JSON_TYPE,
         "data": data,
     })
     return envelope
@@ -128,3 +140,38 @@ def cloud_event(event: ClientEvent, namespace: str) -> dict[str, Any]:
 
 def encode_event(event: ClientEvent, namespace: str) -> bytes:
     return json.dumps(cloud_event(event, namespace), separators=(",", ":")).encode()
+
+
+class UndecodableEvent(ValueError):
+    """A message on the events exchange that is not a client event of this service."""
+
+
+# Each event type by its CloudEvents `type`.
+_EVENT_TYPES = {cloud_event_type(event_type): event_type for event_type in ClientEventType}
+
+
+def decode_event(routing_key: str, body: bytes) -> ClientEvent:
+    """The event `encode_event` made of `body`, published under `routing_key`.
+
+    Every reader (the gateway's read model and live stream, the events tail) reads
+    events through this one function and compares `ClientEventType`s. An event whose
+    routing key is not its own is refused: a subscriber binds by routing key, so it
+    would otherwise get an event it did not ask for.
+    """
+    try:
+        envelope = _READ_CLOUD_EVENT.load(json.loads(body))
+    except (ValueError, RecursionError, ValidationError):
+        raise UndecodableEvent(f"not a client event (routing key {routing_key!r})") from None
+    event_type = _EVENT_TYPES.get(envelope["type"])
+    data = envelope["data"]
+    client = data["client"]
+    if (event_type is None or not isinstance(client.get("key"), str)
+            or not isinstance(client.get("type"), str)):
+        raise UndecodableEvent(f"not a client event (routing key {routing_key!r})")
+    event = ClientEvent(event_type, client, data["actor"], data["command_id"],
+                        data.get("previous_status"), data.get("changed_fields"),
+                        envelope.get("requestid"), envelope["id"], envelope["time"])
+    if event.routing_key != routing_key:
+        raise UndecodableEvent(f"an event of {event.routing_key!r} under the routing key "
+                               f"{routing_key!r}")
+    return event

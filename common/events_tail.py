@@ -22,11 +22,12 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 import aio_pika
-from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
 
+from common.amqp_bus import declare_own_queue
 from common.clients import ClientType
-from common.events import ClientEvent, ClientEventType
+from common.events import ClientEventType, UndecodableEvent, decode_event
 from common.memory_bus import topic_matches
 from common.settings import (
     PREFIX,
@@ -36,7 +37,7 @@ from common.settings import (
     load_settings,
     redact_url,
 )
-from common.topology import Topology
+from common.topology import Topology, event_routing_key
 
 CONNECT_TIMEOUT_S = 10
 ROUTING_KEY_MAX_BYTES = 255  # AMQP 0-9-1 short string
@@ -45,7 +46,7 @@ _TYPE_WIDTH = max(len(event_type.value) for event_type in ClientEventType)
 
 def routing_keys() -> list[str]:
     """Every routing key an event of this service can have."""
-    return [ClientEvent(event_type, {"key": "", "type": client_type.value}, "", "").routing_key
+    return [event_routing_key(client_type, event_type)
             for event_type in ClientEventType for client_type in ClientType]
 
 
@@ -83,13 +84,12 @@ def _printable(text: str) -> str:
 def event_line(body: bytes, routing_key: str) -> str:
     """`time  type  key  actor` of one event; a line saying so for anything else."""
     try:
-        event = json.loads(body)
-        fields = [str(event["time"]), str(event["type"]).rsplit(".", 1)[-1],
-                  str(event["subject"]), str(event["data"]["actor"])]
-    except (ValueError, KeyError, TypeError):
+        event = decode_event(routing_key, body)
+    except UndecodableEvent:
         return _printable(f"?  not a clientkeys event ({len(body)} bytes, routing key "
                           f"{routing_key!r})")
-    time, event_type, key, actor = (_printable(field) for field in fields)
+    time, event_type, key, actor = (_printable(field) for field in (
+        event.time.isoformat(), event.type.value, event.client_key, event.actor))
     return f"{time}  {event_type:<{_TYPE_WIDTH}}  {key}  {actor}"
 
 
@@ -101,11 +101,26 @@ def json_line(body: bytes, routing_key: str) -> str:
         return json.dumps({"not_json": True, "routing_key": routing_key, "bytes": len(body)})
 
 
+async def tail_queue(channel: AbstractChannel, settings: Settings,
+                     patterns: list[str]) -> AbstractQueue:
+    """The tail's own queue of the subscriber prefix, bound with `patterns` to the events
+    exchange, which is only looked up (SettingsError if it is not there)."""
+    topology = Topology(settings.namespace)
+    own = topology.own_events_queue(topology.subscriber_queue(f"tail.{uuid.uuid4().hex}"),
+                                    patterns)
+    try:
+        return await declare_own_queue(channel, topology, own, passive_exchanges=True)
+    except ChannelNotFoundEntity:
+        raise SettingsError(
+            f"RabbitMQ at {redact_url(settings.amqp_url)} has no exchange "
+            f"{topology.events_exchange!r}: is {PREFIX}NAMESPACE right, and has a gateway or "
+            "worker of it started once?") from None
+
+
 async def tail(settings: Settings, patterns: list[str], *, as_json: bool = False,
                out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """Print events until SIGINT or SIGTERM (0) or until the broker goes away (1)."""
-    topology = Topology(settings.namespace)
-    exchange_name = topology.events_exchange
+    exchange_name = Topology(settings.namespace).events_exchange
     try:
         connection = await aio_pika.connect(
             settings.amqp_url, timeout=CONNECT_TIMEOUT_S,
@@ -134,18 +149,7 @@ async def tail(settings: Settings, patterns: list[str], *, as_json: bool = False
             stop.set()
 
     try:
-        channel = await connection.channel()
-        try:
-            exchange = await channel.get_exchange(exchange_name, ensure=True)
-        except ChannelNotFoundEntity:
-            raise SettingsError(
-                f"RabbitMQ at {redact_url(settings.amqp_url)} has no exchange "
-                f"{exchange_name!r}: is {PREFIX}NAMESPACE right, and has a gateway or "
-                "worker of it started once?") from None
-        queue = await channel.declare_queue(topology.subscriber_queue(f"tail.{uuid.uuid4().hex}"),
-                                            exclusive=True, auto_delete=True)
-        for pattern in patterns:
-            await queue.bind(exchange, routing_key=pattern)
+        queue = await tail_queue(await connection.channel(), settings, patterns)
         await queue.consume(on_message, no_ack=True)
         print(f"clientkeys: tailing {exchange_name} ({' '.join(patterns)}) on queue "
               f"{queue.name}; Ctrl-C to stop", file=err, flush=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,6 +9,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.read_model import ClientReadModel
+from common.events import ClientEvent, ClientEventType, encode_event
 from common.keyring import Keyring, SecretSlot, client_secret_aad, new_key_entry
 from common.store import CLIENTS, Document, connect, database, now
 
@@ -31,10 +31,11 @@ def stored(key: str, version: int, status: str = "pending", **extra: Any) -> Doc
 
 
 def event(kind: str, key: str, version: int, status: str) -> tuple[str, bytes]:
+    """The routing key and body of a `kind` event, as a worker publishes it."""
     view = {"key": key, "type": "oauth1", "status": status, "version": version,
             "grant_types": [], "response_types": [], "redirect_uris": []}
-    body = {"type": f"clientkeys.client.{kind}", "data": {"client": view}}
-    return f"client.oauth1.{kind}", json.dumps(body).encode()
+    published = ClientEvent(ClientEventType(kind), view, "alice", f"command-{key}-{version}")
+    return published.routing_key, encode_event(published, "ns")
 
 
 async def test_load_then_events_then_an_older_view_is_ignored(

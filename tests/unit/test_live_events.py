@@ -8,11 +8,13 @@ import pytest
 
 from api.live_events import QUEUE_SIZE, RESYNC, LiveEvents
 from api.problems import Problem
+from common.events import ClientEvent, ClientEventType, encode_event
 
 
 def _event(number: int) -> bytes:
-    return json.dumps({"id": f"e{number}", "type": "clientkeys.client.created",
-                       "data": {}}).encode()
+    """Event number `number`, as a worker publishes it under `client.oidc.created`."""
+    return encode_event(ClientEvent(ClientEventType.CREATED, {"key": f"k{number}", "type": "oidc"},
+                                    "alice", f"c{number}", id=f"e{number}"), "ns")
 
 
 async def test_each_listener_gets_every_event_in_order() -> None:
@@ -42,6 +44,7 @@ async def test_an_unreadable_event_is_not_forwarded() -> None:
     with live.listen() as listener:
         await live.on_event("client.oidc.created", b"not json")
         await live.on_event("client.oidc.created", b'{"no": "id"}')
+        await live.on_event("client.oidc.approved", _event(1))  # not its routing key
         assert listener.queue.empty()
 
 
