@@ -16,9 +16,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from api import keys
-from api.json_body import JSON_TYPE, read_json_object
+from api.json_body import read_json_object
 from api.problems import PROBLEM_TYPE, problem_middleware
 from common.json_responses import json_response
+from common.media_types import JSON_TYPE
 from common.settings import Settings
 
 ClientFactory = Any  # pytest-aiohttp's aiohttp_client
