@@ -1,8 +1,8 @@
 """The AsyncAPI 3.0 document of the messages other services see: events and commands.
 
 It is generated from what the code uses, so it cannot drift from it: one
-channel, message and `send` operation per `ClientEventType` (address and
-CloudEvents `type` taken from an event built by `common.events` itself), one
+channel, message and `send` operation per `ClientEventType` (address from
+`common.topology`'s routing key, CloudEvents `type` from `common.events`), one
 message per command kind of `common.commands` on the commands channel (a
 `receive` operation), exchange and queue names from `common.topology`, and
 payload schemas converted from the marshmallow schemas the code dumps and loads
@@ -15,7 +15,6 @@ process that serves it, so every name in it is the real one.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
@@ -30,19 +29,18 @@ from marshmallow import fields
 from common.client_view import ClientSchema
 from common.clients import ClientType
 from common.command_mac import KEY_ID_HEADER, MAC_HEADER, SCHEME, SCHEME_HEADER
-from common.commands import COMMAND_TYPES, CommandSchema, SealedSecretField
+from common.commands import COMMAND_SCHEMAS, COMMAND_TYPES, SealedSecretField
 from common.events import (
     SPEC_VERSION,
-    ClientEvent,
     ClientEventType,
     CloudEventSchema,
     EventDataSchema,
-    cloud_event,
+    cloud_event_type,
     event_source,
 )
 from common.keyring import BOUND_FORMAT, SealedSecret
 from common.media_types import EVENT_CONTENT_TYPE, JSON_TYPE
-from common.topology import COMMAND_DELIVERY_LIMIT, Topology
+from common.topology import COMMAND_DELIVERY_LIMIT, Topology, event_routing_key
 
 ASYNCAPI_VERSION = "3.0.0"
 AMQP_BINDING_VERSION = "0.3.0"
@@ -107,7 +105,8 @@ def _component_schemas() -> dict[str, Any]:
     spec.components.schema("ClientEventData", schema=_EventData)
     spec.components.schema("ClientEvent", schema=_ClientEvent)
     spec.components.schema("SealedSecret", _sealed_secret_schema())
-    spec.components.schema("Command", schema=CommandSchema)
+    for kind, schema in COMMAND_SCHEMAS.items():  # each command type's own wire form
+        spec.components.schema(_schema_name(command_message_name(kind)), schema=schema)
     schemas: dict[str, Any] = spec.to_dict()["components"]["schemas"]
     return schemas
 
@@ -130,12 +129,6 @@ def _schema_name(message_name: str) -> str:
     return message_name[0].upper() + message_name[1:]
 
 
-def _placeholder_event(event_type: ClientEventType) -> ClientEvent:
-    """An event whose client type is the channel parameter: its routing key is the address."""
-    return ClientEvent(event_type, {"key": "", "type": f"{{{_CLIENT_TYPE}}}"}, actor="",
-                       command_id="")
-
-
 def _events(topology: Topology, channels: dict[str, Any], operations: dict[str, Any],
             messages: dict[str, Any], schemas: dict[str, Any]) -> None:
     events = topology.exchange(topology.events_exchange)
@@ -143,14 +136,12 @@ def _events(topology: Topology, channels: dict[str, Any], operations: dict[str, 
                 "autoDelete": False}
     for event_type in ClientEventType:
         name = event_message_name(event_type)
-        placeholder = _placeholder_event(event_type)
-        envelope = cloud_event(placeholder, topology.namespace)
         schemas[_schema_name(name)] = {
             "allOf": [{"$ref": _SCHEMAS + "ClientEvent"}],
             "properties": {"specversion": {"const": SPEC_VERSION},
-                           "type": {"const": envelope["type"]},
+                           "type": {"const": cloud_event_type(event_type)},
                            "source": {"const": event_source(topology.namespace)},
-                           "datacontenttype": {"const": envelope["datacontenttype"]}},
+                           "datacontenttype": {"const": JSON_TYPE}},
         }
         messages[name] = {
             "name": name,
@@ -162,11 +153,12 @@ def _events(topology: Topology, channels: dict[str, Any], operations: dict[str, 
                            "`id`: a redelivered event has the same one.",
             "contentType": EVENT_CONTENT_TYPE,
             "payload": {"$ref": _SCHEMAS + _schema_name(name)},
-            "bindings": {"amqp": {"messageType": envelope["type"],
+            "bindings": {"amqp": {"messageType": cloud_event_type(event_type),
                                   "bindingVersion": AMQP_BINDING_VERSION}},
         }
         channels[name] = {
-            "address": placeholder.routing_key,
+            # The client type is the channel parameter.
+            "address": event_routing_key(f"{{{_CLIENT_TYPE}}}", event_type),
             "title": f"Routing key of `{event_type}` events",
             "description": f"Routing key on the topic exchange `{topology.events_exchange}`; "
                            f"bind e.g. `client.*.{event_type}` or `client.#`.",
@@ -186,11 +178,6 @@ def _events(topology: Topology, channels: dict[str, Any], operations: dict[str, 
                                   "mandatory": False,
                                   "bindingVersion": AMQP_BINDING_VERSION}},
         }
-
-
-def _required_fields(command_type: type[Any]) -> list[str]:
-    return [f.name for f in dataclasses.fields(command_type)
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
 
 
 def _command_summary(command_type: type[Any], kind: str) -> str:
@@ -230,14 +217,6 @@ def _commands(topology: Topology, channels: dict[str, Any], operations: dict[str
     for kind, command_type in COMMAND_TYPES.items():
         name = command_message_name(kind)
         names.append(name)
-        # Of the fields CommandSchema knows, a command carries those of its own type.
-        own = [f.name for f in dataclasses.fields(command_type)]
-        schemas[_schema_name(name)] = {
-            "allOf": [{"$ref": _SCHEMAS + "Command"}],
-            "properties": {"kind": {"const": kind}},
-            "required": ["kind", *_required_fields(command_type)],
-            "propertyNames": {"enum": ["kind", *own]},
-        }
         messages[name] = {
             "name": name,
             "title": kind.replace("_", " ").capitalize(),

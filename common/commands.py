@@ -2,7 +2,11 @@
 
 One small type per operation. Every command carries its id (which is also the
 id of the operation that records its outcome), the actor who asked and the
-request id, so the outcome can be traced back to the HTTP request.
+request id, so the outcome can be traced back to the HTTP request. Each type
+has its own marshmallow schema (its wire form, which the AsyncAPI document is
+made from) and says what the gateway answers for it and what the audit trail
+records of it, so dispatch, audit and the worker's handler table never ask
+which type a command is.
 
 A secret travels only sealed (see common.keyring): the broker never sees it.
 """
@@ -10,11 +14,12 @@ A secret travels only sealed (see common.keyring): the broker never sees it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from common.clients import ClientType
 from common.keyring import SealedSecret
@@ -22,8 +27,48 @@ from common.secret_grace import GRACE_LIMIT_S
 
 
 @dataclass(frozen=True)
-class CreateClient:
+class Answer:
+    """What the gateway answers a command of a type with once it succeeded."""
+
+    # 201: the command made a client, whose address is the answer's Location;
+    # 204: nothing to show (the body is left out).
+    status: int = 200
+    # Whether the body carries the rules' warnings about the fields the command set.
+    warnings: bool = False
+
+
+# The fields of a client a command may set, in the order the audit trail lists them.
+AUDITED_FIELDS = ("type", "name", "secret", "redirect_uris", "grant_types", "response_types")
+
+
+def audited(names: Iterable[str]) -> list[str]:
+    """The client fields among `names`, in the audit trail's order."""
+    given = set(names)
+    return [name for name in AUDITED_FIELDS if name in given]
+
+
+class _Behaviour:
+    """What every command type says about itself, so no reader branches on the type.
+
+    The gateway answers with `answer`, the audit trail records `audited_fields()`,
+    and a type that `makes_client` has its client's key claimed as its operation
+    starts (worker.handlers).
+    """
+
+    kind: ClassVar[str]
+    answer: ClassVar[Answer] = Answer()
+    makes_client: ClassVar[bool] = False
+
+    def audited_fields(self) -> list[str]:
+        """The names (never the values) of what it sets."""
+        return []
+
+
+@dataclass(frozen=True)
+class CreateClient(_Behaviour):
     kind: ClassVar[str] = "create_client"
+    answer: ClassVar[Answer] = Answer(201, warnings=True)
+    makes_client: ClassVar[bool] = True
     id: str
     actor: str
     request_id: str
@@ -37,9 +82,13 @@ class CreateClient:
     remote_addr: str | None = None  # the HTTP caller's address, for the audit trail
     issued_at: datetime | None = None  # when the gateway accepted it (command latency)
 
+    def audited_fields(self) -> list[str]:
+        """The fields given (an empty list is a field left out)."""
+        return audited(name for name, value in vars(self).items() if value)
+
 
 @dataclass(frozen=True)
-class _OneClientCommand:
+class _OneClientCommand(_Behaviour):
     id: str
     actor: str
     request_id: str
@@ -55,11 +104,16 @@ class UpdateClient(_OneClientCommand):
     """Changes to an existing client; a field left as None is kept as it is."""
 
     kind: ClassVar[str] = "update_client"
+    answer: ClassVar[Answer] = Answer(warnings=True)
     name: str | None = None
     secret: SealedSecret | None = None
     redirect_uris: list[str] | None = None
     grant_types: list[str] | None = None
     response_types: list[str] | None = None
+
+    def audited_fields(self) -> list[str]:
+        """The fields sent: an empty list sent clears a field, so it counts."""
+        return audited(name for name, value in vars(self).items() if value is not None)
 
 
 @dataclass(frozen=True)
@@ -75,6 +129,7 @@ class DisapproveClient(_OneClientCommand):
 @dataclass(frozen=True)
 class RemoveClient(_OneClientCommand):
     kind: ClassVar[str] = "remove_client"
+    answer: ClassVar[Answer] = Answer(204)
 
 
 @dataclass(frozen=True)
@@ -85,12 +140,18 @@ class RotateSecret(_OneClientCommand):
     secret: SealedSecret = field(kw_only=True)
     grace_seconds: int = field(kw_only=True)
 
+    def audited_fields(self) -> list[str]:
+        return ["secret"]
+
 
 @dataclass(frozen=True)
 class EndSecretGrace(_OneClientCommand):
     """Previous secrets stop being valid now, whatever their deadline."""
 
     kind: ClassVar[str] = "end_secret_grace"
+
+    def audited_fields(self) -> list[str]:
+        return ["previous_secrets"]
 
 
 Command = (CreateClient | UpdateClient | ApproveClient | DisapproveClient | RemoveClient
@@ -119,33 +180,99 @@ class SealedSecretField(fields.Field[SealedSecret]):
 _ID = validate.Length(min=1, max=200)
 
 
+def _kind(command_type: type[Command]) -> fields.String:
+    return fields.String(required=True, validate=validate.Equal(command_type.kind))
+
+
+def _strings(**kwargs: Any) -> fields.List[str]:
+    return fields.List(fields.String(), **kwargs)
+
+
 def _optional_strings() -> fields.List[str]:
-    return fields.List(fields.String(), load_default=None, allow_none=True)
+    return _strings(load_default=None, allow_none=True)
 
 
 class CommandSchema(Schema):
-    """The wire form of every command; `kind` says which fields apply."""
+    """What every command carries on the wire; each type's schema adds its own fields.
 
-    kind = fields.String(required=True, validate=validate.OneOf(list(COMMAND_TYPES)))
+    A field the type does not know is refused, so a body is one type's or none.
+    """
+
+    command_type: ClassVar[type[Command]]
     id = fields.String(required=True, validate=_ID)
     actor = fields.String(required=True, validate=_ID)
     request_id = fields.String(required=True, validate=_ID)
-    client_key = fields.String(load_default=None, allow_none=True, validate=_ID)
-    expected_version = fields.Integer(load_default=None, allow_none=True, strict=True)
     remote_addr = fields.String(load_default=None, allow_none=True,
                                 validate=validate.Length(max=255))
-    type = fields.Enum(ClientType, by_value=True, load_default=None, allow_none=True)
+    issued_at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+    @post_load
+    def _command(self, data: dict[str, Any], **kwargs: Any) -> Command:
+        data.pop("kind")
+        return self.command_type(**data)
+
+
+class CreateClientSchema(CommandSchema):
+    command_type = CreateClient
+    kind = _kind(CreateClient)
+    type = fields.Enum(ClientType, by_value=True, required=True)
+    name = fields.String(required=True)
+    secret = SealedSecretField(required=True)
+    redirect_uris = _strings(load_default=list)
+    grant_types = _strings(load_default=list)
+    response_types = _strings(load_default=list)
+
+
+class _OneClientSchema(CommandSchema):
+    client_key = fields.String(required=True, validate=_ID)
+    expected_version = fields.Integer(load_default=None, allow_none=True, strict=True)
+
+
+class UpdateClientSchema(_OneClientSchema):
+    command_type = UpdateClient
+    kind = _kind(UpdateClient)
     name = fields.String(load_default=None, allow_none=True)
     secret = SealedSecretField(load_default=None, allow_none=True)
     redirect_uris = _optional_strings()
     grant_types = _optional_strings()
     response_types = _optional_strings()
-    issued_at = fields.AwareDateTime(load_default=None, allow_none=True)
-    grace_seconds = fields.Integer(load_default=None, allow_none=True, strict=True,
+
+
+class ApproveClientSchema(_OneClientSchema):
+    command_type = ApproveClient
+    kind = _kind(ApproveClient)
+
+
+class DisapproveClientSchema(_OneClientSchema):
+    command_type = DisapproveClient
+    kind = _kind(DisapproveClient)
+
+
+class RemoveClientSchema(_OneClientSchema):
+    command_type = RemoveClient
+    kind = _kind(RemoveClient)
+
+
+class RotateSecretSchema(_OneClientSchema):
+    command_type = RotateSecret
+    kind = _kind(RotateSecret)
+    secret = SealedSecretField(required=True)
+    grace_seconds = fields.Integer(required=True, strict=True,
                                    validate=validate.Range(min=0, max=GRACE_LIMIT_S))
 
 
-_SCHEMA = CommandSchema()
+class EndSecretGraceSchema(_OneClientSchema):
+    command_type = EndSecretGrace
+    kind = _kind(EndSecretGrace)
+
+
+# The wire form of each command type, by its kind.
+COMMAND_SCHEMAS: dict[str, CommandSchema] = {
+    schema.command_type.kind: schema()
+    for schema in (CreateClientSchema, UpdateClientSchema, ApproveClientSchema,
+                   DisapproveClientSchema, RemoveClientSchema, RotateSecretSchema,
+                   EndSecretGraceSchema)
+}
 
 
 class UndecodableCommand(ValueError):
@@ -157,9 +284,10 @@ class UndecodableCommand(ValueError):
 
 
 def encode_command(command: Command) -> bytes:
-    data = {k: v for k, v in vars(command).items() if v is not None}
-    data["kind"] = command.kind
-    return json.dumps(_SCHEMA.dump(data), separators=(",", ":")).encode()
+    dumped = COMMAND_SCHEMAS[command.kind].dump(command)
+    # A field left as None is left out: None and absent decode alike.
+    data = {"kind": command.kind, **{k: v for k, v in dumped.items() if v is not None}}
+    return json.dumps(data, separators=(",", ":")).encode()
 
 
 def decode_command(body: bytes) -> Command:
@@ -167,15 +295,18 @@ def decode_command(body: bytes) -> Command:
         raw = json.loads(body)
     except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested absurdly deep
         raise UndecodableCommand("the message body is not JSON") from None
-    command_id = raw.get("id") if isinstance(raw, dict) else None
+    if not isinstance(raw, dict):
+        raise UndecodableCommand("not a valid command: the body is not a JSON object")
+    command_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    kind = raw.get("kind")
+    schema = COMMAND_SCHEMAS.get(kind) if isinstance(kind, str) else None
+    if schema is None:  # the kind is not quoted back: it is the sender's
+        raise UndecodableCommand(
+            f"not a valid command: its kind is none of {', '.join(COMMAND_SCHEMAS)}",
+            command_id)
     try:
-        data = _SCHEMA.load(raw)
+        command: Command = schema.load(raw)
     except ValidationError as exc:
-        raise UndecodableCommand(f"not a valid command: {exc.messages}",
-                                 command_id if isinstance(command_id, str) else None) from None
-    cls = COMMAND_TYPES[data.pop("kind")]
-    wanted = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and v is not None}
-    try:
-        return cls(**wanted)
-    except TypeError as exc:
-        raise UndecodableCommand(f"not a valid {cls.kind} command: {exc}", data["id"]) from None
+        raise UndecodableCommand(f"not a valid {schema.command_type.kind} command: "
+                                 f"{exc.messages}", command_id) from None
+    return command

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
 from common.clients import ClientType
 from common.commands import (
     COMMAND_TYPES,
+    Answer,
     ApproveClient,
     Command,
     CreateClient,
@@ -155,3 +157,104 @@ def test_undecodable(body: bytes, command_id: str | None) -> None:
 def test_valid_approve_body_decodes() -> None:
     assert decode_command(_body(**VALID_APPROVE)) == ApproveClient(
         id="op-1", actor="a", request_id="r", client_key="ck-1")
+
+
+def _wire(**fields: object) -> bytes:
+    """A body as the gateways before per-type schemas wrote it: fields spelled by hand."""
+    return json.dumps(fields, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    pytest.param(_wire(kind="create_client", id="op-1", actor="alice", request_id="req-1",
+                       type="oidc", name="My app", secret=SEALED.to_wire(),
+                       redirect_uris=["https://app.example.com/cb"],
+                       grant_types=["authorization_code"], response_types=["code"],
+                       remote_addr="10.0.0.7", issued_at="2026-01-02T03:04:05.000006+00:00"),
+                 CreateClient(id="op-1", actor="alice", request_id="req-1", type=ClientType.OIDC,
+                              name="My app", secret=SEALED,
+                              redirect_uris=["https://app.example.com/cb"],
+                              grant_types=["authorization_code"], response_types=["code"],
+                              remote_addr="10.0.0.7",
+                              issued_at=datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)),
+                 id="create"),
+    pytest.param(_wire(kind="create_client", id="op-2", actor="alice", request_id="req-1",
+                       type="oauth1", name="Legacy", secret=SEALED.to_wire(),
+                       redirect_uris=[], grant_types=[], response_types=[]),
+                 CreateClient(id="op-2", actor="alice", request_id="req-1",
+                              type=ClientType.OAUTH1, name="Legacy", secret=SEALED),
+                 id="create-with-empty-lists"),
+    pytest.param(_wire(kind="update_client", id="op-3", actor="a", request_id="r",
+                       client_key="ck-1", expected_version=2, redirect_uris=[]),
+                 UpdateClient(id="op-3", actor="a", request_id="r", client_key="ck-1",
+                              expected_version=2, redirect_uris=[]),
+                 id="update-clearing-a-list"),
+    pytest.param(_wire(kind="rotate_secret", id="op-4", actor="a", request_id="r",
+                       client_key="ck-1", secret=SEALED.to_wire(), grace_seconds=0),
+                 RotateSecret(id="op-4", actor="a", request_id="r", client_key="ck-1",
+                              secret=SEALED, grace_seconds=0),
+                 id="rotate"),
+    pytest.param(_wire(kind="end_secret_grace", id="op-5", actor="a", request_id="r",
+                       client_key="ck-1", expected_version=7),
+                 EndSecretGrace(id="op-5", actor="a", request_id="r", client_key="ck-1",
+                                expected_version=7),
+                 id="end-grace"),
+    pytest.param(_wire(kind="remove_client", id="op-6", actor="a", request_id="r",
+                       client_key="ck-1"),
+                 RemoveClient(id="op-6", actor="a", request_id="r", client_key="ck-1"),
+                 id="remove"),
+])
+def test_old_wire_bodies_still_decode_and_encode_the_same(body: bytes, expected: Command
+                                                          ) -> None:
+    assert decode_command(body) == expected
+    assert json.loads(encode_command(expected)) == json.loads(body)
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param(_wire(**VALID_APPROVE, grace_seconds=60), id="approve-with-grace"),
+    pytest.param(_wire(**VALID_APPROVE, name="Renamed"), id="approve-with-name"),
+    pytest.param(_wire(kind="create_client", id="op-1", actor="a", request_id="r",
+                       type="oidc", name="App", secret=SEALED.to_wire(), expected_version=1),
+                 id="create-with-expected-version"),
+    pytest.param(_wire(kind="remove_client", id="op-1", actor="a", request_id="r",
+                       client_key="ck-1", secret=SEALED.to_wire()), id="remove-with-secret"),
+])
+def test_a_field_of_another_command_type_is_refused(body: bytes) -> None:
+    with pytest.raises(UndecodableCommand) as info:
+        decode_command(body)
+    assert info.value.command_id == "op-1"
+    assert "Unknown field" in str(info.value)
+
+
+@pytest.mark.parametrize(("command_type", "answer"), [
+    (CreateClient, Answer(201, warnings=True)),
+    (UpdateClient, Answer(200, warnings=True)),
+    (ApproveClient, Answer(200)),
+    (DisapproveClient, Answer(200)),
+    (RemoveClient, Answer(204)),
+    (RotateSecret, Answer(200)),
+    (EndSecretGrace, Answer(200)),
+])
+def test_each_command_type_says_what_the_gateway_answers(
+        command_type: type[Command], answer: Answer) -> None:
+    assert command_type.answer == answer
+    assert command_type.makes_client is (command_type is CreateClient)
+
+
+@pytest.mark.parametrize(("command", "fields"), [
+    pytest.param(EXAMPLES["create_client"][0], ["type", "name", "secret", "redirect_uris",
+                                                "grant_types", "response_types"],
+                 id="create-with-everything"),
+    pytest.param(EXAMPLES["create_client"][1], ["type", "name", "secret"],
+                 id="create-without-lists"),
+    pytest.param(EXAMPLES["update_client"][1], ["name"], id="update-name"),
+    pytest.param(EXAMPLES["update_client"][2], ["redirect_uris", "response_types"],
+                 id="update-clearing-lists"),
+    pytest.param(EXAMPLES["update_client"][3], ["secret"], id="update-secret"),
+    pytest.param(EXAMPLES["approve_client"][0], [], id="approve"),
+    pytest.param(EXAMPLES["remove_client"][0], [], id="remove"),
+    pytest.param(EXAMPLES["rotate_secret"][0], ["secret"], id="rotate"),
+    pytest.param(EXAMPLES["end_secret_grace"][0], ["previous_secrets"], id="end-grace"),
+])
+def test_each_command_type_says_what_the_audit_trail_records(
+        command: Command, fields: list[str]) -> None:
+    assert command.audited_fields() == fields

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from common.audit import command_fields
 from common.client_view import public_client
 from common.clients import ClientType
 from common.commands import CreateClient, EndSecretGrace, RemoveClient, RotateSecret, UpdateClient
@@ -158,8 +157,8 @@ def test_a_client_never_rotated_shows_no_rotation() -> None:
 
 
 def test_the_audit_trail_names_what_rotation_and_end_of_grace_touch() -> None:
-    assert command_fields(rotate("k", "new-secret-value")) == ["secret"]
-    assert command_fields(end_grace("k")) == ["previous_secrets"]
+    assert rotate("k", "new-secret-value").audited_fields() == ["secret"]
+    assert end_grace("k").audited_fields() == ["previous_secrets"]
 
 
 # The handlers ----------------------------------------------------------------------------
