@@ -20,7 +20,10 @@ from aio_pika.abc import AbstractChannel
 from aio_pika.exceptions import ChannelNotFoundEntity
 
 from common.amqp_bus import AmqpBus
+from common.events_tail import tail_queue
+from common.settings import Settings, SettingsError
 from common.topology import ALL_EVENTS, Binding, OwnQueue, Queue, Topology
+from worker.dead_letters import checked_dead_letters
 
 TOPOLOGY = Topology("ns")
 
@@ -199,6 +202,33 @@ async def test_a_gateway_declares_its_own_queues_as_the_table_says(
     # The exchanges they are bound to are only checked where the topology exists.
     assert all(d.passive is (made is _made_by_definitions)
                for d in declared if d.what == "exchange")
+
+
+async def test_the_events_tail_binds_a_subscriber_queue_and_only_checks_the_exchange() -> None:
+    broker = _made_by_definitions()
+    settings = Settings(namespace=TOPOLOGY.namespace)
+    queue = await tail_queue(_channel(broker), settings, ["client.*.approved", "client.#"])
+    own = TOPOLOGY.own_events_queue(queue.name, ["client.*.approved", "client.#"])
+    assert queue.name.startswith(TOPOLOGY.subscriber_queue("tail."))
+    assert broker.configured() == [_as_declared(own.queue)]
+    assert broker.bound[len(TOPOLOGY.bindings):] == list(own.bindings)
+
+
+async def test_the_events_tail_says_when_the_exchange_is_missing() -> None:
+    broker = _fresh()
+    with pytest.raises(SettingsError, match=r"has no exchange 'ns\.events'"):
+        await tail_queue(_channel(broker), Settings(namespace="ns"), ["#"])
+    assert broker.configured() == [] and broker.queues == set()
+
+
+async def test_the_dead_letter_tool_only_checks_the_table() -> None:
+    broker = _made_by_definitions()
+    exchange, queue = await checked_dead_letters(_channel(broker), TOPOLOGY)
+    assert (exchange.name, queue.name) == (TOPOLOGY.commands_exchange,
+                                           TOPOLOGY.dead_letter_queue)
+    assert broker.configured() == []
+    with pytest.raises(SettingsError, match=r"has no 'ns\.commands' exchange"):
+        await checked_dead_letters(_channel(_fresh()), TOPOLOGY)
 
 
 async def _no_command(command: Any) -> None:
