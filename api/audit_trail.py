@@ -29,7 +29,8 @@ from api.idempotency import REPLAYED_HEADER
 from api.observe import request_id
 from api.remote import caller_address
 from common.audit import AuditEntry, AuditOutcome
-from common.store import AUDIT, now
+from common.audit_store import append_entry, audit_document
+from common.store import now
 
 log = logging.getLogger(__name__)
 KEY_CHARS_KEPT = 200
@@ -65,8 +66,8 @@ async def audit_middleware(request: web.Request, handler: Handler) -> web.Stream
         return response
     entry = _entry(request, response, action)
     try:
-        await request.app[keys.DB][AUDIT].insert_one(entry.to_document())
+        await append_entry(request.app[keys.DB], entry)
     except PyMongoError as exc:
         log.warning("audit entry not stored (%s): %s", type(exc).__name__,
-                    {k: v for k, v in entry.to_document().items() if k != "at"})
+                    {k: v for k, v in audit_document(entry).items() if k != "at"})
     return response

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import binascii
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from marshmallow import Schema, fields
-from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api import keys
 from api.problems import Problem
-from api.queries import BadCursor, pack_cursor, unpack_cursor
+from api.queries import BadCursor, client_ever_existed, pack_cursor, unpack_cursor
+from common.audit_store import AuditDocument, AuditFilter, newest_entries
 from common.json_responses import json_response
 from common.schemas import AuditQuery, HistoryQuery
-from common.store import AUDIT, CLIENTS, Document
+from common.store import Document
 
 _AUDIT = AuditQuery()
 _HISTORY = HistoryQuery()
@@ -57,12 +57,12 @@ class AuditPageSchema(Schema):
 _ENTRY = AuditEntrySchema()
 
 
-def entry_view(document: Document) -> dict[str, Any]:
+def entry_view(document: AuditDocument) -> dict[str, Any]:
     view: dict[str, Any] = _ENTRY.dump(document)
     return view
 
 
-def _after_cursor(cursor: str) -> Document:
+def _after_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = unpack_cursor(cursor)
         at, last_id = datetime.fromisoformat(raw["at"]), raw["id"]
@@ -70,22 +70,20 @@ def _after_cursor(cursor: str) -> Document:
             raise TypeError
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise BadCursor("The cursor is not valid.") from None
-    return {"$or": [{"at": {"$lt": at}}, {"at": at, "_id": {"$lt": last_id}}]}
+    return at, last_id
 
 
 async def _page(db: AsyncDatabase[Document], query: dict[str, Any]) -> dict[str, Any]:
-    where: Document = {name: query[name] for name in _FILTERS if name in query}
-    if "since" in query or "until" in query:
-        where["at"] = {**({"$gte": query["since"]} if "since" in query else {}),
-                       **({"$lt": query["until"]} if "until" in query else {})}
+    where = cast(AuditFilter, {name: query[name] for name in _FILTERS if name in query})
+    after = None
     if "cursor" in query:
         try:
-            where = {"$and": [where, _after_cursor(query["cursor"])]}
+            after = _after_cursor(query["cursor"])
         except BadCursor as exc:
             raise Problem(400, str(exc), errors={"cursor": [str(exc)]}) from None
     limit = query["limit"]
-    found = await db[AUDIT].find(where).sort([("at", DESCENDING), ("_id", DESCENDING)]) \
-        .limit(limit + 1).to_list()
+    found = await newest_entries(db, where, since=query.get("since"),
+                                 until=query.get("until"), after=after, limit=limit + 1)
     more = len(found) > limit
     found = found[:limit]
     last = found[-1] if more else None
@@ -105,6 +103,6 @@ async def history_view(request: web.Request) -> web.StreamResponse:
     db = request.app[keys.DB]
     page = await _page(db, {**query, "client_key": key})
     if not page["items"] and "cursor" not in query \
-            and await db[CLIENTS].find_one({"key": key}, {"_id": 1}) is None:
+            and not await client_ever_existed(db, key):
         raise Problem(404, f"There is no client with key {key[:100]!r} and no history of one.")
     return json_response(page)

@@ -16,10 +16,10 @@ from aiohttp import web
 from api.operations import operation_view
 from api.preconditions import etag_headers
 from api.problems import problem_response
-from common.commands import CreateClient, RemoveClient, UpdateClient
+from common.commands import COMMAND_TYPES
 from common.json_responses import json_response
+from common.operations_store import OperationDocument
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
-from common.store import Document
 
 _ERROR_STATUS = {
     ErrorCode.NOT_FOUND: 404,
@@ -29,8 +29,6 @@ _ERROR_STATUS = {
     # Never applied (withdrawn): the caller may try again.
     ErrorCode.UNDELIVERABLE: 503,
 }
-# The kinds whose answer carries the rules' warnings about the fields set.
-_WARNED = frozenset({CreateClient.kind, UpdateClient.kind})
 
 
 def outcome_answer(kind: str, outcome: Outcome, generated_secret: str | None) -> web.Response:
@@ -41,21 +39,21 @@ def outcome_answer(kind: str, outcome: Outcome, generated_secret: str | None) ->
         if error.fields:
             extra["errors"] = error.fields
         return problem_response(_ERROR_STATUS.get(error.code, 500), error.message, **extra)
-    if kind == RemoveClient.kind:
+    answer = COMMAND_TYPES[kind].answer  # what the command's own type says to answer
+    if answer.status == 204:
         return web.Response(status=204)
     body: dict[str, Any] = dict(outcome.client or {})
-    if kind in _WARNED:
+    if answer.warnings:
         body["warnings"] = outcome.warnings
     if generated_secret is not None:
         body["secret"] = generated_secret
     headers = etag_headers(body)
-    if kind == CreateClient.kind:
+    if answer.status == 201:
         headers["Location"] = f"/v1/clients/{outcome.client_key}"
-        return json_response(body, status=201, headers=headers)
-    return json_response(body, headers=headers)
+    return json_response(body, status=answer.status, headers=headers)
 
 
-def accepted_answer(operation: Document, generated_secret: str | None) -> web.Response:
+def accepted_answer(operation: OperationDocument, generated_secret: str | None) -> web.Response:
     """202: queued, not finished yet; the operation's address tells the outcome."""
     body: dict[str, Any] = {"operation": operation_view(operation)}
     if generated_secret is not None:

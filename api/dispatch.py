@@ -18,12 +18,13 @@ from pymongo.errors import PyMongoError
 from api import keys
 from api.command_answers import accepted_answer, outcome_answer
 from api.idempotency import keep_generated_secret
-from api.operations import get_operation, record_pending, withdraw
+from api.operations import record_pending
 from api.problems import Problem
 from common.bus import BrokerUnavailable
 from common.command_mac import sign_command
 from common.commands import Command, encode_command
-from common.outcomes import OperationStatus, Outcome
+from common.operations_store import get_operation, outcome_of, withdraw
+from common.outcomes import Outcome
 from common.store import Document
 
 
@@ -79,9 +80,7 @@ async def _stored_outcome(db: AsyncDatabase[Document], operation_id: str) -> Out
         stored = await get_operation(db, operation_id)
     except PyMongoError:
         return None
-    if stored is None or stored["status"] == OperationStatus.PENDING.value:
-        return None
-    return Outcome.from_operation(stored)
+    return None if stored is None else outcome_of(stored)
 
 
 async def _wait(reply: asyncio.Future[Outcome], seconds: float) -> Outcome | None:

@@ -33,24 +33,22 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from aiohttp import web
 from cryptography.exceptions import InvalidTag
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
 from api import idempotency_records as stored
 from api import keys
 from api.command_answers import accepted_answer, outcome_answer
-from api.idempotency_records import DISPATCH_DEADLINE, Claim, RecordState
+from api.idempotency_records import DISPATCH_DEADLINE, Claim
 from api.json_body import read_body
 from api.observe import request_id
-from api.operations import fence, get_operation, is_withdrawn, withdraw
 from api.problems import Problem, answer_for
 from common.keyring import KeyringError, SecretKeyring
-from common.outcomes import OperationStatus, Outcome
-from common.store import IDEMPOTENCY_KEYS, Document, now
+from common.operations_store import fence, get_operation, is_withdrawn, outcome_of, withdraw
+from common.store import now
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -70,7 +68,7 @@ async def keep_generated_secret(request: web.Request, secret: str) -> None:
     claim = request.get(keys.IDEMPOTENCY_CLAIM)
     if claim is None:
         return
-    records = request.app[keys.DB][IDEMPOTENCY_KEYS]
+    records = stored.records_in(request.app[keys.DB])
     if not await stored.keep_secret(records, claim, request.app[keys.KEYRING], secret):
         raise _taken_over_meanwhile()
 
@@ -112,8 +110,8 @@ def _replayed(response: web.Response) -> web.Response:
     return response
 
 
-async def _same_request(request: web.Request, record: Document, keyring: SecretKeyring
-                        ) -> None:
+async def _same_request(request: web.Request, record: stored.IdempotencyRecord,
+                        keyring: SecretKeyring) -> None:
     try:
         _, expected = await _fingerprint(request, keyring, record["kid"])
     except KeyringError:
@@ -130,28 +128,28 @@ def _lease(request: web.Request) -> timedelta:
     return stored.lease_for(settings.publish_timeout_s, settings.sync_wait_s)
 
 
-async def _run_again(request: web.Request, records: AsyncCollection[Document],
-                     record: Document) -> Claim:
+async def _run_again(request: web.Request, records: stored.Records,
+                     record: stored.IdempotencyRecord) -> Claim:
     claim = await stored.take_over(records, record, now(), _lease(request))
     if claim is None:  # another retry took it over first
         raise _in_progress()
     return claim
 
 
-async def _answer_retry(request: web.Request, records: AsyncCollection[Document],
-                        record: Document, keyring: SecretKeyring) -> Claim | web.Response:
+async def _answer_retry(request: web.Request, records: stored.Records,
+                        record: stored.IdempotencyRecord, keyring: SecretKeyring
+                        ) -> Claim | web.Response:
     """What a retry of a request that is not `done` gets: a claim to run it again
     (only once its command provably never reached a worker), or the answer."""
     db, at = request.app[keys.DB], now()
     operation_id = record.get("operation_id")
     if operation_id is None:  # a record of a gateway from before records named commands
-        if record["lease_until"] > at:
+        if stored.is_leased(record, at):
             raise _in_progress()
         return await _run_again(request, records, record)
     operation = await get_operation(db, operation_id)
     if operation is None:
-        claimed_at: datetime = record.get("claimed_at") or record["created_at"]
-        if claimed_at + DISPATCH_DEADLINE > at:
+        if stored.claimed_at(record) + DISPATCH_DEADLINE > at:
             raise _in_progress()  # the first request may be about to record it
         principal = request[keys.PRINCIPAL]
         # A management route is named as the command kind it sends.
@@ -167,26 +165,27 @@ async def _answer_retry(request: web.Request, records: AsyncCollection[Document]
         secret = stored.secret_of(record, keyring)
     except (KeyringError, InvalidTag):
         raise _unreadable() from None
-    if operation["status"] != OperationStatus.PENDING.value:
-        answer = outcome_answer(operation["kind"], Outcome.from_operation(operation), secret)
+    outcome = outcome_of(operation)
+    if outcome is not None:
+        answer = outcome_answer(operation["kind"], outcome, secret)
         await stored.settle(records, record["_id"], record["owner"], answer, keyring)
         return _replayed(answer)
-    running = record["state"] == RecordState.RUNNING.value
-    if running and record["lease_until"] > at:
+    running = stored.is_running(record)
+    if running and stored.is_leased(record, at):
         raise _in_progress()
     if running and await withdraw(db, operation_id):
         return await _run_again(request, records, record)  # it died before it was queued
     return _replayed(accepted_answer(operation, secret))
 
 
-async def _claim(request: web.Request, records: AsyncCollection[Document], record: str,
+async def _claim(request: web.Request, records: stored.Records, record: str,
                  keyring: SecretKeyring) -> Claim | web.Response:
     key_id, fingerprint = await _fingerprint(request, keyring)
     found = await stored.claim(records, record, key_id, fingerprint, now(), _lease(request))
     if isinstance(found, Claim):
         return found
     await _same_request(request, found, keyring)
-    if found["state"] != RecordState.DONE.value:
+    if not stored.is_done(found):
         return await _answer_retry(request, records, found, keyring)
     try:
         return _replayed(stored.replay(found, keyring))
@@ -194,7 +193,7 @@ async def _claim(request: web.Request, records: AsyncCollection[Document], recor
         raise _unreadable() from None
 
 
-async def _release(request: web.Request, records: AsyncCollection[Document],
+async def _release(request: web.Request, records: stored.Records,
                    claim: Claim) -> None:
     """After a 5xx: forget the claim if its command can never be applied (none was
     recorded, or it is withdrawn: now, if the broker never confirmed it); otherwise,
@@ -219,7 +218,7 @@ async def idempotency_middleware(request: web.Request, handler: Handler) -> web.
     if key is None:
         return await handler(request)
     keyring = request.app[keys.KEYRING]
-    records = request.app[keys.DB][IDEMPOTENCY_KEYS]
+    records = stored.records_in(request.app[keys.DB])
     record = stored.record_id(request[keys.PRINCIPAL].identity, key)
     decided = await _claim(request, records, record, keyring)
     if isinstance(decided, web.Response):

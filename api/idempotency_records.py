@@ -27,14 +27,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 from aiohttp import hdrs, web
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from common.keyring import SealedSecret, SecretKeyring, idempotent_response_aad
-from common.store import Document, is_outage
+from common.store import IDEMPOTENCY_KEYS, Document, is_outage
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,56 @@ class RecordState(StrEnum):
     RUNNING = "running"
     ACCEPTED = "accepted"
     DONE = "done"
+
+
+class RememberedResponse(TypedDict):
+    status: int
+    content_type: str
+    headers: dict[str, str]
+    body: dict[str, Any]  # a SealedSecret.to_document() bound to the record
+
+
+class IdempotencyRecord(TypedDict):
+    """One stored record, as the module docstring describes it."""
+
+    _id: str
+    kid: str
+    fingerprint: str
+    created_at: datetime
+    state: str  # a RecordState value
+    owner: str
+    lease_until: datetime
+    # Absent only in a record of a gateway from before records named commands.
+    operation_id: NotRequired[str]
+    claimed_at: NotRequired[datetime]
+    secret: NotRequired[dict[str, Any]]  # a SealedSecret.to_document()
+    response: NotRequired[RememberedResponse]  # once `done`
+
+
+Records = AsyncCollection[Document]
+
+
+def records_in(db: AsyncDatabase[Document]) -> Records:
+    return db[IDEMPOTENCY_KEYS]
+
+
+def is_done(record: IdempotencyRecord) -> bool:
+    return record["state"] == RecordState.DONE.value
+
+
+def is_running(record: IdempotencyRecord) -> bool:
+    """Its request has not answered yet (not even 202), or died before it could."""
+    return record["state"] == RecordState.RUNNING.value
+
+
+def is_leased(record: IdempotencyRecord, at: datetime) -> bool:
+    """Whether its request may still be running at `at`."""
+    return record["lease_until"] > at
+
+
+def claimed_at(record: IdempotencyRecord) -> datetime:
+    """When its current request claimed it."""
+    return record.get("claimed_at") or record["created_at"]
 
 
 @dataclass(frozen=True)
@@ -82,8 +133,8 @@ def _new_claim(record: str, at: datetime, lease: timedelta) -> tuple[Claim, Docu
                    "lease_until": at + lease}
 
 
-async def claim(records: AsyncCollection[Document], record: str, key_id: str,
-                fingerprint: str, at: datetime, lease: timedelta) -> Claim | Document:
+async def claim(records: Records, record: str, key_id: str,
+                fingerprint: str, at: datetime, lease: timedelta) -> Claim | IdempotencyRecord:
     """A new claim, or the record already there."""
     new, fields = _new_claim(record, at, lease)
     try:
@@ -97,10 +148,10 @@ async def claim(records: AsyncCollection[Document], record: str, key_id: str,
         return await claim(records, record, key_id, fingerprint, at, lease)
     if found.get("owner") == new.owner:  # our insert landed; its answer was lost
         return new
-    return found
+    return cast(IdempotencyRecord, found)
 
 
-async def take_over(records: AsyncCollection[Document], record: Document, at: datetime,
+async def take_over(records: Records, record: IdempotencyRecord, at: datetime,
                     lease: timedelta) -> Claim | None:
     """Claim a record for a new attempt with a new command; None if another retry did.
 
@@ -112,7 +163,7 @@ async def take_over(records: AsyncCollection[Document], record: Document, at: da
     return new if result.modified_count == 1 else None
 
 
-async def keep_secret(records: AsyncCollection[Document], claim: Claim,
+async def keep_secret(records: Records, claim: Claim,
                       keyring: SecretKeyring, secret: str) -> bool:
     """Store a generated secret with the record; False if the claim was taken over."""
     sealed = keyring.seal(secret, idempotent_response_aad(claim.record_id))
@@ -121,7 +172,7 @@ async def keep_secret(records: AsyncCollection[Document], claim: Claim,
     return result.matched_count == 1
 
 
-def secret_of(record: Document, keyring: SecretKeyring) -> str | None:
+def secret_of(record: IdempotencyRecord, keyring: SecretKeyring) -> str | None:
     """The secret its request generated; KeyringError or InvalidTag if it cannot be opened."""
     stored = record.get("secret")
     if stored is None:
@@ -129,7 +180,8 @@ def secret_of(record: Document, keyring: SecretKeyring) -> str | None:
     return keyring.open(SealedSecret.from_document(stored), idempotent_response_aad(record["_id"]))
 
 
-def _remembered(response: web.Response, keyring: SecretKeyring, record: str) -> dict[str, Any]:
+def _remembered(response: web.Response, keyring: SecretKeyring, record: str
+                ) -> RememberedResponse:
     body = bytes(response.body) if isinstance(response.body, bytes | bytearray) else b""
     return {
         "status": response.status,
@@ -139,7 +191,7 @@ def _remembered(response: web.Response, keyring: SecretKeyring, record: str) -> 
     }
 
 
-def replay(record: Document, keyring: SecretKeyring) -> web.Response:
+def replay(record: IdempotencyRecord, keyring: SecretKeyring) -> web.Response:
     """The remembered answer of a `done` record; KeyringError or InvalidTag if unreadable."""
     stored = record["response"]
     body = keyring.open(SealedSecret.from_document(stored["body"]),
@@ -148,7 +200,7 @@ def replay(record: Document, keyring: SecretKeyring) -> web.Response:
                         content_type=stored["content_type"], headers=stored["headers"])
 
 
-async def settle(records: AsyncCollection[Document], record: str, owner: str,
+async def settle(records: Records, record: str, owner: str,
                  response: web.Response, keyring: SecretKeyring) -> None:
     """Record how a request was answered: 202 is `accepted`, anything else `done`.
 
@@ -170,7 +222,7 @@ async def settle(records: AsyncCollection[Document], record: str, owner: str,
                     type(exc).__name__)
 
 
-async def forget(records: AsyncCollection[Document], claim: Claim) -> None:
+async def forget(records: Records, claim: Claim) -> None:
     """Drop the claim of a request that failed before its command could be queued."""
     try:
         await records.delete_one({"_id": claim.record_id, "owner": claim.owner})

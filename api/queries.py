@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from bson import ObjectId
 from bson.errors import InvalidId
@@ -22,12 +22,10 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
 
+from common.client_documents import LIVE, WITHOUT_SECRETS, ClientDocument
 from common.client_view import public_client
-from common.store import CLIENTS, LIVE, Document
+from common.store import CLIENTS, Document
 
-# No secret, current or previous, leaves the database through a read.
-_CLIENT_PROJECTION = {"secret": 0, "previous_secrets.secret": 0, "applied_commands": 0,
-                      "outbox": 0}
 # By status the order is the status's name (approved, disapproved, pending), then `_id`.
 _SORT_FIELDS = {"created_at": "created_at", "name": "name_sort", "status": "status"}
 
@@ -111,7 +109,7 @@ def page_cursor(db: AsyncDatabase[Document], where: ClientFilter, *, sort: str, 
         value, last_id = decode_cursor(cursor, sort)
         op = "$lt" if direction == DESCENDING else "$gt"
         page_query["$or"] = [{field: {op: value}}, {field: value, "_id": {op: last_id}}]
-    return db[CLIENTS].find(page_query, _CLIENT_PROJECTION) \
+    return db[CLIENTS].find(page_query, WITHOUT_SECRETS) \
         .sort([(field, direction), ("_id", direction)]).limit(limit + 1)
 
 
@@ -129,6 +127,12 @@ async def list_clients(db: AsyncDatabase[Document], where: ClientFilter, *, sort
     )
 
 
-async def find_client(db: AsyncDatabase[Document], key: str) -> Document | None:
+async def find_client(db: AsyncDatabase[Document], key: str) -> ClientDocument | None:
     """A stored client without its secret."""
-    return await db[CLIENTS].find_one({"key": key, **LIVE}, _CLIENT_PROJECTION)
+    found = await db[CLIENTS].find_one({"key": key, **LIVE}, WITHOUT_SECRETS)
+    return cast(ClientDocument | None, found)
+
+
+async def client_ever_existed(db: AsyncDatabase[Document], key: str) -> bool:
+    """Whether a client of this key exists or is still remembered as removed."""
+    return await db[CLIENTS].find_one({"key": key}, {"_id": 1}) is not None

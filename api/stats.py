@@ -26,9 +26,10 @@ from api.gateway_metrics import GatewayMetrics
 from api.problems import Problem
 from api.response_schemas import StatsSchema
 from common.bus import BrokerUnavailable, MessageBus, QueueDepths
+from common.client_documents import LIVE
 from common.clients import ClientType, Status
 from common.json_responses import json_response
-from common.store import CLIENTS, LIVE, Document, now
+from common.store import CLIENTS, Document, now
 
 log = logging.getLogger(__name__)
 

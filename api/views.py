@@ -16,13 +16,14 @@ from api.auth import principal_of
 from api.dispatch import dispatch
 from api.idempotency import command_id
 from api.observe import request_id
-from api.operations import get_operation, operation_view
+from api.operations import operation_view
 from api.preconditions import etag_headers, expected_version
 from api.problems import Problem
 from api.queries import BadCursor, ClientFilter, find_client, list_clients
 from api.remote import caller_address
 from api.route_docs import ID_MAX
 from common.audit import field_names
+from common.client_documents import ClientDocument
 from common.client_view import public_client
 from common.clients import (
     ClientFields,
@@ -43,6 +44,7 @@ from common.commands import (
 from common.health import readiness_answer
 from common.json_responses import json_response
 from common.keyring import SealedSecret, command_secret_aad, generate_secret
+from common.operations_store import get_operation
 from common.schemas import (
     CreateClientRequest,
     ListClientsQuery,
@@ -50,7 +52,7 @@ from common.schemas import (
     UpdateClientRequest,
 )
 from common.secret_grace import DEFAULT_GRACE_S
-from common.store import Document, database_reachable
+from common.store import database_reachable
 
 _CREATE = CreateClientRequest()
 _UPDATE = UpdateClientRequest()
@@ -111,7 +113,7 @@ def _key(request: web.Request) -> str:
     return request.match_info["key"]
 
 
-async def _existing(request: web.Request) -> Document:
+async def _existing(request: web.Request) -> ClientDocument:
     key = _key(request)
     # Longer than any key there is: no need to ask the database.
     document = await find_client(request.app[keys.DB], key) if len(key) <= ID_MAX else None

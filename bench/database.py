@@ -18,8 +18,8 @@ from pymongo import AsyncMongoClient
 from api.queries import ClientFilter, page_cursor
 from bench.stack import AMQP_URL
 from common.amqp_bus import AmqpBus
-from common.outcomes import OperationStatus
-from common.store import CLIENTS, OPERATIONS, Document
+from common.operations_store import any_pending
+from common.store import CLIENTS, Document
 from common.topology import Topology
 
 
@@ -30,7 +30,7 @@ async def settled(namespace: str, uri: str, timeout_s: float = 600) -> None:
     """
     connection = await aio_pika.connect(AMQP_URL)
     client: AsyncMongoClient[Document] = AsyncMongoClient(uri, tz_aware=True)
-    operations = client.get_default_database()[OPERATIONS]
+    db = client.get_default_database()
     try:
         channel = await connection.channel()
         loop = asyncio.get_running_loop()
@@ -38,8 +38,7 @@ async def settled(namespace: str, uri: str, timeout_s: float = 600) -> None:
         while loop.time() < deadline:
             queue = await channel.declare_queue(Topology(namespace).commands_queue,
                                                 passive=True)
-            if not queue.declaration_result.message_count and not await operations.find_one(
-                    {"status": OperationStatus.PENDING.value}, {"_id": 1}):
+            if not queue.declaration_result.message_count and not await any_pending(db):
                 return
             await asyncio.sleep(0.5)
         raise RuntimeError(f"commands still not applied after {timeout_s:.0f}s")

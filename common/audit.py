@@ -20,11 +20,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from common.commands import Command, CreateClient, EndSecretGrace, RotateSecret, UpdateClient
+from common.commands import Command, audited
 from common.outcomes import ErrorCode, OperationStatus, Outcome
 
-# The names a request or command may touch; anything else is not recorded.
-_FIELD_NAMES = ("type", "name", "secret", "redirect_uris", "grant_types", "response_types")
+# A request's inputs that set the secret; anything not a client field is not recorded.
 _SECRET_INPUTS = ("secret", "secret_confirmation", "generate_secret")
 _REJECTIONS = (ErrorCode.INVALID, ErrorCode.NOT_FOUND, ErrorCode.CONFLICT, ErrorCode.STALE)
 
@@ -51,33 +50,10 @@ class AuditEntry:
     status: int | None = None  # the HTTP status, for actions the gateway settled
     reason: str | None = None
 
-    def to_document(self) -> dict[str, Any]:
-        document = {k: v for k, v in vars(self).items() if k != "id"}
-        document["_id"] = self.id
-        document["outcome"] = self.outcome.value
-        return document
-
 
 def field_names(names: Any) -> list[str]:
-    """The known field names among `names` (request keys or command fields), in order."""
-    given = set(names)
-    touched = {("secret" if name in _SECRET_INPUTS else name) for name in given}
-    return [name for name in _FIELD_NAMES if name in touched]
-
-
-def command_fields(command: Command) -> list[str]:
-    """What a command sets: for a create the fields given, for an update the fields
-    sent (an empty list sent clears a field, so it counts), for a rotation the
-    secret, for the end of a grace the previous secrets."""
-    if isinstance(command, RotateSecret):
-        return ["secret"]
-    if isinstance(command, EndSecretGrace):
-        return ["previous_secrets"]
-    if isinstance(command, CreateClient):
-        return field_names(name for name, value in vars(command).items() if value)
-    if isinstance(command, UpdateClient):
-        return field_names(name for name, value in vars(command).items() if value is not None)
-    return []
+    """The client fields a request's keys name, in order (its secret inputs as `secret`)."""
+    return audited("secret" if name in _SECRET_INPUTS else name for name in names)
 
 
 def outcome_of(outcome: Outcome) -> AuditOutcome:
@@ -93,5 +69,5 @@ def entry_for_command(command: Command, outcome: Outcome, at: datetime) -> Audit
         id=command.id, at=at, actor=command.actor, action=command.kind,
         client_key=outcome.client_key or command.client_key, outcome=outcome_of(outcome),
         request_id=command.request_id, remote_addr=command.remote_addr,
-        fields=command_fields(command), operation_id=command.id,
+        fields=command.audited_fields(), operation_id=command.id,
         reason=outcome.error.message if outcome.error else None)

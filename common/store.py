@@ -1,7 +1,10 @@
 """MongoDB: the connection, the collections and their indexes.
 
-The worker writes clients and operation outcomes; the gateway reads them and
-records pending operations. Collection names and indexes live here, once.
+Collection names and indexes live here, once; each collection's documents
+belong to one module that alone reads and writes them (tests/unit/
+test_collection_owners.py): clients `worker.repository` (writes; their shape is
+`common.client_documents`), operations `common.operations_store`, the audit
+trail `common.audit_store`, Idempotency-Key records `api.idempotency_records`.
 Everything here is plain MongoDB (no transactions), so a standalone server, a
 replica set and a sharded cluster (shard key: `key`) all work.
 """
@@ -39,9 +42,6 @@ TOMBSTONE_TTL_S = 7 * 24 * 3600
 APPLIED_COMMANDS_KEPT = 50
 
 Document = dict[str, Any]
-# Matches clients that exist: a removed client is a tombstone until its
-# `removed` event has been published (see worker.repository).
-LIVE: Document = {"removed_at": None}
 
 CLIENT_INDEXES = [
     IndexModel([("key", ASCENDING)], unique=True, name="key_unique"),

@@ -27,6 +27,7 @@ from cryptography.exceptions import InvalidTag
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
+from common.client_documents import CURRENT_SECRET, PREVIOUS_SECRETS
 from common.keyring import (
     SealedSecret,
     SecretKeyring,
@@ -49,8 +50,8 @@ def _client_slot(slot: SecretSlot) -> BoundTo:
 # sealed values in it (such as a list of previous secrets, kept for a while
 # after a change); all of them are bound alike.
 SEALED_FIELDS: Mapping[str, Mapping[str, BoundTo]] = {
-    CLIENTS: {"secret": _client_slot(SecretSlot.CURRENT),
-              "previous_secrets": _client_slot(SecretSlot.PREVIOUS)},
+    CLIENTS: {CURRENT_SECRET: _client_slot(SecretSlot.CURRENT),
+              PREVIOUS_SECRETS: _client_slot(SecretSlot.PREVIOUS)},
     # A record's secret (kept until its answer is stored) is part of its answer.
     IDEMPOTENCY_KEYS: {path: lambda document: idempotent_response_aad(str(document["_id"]))
                        for path in ("response.body", "secret")},

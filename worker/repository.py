@@ -21,8 +21,6 @@ outbox is published from it without being read again.
 
 from __future__ import annotations
 
-from contextlib import suppress
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -30,9 +28,13 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from common import operations_store
 from common.audit import AuditEntry
-from common.outcomes import OperationStatus, Outcome
-from common.store import APPLIED_COMMANDS_KEPT, AUDIT, CLIENTS, LIVE, OPERATIONS, Document, now
+from common.audit_store import append_entry
+from common.client_documents import LIVE
+from common.operations_store import Started
+from common.outcomes import Outcome
+from common.store import APPLIED_COMMANDS_KEPT, CLIENTS, Document, now
 
 
 class AlreadyCreated(Exception):
@@ -41,16 +43,6 @@ class AlreadyCreated(Exception):
     def __init__(self, document: Document) -> None:
         super().__init__(document.get("key"))
         self.document = document
-
-
-@dataclass(frozen=True)
-class Started:
-    """What starting an operation found."""
-
-    # Its outcome when it already has one: a redelivery, or withdrawn by the gateway.
-    outcome: Outcome | None = None
-    # The key of the client a create makes, claimed as its operation started.
-    client_key: str | None = None
 
 
 class ClientStore(Protocol):
@@ -100,24 +92,15 @@ class ClientStore(Protocol):
 
 class MongoClientStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
         self._clients = db[CLIENTS]
-        self._operations = db[OPERATIONS]
-        self._audit = db[AUDIT]
 
     async def get_client(self, key: str, *, include_removed: bool = False) -> Document | None:
         return await self._clients.find_one({"key": key} if include_removed
                                             else {"key": key, **LIVE})
 
     async def claim_client_key(self, operation_id: str, candidate: str) -> str:
-        claimed = await self._operations.find_one_and_update(
-            {"_id": operation_id, "client_key": None}, {"$set": {"client_key": candidate}},
-            return_document=ReturnDocument.AFTER)
-        if claimed is None:
-            operation = await self._operations.find_one({"_id": operation_id})
-            if operation is None:
-                raise LookupError(f"operation {operation_id} does not exist")
-            return str(operation["client_key"])
-        return str(claimed["client_key"])
+        return await operations_store.claim_client_key(self._db, operation_id, candidate)
 
     async def insert_client(self, document: Document) -> None:
         try:
@@ -177,50 +160,10 @@ class MongoClientStore:
 
     async def start_operation(self, operation_id: str, kind: str, *,
                               claim_key: str | None = None) -> Started:
-        if claim_key is None:
-            return Started(await self._start(operation_id, kind))
-        at = now()
-        try:
-            # The usual create: pending, with no key yet. Any other operation is
-            # not matched, so the upsert collides with its _id.
-            await self._operations.update_one(
-                {"_id": operation_id, "status": OperationStatus.PENDING.value,
-                 "client_key": None},
-                {"$set": {"started_at": at, "client_key": claim_key},
-                 "$setOnInsert": {"kind": kind, "error": None, "created_at": at,
-                                  "updated_at": at}},
-                upsert=True)
-        except DuplicateKeyError:  # claimed before (a redelivery), finished or withdrawn
-            outcome = await self._start(operation_id, kind)
-            if outcome is not None:
-                return Started(outcome)
-            return Started(client_key=await self.claim_client_key(operation_id, claim_key))
-        return Started(client_key=claim_key)
-
-    async def _start(self, operation_id: str, kind: str) -> Outcome | None:
-        at = now()
-        operation = await self._operations.find_one_and_update(
-            {"_id": operation_id},
-            {"$set": {"started_at": at},
-             "$setOnInsert": {"kind": kind, "status": OperationStatus.PENDING.value,
-                              "client_key": None, "error": None, "created_at": at,
-                              "updated_at": at}},
-            upsert=True, return_document=ReturnDocument.AFTER)
-        if operation is None or operation["status"] == OperationStatus.PENDING.value:
-            return None
-        return Outcome.from_operation(operation)
+        return await operations_store.start(self._db, operation_id, kind, claim_key=claim_key)
 
     async def record_outcome(self, outcome: Outcome) -> None:
-        data = outcome.to_dict()
-        data.pop("operation_id")
-        data.pop("kind")
-        await self._operations.update_one(
-            {"_id": outcome.operation_id},
-            {"$set": {**data, "updated_at": now()},
-             "$setOnInsert": {"kind": outcome.kind, "created_at": now()}},
-            upsert=True,
-        )
+        await operations_store.record_outcome(self._db, outcome)
 
     async def record_audit(self, entry: AuditEntry) -> None:
-        with suppress(DuplicateKeyError):
-            await self._audit.insert_one(entry.to_document())
+        await append_entry(self._db, entry)

@@ -16,12 +16,13 @@ import pytest
 from pymongo.errors import AutoReconnect
 
 from api import dispatch, idempotency_records, keys
-from api.operations import get_operation, record_pending
+from api.operations import record_pending
 from api.problems import Problem
 from common.bus import BrokerUnavailable
 from common.clients import ClientType
 from common.commands import ApproveClient, CreateClient
 from common.keyring import command_secret_aad
+from common.operations_store import get_operation
 from common.settings import Settings
 from common.store import Document
 from tests.e2e.conftest import AiohttpClient, Service, oauth1_client, start_service
@@ -92,7 +93,7 @@ async def test_a_retry_of_a_command_the_broker_refused_runs_it_again(
     assert first.status == 503
     [record] = await records(service)
     withdrawn = await get_operation(service.http.app[keys.DB], record["operation_id"])
-    assert withdrawn is not None and withdrawn["error"]["code"] == "undeliverable"
+    assert withdrawn is not None and (withdrawn["error"] or {}).get("code") == "undeliverable"
     again = await service.request("POST", "/v1/clients", json=oauth1_client("Again"),
                                   headers=with_key(service, "refused"))
     assert again.status == 201
@@ -126,7 +127,7 @@ async def test_a_command_never_recorded_is_fenced_once_its_request_cannot_record
                                   headers=with_key(service, "fence"))
     assert later.status == 201
     fenced = await get_operation(db, named)
-    assert fenced is not None and fenced["error"]["code"] == "undeliverable"
+    assert fenced is not None and (fenced["error"] or {}).get("code") == "undeliverable"
     # The first request, had it been alive after all, can no longer queue its command.
     command = CreateClient(id=named, actor="alice", request_id="r", type=ClientType.OAUTH1,
                            name="Fenced", secret=service.http.app[keys.KEYRING].seal(
@@ -186,7 +187,7 @@ async def test_a_queued_command_whose_request_died_is_withdrawn_after_the_lease(
                                   headers=with_key(service, "queued"))
     assert after.status == 202 and "Idempotent-Replayed" not in after.headers
     replaced = await get_operation(db, record["operation_id"])
-    assert replaced is not None and replaced["error"]["code"] == "undeliverable"
+    assert replaced is not None and (replaced["error"] or {}).get("code") == "undeliverable"
     async with running_workers(service.settings, 1):
         for _ in range(100):
             if await db["operations"].count_documents({"status": "pending"}) == 0:

@@ -21,9 +21,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from api import keys
 from api.app import create_app
 from api.principals import CLIENTS_READ, CONFIGURE_SERVER
+from common.client_documents import LIVE
 from common.clients import ClientType, Status
 from common.settings import Settings
-from common.store import CLIENTS, LIVE, connect, database
+from common.store import CLIENTS, connect, database
 from tests.e2e.conftest import AiohttpClient, Service, oauth1_client, oidc_client
 from tests.faults.conftest import wait_until
 from tests.harness import add_token, bearer, event_tap, running_workers

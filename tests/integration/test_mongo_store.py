@@ -9,10 +9,11 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from api.operations import record_pending, withdraw
+from api.operations import record_pending
 from common.clients import ClientType
 from common.commands import CreateClient, RemoveClient
 from common.keyring import Keyring, command_secret_aad, new_key_entry
+from common.operations_store import withdraw
 from common.outcomes import ErrorCode, OperationStatus, Outcome
 from common.store import (
     APPLIED_COMMANDS_KEPT,
