@@ -10,7 +10,8 @@ by validation, failed before its command was queued) is recorded by the
 gateway. A command that reached the workers is recorded by the worker that
 applied it, with the command's id as the entry's id, so a redelivered command
 is recorded once and a command answered with 202 still ends up with its real
-outcome.
+outcome. Both store entries through `common.audit_store`, which alone knows the
+stored shape.
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ def outcome_of(operation: OperationDocument) -> Outcome | None:
     """Its outcome, or None while it is pending."""
     if operation["status"] == OperationStatus.PENDING.value:
         return None
-    return Outcome.from_operation(cast(Document, operation))
+    return Outcome.from_dict({**operation, "operation_id": operation["_id"]})
 
 
 async def withdraw(db: AsyncDatabase[Document], operation_id: str) -> bool:

@@ -80,11 +80,6 @@ class Outcome:
             warnings=list(data.get("warnings") or []),
         )
 
-    @classmethod
-    def from_operation(cls, document: dict[str, Any]) -> Outcome:
-        """From a stored operation document, whose `_id` is the operation id."""
-        return cls.from_dict({**document, "operation_id": document["_id"]})
-
     def encode(self) -> bytes:
         return json.dumps(self.to_dict(), separators=(",", ":")).encode()
 
