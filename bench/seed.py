@@ -16,6 +16,7 @@ from typing import cast
 
 from pymongo import AsyncMongoClient
 
+from common.client_documents import ClientDocument
 from common.clients import ClientType, Status
 from common.commands import CreateClient
 from common.keyring import Keyring, command_secret_aad, generate_secret
@@ -32,12 +33,12 @@ _TYPES = (ClientType.OAUTH2, ClientType.OIDC, ClientType.OAUTH1)
 class _Collected:
     """Stands in for the store: keeps what the handler would insert."""
 
-    documents: list[Document] = field(default_factory=list)
+    documents: list[ClientDocument] = field(default_factory=list)
 
     async def claim_client_key(self, operation_id: str, candidate: str) -> str:
         return candidate
 
-    async def insert_client(self, document: Document) -> None:
+    async def insert_client(self, document: ClientDocument) -> None:
         self.documents.append(document)
 
 
@@ -90,14 +91,16 @@ async def seed_clients(uri: str, keyring: Keyring, count: int, *,
                 keys[status].append(document["key"])
                 if checked:
                     known[document["key"]] = secret
-            await db[CLIENTS].insert_many(collected.documents, ordered=False)
+            await db[CLIENTS].insert_many(cast(list[Document], collected.documents),
+                                          ordered=False)
     finally:
         await client.close()
     return Seeded(keys, known)
 
 
-def _age(document: Document, status: Status, at: datetime) -> None:
+def _age(document: ClientDocument, status: Status, at: datetime) -> None:
     """Give the new document its status and creation time, and no outbox."""
     document.pop("outbox", None)
     document.pop("outbox_since", None)
-    document.update(status=status.value, created_at=at, updated_at=at, status_changed_at=at)
+    document.update({"status": status.value, "created_at": at, "updated_at": at,
+                     "status_changed_at": at})

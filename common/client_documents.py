@@ -14,12 +14,7 @@ from typing import Any, Final, TypedDict
 
 from bson import ObjectId
 
-
-class PreviousSecretDocument(TypedDict):
-    """A replaced secret still valid during its grace (see `common.secret_grace`)."""
-
-    secret: dict[str, Any]  # a SealedSecret.to_document(), sealed for the previous slot
-    expires_at: datetime
+from common.secret_grace import PreviousSecret
 
 
 class ClientDocument(TypedDict, total=False):
@@ -36,7 +31,7 @@ class ClientDocument(TypedDict, total=False):
     response_types: list[str]
     # A SealedSecret.to_document() bound to the key and the current slot; None once removed.
     secret: dict[str, Any] | None
-    previous_secrets: list[PreviousSecretDocument]  # after a rotation or an edit
+    previous_secrets: list[PreviousSecret]  # after a rotation or an edit
     secret_rotated_at: datetime  # after a rotation or an edit of the secret
     created_at: datetime
     updated_at: datetime

@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
+from typing import cast
 
 from common.audit import AuditEntry
+from common.client_documents import ClientDocument
 from common.command_mac import sign_command
 from common.keyring import Keyring, new_key_entry
 from common.memory_bus import MemoryBus
@@ -27,6 +29,7 @@ class InMemoryClientStore:
     """ClientStore in a dict, with the same version guard and uniqueness as MongoDB."""
 
     def __init__(self) -> None:
+        # Plain dicts, so that a test may store any shape it wants to see handled.
         self.clients: dict[str, Document] = {}
         self.outcomes: dict[str, Outcome] = {}
         self.audit: dict[str, AuditEntry] = {}
@@ -38,28 +41,29 @@ class InMemoryClientStore:
         if self.fail_next:
             raise self.fail_next.pop(0)
 
-    async def get_client(self, key: str, *, include_removed: bool = False) -> Document | None:
+    async def get_client(self, key: str, *, include_removed: bool = False
+                         ) -> ClientDocument | None:
         self._maybe_fail()
         found = self.clients.get(key)
         if found is None or (found.get("removed_at") and not include_removed):
             return None
-        return copy.deepcopy(found)
+        return cast(ClientDocument, copy.deepcopy(found))
 
     async def claim_client_key(self, operation_id: str, candidate: str) -> str:
         self._maybe_fail()
         return self.claimed_keys.setdefault(operation_id, candidate)
 
-    async def insert_client(self, document: Document) -> None:
+    async def insert_client(self, document: ClientDocument) -> None:
         self._maybe_fail()
         existing = self.clients.get(document["key"])
         if existing is not None:
             if existing["created_by"] == document["created_by"]:
-                raise AlreadyCreated(copy.deepcopy(existing))
+                raise AlreadyCreated(cast(ClientDocument, copy.deepcopy(existing)))
             raise KeyError(f"duplicate key {document['key']}")
-        self.clients[document["key"]] = copy.deepcopy(document)
+        self.clients[document["key"]] = cast(Document, copy.deepcopy(document))
 
-    async def update_client(self, key: str, version: int, changes: Document, command_id: str,
-                            event: Document | None) -> Document | None:
+    async def update_client(self, key: str, version: int, changes: ClientDocument,
+                            command_id: str, event: Document | None) -> ClientDocument | None:
         self._maybe_fail()
         current = self.clients.get(key)
         if current is None or current["version"] != version or current.get("removed_at"):
@@ -71,7 +75,7 @@ class InMemoryClientStore:
         if event is not None:
             current.setdefault("outbox", []).append(copy.deepcopy(event))
             current["outbox_since"] = now()
-        return copy.deepcopy(current)
+        return cast(ClientDocument, copy.deepcopy(current))
 
     async def pending_events(self, key: str) -> list[Document]:
         self._maybe_fail()

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from common.client_documents import ClientDocument
 from common.client_view import public_client
 from common.clients import (
     EDITABLE_FIELDS,
@@ -68,7 +69,7 @@ class Applied:
     outbox: list[Document] = field(default_factory=list)
 
 
-def _outbox(document: Document) -> list[Document]:
+def _outbox(document: ClientDocument) -> list[Document]:
     return list(document.get("outbox", []))
 
 
@@ -76,7 +77,7 @@ def new_client_key() -> str:
     return secrets.token_urlsafe(CLIENT_KEY_BYTES)
 
 
-def _succeeded(command: Command, document: Document, warnings: list[str] | None = None
+def _succeeded(command: Command, document: ClientDocument, warnings: list[str] | None = None
                ) -> Outcome:
     return Outcome(command.id, command.kind, OperationStatus.SUCCEEDED,
                    client_key=document["key"], client=public_client(document),
@@ -95,7 +96,7 @@ def _not_found(command: Command) -> Applied:
                            f"There is no client with key {command.client_key!r}."))
 
 
-def _stale(command: Command, current: Document) -> Applied | None:
+def _stale(command: Command, current: ClientDocument) -> Applied | None:
     """A failed outcome if the caller's expected version no longer holds."""
     expected = getattr(command, "expected_version", None)
     if expected is None or expected == current["version"]:
@@ -114,7 +115,7 @@ def _unsealable(command: Command, exc: NotSealedForThisCommand) -> Applied:
     return Applied(_failed(command, ErrorCode.INVALID, str(exc), {"secret": [str(exc)]}))
 
 
-def _after(current: Document, changes: Document) -> dict[str, Any]:
+def _after(current: ClientDocument, changes: ClientDocument) -> dict[str, Any]:
     """The public view the client will have once `changes` apply at the next version.
 
     The write is guarded by the version read, so this is exactly what is stored.
@@ -122,7 +123,7 @@ def _after(current: Document, changes: Document) -> dict[str, Any]:
     return public_client({**current, **changes, "version": current["version"] + 1})
 
 
-def _editable(fields: ClientFields) -> dict[str, Any]:
+def _editable(fields: ClientFields) -> ClientDocument:
     return {
         "name": fields.name,
         "name_sort": fields.name.casefold(),
@@ -152,7 +153,7 @@ async def create_client(command: CreateClient, store: ClientStore, keyring: Secr
         secret = secret_to_store(keyring, command, key)
     except NotSealedForThisCommand as exc:
         return _unsealable(command, exc)
-    document: Document = {
+    document: ClientDocument = {
         "key": key,
         "type": fields.type.value,
         **_editable(fields),
@@ -182,7 +183,7 @@ async def create_client(command: CreateClient, store: ClientStore, keyring: Secr
 class _Change:
     """What a command does to the client it read: the fields to set and the event."""
 
-    changes: Document
+    changes: ClientDocument
     event: ClientEvent
     warnings: list[str] = field(default_factory=list)
 
@@ -192,7 +193,7 @@ OneClientCommand = (UpdateClient | ApproveClient | DisapproveClient | RemoveClie
 
 
 async def _change_client(command: OneClientCommand, store: ClientStore,
-                         decide: Callable[[Document], Applied | _Change]) -> Applied:
+                         decide: Callable[[ClientDocument], Applied | _Change]) -> Applied:
     """Read, decide, write guarded by the version read; read again if someone was faster."""
     for _ in range(MAX_VERSION_RETRIES):
         current = await store.get_client(command.client_key)
@@ -224,7 +225,7 @@ async def _gone(command: OneClientCommand, store: ClientStore) -> Applied:
 
 async def update_client(command: UpdateClient, store: ClientStore,
                         keyring: SecretKeyring, claimed_key: str | None = None) -> Applied:
-    def decide(current: Document) -> Applied | _Change:
+    def decide(current: ClientDocument) -> Applied | _Change:
         before = ClientFields.of(current)
         try:
             after, warnings = check_client(before.edited(vars(command)))
@@ -258,13 +259,14 @@ async def update_client(command: UpdateClient, store: ClientStore,
 
 async def _change_status(command: ApproveClient | DisapproveClient, action: str,
                          event_type: ClientEventType, store: ClientStore) -> Applied:
-    def decide(current: Document) -> Applied | _Change:
+    def decide(current: ClientDocument) -> Applied | _Change:
         previous = Status(current["status"])
         target = next_status(action, previous)
         if target is None:
             return Applied(_succeeded(command, current))
         at = now()
-        changes = {"status": target.value, "status_changed_at": at, "updated_at": at}
+        changes: ClientDocument = {"status": target.value, "status_changed_at": at,
+                                   "updated_at": at}
         return _Change(changes, ClientEvent(
             event_type, _after(current, changes), command.actor, command.id,
             request_id=command.request_id,
@@ -285,10 +287,10 @@ async def disapprove_client(command: DisapproveClient, store: ClientStore,
 
 async def remove_client(command: RemoveClient, store: ClientStore,
                         keyring: SecretKeyring, claimed_key: str | None = None) -> Applied:
-    def decide(current: Document) -> _Change:
+    def decide(current: ClientDocument) -> _Change:
         at = now()
         # A tombstone without its secrets: readers skip it, a TTL index deletes it.
-        changes: Document = {"removed_at": at, "updated_at": at, "secret": None,
+        changes: ClientDocument = {"removed_at": at, "updated_at": at, "secret": None,
                              "previous_secrets": []}
         return _Change(changes, ClientEvent(
             ClientEventType.REMOVED, _after(current, changes), command.actor, command.id,
@@ -301,7 +303,7 @@ async def remove_client(command: RemoveClient, store: ClientStore,
 async def rotate_secret(command: RotateSecret, store: ClientStore,
                         keyring: SecretKeyring, claimed_key: str | None = None) -> Applied:
     """The new secret; the replaced one stays valid for the command's grace."""
-    def decide(current: Document) -> Applied | _Change:
+    def decide(current: ClientDocument) -> Applied | _Change:
         at = now()
         try:
             secret = secret_to_store(keyring, command, current["key"])
@@ -310,10 +312,11 @@ async def rotate_secret(command: RotateSecret, store: ClientStore,
         # The replaced secret, sealed again for the previous slot (unless dropped at once).
         replaced = (moved_to_previous(keyring, current.get("secret"), current["key"])
                     if command.grace_seconds > 0 else None)
-        changes = {"secret": secret,
-                   "previous_secrets": after_rotation({**current, "secret": replaced}, at,
-                                                      command.grace_seconds),
-                   "secret_rotated_at": at, "updated_at": at}
+        changes: ClientDocument = {
+            "secret": secret,
+            "previous_secrets": after_rotation({**current, "secret": replaced}, at,
+                                               command.grace_seconds),
+            "secret_rotated_at": at, "updated_at": at}
         return _Change(changes, ClientEvent(
             ClientEventType.SECRET_ROTATED, _after(current, changes), command.actor,
             command.id, request_id=command.request_id, time=at))
@@ -325,11 +328,11 @@ async def end_secret_grace(command: EndSecretGrace, store: ClientStore,
                            keyring: SecretKeyring, claimed_key: str | None = None) -> Applied:
     """Previous secrets end now. An ordinary edit of the client, so its event is
     `updated` with changed_fields ["previous_secrets"]; with none valid, nothing changes."""
-    def decide(current: Document) -> Applied | _Change:
+    def decide(current: ClientDocument) -> Applied | _Change:
         at = now()
         if not unexpired(current.get("previous_secrets"), at):
             return Applied(_succeeded(command, current))
-        changes: Document = {"previous_secrets": [], "updated_at": at}
+        changes: ClientDocument = {"previous_secrets": [], "updated_at": at}
         return _Change(changes, ClientEvent(
             ClientEventType.UPDATED, _after(current, changes), command.actor, command.id,
             request_id=command.request_id,

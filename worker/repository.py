@@ -22,16 +22,17 @@ outbox is published from it without being read again.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from common import operations_store
 from common.audit import AuditEntry
 from common.audit_store import append_entry
-from common.client_documents import LIVE
+from common.client_documents import LIVE, ClientDocument
 from common.operations_store import Started
 from common.outcomes import Outcome
 from common.store import APPLIED_COMMANDS_KEPT, CLIENTS, Document, now
@@ -40,23 +41,24 @@ from common.store import APPLIED_COMMANDS_KEPT, CLIENTS, Document, now
 class AlreadyCreated(Exception):
     """A client was already created by this command id."""
 
-    def __init__(self, document: Document) -> None:
+    def __init__(self, document: ClientDocument) -> None:
         super().__init__(document.get("key"))
         self.document = document
 
 
 class ClientStore(Protocol):
-    async def get_client(self, key: str, *, include_removed: bool = False) -> Document | None:
+    async def get_client(self, key: str, *, include_removed: bool = False
+                         ) -> ClientDocument | None:
         """The client, unless it does not exist or (unless asked for) was removed."""
 
     async def claim_client_key(self, operation_id: str, candidate: str) -> str:
         """The key of the client this create makes: `candidate`, or the one claimed before."""
 
-    async def insert_client(self, document: Document) -> None:
+    async def insert_client(self, document: ClientDocument) -> None:
         """Raises AlreadyCreated when this command (`created_by`) already made it."""
 
-    async def update_client(self, key: str, version: int, changes: Document, command_id: str,
-                            event: Document | None) -> Document | None:
+    async def update_client(self, key: str, version: int, changes: ClientDocument,
+                            command_id: str, event: Document | None) -> ClientDocument | None:
         """Apply `changes` and queue `event` if the client is still at `version`.
 
         Returns the new document, or None when the version no longer holds.
@@ -93,16 +95,18 @@ class ClientStore(Protocol):
 class MongoClientStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._db = db
-        self._clients = db[CLIENTS]
+        # The only writer of clients: every document in and out is a ClientDocument.
+        self._clients = cast(AsyncCollection[ClientDocument], db[CLIENTS])
 
-    async def get_client(self, key: str, *, include_removed: bool = False) -> Document | None:
+    async def get_client(self, key: str, *, include_removed: bool = False
+                         ) -> ClientDocument | None:
         return await self._clients.find_one({"key": key} if include_removed
                                             else {"key": key, **LIVE})
 
     async def claim_client_key(self, operation_id: str, candidate: str) -> str:
         return await operations_store.claim_client_key(self._db, operation_id, candidate)
 
-    async def insert_client(self, document: Document) -> None:
+    async def insert_client(self, document: ClientDocument) -> None:
         try:
             await self._clients.insert_one(document)
         except DuplicateKeyError:
@@ -113,8 +117,8 @@ class MongoClientStore:
             # command fails loudly rather than touch another client.
             raise
 
-    async def update_client(self, key: str, version: int, changes: Document, command_id: str,
-                            event: Document | None) -> Document | None:
+    async def update_client(self, key: str, version: int, changes: ClientDocument,
+                            command_id: str, event: Document | None) -> ClientDocument | None:
         to_set = dict(changes)
         to_push: dict[str, Any] = {"applied_commands": {"$each": [command_id],
                                                         "$slice": -APPLIED_COMMANDS_KEPT}}
@@ -152,7 +156,7 @@ class MongoClientStore:
 
     async def outbox_backlog(self) -> int:
         # Only clients with events waiting carry outbox_since (a sparse index).
-        rows = await (await self._clients.aggregate([
+        rows = await (await self._db[CLIENTS].aggregate([  # rows, not clients
             {"$match": {"outbox_since": {"$exists": True}}},
             {"$group": {"_id": None, "events": {"$sum": {"$size": "$outbox"}}}},
         ])).to_list()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from api.operations import record_pending
+from common.client_documents import ClientDocument
 from common.clients import ClientType
 from common.commands import CreateClient, RemoveClient
 from common.keyring import Keyring, command_secret_aad, new_key_entry
@@ -41,14 +42,14 @@ def store(db: AsyncDatabase[Document]) -> MongoClientStore:
     return MongoClientStore(db)
 
 
-def client_document(key: str, created_by: str, **extra: Any) -> Document:
+def client_document(key: str, created_by: str, **extra: Any) -> ClientDocument:
     at = now()
-    document: Document = {
+    document: ClientDocument = {
         "key": key, "type": "oauth1", "name": "N", "name_sort": "n", "status": "pending",
         "redirect_uris": [], "grant_types": [], "response_types": [], "created_at": at,
         "updated_at": at, "status_changed_at": at, "version": 1, "created_by": created_by,
         "applied_commands": [created_by], "outbox": [{"id": "e1"}]}
-    document.update(extra)
+    document.update(cast(ClientDocument, extra))
     return document
 
 

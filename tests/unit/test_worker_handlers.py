@@ -14,6 +14,7 @@ from pymongo.errors import AutoReconnect, OperationFailure
 
 from common.audit import AuditOutcome
 from common.bus import BrokerUnavailable
+from common.client_documents import ClientDocument
 from common.clients import ClientType
 from common.commands import (
     ApproveClient,
@@ -166,7 +167,7 @@ async def test_a_write_that_loses_the_race_reads_again() -> None:
     reads = 0
 
     async def get_then_race(key: str, *, include_removed: bool = False
-                            ) -> dict[str, Any] | None:
+                            ) -> ClientDocument | None:
         nonlocal reads
         reads += 1
         document = await real_get(key, include_removed=include_removed)
