@@ -1,10 +1,11 @@
 """The clients collection's documents: their shape, written down once.
 
-The worker (`worker.repository`) is the only writer; the gateway reads
-(`api.queries`, `api.read_model`, `api.stats`) and the re-encryption tool
-(`worker.rekey`) read and re-seal. They all name the fields through
+The worker (`worker.repository`, with the handlers that decide each change)
+is the only writer; the gateway reads them (`api.queries`, `api.read_model`,
+`api.stats`), the re-encryption tool (`worker.rekey`) re-seals their secrets
+and the benchmark seeds them. They all name the fields through
 `ClientDocument` and the field sets below, so a field added or renamed is
-changed here and mypy points at every place that has to follow.
+changed here and mypy points at the places that have to follow.
 """
 
 from __future__ import annotations
