@@ -14,7 +14,14 @@ from common.client_documents import ClientDocument
 from common.clients import ClientType
 from common.commands import CreateClient, RemoveClient
 from common.keyring import Keyring, command_secret_aad, new_key_entry
-from common.operations_store import withdraw
+from common.operations_store import (
+    any_pending,
+    fail_purged,
+    get_operation,
+    record_outcome,
+    reset_for_replay,
+    withdraw,
+)
 from common.outcomes import ErrorCode, OperationStatus, Outcome
 from common.store import (
     APPLIED_COMMANDS_KEPT,
@@ -186,3 +193,28 @@ async def test_sent_events_leave_the_outbox(store: MongoClientStore, outbox: lis
     await store.events_sent("k1", sent)
     assert await waiting(store, "k1") == (left, bool(left))
 
+
+
+async def test_a_dead_letter_replay_and_purge_move_only_what_they_expect(
+        db: AsyncDatabase[Document]) -> None:
+    await record_pending(db, create("op1"))
+    assert await any_pending(db)
+    await fail_purged(db, "op1")  # purged while pending: failed, never applied
+    purged = await get_operation(db, "op1")
+    assert purged is not None and purged["status"] == OperationStatus.FAILED.value
+    assert (purged["error"] or {}).get("code") == ErrorCode.INTERNAL.value
+    assert not await any_pending(db)
+
+    await reset_for_replay(db, "op1")  # replayed: pending again, its error gone
+    replayed = await get_operation(db, "op1")
+    assert replayed is not None and replayed["status"] == OperationStatus.PENDING.value
+    assert replayed["error"] is None and await any_pending(db)
+
+    await record_outcome(db, Outcome("op1", "create_client", OperationStatus.SUCCEEDED,
+                                     client_key="k1"))
+    await reset_for_replay(db, "op1")  # a finished operation is not reopened...
+    await fail_purged(db, "op1")  # ...nor failed after the fact
+    finished = await get_operation(db, "op1")
+    assert finished is not None and finished["status"] == OperationStatus.SUCCEEDED.value
+    assert finished["client_key"] == "k1" and finished["error"] is None
+    assert not await any_pending(db)
