@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Coroutine
 from typing import Any
 
 import aiohttp
@@ -54,6 +55,13 @@ async def until_answered(http: TestClient[Any, Any], slots: asyncio.Semaphore,
             return status
         assert time.monotonic() < deadline, f"{method} {path} still {status}: gave up"
         await asyncio.sleep(min(retry_after, 1.0))
+
+
+async def all_of(*callers: Coroutine[Any, Any, None]) -> None:
+    """Run every caller; the first that fails cancels the rest, so none outlives the test."""
+    async with asyncio.TaskGroup() as group:
+        for caller in callers:
+            group.create_task(caller)
 
 
 async def created_key(http: TestClient[Any, Any], admin: dict[str, str], name: str) -> str:
@@ -113,8 +121,9 @@ async def test_retried_creates_and_approves_apply_once_across_a_long_outage(
                     f"approve-{key}", admin, None)] += 1
 
             began = time.monotonic()
-            load = asyncio.gather(*(create(i) for i in range(CLIENTS)),
-                                  *(approve(i, key) for i, key in enumerate(targets)))
+            load = asyncio.ensure_future(all_of(
+                *(create(i) for i in range(CLIENTS)),
+                *(approve(i, key) for i, key in enumerate(targets))))
             await asyncio.sleep(3)
             link.cut()
             await asyncio.sleep(outage_s)
