@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 ISSUER = "https://idp.example.test"
 AUDIENCE = "clientkeys"
+# A shared secret for the HS256 tests (at least 32 bytes, as the gateway requires).
+HS256_SECRET = b"an-hs256-secret-of-at-least-32-bytes!"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -23,16 +22,11 @@ from api.jwt_tokens import (
     JwtVerifier,
     jwt_identity,
     permissions_in,
-    read_hs256_secret,
-    read_public_key,
-    verifier_from_settings,
 )
 from api.principals import CLIENTS_READ, CLIENTS_VERIFY, CONFIGURE_SERVER, Principal
 from api.tokens import token_digest
-from common.settings import Settings, SettingsError, load_settings
-from tests.identity_provider import AUDIENCE, ISSUER, SigningKey, claims
+from tests.identity_provider import AUDIENCE, HS256_SECRET, ISSUER, SigningKey, claims
 
-SECRET = b"an-hs256-secret-of-at-least-32-bytes!"
 RULES = ClaimRules(issuer=ISSUER, audience=AUDIENCE)
 
 
@@ -86,9 +80,9 @@ async def test_a_token_signed_by_another_key_is_refused(rsa_key: SigningKey) -> 
 
 
 async def test_hs256_only_when_a_shared_secret_is_configured(rsa_key: SigningKey) -> None:
-    token = jwt.encode(claims("svc", CLIENTS_READ), SECRET, algorithm="HS256")
+    token = jwt.encode(claims("svc", CLIENTS_READ), HS256_SECRET, algorithm="HS256")
     assert await pem_verifier(rsa_key).authenticate(token) is None
-    with_secret = pem_verifier(rsa_key, hs256_secret=SECRET)
+    with_secret = pem_verifier(rsa_key, hs256_secret=HS256_SECRET)
     assert with_secret.algorithms == {"RS256", "HS256"}
     assert await with_secret.authenticate(token) == Principal("svc", frozenset({CLIENTS_READ}),
                                                              as_jwt("svc"))
@@ -96,7 +90,7 @@ async def test_hs256_only_when_a_shared_secret_is_configured(rsa_key: SigningKey
     assert await with_secret.authenticate(forged) is None
 
 
-@pytest.mark.parametrize("hs256_secret", [None, SECRET])
+@pytest.mark.parametrize("hs256_secret", [None, HS256_SECRET])
 async def test_hs256_signed_with_the_public_key_text_is_refused(
         rsa_key: SigningKey, hs256_secret: bytes | None) -> None:
     # The classic algorithm confusion: the public key's PEM used as an HMAC secret.
@@ -109,7 +103,7 @@ async def test_hs256_signed_with_the_public_key_text_is_refused(
 async def test_alg_none_is_refused(rsa_key: SigningKey, alg: str) -> None:
     token = hand_made({"alg": alg, "typ": "JWT"}, claims("mallory", CONFIGURE_SERVER), None)
     assert looks_like_jwt(token)
-    assert await pem_verifier(rsa_key, hs256_secret=SECRET).authenticate(token) is None
+    assert await pem_verifier(rsa_key, hs256_secret=HS256_SECRET).authenticate(token) is None
 
 
 async def test_an_algorithm_other_than_the_keys_is_refused(rsa_key: SigningKey) -> None:
@@ -195,8 +189,8 @@ async def test_the_jose_typ_when_present_must_be_a_jwt(rsa_key: SigningKey, typ:
 
 
 async def test_a_token_without_typ_is_accepted(rsa_key: SigningKey) -> None:
-    token = hand_made({"alg": "HS256"}, claims("ops-bot", CLIENTS_READ), SECRET)
-    assert await pem_verifier(rsa_key, hs256_secret=SECRET).authenticate(token) is not None
+    token = hand_made({"alg": "HS256"}, claims("ops-bot", CLIENTS_READ), HS256_SECRET)
+    assert await pem_verifier(rsa_key, hs256_secret=HS256_SECRET).authenticate(token) is not None
 
 
 @pytest.mark.parametrize(("value", "expected"), [
@@ -272,129 +266,6 @@ async def test_the_authenticator_asks_the_static_tokens_first_then_the_jwt_verif
 ])
 def test_what_looks_like_a_jwt(token: str, shaped: bool) -> None:
     assert looks_like_jwt(token) is shaped
-
-
-# --- settings -------------------------------------------------------------
-
-
-def write(path: Path, data: bytes) -> Path:
-    path.write_bytes(data)
-    return path
-
-
-def test_public_key_file_must_hold_an_rsa_or_p256_public_key(tmp_path: Path,
-                                                             rsa_key: SigningKey) -> None:
-    assert isinstance(read_public_key(write(tmp_path / "ok.pem", rsa_key.public_pem())),
-                      rsa.RSAPublicKey)
-    private_pem = rsa_key.private.private_bytes(serialization.Encoding.PEM,
-                                                serialization.PrivateFormat.PKCS8,
-                                                serialization.NoEncryption())
-    small = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key()
-    p384 = ec.generate_private_key(ec.SECP384R1()).public_key()
-    for name, data in [
-        ("private.pem", private_pem), ("garbage.pem", b"not a key"),
-        ("small.pem", small.public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo)),
-        ("p384.pem", p384.public_bytes(serialization.Encoding.PEM,
-                                       serialization.PublicFormat.SubjectPublicKeyInfo)),
-    ]:
-        with pytest.raises(SettingsError, match="CLIENTKEYS_JWT_PUBLIC_KEY_FILE") as info:
-            read_public_key(write(tmp_path / name, data))
-        assert "\n" not in str(info.value) and "PRIVATE" not in str(info.value)
-    with pytest.raises(SettingsError, match="CLIENTKEYS_JWT_PUBLIC_KEY_FILE: cannot read"):
-        read_public_key(tmp_path / "missing.pem")
-
-
-def test_hs256_secret_file_refuses_short_secrets_without_showing_them(
-        tmp_path: Path, rsa_key: SigningKey) -> None:
-    assert read_hs256_secret(write(tmp_path / "ok", SECRET + b"\n")) == SECRET
-    short = b"short-but-secret-31-bytes-long!"
-    with pytest.raises(SettingsError, match="CLIENTKEYS_JWT_HS256_SECRET_FILE") as info:
-        read_hs256_secret(write(tmp_path / "short", short))
-    assert short.decode() not in str(info.value) and "32 bytes" in str(info.value)
-    with pytest.raises(SettingsError, match="holds a public key"):
-        read_hs256_secret(write(tmp_path / "pem", rsa_key.public_pem()))
-
-
-def test_verifier_from_settings(tmp_path: Path, rsa_key: SigningKey) -> None:
-    assert verifier_from_settings(Settings()) is None
-    pem = write(tmp_path / "idp.pem", rsa_key.public_pem())
-    secret = write(tmp_path / "hs256", SECRET)
-    verifier = verifier_from_settings(Settings(jwt_public_key_file=pem,
-                                               jwt_hs256_secret_file=secret,
-                                               jwt_issuer=ISSUER, jwt_audience=AUDIENCE))
-    assert verifier is not None and verifier.algorithms == {"RS256", "HS256"}
-    jwks = verifier_from_settings(Settings(jwt_jwks_url="https://idp.example.test/jwks",
-                                           jwt_audience=AUDIENCE, jwt_issuer=ISSUER))
-    assert jwks is not None and jwks.algorithms == {"RS256", "ES256"}
-
-
-@pytest.mark.parametrize("source", [
-    {"jwt_jwks_url": "https://idp.example.test/jwks"},
-    {"jwt_public_key_file": "idp.pem"},
-    {"jwt_hs256_secret_file": "hs256"},
-])
-@pytest.mark.parametrize(("given", "named"), [
-    ({}, "CLIENTKEYS_JWT_ISSUER and CLIENTKEYS_JWT_AUDIENCE must be set"),
-    ({"jwt_issuer": ISSUER}, "CLIENTKEYS_JWT_AUDIENCE must be set"),
-    ({"jwt_audience": AUDIENCE}, "CLIENTKEYS_JWT_ISSUER must be set"),
-])
-def test_every_jwt_source_requires_an_issuer_and_an_audience(
-        tmp_path: Path, rsa_key: SigningKey, source: dict[str, str], given: dict[str, str],
-        named: str) -> None:
-    write(tmp_path / "idp.pem", rsa_key.public_pem())
-    write(tmp_path / "hs256", SECRET)
-    files = {name: (value if name == "jwt_jwks_url" else tmp_path / value)
-             for name, value in source.items()}
-    with pytest.raises(SettingsError, match=named) as info:
-        verifier_from_settings(Settings().with_overrides(**files, **given))
-    assert "\n" not in str(info.value)
-
-
-def test_jwt_settings_are_read_from_the_environment() -> None:
-    settings = load_settings({
-        "CLIENTKEYS_JWT_JWKS_URL": "https://idp.example.test/jwks",
-        "CLIENTKEYS_JWT_PUBLIC_KEY_FILE": "/etc/ck/idp.pem",
-        "CLIENTKEYS_JWT_HS256_SECRET_FILE": "/etc/ck/hs256",
-        "CLIENTKEYS_JWT_ISSUER": ISSUER,
-        "CLIENTKEYS_JWT_AUDIENCE": AUDIENCE,
-        "CLIENTKEYS_JWT_PERMISSIONS_CLAIM": "scope",
-        "CLIENTKEYS_JWT_SUBJECT_CLAIM": "client_id",
-        "CLIENTKEYS_JWT_LEEWAY_S": "5",
-        "CLIENTKEYS_JWT_MAX_LIFETIME_S": "3600",
-    })
-    assert settings.jwt_max_lifetime_s == 3600
-    assert (settings.jwt_jwks_url, settings.jwt_issuer, settings.jwt_audience) == (
-        "https://idp.example.test/jwks", ISSUER, AUDIENCE)
-    assert settings.jwt_public_key_file == Path("/etc/ck/idp.pem")
-    assert settings.jwt_hs256_secret_file == Path("/etc/ck/hs256")
-    assert (settings.jwt_permissions_claim, settings.jwt_subject_claim) == ("scope", "client_id")
-    assert settings.jwt_leeway_s == 5
-    defaults = load_settings({})
-    assert not defaults.jwt_configured
-    assert (defaults.jwt_permissions_claim, defaults.jwt_subject_claim,
-            defaults.jwt_leeway_s, defaults.jwt_max_lifetime_s) == ("permissions", "sub", 30,
-                                                                     86400)
-    assert load_settings({"CLIENTKEYS_JWT_JWKS_URL": "http://localhost:8081/jwks"}
-                         ).jwt_configured
-
-
-@pytest.mark.parametrize(("name", "value"), [
-    ("JWT_JWKS_URL", "http://idp.example.test/jwks"),
-    ("JWT_JWKS_URL", "ftp://idp.example.test/jwks"),
-    ("JWT_JWKS_URL", "https://"),
-    ("JWT_JWKS_URL", "https://[::1/jwks"),
-    ("JWT_LEEWAY_S", "-1"),
-    ("JWT_LEEWAY_S", "301"),
-    ("JWT_LEEWAY_S", "soon"),
-    ("JWT_MAX_LIFETIME_S", "59"),
-    ("JWT_MAX_LIFETIME_S", "a day"),
-])
-def test_bad_jwt_settings_name_the_variable(name: str, value: str) -> None:
-    variable = f"CLIENTKEYS_{name}"
-    with pytest.raises(SettingsError, match=re.escape(variable)) as info:
-        load_settings({variable: value})
-    assert "\n" not in str(info.value)
 
 
 async def test_a_refusal_names_none_of_the_headers_values(
