@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -20,18 +19,13 @@ from oauthlib.oauth1 import (
     SIGNATURE_PLAINTEXT,
     SIGNATURE_RSA_SHA1,
     SIGNATURE_RSA_SHA256,
-    SIGNATURE_TYPE_AUTH_HEADER,
     SIGNATURE_TYPE_BODY,
     SIGNATURE_TYPE_QUERY,
-    Client,
 )
 from oauthlib.oauth1.rfc5849 import signature as oauthlib_signature
 from oauthlib.oauth1.rfc5849.utils import escape
 
-from api.oauth1_nonces import NonceCache
 from api.oauth1_signatures import (
-    DEFAULT_WINDOW_S,
-    FORM_URLENCODED,
     SECRET_SLOTS,
     Consumer,
     Reason,
@@ -40,46 +34,21 @@ from api.oauth1_signatures import (
     Verification,
     consumer_key_of,
 )
-
-KEY = "UfDD-JBIsuMOfvY7UJhWKBfcoSbNa7Rg"
-OTHER_KEY = "dxPE_-lVVk-ljPs3phZsTgXPRZsgx6qP"
-SECRET = "current secret & more"  # needs escaping in a signature key
-PREVIOUS = ("previous-secret-one", "previous-secret-two")
-TOKEN = "access-token-of-alice"
-TOKEN_SECRET = "token secret of alice"
-URI = "https://as.example.test/v1/photos?size=large&file=vacation.jpg"
-FORM = "title=Sunset&tags=sea+sky"
-
-APPROVED = Consumer(approved=True, secrets=(SECRET,))
-HMAC_METHODS = [SIGNATURE_HMAC_SHA1, SIGNATURE_HMAC_SHA256]
-METHODS = [*HMAC_METHODS, SIGNATURE_PLAINTEXT]
-PLACEMENTS = [SIGNATURE_TYPE_AUTH_HEADER, SIGNATURE_TYPE_BODY, SIGNATURE_TYPE_QUERY]
-
-
-def signed(method: str = SIGNATURE_HMAC_SHA1, placement: str = SIGNATURE_TYPE_AUTH_HEADER, *,
-           with_token: bool = True, key: str = KEY, secret: str = SECRET,
-           token_secret: str = TOKEN_SECRET, uri: str = URI, **client_args: Any) -> SignedRequest:
-    """A form POST signed by oauthlib's client, as a consumer would send it."""
-    client = Client(key, client_secret=secret,
-                    resource_owner_key=TOKEN if with_token else None,
-                    resource_owner_secret=token_secret if with_token else None,
-                    signature_method=method, signature_type=placement, **client_args)
-    signed_uri, headers, body = client.sign(uri, "POST", body=FORM,
-                                            headers={"Content-Type": FORM_URLENCODED})
-    return SignedRequest("POST", signed_uri, headers, body)
-
-
-def lookup_of(consumers: dict[str, Consumer]) -> Callable[[str], Consumer | None]:
-    return consumers.get
-
-
-def verify(request: SignedRequest, *, consumer: Consumer | None = APPROVED,
-           token_secret: str | None = TOKEN_SECRET,
-           verifier: SignatureVerifier | None = None) -> Reason:
-    verifier = verifier or SignatureVerifier()
-    consumers = {} if consumer is None else {KEY: consumer}
-    return verifier.verify(request, lookup_of(consumers), token_secret).reason
-
+from tests.unit.oauth1_requests import (
+    APPROVED,
+    HMAC_METHODS,
+    KEY,
+    METHODS,
+    OTHER_KEY,
+    PLACEMENTS,
+    PREVIOUS,
+    SECRET,
+    TOKEN_SECRET,
+    URI,
+    lookup_of,
+    signed,
+    verify,
+)
 
 # --- A genuine request verifies, whatever the method, token and placement ---
 
@@ -244,61 +213,6 @@ def test_a_client_that_is_not_approved_is_told_so_only_with_a_good_signature() -
 
 def test_a_client_without_secrets_verifies_nothing() -> None:
     assert verify(signed(), consumer=Consumer(approved=True, secrets=())) is Reason.BAD_SIGNATURE
-
-
-# --- Freshness: timestamp window and nonces ---
-
-@pytest.mark.parametrize("method", METHODS)
-def test_a_replayed_request_fails(method: str) -> None:
-    verifier, request = SignatureVerifier(), signed(method)
-    assert verify(request, verifier=verifier) is Reason.OK
-    assert verify(request, verifier=verifier) is Reason.REPLAYED_NONCE
-
-
-def test_a_nonce_counts_once_per_timestamp_client_and_token() -> None:
-    verifier = SignatureVerifier()
-    now = str(int(time.time()))
-    assert verify(signed(nonce="n0nce-one", timestamp=now), verifier=verifier) is Reason.OK
-    earlier = str(int(now) - 1)
-    assert verify(signed(nonce="n0nce-one", timestamp=earlier), verifier=verifier) is Reason.OK
-    assert verify(signed(nonce="n0nce-one", timestamp=now, with_token=False),
-                  verifier=verifier) is Reason.OK
-    assert verify(signed(nonce="n0nce-one", timestamp=now),
-                  verifier=verifier) is Reason.REPLAYED_NONCE
-
-
-def test_a_nonce_is_recorded_only_once_the_signature_verified() -> None:
-    verifier = SignatureVerifier()
-    forged = signed(secret="guessed", nonce="shared-nonce")
-    assert verify(forged, verifier=verifier) is Reason.BAD_SIGNATURE
-    pending = Consumer(approved=False, secrets=(SECRET,))
-    assert verify(signed(nonce="shared-nonce"), consumer=pending,
-                  verifier=verifier) is Reason.NOT_APPROVED
-    assert verify(signed(nonce="shared-nonce"), verifier=verifier) is Reason.OK
-
-
-def test_verifiers_sharing_a_nonce_store_catch_a_replay_to_either() -> None:
-    store = NonceCache()
-    request = signed()
-    assert verify(request, verifier=SignatureVerifier(nonces=store)) is Reason.OK
-    assert verify(request, verifier=SignatureVerifier(nonces=store)) is Reason.REPLAYED_NONCE
-
-
-@pytest.mark.parametrize(("window_s", "offset_s", "reason"), [
-    (DEFAULT_WINDOW_S, 0, Reason.OK),
-    (DEFAULT_WINDOW_S, -DEFAULT_WINDOW_S + 30, Reason.OK),
-    (DEFAULT_WINDOW_S, DEFAULT_WINDOW_S - 30, Reason.OK),
-    (DEFAULT_WINDOW_S, -DEFAULT_WINDOW_S - 30, Reason.STALE_TIMESTAMP),
-    (DEFAULT_WINDOW_S, DEFAULT_WINDOW_S + 30, Reason.STALE_TIMESTAMP),
-    (60, -90, Reason.STALE_TIMESTAMP),
-    (60, 90, Reason.STALE_TIMESTAMP),
-    (900, -600, Reason.OK),
-])
-@pytest.mark.parametrize("method", METHODS)
-def test_the_timestamp_must_be_within_the_window_either_way(
-        method: str, window_s: int, offset_s: int, reason: Reason) -> None:
-    request = signed(method, timestamp=str(int(time.time()) + offset_s))
-    assert verify(request, verifier=SignatureVerifier(window_s=window_s)) is reason
 
 
 # --- Refused before any secret is used ---
