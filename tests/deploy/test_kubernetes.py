@@ -12,7 +12,6 @@ from common.keyring import KeyringError
 from common.keyring_file import parse_keyring_file
 from common.settings import load_settings
 from tests.deployment import (
-    BROKER_USERS,
     HTTP_PORTS,
     K8S_DIR,
     SETTING_NAMES,
@@ -22,6 +21,7 @@ from tests.deployment import (
     kubernetes_problems,
     load_yaml,
 )
+from tests.rabbitmq_definitions import BROKER_USERS
 
 
 def _one(resources: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:

@@ -13,14 +13,12 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from common.topology import Topology
-from tests.deployment import (
+from tests.deployment import DEPLOY, TOPOLOGY, mount_target
+from tests.rabbitmq_definitions import (
     BROKER_USERS,
-    DEPLOY,
-    TOPOLOGY,
     broker_needs,
     definitions_problems,
     erlang_atom_list,
-    mount_target,
     permission_problems,
     rabbitmq_password_matches,
     sysctl_style,

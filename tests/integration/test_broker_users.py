@@ -28,7 +28,8 @@ from common.bus import IncomingCommand
 from common.settings import Settings
 from common.topology import Topology
 from tests.conftest import DEFAULT_AMQP_URL
-from tests.deployment import BROKER_USERS, DEPLOY
+from tests.deployment import DEPLOY
+from tests.rabbitmq_definitions import BROKER_USERS
 from worker.dead_letters import run_dlq
 
 # The namespace the definitions' permissions are written for; the vhost keeps it apart.
