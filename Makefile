@@ -38,8 +38,14 @@ run: install
 
 ## make test: lint, type-check, every test, then the benchmark's smoke run
 ## (needs RabbitMQ on 127.0.0.1:5672)
+## The long-outage fault test runs in a pytest of its own, with a fresh MongoDB-wire server:
+## after the rest of the suite the shared one answers too slowly for its callers' patience.
+## It is bounded, because a failed run of it can leave pytest's teardown spinning.
+LONG_OUTAGE_TEST := tests/faults/test_idempotent_retries.py
+
 test: lint browser wrk
-	CLIENTKEYS_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
+	CLIENTKEYS_CHROMIUM=$(CHROMIUM) $(BIN)/pytest --ignore=$(LONG_OUTAGE_TEST)
+	timeout --signal=KILL 900 $(BIN)/pytest $(LONG_OUTAGE_TEST)
 	@$(MAKE) --no-print-directory bench-smoke
 
 ## make bench: the service beside the raw limits of its parts; writes bench/results/latest.md
