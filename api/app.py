@@ -13,24 +13,24 @@ from prometheus_client import CollectorRegistry
 from pymongo.errors import PyMongoError
 
 from api import keys
-from api.audit_trail import audit_middleware
-from api.auth import auth_middleware
-from api.authenticator import Authenticator
+from api.auth.authenticator import Authenticator
+from api.auth.jwt_tokens import JwtVerifier, verifier_from_settings
+from api.auth.limiter import FailureLimiter
+from api.auth.middleware import auth_middleware
+from api.auth.tokens import TokensFileError, TokenStore
+from api.docs.openapi import document_body
 from api.gateway_metrics import GatewayMetrics
-from api.idempotency import idempotency_middleware
-from api.jwt_tokens import JwtVerifier, verifier_from_settings
-from api.limiter import FailureLimiter
-from api.live_events import LiveEvents
-from api.oauth1_signatures import SignatureVerifier
 from api.observe import forbid_storing, observe_middleware, return_request_id
-from api.openapi import document_body
 from api.problems import problem_middleware
-from api.read_model import ClientReadModel
 from api.routes import ROUTES, add_routes
-from api.stats import StatsPoller
-from api.tokens import TokensFileError, TokenStore
-from api.verification import SecretChecker
-from api.waiter import OutcomeWaiter
+from api.verify.oauth1_signatures import SignatureVerifier
+from api.verify.read_model import ClientReadModel
+from api.verify.secret import SecretChecker
+from api.views.audit_trail import audit_middleware
+from api.views.idempotency import idempotency_middleware
+from api.views.live_events import LiveEvents
+from api.views.stats import StatsPoller
+from api.views.waiter import OutcomeWaiter
 from common.amqp_bus import connect_bus
 from common.bus import MessageBus
 from common.metrics import REGISTRY_KEY, new_registry

@@ -1,7 +1,7 @@
 """The gateway's Prometheus figures (the worker's are in `worker.worker_metrics`).
 
 The gauges about the whole service (clients by type and status, pending
-approvals, the commands queue) are refreshed by `api.stats.StatsPoller`; every
+approvals, the commands queue) are refreshed by `api.views.stats.StatsPoller`; every
 gateway reports the same figures, so dashboards take their maximum.
 """
 

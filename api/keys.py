@@ -5,16 +5,16 @@ from __future__ import annotations
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
-from api.authenticator import Authenticator
+from api.auth.authenticator import Authenticator
+from api.auth.limiter import FailureLimiter
+from api.auth.principals import Principal
 from api.gateway_metrics import GatewayMetrics
-from api.idempotency_records import Claim
-from api.limiter import FailureLimiter
-from api.live_events import LiveEvents
-from api.oauth1_signatures import SignatureVerifier
-from api.principals import Principal
-from api.read_model import ClientReadModel
-from api.verification import SecretChecker
-from api.waiter import OutcomeWaiter
+from api.verify.oauth1_signatures import SignatureVerifier
+from api.verify.read_model import ClientReadModel
+from api.verify.secret import SecretChecker
+from api.views.idempotency_records import Claim
+from api.views.live_events import LiveEvents
+from api.views.waiter import OutcomeWaiter
 from common.bus import MessageBus
 from common.keyring import SecretKeyring
 from common.settings import Settings
@@ -32,7 +32,7 @@ WAITER = web.AppKey("waiter", OutcomeWaiter)
 ROUTE_PERMISSIONS = web.AppKey("route_permissions", dict[str, str])
 # Names of the management routes, whose every answer goes into the audit trail.
 AUDITED_ROUTES = web.AppKey("audited_routes", frozenset[str])
-# The OpenAPI document, built once from the route table (api.openapi).
+# The OpenAPI document, built once from the route table (api.docs.openapi).
 OPENAPI_DOCUMENT = web.AppKey("openapi_document", bytes)
 # Failed sign-ins per caller address; failed secret checks per client key and source,
 # and per client key alone (a ceiling that holds back only sources that failed).
@@ -57,7 +57,7 @@ CALLER_ADDRESS = web.RequestKey("caller_address", str)
 BODY_FIELDS = web.RequestKey("body_fields", list[str])
 # Set once a command is queued: from then on its worker writes the audit entry.
 COMMAND_QUEUED = web.RequestKey("command_queued", bool)
-# The request's Idempotency-Key claim: the command id its record names (api.idempotency).
+# The request's Idempotency-Key claim: the command id its record names (api.views.idempotency).
 IDEMPOTENCY_CLAIM = web.RequestKey("idempotency_claim", Claim)
 # Where workers send this gateway's outcomes.
 REPLY_ADDRESS = web.AppKey("reply_address", str)

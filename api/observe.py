@@ -31,7 +31,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 REQUEST_ID_HEADER = "X-Request-ID"
 UNMATCHED = "unmatched"
 NO_STORE = "no-store"
-# The admin page and its static files (api.page).
+# The admin page and its static files (api.views.page).
 PAGE_ROUTES = frozenset({"admin_page", "admin_page_script", "admin_page_style"})
 
 

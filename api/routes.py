@@ -8,20 +8,19 @@ from dataclasses import dataclass
 from aiohttp import web
 from marshmallow import Schema
 
-from api import (
-    about_views,
-    asyncapi_view,
-    audit_views,
-    events_view,
-    openapi,
-    page,
-    stats,
-    verify_views,
-    views,
+from api.auth.principals import CLIENTS_READ, CLIENTS_VERIFY, CONFIGURE_SERVER, SIGNED_IN
+from api.docs import asyncapi_view, openapi
+from api.docs.request_schemas import (
+    AuditQuery,
+    CreateClientRequest,
+    HistoryQuery,
+    ListClientsQuery,
+    OAuth1VerifyRequest,
+    RotateSecretRequest,
+    UpdateClientRequest,
+    VerifySecretRequest,
 )
-from api.audit_views import AuditPageSchema
-from api.principals import CLIENTS_READ, CLIENTS_VERIFY, CONFIGURE_SERVER, SIGNED_IN
-from api.response_schemas import (
+from api.docs.response_schemas import (
     AcceptedSchema,
     ChangedClientSchema,
     ClientPageSchema,
@@ -35,20 +34,12 @@ from api.response_schemas import (
     StatsSchema,
     VerdictSchema,
 )
-from api.route_docs import ETAG, IF_MATCH, LOCATION, RETRY_AFTER, Answer, Refusal
+from api.docs.route_docs import ETAG, IF_MATCH, LOCATION, RETRY_AFTER, Answer, Refusal
+from api.views import about, audit, clients, events, page, stats, verify
+from api.views.audit import AuditPageSchema
 from common.client_view import ClientSchema
 from common.health import healthz
 from common.metrics import metrics_view
-from common.schemas import (
-    AuditQuery,
-    CreateClientRequest,
-    HistoryQuery,
-    ListClientsQuery,
-    OAuth1VerifyRequest,
-    RotateSecretRequest,
-    UpdateClientRequest,
-    VerifySecretRequest,
-)
 
 View = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -60,7 +51,7 @@ class Route:
     view: View
     name: str
     permission: str | None  # None: public (health, metrics, API documents, the page only)
-    # Documentation (api.openapi); problems every route of its kind can give are added there.
+    # Documentation (api.docs.openapi); problems every route of its kind can give are added there.
     summary: str = ""
     body: type[Schema] | None = None  # the JSON request body
     query: type[Schema] | None = None  # the query string
@@ -72,7 +63,7 @@ class Route:
     @property
     def is_management(self) -> bool:
         """A route that changes clients: each of its answers goes into the audit trail,
-        and it takes an Idempotency-Key (api.idempotency)."""
+        and it takes an Idempotency-Key (api.views.idempotency)."""
         return self.permission == CONFIGURE_SERVER and self.method != "GET"
 
 
@@ -84,51 +75,51 @@ _PINNED = (IF_MATCH,)  # changes may be pinned to a version
 _NOT_MODIFIED = Answer(304, "Not modified since the ETag sent in If-None-Match.")
 
 ROUTES: tuple[Route, ...] = (
-    Route("POST", "/v1/clients", views.create_client, "create_client", CONFIGURE_SERVER,
+    Route("POST", "/v1/clients", clients.create_client, "create_client", CONFIGURE_SERVER,
           summary="Register a client", body=CreateClientRequest, problems=(409,),
           answers=(Answer(201, "Registered; `secret` only if it was generated.",
                           ChangedClientSchema, (ETAG, LOCATION)), _QUEUED)),
-    Route("GET", "/v1/clients", views.list_clients_view, "list_clients", CLIENTS_READ,
+    Route("GET", "/v1/clients", clients.list_clients_view, "list_clients", CLIENTS_READ,
           summary="List clients, a page at a time", query=ListClientsQuery,
           answers=(Answer(200, "One page of clients.", ClientPageSchema),)),
-    Route("GET", "/v1/clients/{key}", views.get_client, "get_client", CLIENTS_READ,
+    Route("GET", "/v1/clients/{key}", clients.get_client, "get_client", CLIENTS_READ,
           summary="Read a client", answers=(_CLIENT,)),
-    Route("PATCH", "/v1/clients/{key}", views.update_client, "update_client", CONFIGURE_SERVER,
+    Route("PATCH", "/v1/clients/{key}", clients.update_client, "update_client", CONFIGURE_SERVER,
           summary="Edit a client", body=UpdateClientRequest, answers=(_CHANGED, _QUEUED),
           request_headers=_PINNED, problems=(409,)),
-    Route("DELETE", "/v1/clients/{key}", views.remove_client, "remove_client", CONFIGURE_SERVER,
+    Route("DELETE", "/v1/clients/{key}", clients.remove_client, "remove_client", CONFIGURE_SERVER,
           summary="Remove a client", answers=(Answer(204, "Removed."), _QUEUED),
           request_headers=_PINNED, problems=(409,)),
-    Route("POST", "/v1/clients/{key}/approve", views.approve_client, "approve_client",
+    Route("POST", "/v1/clients/{key}/approve", clients.approve_client, "approve_client",
           CONFIGURE_SERVER, summary="Approve a client", answers=(_CLIENT, _QUEUED),
           request_headers=_PINNED, problems=(409,)),
-    Route("POST", "/v1/clients/{key}/disapprove", views.disapprove_client, "disapprove_client",
+    Route("POST", "/v1/clients/{key}/disapprove", clients.disapprove_client, "disapprove_client",
           CONFIGURE_SERVER, summary="Disapprove a client", answers=(_CLIENT, _QUEUED),
           request_headers=_PINNED, problems=(409,)),
-    Route("POST", "/v1/clients/{key}/secret/rotate", views.rotate_secret, "rotate_secret",
+    Route("POST", "/v1/clients/{key}/secret/rotate", clients.rotate_secret, "rotate_secret",
           CONFIGURE_SERVER, summary="Replace the secret; the old one stays valid for a grace",
           body=RotateSecretRequest, request_headers=_PINNED, problems=(409,),
           answers=(Answer(200, "The client with its new secret; `secret` only if it was "
                           "generated.", RotatedClientSchema, (ETAG,)), _QUEUED)),
-    Route("DELETE", "/v1/clients/{key}/secret/previous", views.end_secret_grace,
+    Route("DELETE", "/v1/clients/{key}/secret/previous", clients.end_secret_grace,
           "end_secret_grace", CONFIGURE_SERVER,
           summary="End the grace of previous secrets now: only the current secret stays valid",
           answers=(Answer(200, "The client, without previous secrets.", ClientSchema, (ETAG,)),
                    _QUEUED),
           request_headers=_PINNED, problems=(409,)),
-    Route("GET", "/v1/clients/{key}/history", audit_views.history_view, "client_history",
+    Route("GET", "/v1/clients/{key}/history", audit.history_view, "client_history",
           CLIENTS_READ, summary="What was done to a client, newest first", query=HistoryQuery,
           answers=(Answer(200, "One page of audit entries.", AuditPageSchema),)),
-    Route("GET", "/v1/audit", audit_views.audit_view, "audit", CLIENTS_READ,
+    Route("GET", "/v1/audit", audit.audit_view, "audit", CLIENTS_READ,
           summary="The audit trail of every management action, newest first",
           query=AuditQuery,
           answers=(Answer(200, "One page of audit entries.", AuditPageSchema),)),
-    Route("POST", "/v1/clients/{key}/verify", verify_views.verify_client, "verify_client",
+    Route("POST", "/v1/clients/{key}/verify", verify.verify_client, "verify_client",
           CLIENTS_VERIFY, summary="Check a client's secret (for authorization servers)",
           body=VerifySecretRequest,
           answers=(Answer(200, "The verdict; `valid` only for an approved client and one of "
                           "its secrets.", VerdictSchema),)),
-    Route("POST", "/v1/oauth1/verify", verify_views.verify_oauth1_request, "verify_oauth1",
+    Route("POST", "/v1/oauth1/verify", verify.verify_oauth1_request, "verify_oauth1",
           CLIENTS_VERIFY, summary="Check an OAuth 1.0a consumer's signed request (RFC 5849)",
           body=OAuth1VerifyRequest,
           answers=(Answer(200, "The verdict; `valid` only for a fresh request signed by an "
@@ -136,21 +127,21 @@ ROUTES: tuple[Route, ...] = (
           refusals=(Refusal(503, "Or this gateway's nonce store is full, so a well-signed "
                             "request can be neither accepted nor refused: Retry-After says "
                             "when its oldest nonce leaves the window."),)),
-    Route("GET", "/v1/operations/{id}", views.get_operation_view, "get_operation",
+    Route("GET", "/v1/operations/{id}", clients.get_operation_view, "get_operation",
           CLIENTS_READ, summary="Read the outcome of a command",
           answers=(Answer(200, "The operation.", OperationSchema),)),
-    Route("GET", "/v1/me", about_views.whoami, "whoami", SIGNED_IN,
+    Route("GET", "/v1/me", about.whoami, "whoami", SIGNED_IN,
           summary="Who this token belongs to and what it may do",
           answers=(Answer(200, "The token's subject and permissions.", PrincipalSchema),)),
-    Route("GET", "/v1/client-types", about_views.client_types, "client_types", CLIENTS_READ,
+    Route("GET", "/v1/client-types", about.client_types, "client_types", CLIENTS_READ,
           summary="The client types: their grant and response types, warnings and limits",
           answers=(Answer(200, "The client types.", ClientTypesSchema),)),
-    Route("POST", "/v1/redirect-uri-checks", about_views.check_redirect_uri,
+    Route("POST", "/v1/redirect-uri-checks", about.check_redirect_uri,
           "check_redirect_uri", CLIENTS_READ,
           summary="Check one redirect URI against the rules a create applies (nothing stored)",
-          body=about_views.RedirectUriCheckRequest,
-          answers=(Answer(200, "The verdict.", about_views.RedirectUriVerdictSchema),)),
-    Route("GET", "/v1/events", events_view.event_stream, "event_stream", CLIENTS_READ,
+          body=about.RedirectUriCheckRequest,
+          answers=(Answer(200, "The verdict.", about.RedirectUriVerdictSchema),)),
+    Route("GET", "/v1/events", events.event_stream, "event_stream", CLIENTS_READ,
           summary="Client events as they happen (Server-Sent Events)",
           answers=(Answer(200, "An endless stream: `ready` once, then one event per client "
                           "event (its CloudEvent as `data`), `resync` when events were "
@@ -167,7 +158,7 @@ ROUTES: tuple[Route, ...] = (
           answers=(Answer(200, "The Prometheus text format.", media_type="text/plain"),)),
     Route("GET", "/healthz", healthz, "healthz", None, summary="Is the process alive",
           answers=(Answer(200, "Alive.", HealthSchema),)),
-    Route("GET", "/readyz", views.readyz, "readyz", None,
+    Route("GET", "/readyz", clients.readyz, "readyz", None,
           summary="Can commands be queued and reads served",
           answers=(Answer(200, "Ready.", ReadinessSchema),
                    Answer(503, "Not ready: the checks say what is missing.", ReadinessSchema,

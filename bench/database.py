@@ -15,7 +15,7 @@ from typing import Any
 import aio_pika
 from pymongo import AsyncMongoClient
 
-from api.queries import ClientFilter, page_cursor
+from api.views.queries import ClientFilter, page_cursor
 from bench.stack import AMQP_URL
 from common.amqp_bus import AmqpBus
 from common.operations_store import any_pending

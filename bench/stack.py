@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from api.principals import PERMISSIONS
-from api.tokens import token_digest
+from api.auth.principals import PERMISSIONS
+from api.auth.tokens import token_digest
 from clientkeys.devdb import DevDatabase, free_port
 from common.keyring import new_key_entry
 

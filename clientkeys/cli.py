@@ -20,8 +20,8 @@ import textwrap
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from api import tokens_cli
-from api.tokens import TokensFileError
+from api.auth import tokens_cli
+from api.auth.tokens import TokensFileError
 from common import events_tail, healthcheck
 from common.logs import configure_logging
 from common.settings import PREFIX, SettingsError, load_settings

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from api.principals import CONFIGURE_SERVER
-from api.tokens import token_digest
+from api.auth.principals import CONFIGURE_SERVER
+from api.auth.tokens import token_digest
 from clientkeys.bootstrap import create_gateway, create_worker
 from clientkeys.devdb import DevDatabase
 from common.amqp_bus import connect_bus

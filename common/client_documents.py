@@ -1,8 +1,8 @@
 """The clients collection's documents: their shape, written down once.
 
 The worker (`worker.repository`, with the handlers that decide each change)
-is the only writer; the gateway reads them (`api.queries`, `api.read_model`,
-`api.stats`), the re-encryption tool (`worker.rekey`) re-seals their secrets
+is the only writer; the gateway reads them (`api.views.queries`, `api.verify.read_model`,
+`api.views.stats`), the re-encryption tool (`worker.rekey`) re-seals their secrets
 and the benchmark seeds them. They all name the fields through
 `ClientDocument` and the field sets below, so a field added or renamed is
 changed here and mypy points at the places that have to follow.

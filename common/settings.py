@@ -56,7 +56,7 @@ class Settings:
     # json: one JSON object per line (production); console: aligned text for a terminal.
     log_format: str = "json"
     log_level: str = "INFO"
-    # How often a gateway refreshes the gauges that need a query (api.stats).
+    # How often a gateway refreshes the gauges that need a query (api.views.stats).
     metrics_poll_s: float = 10.0
     tokens_file: Path | None = None
     encryption_keys: str = ""
@@ -69,11 +69,12 @@ class Settings:
     publish_timeout_s: float = 5.0
     retry_after_s: int = 5
     max_body_bytes: int = 64 * 1024
-    # How long a request body may take to arrive in all (api.json_body); 408 after it.
+    # How long a request body may take to arrive in all (api.views.json_body); 408 after it.
     body_timeout_s: float = 15.0
-    # Open GET /v1/events streams per caller (token subject) on each gateway (api.live_events).
+    # Open GET /v1/events streams per caller (token subject) on each gateway
+    # (api.views.live_events).
     event_streams_per_token: int = 5
-    # Brute force (api.limiter): failures allowed per window before 429.
+    # Brute force (api.auth.limiter): failures allowed per window before 429.
     auth_failures_per_minute: int = 20      # per remote address
     secret_failures_per_minute: int = 10    # per client key and source
     # Reverse proxies whose X-Forwarded-For / Forwarded is believed (api.remote).
@@ -82,13 +83,13 @@ class Settings:
     audit_retention_days: int = 400
     # The longest grace a secret rotation may give the replaced secret (common.secret_grace).
     max_grace_s: int = 7 * 24 * 3600
-    # How often each gateway's read model is checked against MongoDB (api.read_model).
+    # How often each gateway's read model is checked against MongoDB (api.verify.read_model).
     read_model_reconcile_s: float = 60.0
-    # OAuth 1.0a checks (api.oauth1_signatures): accepted clock skew either way, and
+    # OAuth 1.0a checks (api.verify.oauth1_signatures): accepted clock skew either way, and
     # whether the signed URL must be https.
     oauth1_window_s: int = 300
     oauth1_require_https: bool = True
-    # JWT bearer tokens of the platform's identity provider (api.jwt_tokens).
+    # JWT bearer tokens of the platform's identity provider (api.auth.jwt_tokens).
     jwt_jwks_url: str | None = None
     jwt_public_key_file: Path | None = None
     jwt_hs256_secret_file: Path | None = None

@@ -4,7 +4,7 @@ Collection names and indexes live here, once; each collection's documents
 belong to one module that alone reads and writes them (tests/unit/
 test_collection_owners.py): clients `worker.repository` (writes; their shape is
 `common.client_documents`), operations `common.operations_store`, the audit
-trail `common.audit_store`, Idempotency-Key records `api.idempotency_records`.
+trail `common.audit_store`, Idempotency-Key records `api.views.idempotency_records`.
 Everything here is plain MongoDB (no transactions), so a standalone server, a
 replica set and a sharded cluster (shard key: `key`) all work.
 """

@@ -17,7 +17,7 @@ from unittest import mock
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
-from api.tokens import token_digest
+from api.auth.tokens import token_digest
 from clientkeys import cli
 from clientkeys.bootstrap import create_worker
 from common.keyring import new_key_entry

@@ -10,7 +10,7 @@ export class ApiError extends Error {
 }
 
 const OPERATION_POLL_MS = 300;
-// The HTTP status the gateway gives each operation error code (api/dispatch.py).
+// The HTTP status the gateway gives each operation error code (api/views/dispatch.py).
 const ERROR_STATUS = { not_found: 404, invalid: 400, conflict: 409, stale: 412 };
 const OPERATION_WAIT_MS = 30000;
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from api.tokens import parse_tokens
+from api.auth.tokens import parse_tokens
 from common.keyring_file import parse_keyring_file
 from common.settings import load_settings
 from tests.deployment import (

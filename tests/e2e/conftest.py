@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 
 from api import keys
 from api.app import create_app
-from api.principals import CLIENTS_READ, CONFIGURE_SERVER, PERMISSIONS
+from api.auth.principals import CLIENTS_READ, CONFIGURE_SERVER, PERMISSIONS
 from common.settings import Settings
 from tests.harness import add_token, bearer, running_workers
 from worker.service import Worker

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from playwright.async_api import Browser, expect
 
-from api.principals import CONFIGURE_SERVER
+from api.auth.principals import CONFIGURE_SERVER
 from clientkeys.devdb import free_port
 from tests.e2e.admin_page import (
     confirm,

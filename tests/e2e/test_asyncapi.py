@@ -8,7 +8,7 @@ from typing import Any
 
 import aio_pika
 
-from common.asyncapi import build_document
+from api.docs.asyncapi import build_document
 from tests.asyncapi_contract import message_for_routing_key, payload_validator
 from tests.e2e.conftest import Service, oauth1_client, oidc_client
 from tests.harness import event_tap

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from api import keys
-from api.json_body import MAX_DEPTH
 from api.routes import ROUTES
+from api.views.json_body import MAX_DEPTH
 from tests.e2e.conftest import Service, oauth1_client, oidc_client
 from tests.e2e.test_http_errors import assert_nothing_stored, assert_problem
 

@@ -17,7 +17,7 @@ import pytest
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, Client
 
 from api import keys
-from api.principals import CLIENTS_VERIFY
+from api.auth.principals import CLIENTS_VERIFY
 from common.settings import Settings
 from tests.e2e.conftest import (
     AiohttpClient,

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from api.app import create_app
-from api.principals import CLIENTS_READ
+from api.auth.principals import CLIENTS_READ
 from common.settings import Settings
 from tests.e2e.test_http_errors import assert_problem
 from tests.harness import add_token, bearer

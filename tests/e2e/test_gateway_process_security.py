@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from api.principals import CONFIGURE_SERVER
-from api.tokens import token_digest
+from api.auth.principals import CONFIGURE_SERVER
+from api.auth.tokens import token_digest
 from clientkeys.devdb import free_port
 from common.keyring import new_key_entry
 from tests.identity_provider import SigningKey

@@ -48,7 +48,7 @@ async def test_the_same_key_with_another_body_is_422(service: Service) -> None:
 
 
 async def test_keys_belong_to_their_caller(service: Service) -> None:
-    from api.principals import CONFIGURE_SERVER
+    from api.auth.principals import CONFIGURE_SERVER
     from tests.harness import add_token, bearer
 
     other_admin = bearer(add_token(service.settings, "bob", CONFIGURE_SERVER))
@@ -104,7 +104,7 @@ async def test_a_malformed_key_is_400(service: Service) -> None:
 
 
 async def test_the_same_subject_on_another_token_has_keys_of_its_own(service: Service) -> None:
-    from api.principals import CONFIGURE_SERVER
+    from api.auth.principals import CONFIGURE_SERVER
     from tests.harness import add_token, bearer
 
     second_alice = bearer(add_token(service.settings, "alice", CONFIGURE_SERVER))

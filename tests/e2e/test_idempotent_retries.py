@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from pymongo.errors import AutoReconnect
 
-from api import dispatch, idempotency_records, keys
-from api.operations import record_pending
+from api import keys
 from api.problems import Problem
+from api.views import dispatch, idempotency_records
+from api.views.operations import record_pending
 from common.bus import BrokerUnavailable
 from common.clients import ClientType
 from common.commands import ApproveClient, CreateClient

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from api.app import create_app
-from api.principals import CLIENTS_READ, CONFIGURE_SERVER
+from api.auth.principals import CLIENTS_READ, CONFIGURE_SERVER
 from common.settings import Settings, SettingsError
 from tests.e2e.conftest import WORKERS, AiohttpClient, Service, oidc_client, start_service
 from tests.harness import bearer

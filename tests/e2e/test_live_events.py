@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 
 from api import keys
-from api.page import SCRIPTS, SECURITY_HEADERS
+from api.views.page import SCRIPTS, SECURITY_HEADERS
 from common.clients import WARN_IMPLICIT, WARN_PASSWORD
 from tests.e2e.conftest import Service, oidc_client
 from tests.e2e.test_http_errors import assert_problem

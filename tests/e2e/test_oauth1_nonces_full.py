@@ -14,9 +14,9 @@ from aiohttp import web
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_AUTH_HEADER
 
 from api import keys
-from api.oauth1_nonces import NonceCache
-from api.oauth1_signatures import SignatureVerifier
-from api.principals import CLIENTS_VERIFY
+from api.auth.principals import CLIENTS_VERIFY
+from api.verify.oauth1_nonces import NonceCache
+from api.verify.oauth1_signatures import SignatureVerifier
 from common.settings import Settings
 from tests.e2e.conftest import AiohttpClient, Service, oauth1_client, start_service
 from tests.e2e.test_http_errors import assert_problem

@@ -18,7 +18,7 @@ from oauthlib.oauth1 import (
 )
 
 from api import keys
-from api.principals import CLIENTS_VERIFY
+from api.auth.principals import CLIENTS_VERIFY
 from common.settings import Settings
 from tests.e2e.conftest import AiohttpClient, Service, oauth1_client, oidc_client, start_service
 from tests.harness import add_token, bearer

@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api import keys
 from api.app import create_app
-from api.principals import CLIENTS_READ, CONFIGURE_SERVER
+from api.auth.principals import CLIENTS_READ, CONFIGURE_SERVER
 from common.client_documents import LIVE
 from common.clients import ClientType, Status
 from common.settings import Settings

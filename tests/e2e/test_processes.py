@@ -11,8 +11,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from api.principals import CONFIGURE_SERVER
-from api.tokens import token_digest
+from api.auth.principals import CONFIGURE_SERVER
+from api.auth.tokens import token_digest
 from clientkeys.devdb import free_port
 from common.keyring import new_key_entry
 from tests.processes import CLI, REPO, clean_env, stop, wait_for_line

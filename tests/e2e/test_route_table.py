@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 
 from api import keys
-from api.principals import CLIENTS_VERIFY, PERMISSIONS, SIGNED_IN, Principal
+from api.auth.principals import CLIENTS_VERIFY, PERMISSIONS, SIGNED_IN, Principal
 from api.routes import ROUTES
 from common.settings import Settings
 from tests.e2e.conftest import AiohttpClient, Service, start_service

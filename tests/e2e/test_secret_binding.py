@@ -18,7 +18,7 @@ import pytest
 from oauthlib.oauth1 import Client
 
 from api import keys
-from api.principals import CLIENTS_VERIFY
+from api.auth.principals import CLIENTS_VERIFY
 from common.keyring import (
     LEGACY_AAD,
     Keyring,

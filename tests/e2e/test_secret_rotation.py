@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from api import keys
-from api.principals import CLIENTS_VERIFY
+from api.auth.principals import CLIENTS_VERIFY
 from common.secret_grace import DEFAULT_GRACE_S, GRACE_LIMIT_S
 from common.settings import Settings
 from tests.e2e.conftest import AiohttpClient, Service, oidc_client, start_service

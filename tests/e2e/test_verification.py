@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from api import keys
-from api.principals import CLIENTS_VERIFY
+from api.auth.principals import CLIENTS_VERIFY
 from common.settings import Settings
 from common.store import CLIENTS
 from tests.e2e.conftest import AiohttpClient, Service, oauth1_client, oidc_client, start_service

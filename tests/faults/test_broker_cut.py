@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from api import keys
 from api.app import create_app
-from api.principals import CONFIGURE_SERVER
+from api.auth.principals import CONFIGURE_SERVER
 from common.settings import Settings
 from tests.e2e.conftest import AiohttpClient, oauth1_client
 from tests.faults.conftest import Figures, host_and_port, pending_operations, through, wait_until

@@ -8,7 +8,7 @@ import pytest
 
 from api import keys
 from api.app import create_app
-from api.principals import CONFIGURE_SERVER
+from api.auth.principals import CONFIGURE_SERVER
 from common.commands import CreateClient
 from common.keyring import SecretKeyring
 from common.settings import Settings

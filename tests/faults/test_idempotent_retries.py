@@ -20,7 +20,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from api.app import create_app
-from api.principals import CONFIGURE_SERVER
+from api.auth.principals import CONFIGURE_SERVER
 from common.settings import Settings
 from common.store import connect, database
 from tests.e2e.conftest import AiohttpClient, oauth1_client

@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from api.app import create_app
-from api.principals import CONFIGURE_SERVER
+from api.auth.principals import CONFIGURE_SERVER
 from common.settings import Settings
 from common.store import connect, database
 from tests.e2e.conftest import AiohttpClient, oauth1_client

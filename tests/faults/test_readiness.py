@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from api.app import create_app
-from api.principals import CLIENTS_READ
+from api.auth.principals import CLIENTS_READ
 from clientkeys.bootstrap import create_worker
 from common.amqp_bus import AmqpBus
 from common.settings import Settings

@@ -14,7 +14,7 @@ import pytest
 
 from api import keys
 from api.app import create_app
-from api.principals import CONFIGURE_SERVER
+from api.auth.principals import CONFIGURE_SERVER
 from common.settings import Settings
 from tests.e2e.conftest import AiohttpClient, oauth1_client
 from tests.faults.conftest import (

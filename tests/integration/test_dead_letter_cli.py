@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from api.operations import record_pending
+from api.views.operations import record_pending
 from clientkeys.cli import show_dlq
 from common.amqp_bus import AmqpBus
 from common.bus import IncomingCommand

@@ -17,8 +17,8 @@ import pytest
 
 from api import keys
 from api.app import create_app
-from api.operations import record_pending
-from api.principals import CONFIGURE_SERVER
+from api.auth.principals import CONFIGURE_SERVER
+from api.views.operations import record_pending
 from clientkeys.cli import show_dlq
 from common.command_mac import sign_command
 from common.commands import ApproveClient, RemoveClient, encode_command

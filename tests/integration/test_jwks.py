@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from api.jwks import JwksCache, JwksFetchError, signing_keys
+from api.auth.jwks import JwksCache, JwksFetchError, signing_keys
 from tests.identity_provider import IdentityProvider, SigningKey, identity_provider
 
 
@@ -142,7 +142,7 @@ async def test_an_unreachable_provider_does_not_stop_the_start(
     # The server is gone: nothing listens on that port any more.
     clock = Clock()
     cache = JwksCache(url, min_refresh_s=30, clock=clock)
-    with caplog.at_level(logging.WARNING, logger="api.jwks"):
+    with caplog.at_level(logging.WARNING, logger="api.auth.jwks"):
         await cache.start()
     try:
         assert "JWKS not loaded" in caplog.text and "no keys held" in caplog.text

@@ -9,7 +9,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from api.operations import record_pending
+from api.views.operations import record_pending
 from common.client_documents import ClientDocument
 from common.clients import ClientType
 from common.commands import CreateClient, RemoveClient

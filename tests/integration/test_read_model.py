@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from api.read_model import ClientReadModel
+from api.verify.read_model import ClientReadModel
 from common.events import ClientEvent, ClientEventType, encode_event
 from common.keyring import Keyring, SecretSlot, client_secret_aad, new_key_entry
 from common.store import CLIENTS, Document, connect, database, now

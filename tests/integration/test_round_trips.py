@@ -22,7 +22,7 @@ from pymongo.monitoring import (
     CommandSucceededEvent,
 )
 
-from api.operations import record_pending
+from api.views.operations import record_pending
 from common.commands import ApproveClient, Command, encode_command
 from common.outcomes import OperationStatus, Outcome
 from common.store import AUDIT, CLIENTS, OPERATIONS, Document, database, ensure_indexes

@@ -15,7 +15,7 @@ from oauthlib.oauth1 import (
     Client,
 )
 
-from api.oauth1_signatures import (
+from api.verify.oauth1_signatures import (
     FORM_URLENCODED,
     Consumer,
     Reason,

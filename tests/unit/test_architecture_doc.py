@@ -122,7 +122,7 @@ def test_the_page_is_linked_from_the_readme() -> None:
 
 
 @pytest.mark.parametrize(("span", "is_path"), [
-    ("api/views.py", True),
+    ("api/views/clients.py", True),
     ("common/", True),
     ("README.md", True),
     ("deploy/rabbitmq/definitions.json", True),

@@ -15,7 +15,7 @@ from typing import Any, get_type_hints
 
 import pytest
 
-from common.asyncapi import build_document, command_message_name, document_body
+from api.docs.asyncapi import build_document, command_message_name, document_body
 from common.clients import ClientType
 from common.commands import COMMAND_TYPES, Command, CreateClient, encode_command
 from common.events import ClientEvent, ClientEventType, cloud_event, encode_event

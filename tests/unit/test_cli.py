@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from api.principals import CLIENTS_READ, CONFIGURE_SERVER
-from api.token_admin import create_token
+from api.auth.principals import CLIENTS_READ, CONFIGURE_SERVER
+from api.auth.token_admin import create_token
 from clientkeys import cli
 from common.settings import PREFIX, SettingsError, load_settings
 

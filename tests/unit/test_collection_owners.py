@@ -21,11 +21,11 @@ OWNERS: dict[str, frozenset[str]] = {
     "OPERATIONS": frozenset({"common.operations_store"}),
     "AUDIT": frozenset({"common.audit_store"}),
     # worker.rekey re-seals every sealed value, wherever it is stored.
-    "IDEMPOTENCY_KEYS": frozenset({"api.idempotency_records", "worker.rekey"}),
+    "IDEMPOTENCY_KEYS": frozenset({"api.views.idempotency_records", "worker.rekey"}),
     # The worker writes clients; the gateway reads them; rekey re-seals their secrets;
     # the benchmark seeds and times them.
-    "CLIENTS": frozenset({"worker.repository", "api.queries", "api.read_model", "api.stats",
-                          "worker.rekey", "bench.seed", "bench.database"}),
+    "CLIENTS": frozenset({"worker.repository", "api.views.queries", "api.verify.read_model",
+                          "api.views.stats", "worker.rekey", "bench.seed", "bench.database"}),
 }
 
 

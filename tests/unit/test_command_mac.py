@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from common.asyncapi import build_document, command_message_name
+from api.docs.asyncapi import build_document, command_message_name
 from common.command_mac import (
     KEY_ID_HEADER,
     MAC_HEADER,

@@ -16,8 +16,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from api import keys
-from api.json_body import read_json_object
 from api.problems import PROBLEM_TYPE, problem_middleware
+from api.views.json_body import read_json_object
 from common.json_responses import json_response
 from common.media_types import JSON_TYPE
 from common.settings import Settings

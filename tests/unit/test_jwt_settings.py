@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from api.jwt_tokens import read_hs256_secret, read_public_key, verifier_from_settings
+from api.auth.jwt_tokens import read_hs256_secret, read_public_key, verifier_from_settings
 from common.settings import Settings, SettingsError, load_settings
 from tests.identity_provider import AUDIENCE, HS256_SECRET, ISSUER, SigningKey
 

@@ -16,15 +16,15 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from api.authenticator import Authenticator, looks_like_jwt
-from api.jwt_tokens import (
+from api.auth.authenticator import Authenticator, looks_like_jwt
+from api.auth.jwt_tokens import (
     ClaimRules,
     JwtVerifier,
     jwt_identity,
     permissions_in,
 )
-from api.principals import CLIENTS_READ, CLIENTS_VERIFY, CONFIGURE_SERVER, Principal
-from api.tokens import token_digest
+from api.auth.principals import CLIENTS_READ, CLIENTS_VERIFY, CONFIGURE_SERVER, Principal
+from api.auth.tokens import token_digest
 from tests.identity_provider import AUDIENCE, HS256_SECRET, ISSUER, SigningKey, claims
 
 RULES = ClaimRules(issuer=ISSUER, audience=AUDIENCE)
@@ -232,9 +232,9 @@ async def test_garbage_is_refused_without_an_exception(rsa_key: SigningKey,
 async def test_the_reason_is_logged_at_info_without_the_token(
         rsa_key: SigningKey, caplog: pytest.LogCaptureFixture) -> None:
     token = rsa_key.sign(claims("ops-bot", exp=int(time.time()) - 3600))
-    with caplog.at_level(logging.INFO, logger="api.jwt_tokens"):
+    with caplog.at_level(logging.INFO, logger="api.auth.jwt_tokens"):
         assert await pem_verifier(rsa_key).authenticate(token) is None
-    refused = [r for r in caplog.records if r.name == "api.jwt_tokens"]
+    refused = [r for r in caplog.records if r.name == "api.auth.jwt_tokens"]
     assert [r.levelno for r in refused] == [logging.INFO]
     assert "ExpiredSignatureError" in refused[0].getMessage()
     for part in token.split("."):
@@ -243,7 +243,7 @@ async def test_the_reason_is_logged_at_info_without_the_token(
 
 async def test_the_authenticator_asks_the_static_tokens_first_then_the_jwt_verifier(
         rsa_key: SigningKey, tmp_path: Path) -> None:
-    from api.tokens import TokenStore
+    from api.auth.tokens import TokenStore
 
     tokens_file = tmp_path / "tokens.json"
     tokens_file.write_text(json.dumps([{"subject": "alice", "sha256": token_digest("opaque-1"),
@@ -273,8 +273,8 @@ async def test_a_refusal_names_none_of_the_headers_values(
     odd_typ = jwt.encode(claims("ops-bot"), rsa_key.private, algorithm="RS256",
                          headers={"kid": rsa_key.kid, "typ": "typ-chosen-by-caller"})
     odd_alg = hand_made({"alg": "alg-chosen-by-caller"}, claims("ops-bot"), None)
-    with caplog.at_level(logging.INFO, logger="api.jwt_tokens"):
+    with caplog.at_level(logging.INFO, logger="api.auth.jwt_tokens"):
         for token in (odd_typ, odd_alg):
             assert await pem_verifier(rsa_key).authenticate(token) is None
-    assert len([r for r in caplog.records if r.name == "api.jwt_tokens"]) == 2
+    assert len([r for r in caplog.records if r.name == "api.auth.jwt_tokens"]) == 2
     assert "chosen-by-caller" not in caplog.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from api.limiter import KEY_CHARS, FailureLimiter
+from api.auth.limiter import KEY_CHARS, FailureLimiter
 
 
 async def test_a_key_is_held_back_after_its_failures_and_others_are_not() -> None:

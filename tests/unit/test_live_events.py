@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from api.live_events import QUEUE_SIZE, RESYNC, LiveEvents
 from api.problems import Problem
+from api.views.live_events import QUEUE_SIZE, RESYNC, LiveEvents
 from common.events import ClientEvent, ClientEventType, encode_event
 
 

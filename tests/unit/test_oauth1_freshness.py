@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from api.oauth1_nonces import NonceCache
-from api.oauth1_signatures import DEFAULT_WINDOW_S, Consumer, Reason, SignatureVerifier
+from api.verify.oauth1_nonces import NonceCache
+from api.verify.oauth1_signatures import DEFAULT_WINDOW_S, Consumer, Reason, SignatureVerifier
 from tests.unit.oauth1_requests import METHODS, SECRET, signed, verify
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.oauth1_nonces import NonceCache, NonceKey, NonceStore, NonceStoreFull
+from api.verify.oauth1_nonces import NonceCache, NonceKey, NonceStore, NonceStoreFull
 
 
 class Clock:

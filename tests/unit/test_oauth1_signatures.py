@@ -25,7 +25,7 @@ from oauthlib.oauth1 import (
 from oauthlib.oauth1.rfc5849 import signature as oauthlib_signature
 from oauthlib.oauth1.rfc5849.utils import escape
 
-from api.oauth1_signatures import (
+from api.verify.oauth1_signatures import (
     SECRET_SLOTS,
     Consumer,
     Reason,

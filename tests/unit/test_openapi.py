@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from api.openapi import build_document
-from api.principals import CONFIGURE_SERVER
+from api.auth.principals import CONFIGURE_SERVER
+from api.docs.openapi import build_document
 from api.routes import ROUTES, Route
-from api.verification import Reason
+from api.verify.secret import Reason
 from common.client_view import ClientSchema
 from common.clients import ClientType, Status
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from api.page import SCRIPTS, STATIC
+from api.views.page import SCRIPTS, STATIC
 
 
 def test_every_script_of_the_page_is_served() -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from api.principals import CLIENTS_READ, CLIENTS_VERIFY, CONFIGURE_SERVER
-from api.token_admin import TOKEN_PREFIX, create_token, list_tokens, revoke_tokens
-from api.tokens import TokensFileError, TokenStore
+from api.auth.principals import CLIENTS_READ, CLIENTS_VERIFY, CONFIGURE_SERVER
+from api.auth.token_admin import TOKEN_PREFIX, create_token, list_tokens, revoke_tokens
+from api.auth.tokens import TokensFileError, TokenStore
 from clientkeys.cli import main
 
 

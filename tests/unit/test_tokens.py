@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from api.principals import CLIENTS_READ, CLIENTS_VERIFY, CONFIGURE_SERVER, Principal
-from api.tokens import TokensFileError, TokenStore, token_digest
+from api.auth.principals import CLIENTS_READ, CLIENTS_VERIFY, CONFIGURE_SERVER, Principal
+from api.auth.tokens import TokensFileError, TokenStore, token_digest
 
 
 def write(path: Path, entries: list[dict[str, object]], mtime: float) -> None:

@@ -1,0 +1,1 @@
+"""Who is calling and may they: static tokens, JWTs, principals, limiter, middleware."""

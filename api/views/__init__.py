@@ -1,0 +1,1 @@
+"""The HTTP views and the write path behind them: dispatch, answers, operations, idempotency."""

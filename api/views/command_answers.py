@@ -1,0 +1,62 @@
+"""The HTTP answer a command gets from its operation: once, in one place.
+
+`api.views.dispatch` answers a request with it when the outcome arrives, and an
+Idempotency-Key retry (`api.views.idempotency`) answers from the stored operation with
+the same functions, so a retry gets the status, headers and body the first
+answer had: 201/200/204 or the problem of a failed outcome, or 202 with the
+operation's address while it is not finished.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from api.problems import problem_response
+from api.views.operations import operation_view
+from api.views.preconditions import etag_headers
+from common.commands import COMMAND_TYPES
+from common.json_responses import json_response
+from common.operations_store import OperationDocument
+from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
+
+_ERROR_STATUS = {
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.INVALID: 400,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.STALE: 412,
+    # Never applied (withdrawn): the caller may try again.
+    ErrorCode.UNDELIVERABLE: 503,
+}
+
+
+def outcome_answer(kind: str, outcome: Outcome, generated_secret: str | None) -> web.Response:
+    """The answer to a finished command of `kind`; a failure is its problem document."""
+    if outcome.status is OperationStatus.FAILED:
+        error = outcome.error or OperationError(ErrorCode.INTERNAL, "The command failed.")
+        extra: dict[str, Any] = {"operation_id": outcome.operation_id}
+        if error.fields:
+            extra["errors"] = error.fields
+        return problem_response(_ERROR_STATUS.get(error.code, 500), error.message, **extra)
+    answer = COMMAND_TYPES[kind].answer  # what the command's own type says to answer
+    if answer.status == 204:
+        return web.Response(status=204)
+    body: dict[str, Any] = dict(outcome.client or {})
+    if answer.warnings:
+        body["warnings"] = outcome.warnings
+    if generated_secret is not None:
+        body["secret"] = generated_secret
+    headers = etag_headers(body)
+    if answer.status == 201:
+        headers["Location"] = f"/v1/clients/{outcome.client_key}"
+    return json_response(body, status=answer.status, headers=headers)
+
+
+def accepted_answer(operation: OperationDocument, generated_secret: str | None) -> web.Response:
+    """202: queued, not finished yet; the operation's address tells the outcome."""
+    body: dict[str, Any] = {"operation": operation_view(operation)}
+    if generated_secret is not None:
+        body["secret"] = generated_secret
+    return json_response(body, status=202,
+                         headers={"Location": f"/v1/operations/{operation['_id']}"})

@@ -1,0 +1,159 @@
+"""The figures an on-call engineer looks at first: `GET /v1/stats` and the gauges.
+
+One function reads them (MongoDB for the clients, the broker for the queues),
+the route answers with it and `StatsPoller` copies it into the Prometheus
+gauges every `CLIENTKEYS_METRICS_POLL_S`, so a scrape never waits on a query.
+Counts leave out removed clients (tombstones), as every other read does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from api import keys
+from api.docs.response_schemas import StatsSchema
+from api.gateway_metrics import GatewayMetrics
+from api.problems import Problem
+from common.bus import BrokerUnavailable, MessageBus, QueueDepths
+from common.client_documents import LIVE
+from common.clients import ClientType, Status
+from common.json_responses import json_response
+from common.store import CLIENTS, Document, now
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Stats:
+    clients: dict[tuple[ClientType, Status], int]
+    pending_count: int
+    oldest_pending_since: datetime | None
+    queues: QueueDepths | None  # None: the broker could not be asked
+    at: datetime
+
+    @property
+    def oldest_pending_age_s(self) -> float | None:
+        if self.oldest_pending_since is None:
+            return None
+        return max(0.0, (self.at - self.oldest_pending_since).total_seconds())
+
+
+async def read_stats(db: AsyncDatabase[Document], bus: MessageBus,
+                     known: dict[tuple[str, str], int] | None = None) -> Stats:
+    """Every figure, read now. PyMongoError if the database cannot answer.
+
+    `known`: the clients by (type, status) as this gateway's read model counts
+    them; without it they are counted in MongoDB (an aggregation over every client).
+    """
+    counts = {(t, s): 0 for t in ClientType for s in Status}
+    if known is None:
+        grouped = await db[CLIENTS].aggregate([
+            {"$match": LIVE},
+            {"$group": {"_id": {"type": "$type", "status": "$status"}, "n": {"$sum": 1}}},
+        ])
+        known = {(row["_id"].get("type"), row["_id"].get("status")): row["n"]
+                 async for row in grouped}
+    for (kind, status), n in known.items():
+        try:
+            counts[ClientType(kind), Status(status)] += n
+        except ValueError:
+            log.warning("stats: a client of unknown type or status was not counted")
+    oldest = await db[CLIENTS].find_one({"status": Status.PENDING.value, **LIVE},
+                                        {"created_at": 1}, sort=[("created_at", ASCENDING)])
+    try:
+        queues: QueueDepths | None = await bus.queue_depths()
+    except BrokerUnavailable:
+        queues = None
+    return Stats(counts, sum(n for (_, s), n in counts.items() if s is Status.PENDING),
+                 oldest["created_at"] if oldest else None, queues, now())
+
+
+_STATS = StatsSchema()
+
+
+def stats_body(stats: Stats) -> dict[str, Any]:
+    queues = stats.queues
+    body: dict[str, Any] = _STATS.dump({
+        "clients": {t.value: {s.value: stats.clients[t, s] for s in Status} for t in ClientType},
+        "total": sum(stats.clients.values()),
+        "pending_approvals": {
+            "count": stats.pending_count,
+            "oldest_since": stats.oldest_pending_since,
+            "oldest_age_seconds": stats.oldest_pending_age_s,
+        },
+        "commands": None if queues is None else {
+            "waiting": queues.waiting, "consumers": queues.consumers,
+            "dead_lettered": queues.dead_lettered},
+        "as_of": stats.at,
+    })
+    return body
+
+
+async def stats_view(request: web.Request) -> web.StreamResponse:
+    try:
+        stats = await read_stats(request.app[keys.DB], request.app[keys.BUS])
+    except PyMongoError:
+        raise Problem(503, "The database is unavailable; the figures cannot be read now.",
+                      headers={"Retry-After": str(request.app[keys.SETTINGS].retry_after_s)}
+                      ) from None
+    return json_response(stats_body(stats))
+
+
+def publish_gauges(stats: Stats, metrics: GatewayMetrics) -> None:
+    for (client_type, status), count in stats.clients.items():
+        metrics.clients.labels(client_type.value, status.value).set(count)
+    metrics.pending_approvals.set(stats.pending_count)
+    metrics.oldest_pending_age.set(stats.oldest_pending_age_s or 0.0)
+    if stats.queues is not None:
+        metrics.commands_waiting.set(stats.queues.waiting)
+        metrics.command_consumers.set(stats.queues.consumers)
+        metrics.dead_lettered.set(stats.queues.dead_lettered)
+
+
+class StatsPoller:
+    """Refreshes the gauges now and then every `every_s`, until stopped.
+
+    The client counts come from `counts` (the read model's, once loaded): every
+    gateway polls, and an aggregation over 100 000 clients every few seconds per
+    gateway is load the database should not carry for a gauge (`make bench`).
+    """
+
+    def __init__(self, db: AsyncDatabase[Document], bus: MessageBus, metrics: GatewayMetrics,
+                 every_s: float,
+                 counts: Callable[[], dict[tuple[str, str], int] | None] = lambda: None) -> None:
+        self._db, self._bus, self._metrics, self._every_s = db, bus, metrics, every_s
+        self._counts = counts
+        self._task: asyncio.Task[None] | None = None
+
+    async def refresh(self) -> None:
+        publish_gauges(await read_stats(self._db, self._bus, self._counts()), self._metrics)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except PyMongoError:  # the gauges keep their last values; /readyz tells the outage
+                log.warning("stats: the database did not answer; gauges not refreshed")
+            except Exception:  # never let the gauges stop for good
+                log.exception("stats: gauges not refreshed")
+            await asyncio.sleep(self._every_s)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="stats-poller")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
