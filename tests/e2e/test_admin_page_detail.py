@@ -110,6 +110,9 @@ async def test_a_reload_keeps_the_page_filter_sort_search_and_page_size(
     await page.get_by_role("button", name="Name").click()
     await expect(page.get_by_role("columnheader", name="Name")).to_have_attribute(
         "aria-sort", "ascending")
+    # The sorted page itself, not only the header: Next clicked while the sorted rows are
+    # still on their way would be overtaken by them.
+    await expect(body.first).to_contain_text("Consumer 00")
     await expect(page.locator("#page-range")).to_have_text(page_range(1, 20, 23))
     await page.get_by_role("button", name="Next").click()
     await expect(page.locator("#page-range")).to_have_text(page_range(21, 23, 23))
