@@ -7,83 +7,59 @@ keeps the static API tokens; `keys` makes, rotates and counts encryption keys;
 container's probe. A bad setting ends the process with one clear line on
 stderr and exit code 2, never a traceback; one about tokens or keys says where
 dev mode keeps its own. Every subcommand's `--help` ends with the settings it
-reads, from one table (`reads`) checked against what `load_settings` asks for.
+reads: the readers declared with each setting (`common.settings.VARIABLES`).
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import sys
 import textwrap
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from api.auth import tokens_cli
 from api.auth.tokens import TokensFileError
 from common import events_tail, healthcheck
 from common.logs import configure_logging
-from common.settings import PREFIX, SettingsError, load_settings
+from common.settings import PREFIX, VARIABLES, Process, SettingsError, load_settings
 from worker import keys_cli
 
 if TYPE_CHECKING:
     from worker.dead_letters import DlqResult
 
 
-class _SeenNames(Mapping[str, str]):
-    """An empty environment that notes every variable asked of it."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-
-    def __getitem__(self, name: str) -> str:
-        self.names.append(name)
-        raise KeyError(name)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-
-@functools.cache
 def settings_variables() -> tuple[str, ...]:
-    """Every variable `load_settings` reads, without the prefix, in its order: asked of
-    the code itself, so a new setting is listed without anyone typing it here."""
-    seen = _SeenNames()
-    load_settings(seen)
-    return tuple(dict.fromkeys(name.removeprefix(PREFIX) for name in seen.names))
+    """Every variable `load_settings` reads, without the prefix, in its order."""
+    return tuple(variable.name for variable in VARIABLES)
 
 
-# What each subcommand reads from the environment, by group. The gateway reads every
-# setting but the worker's own; a command path not listed reads what its parent reads.
-_BROKER = ("AMQP_URL", "AMQP_URL_FILE", "NAMESPACE")
-_KEYRING = ("ENCRYPTION_KEYS", "ENCRYPTION_KEYS_FILE")
-_LOGS = ("LOG_FORMAT", "LOG_LEVEL")
-_WORKER_ONLY = ("WORKER_HTTP_PORT", "WORKER_PREFETCH")
-_WORKER = (*_BROKER, "PUBLISH_TIMEOUT_S", "MONGODB_URI", *_KEYRING, "HTTP_HOST", *_WORKER_ONLY,
-           *_LOGS)
+# The processes whose settings each command reads; a command path not listed reads
+# what its parent reads. Which process reads which setting is declared with the setting.
+_PROCESSES: dict[tuple[str, ...], frozenset[Process]] = {
+    ("gateway",): frozenset({Process.GATEWAY}),
+    ("worker",): frozenset({Process.WORKER}),
+    ("dev",): frozenset({Process.GATEWAY, Process.WORKER}),
+    ("dlq",): frozenset({Process.DLQ}),
+    ("tokens",): frozenset({Process.TOKENS}),
+    ("keys",): frozenset({Process.KEYS}),
+    ("keys", "new"): frozenset(),
+    ("events",): frozenset({Process.EVENTS}),
+    ("healthcheck",): frozenset({Process.HEALTHCHECK}),
+}
+# Read by dev mode alone, not a setting of any production process.
+_DEV_ONLY = ("DEV_DIR",)
 
 
 def reads(command: tuple[str, ...]) -> tuple[str, ...]:
     """The settings (without the prefix) the subcommand `command` reads."""
-    gateway = tuple(name for name in settings_variables() if name not in _WORKER_ONLY)
-    table: dict[tuple[str, ...], tuple[str, ...]] = {
-        ("gateway",): gateway,
-        ("worker",): _WORKER,
-        ("dev",): (*dict.fromkeys((*gateway, *_WORKER)), "DEV_DIR"),
-        ("dlq",): (*_BROKER, "MONGODB_URI", *_KEYRING),
-        ("tokens",): ("TOKENS_FILE",),
-        ("keys",): ("MONGODB_URI", *_KEYRING),
-        ("keys", "new"): (),
-        ("events",): _BROKER,
-        ("healthcheck",): ("HTTP_HOST", "HTTP_PORT", "WORKER_HTTP_PORT"),
-    }
     for length in range(len(command), 0, -1):
-        if command[:length] in table:
-            return table[command[:length]]
+        if command[:length] in _PROCESSES:
+            processes = _PROCESSES[command[:length]]
+            names = tuple(variable.name for variable in VARIABLES
+                          if variable.readers & processes)
+            return (*names, *_DEV_ONLY) if command[:1] == ("dev",) else names
     raise KeyError(f"no settings declared for {' '.join(command)!r}")
 
 

@@ -1,32 +1,56 @@
 """Settings from the environment, every name prefixed `CLIENTKEYS_`.
 
+Each variable is declared once, in VARIABLES: its name, the Settings field whose
+default it has, its kind with its bounds (common.setting_kinds) and the
+processes that read it. load_settings loops over that table; the README's
+Settings tables and each command's --help are checked against it.
+
 A bad value raises SettingsError with one line that names the variable; the
 entry point prints it and exits, so nobody reads a traceback to fix a typo.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import functools
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from common.keyring import Keyring, KeyringError, SecretKeyring
 from common.keyring_file import FileKeyring, read_keyring_file
 from common.secret_grace import GRACE_LIMIT_S
+from common.setting_kinds import (
+    PREFIX,
+    Choice,
+    FilePath,
+    Flag,
+    Integer,
+    KeySetUrl,
+    Kind,
+    Network,
+    Networks,
+    Number,
+    SettingsError,
+    Text,
+)
 
-PREFIX = "CLIENTKEYS_"
+__all__ = [
+    "PREFIX",
+    "VARIABLES",
+    "Network",
+    "Settings",
+    "SettingsError",
+    "Unreachable",
+    "load_settings",
+    "redact_url",
+]
+
 LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _NAMESPACE_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-class SettingsError(ValueError):
-    """One clear line about one setting."""
 
 
 class Unreachable(SettingsError):
@@ -147,169 +171,119 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float,
-            maximum: float, integer: bool) -> float:
-    raw = env.get(PREFIX + name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw) if integer else float(raw)
-    except ValueError:
-        kind = "an integer" if integer else "a number"
-        raise SettingsError(f"{PREFIX}{name} must be {kind}, not {raw!r}") from None
-    if not minimum <= value <= maximum:
-        raise SettingsError(f"{PREFIX}{name} must be between {minimum:g} and {maximum:g}")
-    return value
+class Process(StrEnum):
+    """The processes and commands that read settings (`clientkeys <command>`)."""
+
+    GATEWAY = "gateway"
+    WORKER = "worker"
+    DLQ = "dlq"
+    KEYS = "keys"
+    TOKENS = "tokens"
+    EVENTS = "events"
+    HEALTHCHECK = "healthcheck"
 
 
-def _networks(env: Mapping[str, str], name: str) -> tuple[Network, ...]:
-    raw = env.get(PREFIX + name, "")
-    networks = []
-    for part in (p.strip() for p in raw.split(",")):
-        if not part:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(part, strict=False))
-        except ValueError:
-            raise SettingsError(f"{PREFIX}{name} must be comma-separated IP addresses or "
-                                f"CIDR networks, not {part[:60]!r}") from None
-    return tuple(networks)
+def _readers(*processes: Process) -> frozenset[Process]:
+    return frozenset(processes)
 
 
-def _jwks_url(url: str) -> str | None:
-    if not url:
-        return None
-    try:
-        parts = urlsplit(url)
-        scheme, host = parts.scheme, parts.hostname
-    except ValueError:
-        scheme, host = "", None
-    loopback = host in ("localhost", "127.0.0.1", "::1")
-    if not host or not (scheme == "https" or (scheme == "http" and loopback)):
-        raise SettingsError(f"{PREFIX}JWT_JWKS_URL must be an https:// URL "
-                            "(http:// only on a loopback host)")
-    return url
+_GATEWAY = _readers(Process.GATEWAY)
+_SERVERS = _readers(Process.GATEWAY, Process.WORKER)
+_BROKER = _readers(Process.GATEWAY, Process.WORKER, Process.DLQ, Process.EVENTS)
+_DATABASE = _readers(Process.GATEWAY, Process.WORKER, Process.DLQ, Process.KEYS)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: its name (without the prefix), the field of Settings it
+    sets (whose default is the variable's), its kind (parsing and bounds) and who reads it."""
+
+    name: str
+    field: str
+    kind: Kind
+    readers: frozenset[Process]
+
+    @property
+    def default(self) -> object:
+        return getattr(_defaults(), self.field)
+
+    def read(self, env: Mapping[str, str]) -> object:
+        raw = env.get(PREFIX + self.name, "").strip()
+        return self.kind.parse(self.name, raw) if raw else self.default
+
+
+@functools.cache
+def _defaults() -> Settings:
+    return Settings()
+
+
+def _var(name: str, kind: Kind, readers: frozenset[Process] = _GATEWAY) -> Variable:
+    return Variable(name, name.lower(), kind, readers)
+
+
+# Every setting, declared once. The README's Settings tables are checked against this
+# (tests/unit/test_settings_table.py), and each command's --help lists its readers'.
+VARIABLES: tuple[Variable, ...] = (
+    _var("AMQP_URL", Text(schemes=("amqp://", "amqps://")), _BROKER),
+    _var("AMQP_URL_FILE", FilePath(), _BROKER),
+    _var("MONGODB_URI", Text(schemes=("mongodb://", "mongodb+srv://")), _DATABASE),
+    _var("NAMESPACE", Text(_NAMESPACE_RE, "lower-case letters, digits, '_', '.' or '-' and "
+                           "start with a letter"), _BROKER),
+    _var("HTTP_HOST", Text(), _readers(*_SERVERS, Process.HEALTHCHECK)),
+    _var("HTTP_PORT", Integer(0, 65535), _readers(Process.GATEWAY, Process.HEALTHCHECK)),
+    _var("WORKER_HTTP_PORT", Integer(0, 65535),
+         _readers(Process.WORKER, Process.HEALTHCHECK)),
+    _var("LOG_FORMAT", Choice(LOG_FORMATS), _SERVERS),
+    _var("LOG_LEVEL", Choice(LOG_LEVELS, upper=True), _SERVERS),
+    _var("METRICS_POLL_S", Number(1, 3600)),
+    _var("TOKENS_FILE", FilePath(), _readers(Process.GATEWAY, Process.TOKENS)),
+    _var("ENCRYPTION_KEYS", Text(), _DATABASE),
+    _var("ENCRYPTION_KEYS_FILE", FilePath(), _DATABASE),
+    _var("SYNC_WAIT_S", Number(0, 60)),
+    _var("WORKER_PREFETCH", Integer(1, 1000), _readers(Process.WORKER)),
+    _var("PUBLISH_TIMEOUT_S", Number(0.1, 60), _SERVERS),
+    _var("BODY_TIMEOUT_S", Number(1, 300)),
+    _var("EVENT_STREAMS_PER_TOKEN", Integer(1, 500)),
+    _var("AUTH_FAILURES_PER_MINUTE", Integer(1, 100_000)),
+    _var("SECRET_FAILURES_PER_MINUTE", Integer(1, 100_000)),
+    _var("TRUSTED_PROXIES", Networks()),
+    _var("AUDIT_RETENTION_DAYS", Integer(0, 36_500)),
+    _var("MAX_GRACE_S", Integer(0, GRACE_LIMIT_S)),
+    _var("READ_MODEL_RECONCILE_S", Number(1, 3600)),
+    _var("OAUTH1_WINDOW_S", Integer(10, 3600)),
+    _var("OAUTH1_REQUIRE_HTTPS", Flag()),
+    _var("JWT_JWKS_URL", KeySetUrl()),
+    _var("JWT_PUBLIC_KEY_FILE", FilePath()),
+    _var("JWT_HS256_SECRET_FILE", FilePath()),
+    _var("JWT_ISSUER", Text()),
+    _var("JWT_AUDIENCE", Text()),
+    _var("JWT_PERMISSIONS_CLAIM", Text()),
+    _var("JWT_SUBJECT_CLAIM", Text()),
+    _var("JWT_LEEWAY_S", Number(0, 300)),
+    _var("JWT_MAX_LIFETIME_S", Integer(60, 366 * 86400)),
+)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
-    defaults = Settings()
-
-    def text(name: str, default: str) -> str:
-        value = env.get(PREFIX + name, "").strip()
-        return value or default
-
-    namespace = text("NAMESPACE", defaults.namespace)
-    if not _NAMESPACE_RE.fullmatch(namespace):
-        raise SettingsError(
-            f"{PREFIX}NAMESPACE must be lower-case letters, digits, '_', '.' or '-' "
-            f"and start with a letter, not {namespace!r}"
-        )
-    mongodb_uri = text("MONGODB_URI", defaults.mongodb_uri)
-    if not mongodb_uri.startswith(("mongodb://", "mongodb+srv://")):
-        raise SettingsError(f"{PREFIX}MONGODB_URI must start with mongodb:// or mongodb+srv://")
-    amqp_url = _amqp_url(text("AMQP_URL", ""), text("AMQP_URL_FILE", ""), defaults.amqp_url)
-    tokens = text("TOKENS_FILE", "")
-    keys_file = text("ENCRYPTION_KEYS_FILE", "")
-    return Settings(
-        amqp_url=amqp_url,
-        amqp_url_file=_path(text("AMQP_URL_FILE", "")),
-        mongodb_uri=mongodb_uri,
-        namespace=namespace,
-        http_host=text("HTTP_HOST", defaults.http_host),
-        http_port=int(_number(env, "HTTP_PORT", defaults.http_port, minimum=0, maximum=65535,
-                              integer=True)),
-        worker_http_port=int(_number(env, "WORKER_HTTP_PORT", defaults.worker_http_port,
-                                     minimum=0, maximum=65535, integer=True)),
-        log_format=_choice(env, "LOG_FORMAT", defaults.log_format, LOG_FORMATS),
-        log_level=_choice(env, "LOG_LEVEL", defaults.log_level, LOG_LEVELS, upper=True),
-        metrics_poll_s=_number(env, "METRICS_POLL_S", defaults.metrics_poll_s, minimum=1,
-                               maximum=3600, integer=False),
-        tokens_file=Path(tokens) if tokens else None,
-        encryption_keys=text("ENCRYPTION_KEYS", ""),
-        encryption_keys_file=Path(keys_file) if keys_file else None,
-        sync_wait_s=_number(env, "SYNC_WAIT_S", defaults.sync_wait_s, minimum=0, maximum=60,
-                            integer=False),
-        worker_prefetch=int(_number(env, "WORKER_PREFETCH", defaults.worker_prefetch,
-                                    minimum=1, maximum=1000, integer=True)),
-        publish_timeout_s=_number(env, "PUBLISH_TIMEOUT_S", defaults.publish_timeout_s,
-                                  minimum=0.1, maximum=60, integer=False),
-        body_timeout_s=_number(env, "BODY_TIMEOUT_S", defaults.body_timeout_s, minimum=1,
-                               maximum=300, integer=False),
-        event_streams_per_token=int(_number(
-            env, "EVENT_STREAMS_PER_TOKEN", defaults.event_streams_per_token, minimum=1,
-            maximum=500, integer=True)),
-        auth_failures_per_minute=int(_number(
-            env, "AUTH_FAILURES_PER_MINUTE", defaults.auth_failures_per_minute, minimum=1,
-            maximum=100_000, integer=True)),
-        secret_failures_per_minute=int(_number(
-            env, "SECRET_FAILURES_PER_MINUTE", defaults.secret_failures_per_minute, minimum=1,
-            maximum=100_000, integer=True)),
-        trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
-        audit_retention_days=int(_number(
-            env, "AUDIT_RETENTION_DAYS", defaults.audit_retention_days, minimum=0,
-            maximum=36_500, integer=True)),
-        max_grace_s=int(_number(env, "MAX_GRACE_S", defaults.max_grace_s, minimum=0,
-                                maximum=GRACE_LIMIT_S, integer=True)),
-        read_model_reconcile_s=_number(
-            env, "READ_MODEL_RECONCILE_S", defaults.read_model_reconcile_s, minimum=1,
-            maximum=3600, integer=False),
-        oauth1_window_s=int(_number(env, "OAUTH1_WINDOW_S", defaults.oauth1_window_s,
-                                    minimum=10, maximum=3600, integer=True)),
-        oauth1_require_https=_flag(env, "OAUTH1_REQUIRE_HTTPS", defaults.oauth1_require_https),
-        jwt_jwks_url=_jwks_url(text("JWT_JWKS_URL", "")),
-        jwt_public_key_file=_path(text("JWT_PUBLIC_KEY_FILE", "")),
-        jwt_hs256_secret_file=_path(text("JWT_HS256_SECRET_FILE", "")),
-        jwt_issuer=text("JWT_ISSUER", "") or None,
-        jwt_audience=text("JWT_AUDIENCE", "") or None,
-        jwt_permissions_claim=text("JWT_PERMISSIONS_CLAIM", defaults.jwt_permissions_claim),
-        jwt_subject_claim=text("JWT_SUBJECT_CLAIM", defaults.jwt_subject_claim),
-        jwt_leeway_s=_number(env, "JWT_LEEWAY_S", defaults.jwt_leeway_s, minimum=0,
-                             maximum=300, integer=False),
-        jwt_max_lifetime_s=int(_number(env, "JWT_MAX_LIFETIME_S", defaults.jwt_max_lifetime_s,
-                                       minimum=60, maximum=366 * 86400, integer=True)),
-    )
+    values = {variable.field: variable.read(env) for variable in VARIABLES}
+    values["amqp_url"] = _amqp_url(env, values)
+    return Settings(**values)  # type: ignore[arg-type]
 
 
-def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...], *,
-            upper: bool = False) -> str:
-    raw = env.get(PREFIX + name, "").strip()
-    value = (raw.upper() if upper else raw.lower()) if raw else default
-    if value not in allowed:
-        raise SettingsError(f"{PREFIX}{name} must be one of {', '.join(allowed)}, not {raw!r}")
-    return value
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(PREFIX + name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{PREFIX}{name} must be true or false, not {raw!r}")
-
-
-def _amqp_url(url: str, url_file: str, default: str) -> str:
+def _amqp_url(env: Mapping[str, str], values: Mapping[str, object]) -> str:
     """The broker URL, or the file holding it (a per-process secret: its password)."""
-    if url and url_file:
+    url_file = values["amqp_url_file"]
+    if url_file is None:
+        return str(values["amqp_url"])
+    if env.get(PREFIX + "AMQP_URL", "").strip():
         raise SettingsError(f"set {PREFIX}AMQP_URL or {PREFIX}AMQP_URL_FILE, not both")
-    if url_file:
-        try:
-            url = Path(url_file).read_text().strip()
-        except OSError as exc:
-            raise SettingsError(f"{PREFIX}AMQP_URL_FILE: cannot read {url_file}: "
-                                f"{exc.strerror}") from None
-        if not url.startswith(("amqp://", "amqps://")):
-            raise SettingsError(f"{PREFIX}AMQP_URL_FILE: {url_file} must hold one amqp:// "
-                                "or amqps:// URL")
-        return url
-    url = url or default
+    try:
+        url = Path(str(url_file)).read_text().strip()
+    except OSError as exc:
+        raise SettingsError(f"{PREFIX}AMQP_URL_FILE: cannot read {url_file}: "
+                            f"{exc.strerror}") from None
     if not url.startswith(("amqp://", "amqps://")):
-        raise SettingsError(f"{PREFIX}AMQP_URL must start with amqp:// or amqps://")
+        raise SettingsError(f"{PREFIX}AMQP_URL_FILE: {url_file} must hold one amqp:// "
+                            "or amqps:// URL")
     return url
-
-
-def _path(value: str) -> Path | None:
-    return Path(value) if value else None
