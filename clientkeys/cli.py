@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from api.auth import tokens_cli
 from api.auth.tokens import TokensFileError
-from common import events_tail, healthcheck
+from clientkeys import events_tail, healthcheck
 from common.logs import configure_logging
 from common.settings import PREFIX, VARIABLES, Process, SettingsError, load_settings
 from worker import keys_cli

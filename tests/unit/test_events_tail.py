@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from clientkeys.events_tail import binding_pattern, event_line, json_line
 from common.events import ClientEvent, ClientEventType, encode_event
-from common.events_tail import binding_pattern, event_line, json_line
 
 EVENT = ClientEvent(ClientEventType.APPROVED, {"key": "k-123", "type": "oidc"}, "alice", "c1")
 

@@ -19,8 +19,8 @@ import pytest
 from aio_pika.abc import AbstractChannel
 from aio_pika.exceptions import ChannelNotFoundEntity
 
+from clientkeys.events_tail import tail_queue
 from common.amqp_bus import AmqpBus
-from common.events_tail import tail_queue
 from common.settings import Settings, SettingsError
 from common.topology import ALL_EVENTS, Binding, OwnQueue, Queue, Topology
 from worker.dead_letters import checked_dead_letters
