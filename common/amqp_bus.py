@@ -49,6 +49,9 @@ from common.topology import Exchange, OwnQueue, Queue, Topology
 
 log = logging.getLogger(__name__)
 
+# How long a stopping process waits for the broker to answer its close.
+CLOSE_TIMEOUT_S = 10.0
+
 _PUBLISH_ERRORS = (*CONNECTION_EXCEPTIONS, asyncio.TimeoutError)
 # How soon a lost connection is tried again (aio-pika's default is 5 s).
 RECONNECT_INTERVAL_S = 1
@@ -312,7 +315,16 @@ class AmqpBus:
                            dead_lettered=set_aside.message_count or 0)
 
     async def close(self) -> None:
-        await self._connection.close()
+        """Close the connection; a broker that never answers the close cannot hold a
+        stopping process: after CLOSE_TIMEOUT_S the close is given up and logged (once a
+        broker dropped a connection with a channel error, aiormq waited on a Channel.Close
+        reply that never came)."""
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await self._connection.close()
+        except TimeoutError:
+            log.warning("the broker did not answer the close within %.0f s; "
+                        "stopping without it", CLOSE_TIMEOUT_S)
 
     async def delete_topology(self) -> None:
         """Remove every queue and exchange of this namespace (for test runs)."""
