@@ -169,7 +169,9 @@ async def create_client(request: web.Request) -> web.StreamResponse:
         **origin, type=fields.type, name=fields.name,
         secret=_sealed(request, origin, CreateClient, secret) if secret is not None else None,
         redirect_uris=fields.redirect_uris, grant_types=fields.grant_types,
-        response_types=fields.response_types, **canonical.to_document(),
+        response_types=fields.response_types,
+        # What was given, canonical (the worker fills in the defaults: the audit names these).
+        **{name: getattr(canonical, name) for name in METADATA_FIELDS if name in data},
         client_secret_expires_at=data.get(SECRET_EXPIRY))
     return await dispatch(request, command, generated_secret=generated)
 
