@@ -49,6 +49,8 @@ SCOPE_TOKEN_MAX: Final = 200
 CONTACTS_MAX: Final = 10
 METADATA_URI_MAX: Final = 2048
 POST_LOGOUT_REDIRECT_URIS_MAX: Final = 50
+# How far ahead an expiring secret is counted (GET /v1/stats, the gauge) and marked (admin page).
+SECRET_EXPIRY_WARNING_DAYS: Final = 14
 # Metadata whose value is one https URL, shown on a consent screen.
 URI_FIELDS: Final = ("client_uri", "logo_uri", "policy_uri", "tos_uri")
 # The secret's expiry, set with the secret (create, edit, rotate); null means never.
@@ -165,7 +167,8 @@ def holds_secret(metadata: ClientMetadata) -> bool:
 METADATA_LIMITS: Final[Mapping[str, int]] = {
     "scope_tokens_max": SCOPE_TOKENS_MAX, "scope_token_max": SCOPE_TOKEN_MAX,
     "contacts_max": CONTACTS_MAX, "metadata_uri_max": METADATA_URI_MAX,
-    "post_logout_redirect_uris_max": POST_LOGOUT_REDIRECT_URIS_MAX}
+    "post_logout_redirect_uris_max": POST_LOGOUT_REDIRECT_URIS_MAX,
+    "secret_expiry_warning_days": SECRET_EXPIRY_WARNING_DAYS}
 
 
 def metadata_catalogue(client_type: ClientType) -> dict[str, Any]:

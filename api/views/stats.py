@@ -27,14 +27,15 @@ from api.gateway_metrics import GatewayMetrics
 from api.problems import Problem
 from common.bus import BrokerUnavailable, MessageBus, QueueDepths
 from common.client_documents import LIVE
+from common.client_metadata import SECRET_EXPIRY_WARNING_DAYS
 from common.clients import ClientType, Status
 from common.json_responses import json_response
 from common.store import CLIENTS, Document, now
 
 log = logging.getLogger(__name__)
 
-# How far ahead an expiring secret is counted (and marked on the admin page).
-EXPIRY_WARNING = timedelta(days=14)
+# How far ahead an expiring secret is counted (the admin page marks it as far ahead).
+EXPIRY_WARNING = timedelta(days=SECRET_EXPIRY_WARNING_DAYS)
 SecretExpiry = tuple[int, int]  # (expiring within EXPIRY_WARNING, expired)
 
 
