@@ -11,7 +11,16 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from common.client_metadata import AuthMethod, scope_string, scope_tokens
+from common.client_metadata import (
+    SCOPE_TOKEN_MAX,
+    SCOPE_TOKENS_MAX,
+    AuthMethod,
+    scope_string,
+    scope_tokens,
+)
+
+# 100 tokens of 200 characters with a space between each: the longest scope there can be.
+SCOPE_MAX_CHARS = SCOPE_TOKENS_MAX * (SCOPE_TOKEN_MAX + 1) - 1
 
 
 class ScopeField(fields.Field[list[str]]):
@@ -25,6 +34,8 @@ class ScopeField(fields.Field[list[str]]):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
         if not isinstance(value, str):
             raise ValidationError("Not a valid string: scope tokens separated by spaces.")
+        if len(value) > SCOPE_MAX_CHARS:  # a bound on the work, above any scope the rules take
+            raise ValidationError(f"Longer than {SCOPE_MAX_CHARS} characters.")
         return scope_tokens(value)
 
 
@@ -46,7 +57,7 @@ class MetadataSchema(Schema):
                   "description": "OAuth 2.0 and OpenID Connect; default client_secret_basic. "
                                  "none: a public client, without a secret, that must use PKCE."})
     scope = ScopeField(metadata={
-        "type": "string", "maxLength": 20100,
+        "type": "string", "maxLength": SCOPE_MAX_CHARS,
         "description": "Scope tokens separated by spaces (RFC 6749, section 3.3), at most 100 "
                        "of at most 200 characters; stored sorted and unique. OpenID Connect "
                        "clients always have openid."})
