@@ -90,7 +90,8 @@ async def _end_event_streams(app: web.Application) -> None:
 async def _stats_poller(app: web.Application) -> AsyncIterator[None]:
     # After the read model's context: the gauges count clients from it.
     poller = StatsPoller(app[keys.DB], app[keys.BUS], app[keys.METRICS],
-                         app[keys.SETTINGS].metrics_poll_s, counts=app[keys.READ_MODEL].counts)
+                         app[keys.SETTINGS].metrics_poll_s, counts=app[keys.READ_MODEL].counts,
+                         expiry=app[keys.READ_MODEL].expiring_secrets)
     poller.start()
     yield
     await poller.stop()

@@ -36,6 +36,14 @@ class GatewayMetrics:
             "clientkeys_oldest_pending_approval_age_seconds",
             "How long the longest-waiting client has waited for approval (0 when none).",
             registry=registry)
+        self.secrets_expiring = Gauge(
+            "clientkeys_client_secrets_expiring",
+            "Current client secrets that expire within 14 days (not yet expired).",
+            registry=registry)
+        self.secrets_expired = Gauge(
+            "clientkeys_client_secrets_expired",
+            "Current client secrets past their expiry, which no longer verify.",
+            registry=registry)
         self.commands_waiting = Gauge(
             "clientkeys_commands_waiting",
             "Commands in the queue, not yet handed to a worker.", registry=registry)

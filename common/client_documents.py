@@ -30,7 +30,21 @@ class ClientDocument(TypedDict, total=False):
     redirect_uris: list[str]
     grant_types: list[str]
     response_types: list[str]
-    # A SealedSecret.to_document() bound to the key and the current slot; None once removed.
+    # RFC 7591 metadata (common.client_metadata). A client stored before they were kept
+    # has none of them: `stored_metadata` reads them, with their defaults.
+    token_endpoint_auth_method: str | None  # None for OAuth 1.0a consumers
+    scope: list[str]  # sorted unique scope tokens
+    require_pkce: bool | None
+    post_logout_redirect_uris: list[str]
+    client_uri: str | None
+    logo_uri: str | None
+    policy_uri: str | None
+    tos_uri: str | None
+    contacts: list[str]
+    client_secret_issued_at: datetime | None  # whenever the secret is set; None: no secret
+    client_secret_expires_at: datetime | None  # None: never
+    # A SealedSecret.to_document() bound to the key and the current slot; None once
+    # removed, and for a client without a secret (token_endpoint_auth_method none).
     secret: dict[str, Any] | None
     previous_secrets: list[PreviousSecret]  # after a rotation or an edit
     secret_rotated_at: datetime  # after a rotation or an edit of the secret
@@ -61,4 +75,5 @@ WITHOUT_SECRETS: Final[dict[str, int]] = {
 # What a gateway needs to check a credential: the facts and the sealed secrets.
 CREDENTIAL_FIELDS: Final[dict[str, int]] = {
     name: 1 for name in ("key", "type", "status", "version", "grant_types", "response_types",
-                         "redirect_uris", CURRENT_SECRET, PREVIOUS_SECRETS)}
+                         "redirect_uris", "client_secret_expires_at", CURRENT_SECRET,
+                         PREVIOUS_SECRETS)}

@@ -14,6 +14,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from common.client_metadata import AuthMethod, scope_string, secret_facts, stored_metadata
 from common.clients import ClientType, Status
 from common.secret_grace import MAX_PREVIOUS_SECRETS, unexpired
 
@@ -41,14 +42,38 @@ class ClientSchema(Schema):
     previous_secrets = fields.List(fields.Nested(PreviousSecretSchema), required=True, metadata={
         "description": "Replaced secrets still valid, newest first "
                        f"(at most {MAX_PREVIOUS_SECRETS})."})
+    # RFC 7591 section 2 metadata: null (or empty) for OAuth 1.0a consumers.
+    token_endpoint_auth_method = fields.String(
+        required=True, allow_none=True,
+        validate=validate.OneOf([m.value for m in AuthMethod]))
+    scope = fields.String(required=True, allow_none=True, metadata={
+        "description": "The scope tokens the client may be given, sorted, separated by "
+                       "spaces; empty: none. null for OAuth 1.0a consumers."})
+    require_pkce = fields.Boolean(required=True, allow_none=True)
+    post_logout_redirect_uris = fields.List(fields.String(), required=True)
+    client_uri = fields.String(required=True, allow_none=True)
+    logo_uri = fields.String(required=True, allow_none=True)
+    policy_uri = fields.String(required=True, allow_none=True)
+    tos_uri = fields.String(required=True, allow_none=True)
+    contacts = fields.List(fields.String(), required=True)
+    client_secret_issued_at = fields.AwareDateTime(required=True, allow_none=True, metadata={
+        "description": "When the current secret was set; null for a client without one."})
+    client_secret_expires_at = fields.AwareDateTime(required=True, allow_none=True, metadata={
+        "description": "When the current secret stops verifying; null: never."})
 
 
 _CLIENT = ClientSchema()
 
 
 def public_client(document: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored client document as JSON-ready data, without secret or internals."""
+    """A stored client document as JSON-ready data, without secret or internals.
+
+    Its metadata is read with the defaults of a client stored before it was kept."""
+    metadata = stored_metadata(document)
+    oauth1 = metadata.token_endpoint_auth_method is None
     data: dict[str, Any] = _CLIENT.dump({
         **document, "secret_rotated_at": document.get("secret_rotated_at"),
-        "previous_secrets": unexpired(document.get("previous_secrets"), datetime.now(UTC))})
+        "previous_secrets": unexpired(document.get("previous_secrets"), datetime.now(UTC)),
+        **metadata.to_document(), "scope": None if oauth1 else scope_string(metadata.scope),
+        **secret_facts(document, metadata)})
     return data

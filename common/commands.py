@@ -21,8 +21,10 @@ from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
+from common.client_metadata import CLEARABLE_FIELDS, METADATA_FIELDS, SECRET_EXPIRY
 from common.clients import ClientType
 from common.keyring import SealedSecret
+from common.metadata_schema import MetadataSchema
 from common.secret_grace import GRACE_LIMIT_S
 
 
@@ -38,7 +40,8 @@ class Answer:
 
 
 # The fields of a client a command may set, in the order the audit trail lists them.
-AUDITED_FIELDS = ("type", "name", "secret", "redirect_uris", "grant_types", "response_types")
+AUDITED_FIELDS = ("type", "name", "secret", "redirect_uris", "grant_types", "response_types",
+                  *METADATA_FIELDS, SECRET_EXPIRY)
 
 
 def audited(names: Iterable[str]) -> list[str]:
@@ -74,17 +77,29 @@ class CreateClient(_Behaviour):
     request_id: str
     type: ClientType
     name: str
-    secret: SealedSecret
+    secret: SealedSecret | None = None  # None: a public client (common.client_metadata)
     redirect_uris: list[str] = field(default_factory=list)
     grant_types: list[str] = field(default_factory=list)
     response_types: list[str] = field(default_factory=list)
+    # RFC 7591 metadata (common.client_metadata); None: its default (and left off the wire).
+    token_endpoint_auth_method: str | None = None
+    scope: list[str] | None = None
+    require_pkce: bool | None = None
+    post_logout_redirect_uris: list[str] | None = None
+    client_uri: str | None = None
+    logo_uri: str | None = None
+    policy_uri: str | None = None
+    tos_uri: str | None = None
+    contacts: list[str] | None = None
+    client_secret_expires_at: datetime | None = None  # None: never
     client_key: None = None
     remote_addr: str | None = None  # the HTTP caller's address, for the audit trail
     issued_at: datetime | None = None  # when the gateway accepted it (command latency)
 
     def audited_fields(self) -> list[str]:
         """The fields given (an empty list is a field left out)."""
-        return audited(name for name, value in vars(self).items() if value)
+        return audited(name for name, value in vars(self).items()
+                       if value is not None and value != [])
 
 
 @dataclass(frozen=True)
@@ -110,10 +125,23 @@ class UpdateClient(_OneClientCommand):
     redirect_uris: list[str] | None = None
     grant_types: list[str] | None = None
     response_types: list[str] | None = None
+    token_endpoint_auth_method: str | None = None
+    scope: list[str] | None = None
+    require_pkce: bool | None = None
+    post_logout_redirect_uris: list[str] | None = None
+    client_uri: str | None = None
+    logo_uri: str | None = None
+    policy_uri: str | None = None
+    tos_uri: str | None = None
+    contacts: list[str] | None = None
+    client_secret_expires_at: datetime | None = None
+    # The fields the caller set to null (CLEARABLE_FIELDS): None is "kept" above.
+    cleared: list[str] | None = None
 
     def audited_fields(self) -> list[str]:
         """The fields sent: an empty list sent clears a field, so it counts."""
-        return audited(name for name, value in vars(self).items() if value is not None)
+        return audited([*(name for name, value in vars(self).items() if value is not None),
+                        *(self.cleared or ())])
 
 
 @dataclass(frozen=True)
@@ -139,9 +167,10 @@ class RotateSecret(_OneClientCommand):
     kind: ClassVar[str] = "rotate_secret"
     secret: SealedSecret = field(kw_only=True)
     grace_seconds: int = field(kw_only=True)
+    client_secret_expires_at: datetime | None = field(default=None, kw_only=True)  # never
 
     def audited_fields(self) -> list[str]:
-        return ["secret"]
+        return ["secret", SECRET_EXPIRY] if self.client_secret_expires_at else ["secret"]
 
 
 @dataclass(frozen=True)
@@ -212,12 +241,12 @@ class CommandSchema(Schema):
         return self.command_type(**data)
 
 
-class CreateClientSchema(CommandSchema):
+class CreateClientSchema(CommandSchema, MetadataSchema):
     command_type = CreateClient
     kind = _kind(CreateClient)
     type = fields.Enum(ClientType, by_value=True, required=True)
     name = fields.String(required=True)
-    secret = SealedSecretField(required=True)
+    secret = SealedSecretField(load_default=None, allow_none=True)
     redirect_uris = _strings(load_default=list)
     grant_types = _strings(load_default=list)
     response_types = _strings(load_default=list)
@@ -228,7 +257,7 @@ class _OneClientSchema(CommandSchema):
     expected_version = fields.Integer(load_default=None, allow_none=True, strict=True)
 
 
-class UpdateClientSchema(_OneClientSchema):
+class UpdateClientSchema(_OneClientSchema, MetadataSchema):
     command_type = UpdateClient
     kind = _kind(UpdateClient)
     name = fields.String(load_default=None, allow_none=True)
@@ -236,6 +265,8 @@ class UpdateClientSchema(_OneClientSchema):
     redirect_uris = _optional_strings()
     grant_types = _optional_strings()
     response_types = _optional_strings()
+    cleared = fields.List(fields.String(validate=validate.OneOf(CLEARABLE_FIELDS)),
+                          load_default=None, allow_none=True)
 
 
 class ApproveClientSchema(_OneClientSchema):
@@ -259,6 +290,7 @@ class RotateSecretSchema(_OneClientSchema):
     secret = SealedSecretField(required=True)
     grace_seconds = fields.Integer(required=True, strict=True,
                                    validate=validate.Range(min=0, max=GRACE_LIMIT_S))
+    client_secret_expires_at = fields.AwareDateTime(load_default=None, allow_none=True)
 
 
 class EndSecretGraceSchema(_OneClientSchema):

@@ -23,13 +23,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from common.client_documents import ClientDocument
+from common.client_metadata import (
+    METADATA_FIELDS,
+    ClientMetadata,
+    holds_secret,
+    metadata_after_edit,
+    stored_metadata,
+)
 from common.client_view import public_client
 from common.clients import (
     EDITABLE_FIELDS,
     ClientFields,
     RuleViolation,
     Status,
-    check_client,
     next_status,
 )
 from common.commands import (
@@ -44,10 +50,12 @@ from common.commands import (
 )
 from common.events import ClientEvent, ClientEventType
 from common.keyring import SecretKeyring
+from common.metadata_rules import check_registration
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
 from common.secret_grace import after_rotation, unexpired
 from common.store import Document, now
 from worker.repository import AlreadyCreated, ClientStore
+from worker.secret_changes import secret_changes, secret_checked
 from worker.stored_secrets import NotSealedForThisCommand, moved_to_previous, secret_to_store
 
 CLIENT_KEY_BYTES = 24  # 192 random bits, 32 URL-safe characters
@@ -123,14 +131,16 @@ def _after(current: ClientDocument, changes: ClientDocument) -> dict[str, Any]:
     return public_client({**current, **changes, "version": current["version"] + 1})
 
 
-def _editable(fields: ClientFields) -> ClientDocument:
-    return {
+def _editable(fields: ClientFields, metadata: ClientMetadata) -> ClientDocument:
+    document: ClientDocument = {
         "name": fields.name,
         "name_sort": fields.name.casefold(),
         "redirect_uris": fields.redirect_uris,
         "grant_types": fields.grant_types,
         "response_types": fields.response_types,
     }
+    document.update(metadata.to_document())  # type: ignore[typeddict-item]
+    return document
 
 
 def key_to_claim(command: Command) -> str | None:
@@ -142,22 +152,27 @@ async def create_client(command: CreateClient, store: ClientStore, keyring: Secr
                         claimed_key: str | None = None) -> Applied:
     """`claimed_key`: the key claimed as the operation started; claimed here if None."""
     try:
-        fields, warnings = check_client(ClientFields(
+        fields, metadata, warnings = check_registration(ClientFields(
             command.type, command.name, command.redirect_uris, command.grant_types,
-            command.response_types))
+            command.response_types), ClientMetadata(
+                **{name: getattr(command, name) for name in METADATA_FIELDS
+                   if getattr(command, name) is not None}))
+        secret_checked(command, fields, metadata, keeps_secret=False)
     except RuleViolation as exc:
         return _invalid(command, exc)
     at = now()
     key = claimed_key or await store.claim_client_key(command.id, new_client_key())
     try:
-        secret = secret_to_store(keyring, command, key)
+        secret = secret_to_store(keyring, command, key) if command.secret else None
     except NotSealedForThisCommand as exc:
         return _unsealable(command, exc)
     document: ClientDocument = {
         "key": key,
         "type": fields.type.value,
-        **_editable(fields),
+        **_editable(fields, metadata),
         "secret": secret,
+        "client_secret_issued_at": at if secret else None,
+        "client_secret_expires_at": command.client_secret_expires_at if secret else None,
         "status": Status.PENDING.value,
         "created_at": at,
         "updated_at": at,
@@ -226,26 +241,22 @@ async def _gone(command: OneClientCommand, store: ClientStore) -> Applied:
 async def update_client(command: UpdateClient, store: ClientStore,
                         keyring: SecretKeyring, claimed_key: str | None = None) -> Applied:
     def decide(current: ClientDocument) -> Applied | _Change:
-        before = ClientFields.of(current)
+        before, meta_before = ClientFields.of(current), stored_metadata(current)
         try:
-            after, warnings = check_client(before.edited(vars(command)))
+            edited = before.edited(vars(command))
+            after, metadata, warnings = check_registration(edited, metadata_after_edit(
+                current, vars(command), command.cleared or (), edited.grant_types))
+            secret_checked(command, after, metadata, keeps_secret=holds_secret(meta_before))
         except RuleViolation as exc:
             return _invalid(command, exc)
         changed = [f for f in EDITABLE_FIELDS if getattr(after, f) != getattr(before, f)]
-        changes = _editable(after)
+        changed += [f for f in METADATA_FIELDS if getattr(metadata, f) != getattr(meta_before, f)]
+        changes = _editable(after, metadata)
         at = now()
-        if command.secret is not None:
-            # An edit replaces the secret at once: no grace, and the secrets a
-            # rotation left valid end with it (the way to shut out a leaked one).
-            changed.append("secret")
-            try:
-                changes["secret"] = secret_to_store(keyring, command, current["key"])
-            except NotSealedForThisCommand as exc:
-                return _unsealable(command, exc)
-            changes["secret_rotated_at"] = at
-            changes["previous_secrets"] = []
-            if unexpired(current.get("previous_secrets"), at):
-                changed.append("previous_secrets")
+        try:
+            changed += secret_changes(keyring, command, current, metadata, changes, at)
+        except NotSealedForThisCommand as exc:
+            return _unsealable(command, exc)
         if not changed:
             return Applied(_succeeded(command, current, warnings))
         changes["updated_at"] = at
@@ -309,6 +320,10 @@ async def rotate_secret(command: RotateSecret, store: ClientStore,
             secret = secret_to_store(keyring, command, current["key"])
         except NotSealedForThisCommand as exc:
             return _unsealable(command, exc)
+        if not holds_secret(stored_metadata(current)):
+            return _invalid(command, RuleViolation({"secret": [
+                "A client without a secret (token_endpoint_auth_method none) has none to "
+                "rotate."]}))
         # The replaced secret, sealed again for the previous slot (unless dropped at once).
         replaced = (moved_to_previous(keyring, current.get("secret"), current["key"])
                     if command.grace_seconds > 0 else None)
@@ -316,7 +331,8 @@ async def rotate_secret(command: RotateSecret, store: ClientStore,
             "secret": secret,
             "previous_secrets": after_rotation({**current, "secret": replaced}, at,
                                                command.grace_seconds),
-            "secret_rotated_at": at, "updated_at": at}
+            "secret_rotated_at": at, "client_secret_issued_at": at,
+            "client_secret_expires_at": command.client_secret_expires_at, "updated_at": at}
         return _Change(changes, ClientEvent(
             ClientEventType.SECRET_ROTATED, _after(current, changes), command.actor,
             command.id, request_id=command.request_id, time=at))

@@ -21,6 +21,7 @@ from common.clients import (
     ClientType,
     Status,
 )
+from common.metadata_schema import MetadataSchema
 from common.secret_grace import DEFAULT_GRACE_S, GRACE_LIMIT_S
 
 # Generous outer bounds for shape; the domain rules say the exact limits.
@@ -89,7 +90,9 @@ class _SecretFields(Schema):
                 "generate_secret")
 
 
-class CreateClientRequest(_SecretFields):
+class CreateClientRequest(_SecretFields, MetadataSchema):
+    """A new client; the RFC 7591 metadata (MetadataSchema) is the commands' own."""
+
     type = fields.Enum(ClientType, by_value=True, required=True)
     name = fields.String(required=True, validate=_TEXT, metadata=_NAME_DOC)
     redirect_uris = _redirect_uris()
@@ -97,7 +100,7 @@ class CreateClientRequest(_SecretFields):
     response_types = _response_types()
 
 
-class UpdateClientRequest(_SecretFields):
+class UpdateClientRequest(_SecretFields, MetadataSchema):
     name = fields.String(validate=_TEXT, metadata=_NAME_DOC)
     redirect_uris = _redirect_uris()
     grant_types = _grant_types()
@@ -119,6 +122,7 @@ class RotateSecretRequest(_SecretFields):
                                        "How long the replaced secret stays valid, in seconds "
                                        f"(default {DEFAULT_GRACE_S}, at most "
                                        "CLIENTKEYS_MAX_GRACE_S); 0 ends it at once.")})
+    client_secret_expires_at = MetadataSchema._declared_fields["client_secret_expires_at"]
 
 
 SORTS = ("created_at", "-created_at", "name", "-name", "status", "-status")

@@ -151,6 +151,13 @@ class ClientTypeSchema(Schema):
         "description": "Whether clients of this type have redirect URIs."})
     grant_types = fields.List(fields.Nested(ChoiceSchema), required=True)
     response_types = fields.List(fields.Nested(ChoiceSchema), required=True)
+    token_endpoint_auth_methods = fields.List(fields.String(), required=True, metadata={
+        "description": "The methods its clients may use; empty for OAuth 1.0a."})
+    default_token_endpoint_auth_method = fields.String(required=True, allow_none=True)
+    metadata_fields = fields.List(fields.String(), required=True, metadata={
+        "description": "The RFC 7591 metadata its clients may be given."})
+    required_scope = fields.List(fields.String(), required=True, metadata={
+        "description": "Scope tokens every client of this type has (openid for OIDC)."})
 
 
 class ClientTypesSchema(Schema):
@@ -186,6 +193,14 @@ class CommandQueueSchema(Schema):
         "description": "Commands set aside for an operator (`clientkeys dlq list`)."})
 
 
+class SecretExpirySchema(Schema):
+    expiring_soon = fields.Integer(required=True, metadata={
+        "description": "Current secrets of live clients that expire within `within_days`."})
+    expired = fields.Integer(required=True, metadata={
+        "description": "Current secrets past their expiry: they no longer verify."})
+    within_days = fields.Integer(required=True)
+
+
 class StatsSchema(Schema):
     clients = fields.Nested(TypeCountsSchema, required=True,
                             metadata={"description": "Clients by type and status; removed "
@@ -195,4 +210,5 @@ class StatsSchema(Schema):
     commands = fields.Nested(CommandQueueSchema, required=True, allow_none=True, metadata={
         "description": "The commands queue, as the broker counts it; null while the broker "
                        "cannot be asked."})
+    secrets = fields.Nested(SecretExpirySchema, required=True)
     as_of = fields.AwareDateTime(required=True)

@@ -1,4 +1,5 @@
 // The admin page: sign in with a token, then the OAuth clients page of the product.
+import { setExpiryWarning } from "./expiry.js";
 import { $, h } from "./dom.js";
 import { Api, ApiError, describe } from "./api.js";
 import { ClientTable } from "./table.js";
@@ -62,6 +63,7 @@ async function signIn(token) {
   if (!canRead) return;
   const { types, limits } = await api.request("GET", "/v1/client-types");
   Object.assign(session, { catalogue: types, limits });
+  setExpiryWarning(limits.secret_expiry_warning_days);
   session.table = new ClientTable({ api, actions: canManage ? rowActions : null, onOpen: openClient });
   api.onStale = () => session.table.refresh();
   $("create").hidden = !canManage;

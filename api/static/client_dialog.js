@@ -4,6 +4,7 @@
 // finds at once, each under its field.
 import { $, h } from "./dom.js";
 import { describe } from "./api.js";
+import { ADVANCED_FIELDS, advancedBody, fillAdvanced, isPublic } from "./advanced.js";
 import { showSecret } from "./secret_dialog.js";
 import { uriView } from "./uris.js";
 
@@ -12,7 +13,7 @@ const form = $("client-form");
 const ERROR_FIELDS = {
   name: "client-name", secret: "client-secret", secret_confirmation: "client-secret-again",
   redirect_uris: "redirect-uri", grant_types: "grant-types", response_types: "response-types",
-  generate_secret: null,
+  generate_secret: null, ...ADVANCED_FIELDS,
 };
 // Preselected for a new OAuth 2.0 or OpenID Connect client: the flow RFC 9700 recommends.
 const RECOMMENDED = { grant_types: ["authorization_code"], response_types: ["code"] };
@@ -65,10 +66,14 @@ function notOnAChip(message) {
 
 function showErrors(errors, fallback) {
   const general = [];
+  // An error in the Advanced section opens it, so the message is seen.
+  if (Object.keys(errors).some((field) => field in ADVANCED_FIELDS)) $("advanced-fields").open = true;
   for (const [field, value] of Object.entries(errors)) {
     let messages = messagesOf(value);
     if (field === "redirect_uris") messages = messages.filter(notOnAChip);
-    if (field in ERROR_FIELDS) {
+    // "needs a secret" while no secret is being entered: said above the form.
+    const hidden = field === "secret" && $("secret-inputs").hidden;
+    if (field in ERROR_FIELDS && !hidden) {
       $(`error-${field}`).textContent = messages.join(" ");
       const input = ERROR_FIELDS[field] && $(ERROR_FIELDS[field]);
       if (input) input.setAttribute("aria-invalid", "true");
@@ -80,8 +85,8 @@ function showErrors(errors, fallback) {
     $("client-form-error").textContent = general.length ? general.join(" ") : fallback;
   }
   // The first field in the form's order, whatever order the errors came in.
-  const first = form.querySelector('input[aria-invalid="true"], select[aria-invalid="true"], .choices[aria-invalid="true"]');
-  const target = first && first.matches("input, select") ? first : (first && first.querySelector("input"));
+  const first = form.querySelector('input[aria-invalid="true"], select[aria-invalid="true"], textarea[aria-invalid="true"], .choices[aria-invalid="true"]');
+  const target = first && first.matches("input, select, textarea") ? first : (first && first.querySelector("input"));
   if (target) target.focus();
   else if (general.length || !Object.keys(errors).length) $("client-form-error").scrollIntoView({ block: "nearest" });
 }
@@ -171,11 +176,17 @@ function renderType(selected) {
   $("oauth2-fields").hidden = !info.redirect_uris;
   renderChoices("grant-types", info.grant_types, selected.grant_types);
   renderChoices("response-types", info.response_types, selected.response_types);
+  fillAdvanced(info, state.editing ? state.client : null);
   renderWarnings();
+  renderSecretMode();
 }
 
+// A public client (token endpoint authentication "none") has no secret to offer.
 function renderSecretMode() {
-  $("secret-inputs").hidden = secretMode() !== "enter";
+  const none = !$("oauth2-fields").hidden && isPublic();
+  $("secret-choice").hidden = none;
+  $("secret-expires-field").hidden = none;
+  $("secret-inputs").hidden = none || secretMode() !== "enter";
   if (secretMode() !== "enter") {
     $("client-secret").value = "";
     $("client-secret-again").value = "";
@@ -216,7 +227,7 @@ export function openClientDialog(options) {
 function requestBody() {
   const info = typeInfo($("client-type").value);
   const body = { name: $("client-name").value };
-  const mode = secretMode();
+  const mode = info.redirect_uris && isPublic() ? "none" : secretMode();
   if (mode === "enter") {
     body.secret = $("client-secret").value;
     body.secret_confirmation = $("client-secret-again").value;
@@ -227,6 +238,7 @@ function requestBody() {
     body.redirect_uris = state.uris.map((chip) => chip.uri);
     body.grant_types = checkedValues("grant-types");
     body.response_types = checkedValues("response-types");
+    Object.assign(body, advancedBody(info, state.editing ? state.client : null, body.grant_types));
   }
   if (!state.editing) return { type: info.type, ...body };
   // An edit sends what changed only.
@@ -243,7 +255,7 @@ function requestBody() {
 // so one Save shows every problem at once.
 function localErrors() {
   const errors = {};
-  if (secretMode() === "enter") {
+  if (secretMode() === "enter" && !$("secret-choice").hidden) {
     if (!$("client-secret").value) errors.secret = ["Enter a secret, or choose to generate one."];
     else if (!checkSecretPair()) errors.secret_confirmation = ["The secrets do not match."];
   }
@@ -296,6 +308,7 @@ $("client-type").addEventListener("change", () => renderType(RECOMMENDED));
 form.addEventListener("change", (event) => {
   if (event.target.name === "secret-mode") renderSecretMode();
 });
+$("auth-method").addEventListener("change", renderSecretMode);
 $("client-secret").addEventListener("input", checkSecretPair);
 $("client-secret-again").addEventListener("input", checkSecretPair);
 $("redirect-uri").addEventListener("keydown", (event) => {

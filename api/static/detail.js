@@ -3,7 +3,9 @@
 // afresh, so what it shows is the service's current state, not the table's copy.
 import { $, h, formatTime } from "./dom.js";
 import { describe } from "./api.js";
+import { METHOD_TEXT } from "./advanced.js";
 import { keyLine } from "./copy.js";
+import { expiryBadge } from "./expiry.js";
 import { uriList } from "./uris.js";
 import { ACTION_TEXT, fieldsText, lastStatusChange, readHistory } from "./history.js";
 
@@ -26,13 +28,36 @@ function statusFact(client, history) {
 }
 
 function secretFacts(client) {
+  if (client.token_endpoint_auth_method === "none") return ["None: a public client has no secret"];
+  const issued = client.client_secret_issued_at ? ["; issued ", time(client.client_secret_issued_at)] : [];
+  const expires = client.client_secret_expires_at
+    ? ["; expires ", time(client.client_secret_expires_at), expiryBadge(client)]
+    : (client.token_endpoint_auth_method ? ["; never expires"] : []);
   const rotated = client.secret_rotated_at
     ? ["last replaced ", time(client.secret_rotated_at)] : ["never replaced since the client was created"];
   const previous = client.previous_secrets.length
     ? h("ul", { class: "plain" }, client.previous_secrets.map((secret) =>
       h("li", {}, "a previous secret stays valid until ", time(secret.expires_at))))
     : h("span", {}, "; no previous secret is valid");
-  return [h("span", {}, "Set, never shown; ", ...rotated), previous];
+  return [h("span", {}, "Set, never shown; ", ...rotated, ...issued, ...expires), previous];
+}
+
+// The RFC 7591 metadata of an OAuth 2.0 or OpenID Connect client; URLs as text, never links.
+function metadataFacts(client, info) {
+  const text = (value) => value || "—";
+  return [
+    fact("Token endpoint authentication",
+      METHOD_TEXT[client.token_endpoint_auth_method] || text(client.token_endpoint_auth_method)),
+    fact("Scope", text(client.scope)),
+    fact("PKCE", client.require_pkce ? "Required" : "Not required"),
+    (info.metadata_fields || []).includes("post_logout_redirect_uris") && fact("Post-logout redirect URIs",
+      client.post_logout_redirect_uris.length ? uriList(client.post_logout_redirect_uris) : "—"),
+    fact("Home page", text(client.client_uri)),
+    fact("Logo", text(client.logo_uri)),
+    fact("Privacy policy", text(client.policy_uri)),
+    fact("Terms of service", text(client.tos_uri)),
+    fact("Contacts", list(client.contacts)),
+  ].flat();
 }
 
 export function historyList(items) {
@@ -57,6 +82,7 @@ function render(client, info, history) {
       oauth2 && fact("Redirect URIs", client.redirect_uris.length ? uriList(client.redirect_uris) : "—"),
       oauth2 && fact("Grant types", list(client.grant_types)),
       oauth2 && fact("Response types", list(client.response_types)),
+      oauth2 && metadataFacts(client, info),
       fact("Secret", ...secretFacts(client))),
     h("h3", {}, "History"),
     historyList(history));

@@ -10,6 +10,11 @@ export const ACTION_TEXT = {
 export const FIELD_TEXT = {
   name: "name", secret: "secret", redirect_uris: "redirect URIs", grant_types: "grant types",
   response_types: "response types", previous_secrets: "previous secrets", type: "type",
+  token_endpoint_auth_method: "token endpoint authentication", scope: "scope",
+  require_pkce: "PKCE", post_logout_redirect_uris: "post-logout redirect URIs",
+  client_uri: "home page", logo_uri: "logo", policy_uri: "privacy policy",
+  tos_uri: "terms of service", contacts: "contacts",
+  client_secret_expires_at: "secret expiry",
 };
 const STATUS_ACTIONS = new Set(["create_client", "approve_client", "disapprove_client"]);
 const EDITS = new Set(["update_client", "rotate_secret", "end_secret_grace"]);

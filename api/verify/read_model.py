@@ -26,7 +26,7 @@ import sys
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -59,13 +59,17 @@ class Credential:
     # The current secret first, then earlier ones with the end of their grace; each
     # with its slot, which (with the key) it was sealed for (common.keyring).
     secrets: tuple[tuple[SealedSecret, SecretSlot, datetime | None], ...]
+    # When the current secret stops verifying (`client_secret_expires_at`); None: never.
+    secret_expires_at: datetime | None = None
 
     def with_view(self, view: Mapping[str, Any]) -> Credential:
         """The public facts of an event's client view, secrets kept."""
+        expires = view.get("client_secret_expires_at")
         return Credential(
             self.key, str(view["type"]), str(view["status"]), int(view["version"]),
             tuple(view.get("grant_types", ())), tuple(view.get("response_types", ())),
-            tuple(view.get("redirect_uris", ())), self.secrets)
+            tuple(view.get("redirect_uris", ())), self.secrets,
+            datetime.fromisoformat(expires) if isinstance(expires, str) else None)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -88,7 +92,8 @@ def credential_of(document: ClientDocument) -> Credential:
         sys.intern(str(document["status"])), int(document["version"]),
         _shared(tuple(document.get("grant_types", ()))),
         _shared(tuple(document.get("response_types", ()))),
-        tuple(document.get("redirect_uris", ())), tuple(secrets))
+        tuple(document.get("redirect_uris", ())), tuple(secrets),
+        document.get("client_secret_expires_at"))
 
 
 class ClientReadModel:
@@ -114,6 +119,18 @@ class ClientReadModel:
 
     def get(self, key: str) -> Credential | None:
         return self._clients.get(key)
+
+    def expiring_secrets(self, now: datetime, within: timedelta) -> tuple[int, int] | None:
+        """(secrets expiring within `within` of `now`, secrets expired); None until loaded."""
+        if not self.loaded.is_set():
+            return None
+        horizon, soon, expired = now + within, 0, 0
+        for credential in self._clients.values():
+            at = credential.secret_expires_at
+            if at is not None:
+                soon += now < at <= horizon
+                expired += at <= now
+        return soon, expired
 
     def counts(self) -> dict[tuple[str, str], int] | None:
         """Live clients by (type, status); None until the model is loaded."""

@@ -47,6 +47,7 @@ class Reason(StrEnum):
     OK = "ok"
     INVALID_CLIENT = "invalid_client"      # unknown key or wrong secret: never told apart
     NOT_APPROVED = "not_approved"          # right secret, but the client may not be used
+    SECRET_EXPIRED = "secret_expired"      # right secret, past its client_secret_expires_at
 
 
 @dataclass(frozen=True)
@@ -114,16 +115,26 @@ class SecretChecker:
                 pass
         return self._padding(), False
 
+    @staticmethod
+    def _expired(client: Credential, now: datetime) -> bool:
+        """Whether the current secret (always the first one held) is past its expiry."""
+        return (client.secret_expires_at is not None and client.secret_expires_at <= now
+                and bool(client.secrets) and client.secrets[0][1] is SecretSlot.CURRENT)
+
     def check(self, key: str, secret: str, now: datetime) -> Verdict:
         client = self._model.get(key)
         given = secret.encode()
-        matched = False
+        hits = []
         for candidate in self._candidates(client, now):
             expected, real = self._open(candidate)
             # Non-short-circuit `&`: a padding slot costs what a real one does.
-            matched |= hmac.compare_digest(expected, given) & real
-        if client is None or not matched:
+            hits.append(hmac.compare_digest(expected, given) & real)
+        if client is None or not any(hits):
             return Verdict(False, Reason.INVALID_CLIENT)
+        if self._expired(client, now) and not any(hits[1:]):
+            # Only the current secret matched, and it has expired; a previous secret
+            # still in its grace is valid on its own deadline.
+            return Verdict(False, Reason.SECRET_EXPIRED, client)
         if client.status != Status.APPROVED:
             return Verdict(False, Reason.NOT_APPROVED, client)
         return Verdict(True, Reason.OK, client)

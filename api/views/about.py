@@ -11,7 +11,8 @@ from marshmallow import Schema, fields, validate
 from api.auth.middleware import principal_of
 from api.auth.principals import PERMISSIONS
 from api.views.json_body import read_json_object
-from common.clients import LIMITS, client_type_catalogue
+from common.client_metadata import METADATA_LIMITS, metadata_catalogue
+from common.clients import LIMITS, ClientType, client_type_catalogue
 from common.json_responses import json_response
 from common.redirect_uris import redirect_uri_problem
 
@@ -41,8 +42,11 @@ async def whoami(request: web.Request) -> web.Response:
 
 
 async def client_types(request: web.Request) -> web.Response:
-    """`GET /v1/client-types`: the types, their grant and response types, the limits."""
-    return json_response({"types": client_type_catalogue(), "limits": dict(LIMITS)})
+    """`GET /v1/client-types`: the types, their grant and response types, their metadata,
+    the limits."""
+    types = [{**entry, **metadata_catalogue(ClientType(entry["type"]))}
+             for entry in client_type_catalogue()]
+    return json_response({"types": types, "limits": {**LIMITS, **METADATA_LIMITS}})
 
 
 async def check_redirect_uri(request: web.Request) -> web.Response:

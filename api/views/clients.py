@@ -31,12 +31,21 @@ from api.views.preconditions import etag_headers, expected_version
 from api.views.queries import BadCursor, ClientFilter, find_client, list_clients
 from common.audit import field_names
 from common.client_documents import ClientDocument
+from common.client_metadata import (
+    CLEARABLE_FIELDS,
+    METADATA_FIELDS,
+    SECRET_EXPIRY,
+    ClientMetadata,
+    holds_secret,
+    metadata_after_edit,
+    stored_metadata,
+)
 from common.client_view import public_client
 from common.clients import (
     ClientFields,
+    ClientType,
     FieldErrors,
     RuleViolation,
-    check_client,
     check_secret_pair,
 )
 from common.commands import (
@@ -51,6 +60,7 @@ from common.commands import (
 from common.health import readiness_answer
 from common.json_responses import json_response
 from common.keyring import SealedSecret, command_secret_aad, generate_secret
+from common.metadata_rules import SECRET_INPUTS, check_registration, secret_problems
 from common.operations_store import get_operation
 from common.secret_grace import DEFAULT_GRACE_S
 from common.store import database_reachable
@@ -98,16 +108,36 @@ def _secret_from(data: dict[str, Any], errors: FieldErrors, *, required: bool
     return data.get("secret"), None
 
 
-def _checked(fields: ClientFields, errors: FieldErrors) -> ClientFields:
+def _secret_inputs(data: dict[str, Any]) -> list[str]:
+    """The secret fields a request sent (`generate_secret: false` sends none)."""
+    return [name for name in SECRET_INPUTS if data.get(name) not in (None, False)]
+
+
+def _secret_rules(data: dict[str, Any], client_type: ClientType, metadata: ClientMetadata,
+                  errors: FieldErrors, *, keeps_secret: bool) -> tuple[str | None, str | None]:
+    """The secret rules for what the request leaves the client with (common.metadata_rules),
+    then (secret to store, generated secret to show once) if it may have one sent."""
+    sent = _secret_inputs(data)
+    problems = secret_problems(client_type, metadata, secret_inputs=sent,
+                               keeps_secret=keeps_secret, expiry=data.get(SECRET_EXPIRY),
+                               now=datetime.now(UTC))
+    errors.update(problems)
+    if not sent or any(name in problems for name in sent):
+        return None, None
+    return _secret_from(data, errors, required=False)
+
+
+def _checked(fields: ClientFields, metadata: ClientMetadata, errors: FieldErrors
+             ) -> tuple[ClientFields, ClientMetadata]:
     """The canonical client; raises one RuleViolation with every field's errors."""
-    checked = fields
+    checked, canonical = fields, metadata
     try:
-        checked, _warnings = check_client(fields)
+        checked, canonical, _warnings = check_registration(fields, metadata)
     except RuleViolation as exc:
         errors.update(exc.errors)
     if errors:
         raise RuleViolation(errors)
-    return checked
+    return checked, canonical
 
 
 def _key(request: web.Request) -> str:
@@ -126,16 +156,23 @@ async def _existing(request: web.Request) -> ClientDocument:
 async def create_client(request: web.Request) -> web.StreamResponse:
     data = _CREATE.load(await read_json_object(request))
     errors: FieldErrors = {}
-    secret, generated = _secret_from(data, errors, required=True)
-    fields = _checked(ClientFields(data["type"], data["name"], data.get("redirect_uris", []),
-                                   data.get("grant_types", []), data.get("response_types", [])),
-                      errors)
-    assert secret is not None
+    given = ClientFields(data["type"], data["name"], data.get("redirect_uris", []),
+                         data.get("grant_types", []), data.get("response_types", []))
+    metadata = ClientMetadata(**{name: data[name] for name in METADATA_FIELDS
+                                 if data.get(name) is not None})
+    secret, generated = _secret_rules(
+        data, given.type, metadata.with_defaults(given.type, given.grant_types), errors,
+        keeps_secret=False)
+    fields, canonical = _checked(given, metadata, errors)
     origin = _origin(request)
     command = CreateClient(
         **origin, type=fields.type, name=fields.name,
-        secret=_sealed(request, origin, CreateClient, secret), redirect_uris=fields.redirect_uris,
-        grant_types=fields.grant_types, response_types=fields.response_types)
+        secret=_sealed(request, origin, CreateClient, secret) if secret is not None else None,
+        redirect_uris=fields.redirect_uris, grant_types=fields.grant_types,
+        response_types=fields.response_types,
+        # What was given, canonical (the worker fills in the defaults: the audit names these).
+        **{name: getattr(canonical, name) for name in METADATA_FIELDS if name in data},
+        client_secret_expires_at=data.get(SECRET_EXPIRY))
     return await dispatch(request, command, generated_secret=generated)
 
 
@@ -143,8 +180,13 @@ async def update_client(request: web.Request) -> web.StreamResponse:
     data = _UPDATE.load(await read_json_object(request))
     current = await _existing(request)
     errors: FieldErrors = {}
-    secret, generated = _secret_from(data, errors, required=False)
-    _checked(ClientFields.of(current).edited(data), errors)
+    edited = ClientFields.of(current).edited(data)
+    cleared = [name for name in CLEARABLE_FIELDS if name in data and data[name] is None]
+    metadata = metadata_after_edit(current, data, cleared, edited.grant_types)
+    secret, generated = _secret_rules(
+        data, edited.type, metadata.with_defaults(edited.type, edited.grant_types), errors,
+        keeps_secret=holds_secret(stored_metadata(current)))
+    _checked(edited, metadata, errors)
     origin = _origin(request)
     command = UpdateClient(
         **origin, client_key=current["key"],
@@ -152,7 +194,9 @@ async def update_client(request: web.Request) -> web.StreamResponse:
         name=data.get("name"),
         secret=_sealed(request, origin, UpdateClient, secret) if secret is not None else None,
         redirect_uris=data.get("redirect_uris"), grant_types=data.get("grant_types"),
-        response_types=data.get("response_types"))
+        response_types=data.get("response_types"),
+        **{name: data.get(name) for name in (*METADATA_FIELDS, SECRET_EXPIRY)},
+        cleared=cleared or None)
     return await dispatch(request, command, generated_secret=generated)
 
 
@@ -170,7 +214,12 @@ async def rotate_secret(request: web.Request) -> web.StreamResponse:
     data = _ROTATE.load(await read_json_object(request))
     current = await _existing(request)
     errors: FieldErrors = {}
-    secret, generated = _secret_from(data, errors, required=True)
+    metadata = stored_metadata(current)
+    errors.update(secret_problems(ClientType(current["type"]), metadata,
+                                  secret_inputs=_secret_inputs(data) or ["secret"],
+                                  keeps_secret=True, expiry=data.get(SECRET_EXPIRY),
+                                  now=datetime.now(UTC)))
+    secret, generated = (None, None) if errors else _secret_from(data, errors, required=True)
     grace_seconds = _grace_seconds(request, data, errors)
     if errors:
         raise RuleViolation(errors)
@@ -179,7 +228,8 @@ async def rotate_secret(request: web.Request) -> web.StreamResponse:
     command = RotateSecret(
         **origin, client_key=current["key"],
         expected_version=expected_version(request, current["version"]),
-        secret=_sealed(request, origin, RotateSecret, secret), grace_seconds=grace_seconds)
+        secret=_sealed(request, origin, RotateSecret, secret), grace_seconds=grace_seconds,
+        client_secret_expires_at=data.get(SECRET_EXPIRY))
     return await dispatch(request, command, generated_secret=generated)
 
 

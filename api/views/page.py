@@ -20,7 +20,7 @@ STATIC = Path(__file__).parent.parent / "static"
 # The assets, by name: nothing else under the folder is reachable.
 SCRIPTS = frozenset({"app", "api", "approval", "client_dialog", "confirm", "copy", "detail",
                      "dom", "history", "live", "menu", "notice", "secret_dialog", "table",
-                     "uris", "view_state"})
+                     "uris", "view_state", "advanced", "expiry"})
 STYLES = frozenset({"clientkeys"})
 SECURITY_HEADERS = {
     "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self'; "

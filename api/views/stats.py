@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -27,11 +27,26 @@ from api.gateway_metrics import GatewayMetrics
 from api.problems import Problem
 from common.bus import BrokerUnavailable, MessageBus, QueueDepths
 from common.client_documents import LIVE
+from common.client_metadata import SECRET_EXPIRY_WARNING_DAYS
 from common.clients import ClientType, Status
 from common.json_responses import json_response
 from common.store import CLIENTS, Document, now
 
 log = logging.getLogger(__name__)
+
+# How far ahead an expiring secret is counted (the admin page marks it as far ahead).
+EXPIRY_WARNING = timedelta(days=SECRET_EXPIRY_WARNING_DAYS)
+SecretExpiry = tuple[int, int]  # (expiring within EXPIRY_WARNING, expired)
+
+
+async def _secret_expiry(db: AsyncDatabase[Document], at: datetime) -> SecretExpiry:
+    """Counted in MongoDB: a scan, as the counts by type and status are, which is why the
+    gauges take the read model's figures instead."""
+    field = "client_secret_expires_at"
+    soon = await db[CLIENTS].count_documents(
+        {field: {"$gt": at, "$lte": at + EXPIRY_WARNING}, **LIVE})
+    expired = await db[CLIENTS].count_documents({field: {"$lte": at}, **LIVE})
+    return soon, expired
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,9 @@ class Stats:
     oldest_pending_since: datetime | None
     queues: QueueDepths | None  # None: the broker could not be asked
     at: datetime
+    # Current secrets of live clients expiring within EXPIRY_WARNING, and those expired.
+    secrets_expiring: int = 0
+    secrets_expired: int = 0
 
     @property
     def oldest_pending_age_s(self) -> float | None:
@@ -50,11 +68,14 @@ class Stats:
 
 
 async def read_stats(db: AsyncDatabase[Document], bus: MessageBus,
-                     known: dict[tuple[str, str], int] | None = None) -> Stats:
+                     known: dict[tuple[str, str], int] | None = None,
+                     expiry: SecretExpiry | None = None) -> Stats:
     """Every figure, read now. PyMongoError if the database cannot answer.
 
     `known`: the clients by (type, status) as this gateway's read model counts
     them; without it they are counted in MongoDB (an aggregation over every client).
+    `expiry`: the secrets expiring and expired, as the read model counts them;
+    without it they are counted in MongoDB.
     """
     counts = {(t, s): 0 for t in ClientType for s in Status}
     if known is None:
@@ -75,8 +96,10 @@ async def read_stats(db: AsyncDatabase[Document], bus: MessageBus,
         queues: QueueDepths | None = await bus.queue_depths()
     except BrokerUnavailable:
         queues = None
+    at = now()
+    soon, expired = expiry if expiry is not None else await _secret_expiry(db, at)
     return Stats(counts, sum(n for (_, s), n in counts.items() if s is Status.PENDING),
-                 oldest["created_at"] if oldest else None, queues, now())
+                 oldest["created_at"] if oldest else None, queues, at, soon, expired)
 
 
 _STATS = StatsSchema()
@@ -95,6 +118,8 @@ def stats_body(stats: Stats) -> dict[str, Any]:
         "commands": None if queues is None else {
             "waiting": queues.waiting, "consumers": queues.consumers,
             "dead_lettered": queues.dead_lettered},
+        "secrets": {"expiring_soon": stats.secrets_expiring, "expired": stats.secrets_expired,
+                    "within_days": EXPIRY_WARNING.days},
         "as_of": stats.at,
     })
     return body
@@ -115,6 +140,8 @@ def publish_gauges(stats: Stats, metrics: GatewayMetrics) -> None:
         metrics.clients.labels(client_type.value, status.value).set(count)
     metrics.pending_approvals.set(stats.pending_count)
     metrics.oldest_pending_age.set(stats.oldest_pending_age_s or 0.0)
+    metrics.secrets_expiring.set(stats.secrets_expiring)
+    metrics.secrets_expired.set(stats.secrets_expired)
     if stats.queues is not None:
         metrics.commands_waiting.set(stats.queues.waiting)
         metrics.command_consumers.set(stats.queues.consumers)
@@ -131,13 +158,16 @@ class StatsPoller:
 
     def __init__(self, db: AsyncDatabase[Document], bus: MessageBus, metrics: GatewayMetrics,
                  every_s: float,
-                 counts: Callable[[], dict[tuple[str, str], int] | None] = lambda: None) -> None:
+                 counts: Callable[[], dict[tuple[str, str], int] | None] = lambda: None,
+                 expiry: Callable[[datetime, timedelta], SecretExpiry | None] = lambda *_: None
+                 ) -> None:
         self._db, self._bus, self._metrics, self._every_s = db, bus, metrics, every_s
-        self._counts = counts
+        self._counts, self._expiry = counts, expiry
         self._task: asyncio.Task[None] | None = None
 
     async def refresh(self) -> None:
-        publish_gauges(await read_stats(self._db, self._bus, self._counts()), self._metrics)
+        publish_gauges(await read_stats(self._db, self._bus, self._counts(),
+                                        self._expiry(now(), EXPIRY_WARNING)), self._metrics)
 
     async def _run(self) -> None:
         while True:

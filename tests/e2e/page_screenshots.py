@@ -12,6 +12,7 @@ import asyncio
 import subprocess
 import tempfile
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +40,29 @@ SEEDS: list[tuple[str, list[str], list[str], str]] = [
     ("Mobile app", ["com.example.mobile:/oauth2redirect", "http://127.0.0.1/callback"],
      ["authorization_code", "refresh_token"], "pending"),
 ]
+# The RFC 7591 metadata of some seeds: a portal whose secret expires soon, a public app.
+METADATA: dict[str, dict[str, Any]] = {
+    "Customer portal": {"scope": "openid profile email orders",
+                        "client_uri": "https://portal.example.com/",
+                        "policy_uri": "https://portal.example.com/privacy",
+                        "contacts": ["portal-team@example.com"],
+                        "post_logout_redirect_uris": ["https://portal.example.com/bye"]},
+    "Mobile app": {"token_endpoint_auth_method": "none", "scope": "openid offline_access"},
+}
 
 
 async def seed(session: aiohttp.ClientSession, base: str) -> str:
     """The seeds, with an approval and an edit in the history of the first; its key."""
     keys = []
+    soon = (datetime.now(UTC) + timedelta(days=10)).isoformat()
     for name, uris, grants, status in SEEDS:
+        extra = METADATA.get(name, {})
+        secret = {} if extra.get("token_endpoint_auth_method") == "none" else {
+            "secret": SECRET, "secret_confirmation": SECRET,
+            **({"client_secret_expires_at": soon} if name == "Customer portal" else {})}
         async with session.post(f"{base}/v1/clients", json={
-                "type": "oidc", "name": name, "secret": SECRET, "secret_confirmation": SECRET,
-                "redirect_uris": uris, "grant_types": grants,
-                "response_types": ["code"]}) as answer:
+                "type": "oidc", "name": name, **secret, "redirect_uris": uris,
+                "grant_types": grants, "response_types": ["code"], **extra}) as answer:
             created: dict[str, Any] = await answer.json()
             assert answer.status in (201, 202), created
         key = str(created["key"])
@@ -92,6 +106,11 @@ async def photograph(browser: Browser, url: str, token: str, size: str) -> None:
         await uri.press("Enter")
     await expect(dialog.locator(".chip-error")).to_be_visible()
     await page.screenshot(path=str(OUT / f"create-{size}.png"))
+    await dialog.locator("#advanced-fields summary").click()
+    await dialog.get_by_label("Token endpoint authentication").select_option("none")
+    await dialog.get_by_label("Scope", exact=True).fill("openid reports:read")
+    await dialog.get_by_label("Token endpoint authentication").scroll_into_view_if_needed()
+    await page.screenshot(path=str(OUT / f"advanced-{size}.png"))
     await page.context.close()
 
 

@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any, get_type_hints
 
 import pytest
@@ -62,8 +63,14 @@ def sample_command(kind: str, client_key: str) -> Command:
             values[field.name] = _SAMPLES[hints[field.name]]
     if command_type is CreateClient:
         del values["client_key"]
+        # A secret (optional: a public client has none) and some RFC 7591 metadata.
         values.update(redirect_uris=["https://a.example/cb"],
-                      grant_types=["authorization_code"], response_types=["code"])
+                      grant_types=["authorization_code"], response_types=["code"],
+                      secret=KEYRING.seal("a-long-enough-secret",
+                                          command_secret_aad(values["id"], CreateClient.kind)),
+                      scope=["read", "write"], client_uri="https://a.example/",
+                      contacts=["ops@a.example"],
+                      client_secret_expires_at=datetime.now(UTC) + timedelta(days=30))
     return command_type(**values)
 
 
