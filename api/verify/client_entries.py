@@ -71,7 +71,7 @@ def _date_codec() -> _Codec:
 
 
 def _nested_codec(schema: Schema) -> _Codec:
-    inner = _codecs(schema)
+    inner = codecs_of(schema)
 
     def compact(value: Any) -> tuple[tuple[Any, ...], ...]:
         return tuple(tuple(codec.compact(item.get(name)) for name, codec in inner)
@@ -104,12 +104,12 @@ def _codec(field: fields.Field[Any]) -> _Codec:
     return _Codec(_same, _same)
 
 
-def _codecs(schema: Schema) -> tuple[tuple[str, _Codec], ...]:
+def codecs_of(schema: Schema) -> tuple[tuple[str, _Codec], ...]:
     return tuple((name, _codec(field)) for name, field in schema.fields.items())
 
 
 # Every public field, in the order an entry holds them.
-HELD: Final = _codecs(ClientSchema())
+HELD: Final = codecs_of(ClientSchema())
 _AT: Final = {name: i for i, (name, _codec) in enumerate(HELD)}
 # What the model reads of a stored client: the public fields, `_id` and the sealed secrets.
 STORED_FIELDS: Final[dict[str, int]] = {
