@@ -26,8 +26,11 @@ from api.verify.client_entries import ClientEntry
 from api.verify.name_search import NameLines, contains
 
 # Below this many matches a search sorts them; above, it walks the order and tests
-# each name, reaching `limit + 1` matches after about limit * group / matches names.
+# each name, reaching `limit + 1` matches after about limit * group / matches names
+# when they are spread out. When they are not (the matches all at the far end of the
+# order), the walk gives up after _WALK_BUDGET names and the matches are sorted after all.
 _FEW_MATCHES: Final = 2000
+_WALK_BUDGET: Final = 5000
 
 SortKey = tuple[Any, int]
 
@@ -129,13 +132,24 @@ class ClientOrder:
             found = self._ordered(groups, window)
         else:
             total = sum(group.names.count(window.q, group.by_id) for _s, group in groups)
-            if total <= _FEW_MATCHES:
-                found = self._sorted_matches(groups, window)
-            else:
-                test = contains(window.q)
-                found = (entry for entry in self._ordered(groups, window)
-                         if test.search(entry.name))
+            walked = self._walk(groups, window) if total > _FEW_MATCHES else None
+            found = iter(walked) if walked is not None \
+                else self._sorted_matches(groups, window)
         return list(islice(found, window.limit + 1)), total
+
+    def _walk(self, groups: list[tuple[str, _Group]], window: Window
+              ) -> list[ClientEntry] | None:
+        """The page's matches in order by testing each name; None past the budget."""
+        assert window.q is not None
+        test, found = contains(window.q), []
+        for steps, entry in enumerate(self._ordered(groups, window)):
+            if steps >= _WALK_BUDGET:
+                return None
+            if test.search(entry.name):
+                found.append(entry)
+                if len(found) > window.limit:
+                    break
+        return found
 
     def _ordered(self, groups: list[tuple[str, _Group]], window: Window
                  ) -> Iterator[ClientEntry]:

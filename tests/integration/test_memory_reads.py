@@ -145,14 +145,18 @@ async def both(db: AsyncDatabase[Document], model: ClientReadModel, where: Clien
     return from_memory
 
 
-# With `walk`, every search walks the order testing each name, as one matching many
-# names does (api.verify.client_order), instead of sorting its few matches.
-@pytest.mark.parametrize(("seed", "walk"), [(1, False), (2, False), (3, True), (4, True)])
+# How searches find their page (api.verify.client_order): by sorting their few matches;
+# by walking the order testing each name, as one matching many names does; or by a walk
+# that gives up at once and sorts the matches after all.
+@pytest.mark.parametrize(("seed", "search"), [(1, "sort"), (2, "sort"), (3, "walk"),
+                                              (4, "walk"), (5, "walk, then sort")])
 async def test_the_model_answers_as_the_database_does(
-        db: AsyncDatabase[Document], seed: int, walk: bool,
+        db: AsyncDatabase[Document], seed: int, search: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    if walk:
+    if search != "sort":
         monkeypatch.setattr(client_order, "_FEW_MATCHES", 0)
+    if search == "walk, then sort":
+        monkeypatch.setattr(client_order, "_WALK_BUDGET", 2)
     rng = random.Random(seed)
     model = ClientReadModel(db, reconcile_every_s=60)
     table = Table(db, model, rng)
