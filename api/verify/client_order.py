@@ -23,7 +23,7 @@ from typing import Any, Final
 from sortedcontainers import SortedKeyList
 
 from api.verify.client_entries import ClientEntry
-from api.verify.name_search import NameLines, contains
+from api.verify.name_search import FoldedNames, contains
 
 # Below this many matches a search sorts them; above, it walks the order and tests
 # each name, reaching `limit + 1` matches after about limit * group / matches names
@@ -64,7 +64,7 @@ class _Group:
         self.by_created = SortedKeyList(key=_by_created)
         self.by_name = SortedKeyList(key=_by_name)
         self.by_id = SortedKeyList(key=_by_id)
-        self.names = NameLines()
+        self.names = FoldedNames()
 
     def add(self, entry: ClientEntry) -> None:
         for order in (self.by_created, self.by_name, self.by_id):
@@ -131,10 +131,12 @@ class ClientOrder:
             total = sum(len(group) for _status, group in groups)
             found = self._ordered(groups, window)
         else:
-            total = sum(group.names.count(window.q, group.by_id) for _s, group in groups)
+            matches = [entry for _status, group in groups
+                       for entry in group.names.matching(window.q, group.by_id)]
+            total = len(matches)
             walked = self._walk(groups, window) if total > _FEW_MATCHES else None
             found = iter(walked) if walked is not None \
-                else self._sorted_matches(groups, window)
+                else self._sorted(matches, window)
         return list(islice(found, window.limit + 1)), total
 
     def _walk(self, groups: list[tuple[str, _Group]], window: Window
@@ -173,14 +175,10 @@ class ClientOrder:
                                    key=_by_id, reverse=descending)
 
     @staticmethod
-    def _sorted_matches(groups: list[tuple[str, _Group]], window: Window
-                        ) -> Iterator[ClientEntry]:
-        assert window.q is not None
+    def _sorted(matches: list[ClientEntry], window: Window) -> Iterator[ClientEntry]:
+        """The matches past the cursor, sorted: for a search that matches few names."""
         key = SORT_KEYS[window.sort.lstrip("-")]
         descending = window.sort.startswith("-")
-        matches: list[ClientEntry] = []
-        for _status, group in groups:
-            matches.extend(group.names.matching(window.q, group.by_id))
         after = window.after
         if after is not None:
             matches = [e for e in matches if (key(e) < after if descending else key(e) > after)]

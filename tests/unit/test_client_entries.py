@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import string
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +21,7 @@ from api.verify.client_entries import (
     object_id_number,
     object_id_of,
 )
-from api.verify.name_search import NameLines, contains
+from api.verify.name_search import FoldedNames, contains, fold
 from common.client_documents import ClientDocument
 from common.client_view import ClientSchema, public_client
 from common.keyring import Keyring, SecretSlot, client_secret_aad, new_key_entry
@@ -129,8 +132,30 @@ def test_a_new_field_of_any_kind_is_held_and_shown_again() -> None:
 def test_name_search_counts_each_matching_name_once(names: list[str], q: str,
                                                     count: int) -> None:
     entries = [entry_of(stored(key=f"k-{i}", name=name)) for i, name in enumerate(names)]
-    lines = NameLines()
-    assert lines.count(q, entries) == count
-    matching = lines.matching(q, entries)
+    matching = FoldedNames().matching(q, entries)
     assert len(matching) == count
     assert all(contains(q).search(entry.name) for entry in matching)
+
+
+def test_folding_pairs_each_character_with_the_ascii_letters_it_matches_in_any_case() -> None:
+    """Why an ASCII search may test folded names: exactly as Python's regular expressions."""
+    letters = re.compile("[a-z]", re.IGNORECASE)
+    for point in range(sys.maxunicode + 1):
+        char = chr(point)
+        matched = next((x for x in string.ascii_lowercase
+                        if re.fullmatch(x, char, re.IGNORECASE)), None) \
+            if letters.fullmatch(char) else None
+        folded = fold(char)
+        if matched is not None:
+            assert folded == matched, hex(point)
+        else:
+            assert not any(c in string.ascii_letters for c in folded), hex(point)
+
+
+@pytest.mark.parametrize(("name", "q"), [
+    ("KELVIN \u212a", "k"), ("\u017fun", "SUN"), ("\u0130stanbul", "istanbul"),
+    ("D\u0131\u015f", "di"), ("Caf\u00e9", "CAF\u00c9"), ("\u03a9mega", "\u03c9"),
+])
+def test_a_search_finds_what_the_database_expression_finds(name: str, q: str) -> None:
+    entries = [entry_of(stored(name=name))]
+    assert len(FoldedNames().matching(q, entries)) == 1 and contains(q).search(name)
