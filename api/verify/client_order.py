@@ -119,6 +119,12 @@ class ClientOrder:
     def counts(self) -> dict[tuple[str, str], int]:
         return {kind: len(group) for kind, group in self._groups.items() if len(group)}
 
+    def oldest_created_ms(self, status: str) -> int | None:
+        """The earliest creation among the clients of `status` (each group's first)."""
+        firsts = [group.by_created[0].created_ms for (_kind, of), group in self._groups.items()
+                  if of == status and len(group)]
+        return min(firsts, default=None)
+
     def _selected(self, window: Window) -> list[tuple[str, _Group]]:
         """(status, group) of each group the filters select."""
         return [(status, group) for (kind, status), group in self._groups.items()

@@ -27,12 +27,19 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, cast
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from api.verify.client_entries import STORED_FIELDS, ClientEntry, entry_of, secrets_of
+from api.verify.client_entries import (
+    STORED_FIELDS,
+    ClientEntry,
+    entry_of,
+    from_epoch_ms,
+    secrets_of,
+)
 from api.verify.client_order import ClientOrder, Window
 from common.client_documents import LIVE, ClientDocument
 from common.events import ClientEventType, UndecodableEvent, decode_event
@@ -75,6 +82,11 @@ class ClientReadModel:
     def counts(self) -> dict[tuple[str, str], int] | None:
         """Live clients by (type, status); None until the model is loaded."""
         return self._order.counts() if self.loaded.is_set() else None
+
+    def oldest_created(self, status: str) -> datetime | None:
+        """When the oldest live client of `status` was created; None if there is none."""
+        oldest = self._order.oldest_created_ms(status)
+        return None if oldest is None else from_epoch_ms(oldest)
 
     def page(self, window: Window) -> tuple[list[ClientEntry], int]:
         """A page of the list (`limit + 1` entries at most) and its exact total."""

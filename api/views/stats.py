@@ -25,6 +25,7 @@ from api import keys
 from api.docs.response_schemas import StatsSchema
 from api.gateway_metrics import GatewayMetrics
 from api.problems import Problem
+from api.verify.read_model import ClientReadModel
 from common.bus import BrokerUnavailable, MessageBus, QueueDepths
 from common.client_documents import LIVE
 from common.clients import ClientType, Status
@@ -49,14 +50,32 @@ class Stats:
         return max(0.0, (self.at - self.oldest_pending_since).total_seconds())
 
 
+@dataclass(frozen=True)
+class KnownClients:
+    """What this gateway's read model tells without a query: the clients by
+    (type, status), and when the oldest pending one was created."""
+
+    counts: dict[tuple[str, str], int]
+    oldest_pending_since: datetime | None
+
+
+def known_clients(model: ClientReadModel) -> KnownClients | None:
+    """The read model's figures; None until it is loaded."""
+    counts = model.counts()
+    if counts is None:
+        return None
+    return KnownClients(counts, model.oldest_created(Status.PENDING.value))
+
+
 async def read_stats(db: AsyncDatabase[Document], bus: MessageBus,
-                     known: dict[tuple[str, str], int] | None = None) -> Stats:
+                     known_clients: KnownClients | None = None) -> Stats:
     """Every figure, read now. PyMongoError if the database cannot answer.
 
-    `known`: the clients by (type, status) as this gateway's read model counts
-    them; without it they are counted in MongoDB (an aggregation over every client).
+    `known_clients`: the client figures of this gateway's read model; without them
+    they are read from MongoDB (an aggregation over every client, and a sort).
     """
     counts = {(t, s): 0 for t in ClientType for s in Status}
+    known = None if known_clients is None else known_clients.counts
     if known is None:
         grouped = await db[CLIENTS].aggregate([
             {"$match": LIVE},
@@ -69,14 +88,19 @@ async def read_stats(db: AsyncDatabase[Document], bus: MessageBus,
             counts[ClientType(kind), Status(status)] += n
         except ValueError:
             log.warning("stats: a client of unknown type or status was not counted")
-    oldest = await db[CLIENTS].find_one({"status": Status.PENDING.value, **LIVE},
-                                        {"created_at": 1}, sort=[("created_at", ASCENDING)])
+    if known_clients is not None:
+        oldest_since = known_clients.oldest_pending_since
+    else:
+        oldest = await db[CLIENTS].find_one({"status": Status.PENDING.value, **LIVE},
+                                            {"created_at": 1},
+                                            sort=[("created_at", ASCENDING)])
+        oldest_since = oldest["created_at"] if oldest else None
     try:
         queues: QueueDepths | None = await bus.queue_depths()
     except BrokerUnavailable:
         queues = None
     return Stats(counts, sum(n for (_, s), n in counts.items() if s is Status.PENDING),
-                 oldest["created_at"] if oldest else None, queues, now())
+                 oldest_since, queues, now())
 
 
 _STATS = StatsSchema()
@@ -124,20 +148,21 @@ def publish_gauges(stats: Stats, metrics: GatewayMetrics) -> None:
 class StatsPoller:
     """Refreshes the gauges now and then every `every_s`, until stopped.
 
-    The client counts come from `counts` (the read model's, once loaded): every
-    gateway polls, and an aggregation over 100 000 clients every few seconds per
-    gateway is load the database should not carry for a gauge (`make bench`).
+    The client figures come from `known` (the read model's, once loaded): every
+    gateway polls, and an aggregation over 100 000 clients (and a sort of the pending
+    ones) every few seconds per gateway is load the database should not carry for a
+    gauge (`make bench`).
     """
 
     def __init__(self, db: AsyncDatabase[Document], bus: MessageBus, metrics: GatewayMetrics,
                  every_s: float,
-                 counts: Callable[[], dict[tuple[str, str], int] | None] = lambda: None) -> None:
+                 known: Callable[[], KnownClients | None] = lambda: None) -> None:
         self._db, self._bus, self._metrics, self._every_s = db, bus, metrics, every_s
-        self._counts = counts
+        self._known = known
         self._task: asyncio.Task[None] | None = None
 
     async def refresh(self) -> None:
-        publish_gauges(await read_stats(self._db, self._bus, self._counts()), self._metrics)
+        publish_gauges(await read_stats(self._db, self._bus, self._known()), self._metrics)
 
     async def _run(self) -> None:
         while True:

@@ -186,7 +186,12 @@ async def test_the_model_answers_as_the_database_does(
         for key in rng.sample(sorted(table.live), 3):
             assert await read_client(db, model, key) == public_client(table.live[key])
     assert compared >= 72
+    # What the gauges and /v1/stats's poller take from the model instead of a query.
     assert model.counts() == await _stored_counts(db)
+    for status in STATUSES:
+        oldest = await db[CLIENTS].find_one({"status": status, "removed_at": None},
+                                            sort=[("created_at", 1)])
+        assert model.oldest_created(status) == (oldest["created_at"] if oldest else None)
 
 
 async def _stored_counts(db: AsyncDatabase[Document]) -> dict[tuple[str, str], int]:
