@@ -148,7 +148,8 @@ def publish_gauges(stats: Stats, metrics: GatewayMetrics) -> None:
 class StatsPoller:
     """Refreshes the gauges now and then every `every_s`, until stopped.
 
-    The client figures come from `known` (the read model's, once loaded): every
+    The client figures come from `known` (the read model's; until it is loaded the
+    gauges are not refreshed): every
     gateway polls, and an aggregation over 100 000 clients (and a sort of the pending
     ones) every few seconds per gateway is load the database should not carry for a
     gauge (`make bench`).
@@ -156,13 +157,19 @@ class StatsPoller:
 
     def __init__(self, db: AsyncDatabase[Document], bus: MessageBus, metrics: GatewayMetrics,
                  every_s: float,
-                 known: Callable[[], KnownClients | None] = lambda: None) -> None:
+                 known: Callable[[], KnownClients | None]) -> None:
         self._db, self._bus, self._metrics, self._every_s = db, bus, metrics, every_s
         self._known = known
         self._task: asyncio.Task[None] | None = None
 
     async def refresh(self) -> None:
-        publish_gauges(await read_stats(self._db, self._bus, self._known()), self._metrics)
+        known = self._known()
+        if known is None:
+            # The read model is loading: an aggregation over every client now would
+            # only slow its load down (SecantusDB serves one request at a time), and
+            # a gateway that is not ready takes no traffic. The gauges wait for it.
+            return
+        publish_gauges(await read_stats(self._db, self._bus, known), self._metrics)
 
     async def _run(self) -> None:
         while True:
