@@ -33,6 +33,8 @@ from common.json_responses import json_response
 from common.store import CLIENTS, Document, now
 
 log = logging.getLogger(__name__)
+# How often the poller looks whether the read model is loaded, to refresh at once.
+_LOADING_CHECK_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -162,19 +164,23 @@ class StatsPoller:
         self._known = known
         self._task: asyncio.Task[None] | None = None
 
-    async def refresh(self) -> None:
+    async def refresh(self) -> bool:
+        """Whether the gauges were refreshed (not while the read model is loading)."""
         known = self._known()
         if known is None:
             # The read model is loading: an aggregation over every client now would
             # only slow its load down (SecantusDB serves one request at a time), and
             # a gateway that is not ready takes no traffic. The gauges wait for it.
-            return
+            return False
         publish_gauges(await read_stats(self._db, self._bus, known), self._metrics)
+        return True
 
     async def _run(self) -> None:
         while True:
             try:
-                await self.refresh()
+                if not await self.refresh():
+                    await asyncio.sleep(_LOADING_CHECK_S)
+                    continue
             except PyMongoError:  # the gauges keep their last values; /readyz tells the outage
                 log.warning("stats: the database did not answer; gauges not refreshed")
             except Exception:  # never let the gauges stop for good
