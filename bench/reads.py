@@ -1,5 +1,7 @@
 """The reads a gateway answers from its read model, and what holding every client costs.
 
+- One client by key, beside a constant aiohttp handler (the raw limit of an answer from
+  memory).
 - The list page (first 50 approved, newest first) and name searches, with their exact
   `total`: one request at a time, as latency figures. The `total` of each is checked
   once against MongoDB's own count, outside the timing.
@@ -23,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 from pymongo import AsyncMongoClient
 
 from bench.database import delete_topology
-from bench.report import Row, described, markdown
+from bench.report import Row, compared, described, markdown
 from bench.seed import seed_clients
 from bench.stack import Process, Stack
 from common.client_documents import LIVE
+from common.clients import Status
 from common.keyring import Keyring
 from common.store import CLIENTS, Document
 
@@ -86,6 +89,20 @@ def _exact(bench: Bench, gateway: Process, path: str, query: Document) -> str | 
     return None if shown == stored else f"total {shown}, MongoDB counts {stored}"
 
 
+def get_row(bench: Bench, gateway: Process) -> None:
+    """One client by key, beside a constant aiohttp handler: both answer from memory."""
+    constant = bench.stack.constant_server()
+    try:
+        baseline = bench.load(constant, "constant-get", [("GET", "/", "")], 200)
+    finally:
+        bench.stack.stop(constant)
+    keys = [key for status in Status for key in bench.seeded.keys[status]]
+    measured = bench.load(gateway, "get", [("GET", f"/v1/clients/{key}", "")
+                                           for key in keys], 200)
+    bench.rows.append(compared("get one client", measured, (200,),
+                               "constant JSON aiohttp handler", baseline, at_least=0.4))
+
+
 def list_rows(bench: Bench, gateway: Process) -> None:
     """The list page and name searches, one request at a time."""
     clients = bench.profile.clients
@@ -127,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             loaded_mb = gateway.rss_mb()
             bench = Bench(stack, profile, seeded, stack.worker())
             bench.rows.append(memory_per_client(loaded_mb, empty_mb, profile.clients))
+            bench.attempt("get one client", lambda: get_row(bench, gateway))
             bench.attempt("list", lambda: list_rows(bench, gateway))
         finally:
             stack.close()

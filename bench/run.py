@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from bench.database import delete_topology, settled, write_probe
 from bench.measure import Measured
-from bench.reads import empty_gateway_mb, list_rows, memory_per_client
+from bench.reads import empty_gateway_mb, get_row, list_rows, memory_per_client
 from bench.report import Row, compared, described, markdown, rate
 from bench.seed import Seeded, seed_clients
 from bench.stack import AMQP_URL, REPO, Process, Stack, StackError
@@ -174,16 +174,6 @@ class Bench:
         self.notes.append(f"One write by key among {self.profile.clients:,} clients, alone: "
                           f"{probe}.")
 
-    def get(self, gateway: Process) -> None:
-        keys = [key for status in Status for key in self.seeded.keys[status]]
-        keys_file = self.stack.folder / "keys.txt"
-        keys_file.write_text("\n".join(keys))
-        find = raw("find", self.profile, uri=self.stack.mongodb_uri, keys=str(keys_file))
-        measured = self.load(gateway, "get", [("GET", f"/v1/clients/{key}", "")
-                                              for key in keys], 200)
-        self.rows.append(compared("get one client", measured, (200,), "find_one by key",
-                                  find, at_least=0.6))
-
     def verify(self, gateway: Process) -> None:
         constant = self.stack.constant_server()
         try:
@@ -233,7 +223,7 @@ def measure(profile: Profile, folder: Path
         bench.attempt("create, 202", bench.accept)
         if one_worker is not None:
             bench.attempt("scale-out", lambda: bench.scale_out(gateway, one_worker))
-        bench.attempt("get one client", lambda: bench.get(gateway))
+        bench.attempt("get one client", lambda: get_row(bench, gateway))
         bench.attempt("verify a secret", lambda: bench.verify(gateway))
         bench.memory(gateway, loaded_mb, gateway.ready_s or 0.0)
         bench.rows.append(memory_per_client(loaded_mb, empty_mb, profile.clients))
