@@ -7,6 +7,8 @@ does. A page is a lazy merge of the groups the filters select, from the cursor's
 cut after `limit + 1` clients: no request sorts the clients, and a group's size is the
 exact count of its clients. By status the order is the status's name (approved,
 disapproved, pending), so the groups of one status follow those of the other, each by `_id`.
+A search (`q`) tests every name of the selected groups once (`api.verify.name_search`),
+which gives its exact total; few matches are sorted, many are found by walking the order.
 
 Every order and bound here is the database's (`api.views.queries`): the comparison test
 (`tests/integration/test_memory_reads.py`) asks both the same questions.
