@@ -29,7 +29,7 @@ from api.verify.secret import SecretChecker
 from api.views.audit_trail import audit_middleware
 from api.views.idempotency import idempotency_middleware
 from api.views.live_events import LiveEvents
-from api.views.stats import StatsPoller
+from api.views.stats import StatsPoller, known_clients
 from api.views.waiter import OutcomeWaiter
 from common.amqp_bus import connect_bus
 from common.bus import MessageBus
@@ -89,9 +89,9 @@ async def _end_event_streams(app: web.Application) -> None:
 
 async def _stats_poller(app: web.Application) -> AsyncIterator[None]:
     # After the read model's context: the gauges count clients from it.
+    model = app[keys.READ_MODEL]
     poller = StatsPoller(app[keys.DB], app[keys.BUS], app[keys.METRICS],
-                         app[keys.SETTINGS].metrics_poll_s, counts=app[keys.READ_MODEL].counts,
-                         expiry=app[keys.READ_MODEL].expiring_secrets)
+                         app[keys.SETTINGS].metrics_poll_s, known=lambda: known_clients(model))
     poller.start()
     yield
     await poller.stop()

@@ -2,8 +2,8 @@
 
 Order: the half-peak latency needs the peak, and every figure waits until the
 commands it queued are applied, so none loads the next one's database. Approve
-and the list page come last: on SecantusDB each of their requests takes the
-database a long time (find-and-modify and compound sorts scan the collection),
+comes last: on SecantusDB each of its requests takes the
+database a long time (find-and-modify scans the collection),
 and what they leave running would slow whatever came after.
 """
 
@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from bench.database import delete_topology, list_plan, settled, stages, write_probe
+from bench.database import delete_topology, settled, write_probe
 from bench.measure import Measured
+from bench.reads import empty_gateway_mb, get_row, list_rows, memory_per_client
 from bench.report import Row, compared, described, markdown, rate
 from bench.seed import Seeded, seed_clients
 from bench.stack import AMQP_URL, REPO, Process, Stack, StackError
@@ -173,31 +174,6 @@ class Bench:
         self.notes.append(f"One write by key among {self.profile.clients:,} clients, alone: "
                           f"{probe}.")
 
-    def get(self, gateway: Process) -> None:
-        keys = [key for status in Status for key in self.seeded.keys[status]]
-        keys_file = self.stack.folder / "keys.txt"
-        keys_file.write_text("\n".join(keys))
-        find = raw("find", self.profile, uri=self.stack.mongodb_uri, keys=str(keys_file))
-        measured = self.load(gateway, "get", [("GET", f"/v1/clients/{key}", "")
-                                              for key in keys], 200)
-        self.rows.append(compared("get one client", measured, (200,), "find_one by key",
-                                  find, at_least=0.6))
-
-    def list_page(self, gateway: Process) -> None:
-        # One at a time, with a long timeout: a page is a latency figure, and SecantusDB
-        # takes seconds for each (see the plan); more would only queue them.
-        measured = self.load(gateway, "list", [
-            ("GET", "/v1/clients?status=approved&sort=-created_at&limit=50", "")], 200,
-            connections=1, timeout_s=60)
-        plan = asyncio.run(list_plan(self.stack.mongodb_uri))
-        met = measured.p99_ms <= 50 and measured.unexpected(200) == 0
-        self.rows.append(Row(
-            f"list: first 50 approved, newest first, of {self.profile.clients:,}",
-            described(measured, 200), f"plan: {stages(plan)}", "—", "index, p99 ≤ 50 ms",
-            met and "IXSCAN" in stages(plan)))
-        self.notes.append("Query plan of the list page (winning plan):\n\n```json\n"
-                          + json.dumps(plan, indent=1, default=str) + "\n```")
-
     def verify(self, gateway: Process) -> None:
         constant = self.stack.constant_server()
         try:
@@ -239,6 +215,7 @@ def measure(profile: Profile, folder: Path
         keyring = Keyring.parse((folder / "keyring").read_text())
         seeded = asyncio.run(seed_clients(stack.mongodb_uri, keyring, profile.clients,
                                           with_secrets=profile.with_secrets))
+        empty_mb = empty_gateway_mb(stack)
         gateway = stack.gateway()
         loaded_mb = gateway.rss_mb()
         bench = Bench(stack, profile, seeded, stack.worker())
@@ -246,12 +223,13 @@ def measure(profile: Profile, folder: Path
         bench.attempt("create, 202", bench.accept)
         if one_worker is not None:
             bench.attempt("scale-out", lambda: bench.scale_out(gateway, one_worker))
-        bench.attempt("get one client", lambda: bench.get(gateway))
+        bench.attempt("get one client", lambda: get_row(bench, gateway))
         bench.attempt("verify a secret", lambda: bench.verify(gateway))
         bench.memory(gateway, loaded_mb, gateway.ready_s or 0.0)
+        bench.rows.append(memory_per_client(loaded_mb, empty_mb, profile.clients))
         # The database's slowest figures last: what they leave running loads nothing after.
         bench.attempt("approve / disapprove", lambda: bench.approve(gateway))
-        bench.attempt("list", lambda: bench.list_page(gateway))
+        bench.attempt("list", lambda: list_rows(bench, gateway))
         return bench.rows, bench.notes, bench.problems, bench.refused
     finally:
         stack.close()

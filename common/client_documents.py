@@ -72,8 +72,3 @@ PREVIOUS_SECRETS: Final = "previous_secrets"
 WITHOUT_SECRETS: Final[dict[str, int]] = {
     CURRENT_SECRET: 0, f"{PREVIOUS_SECRETS}.{CURRENT_SECRET}": 0, "applied_commands": 0,
     "outbox": 0}
-# What a gateway needs to check a credential: the facts and the sealed secrets.
-CREDENTIAL_FIELDS: Final[dict[str, int]] = {
-    name: 1 for name in ("key", "type", "status", "version", "grant_types", "response_types",
-                         "redirect_uris", "client_secret_expires_at", CURRENT_SECRET,
-                         PREVIOUS_SECRETS)}

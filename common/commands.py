@@ -55,12 +55,14 @@ class _Behaviour:
 
     The gateway answers with `answer`, the audit trail records `audited_fields()`,
     and a type that `makes_client` has its client's key claimed as its operation
-    starts (worker.handlers).
+    starts (worker.handlers); after one that `removes_client` the gateway's read
+    model drops the client its outcome names (api.views.dispatch).
     """
 
     kind: ClassVar[str]
     answer: ClassVar[Answer] = Answer()
     makes_client: ClassVar[bool] = False
+    removes_client: ClassVar[bool] = False
 
     def audited_fields(self) -> list[str]:
         """The names (never the values) of what it sets."""
@@ -158,6 +160,7 @@ class DisapproveClient(_OneClientCommand):
 class RemoveClient(_OneClientCommand):
     kind: ClassVar[str] = "remove_client"
     answer: ClassVar[Answer] = Answer(204)
+    removes_client: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)

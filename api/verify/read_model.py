@@ -1,15 +1,20 @@
-"""Each gateway's in-memory copy of what credential checks need, kept current by events.
+"""Each gateway's in-memory copy of every client, kept current by events and outcomes.
 
-Verification runs on every sign-in of the platform, so it must not wait for a
-database. The model holds, per client, its status, type, grants, redirect URIs
-and *sealed* secrets (they are opened only for the comparison). It is:
+Credential checks run on every sign-in of the platform and the client list on every
+page of the admin page, so neither may wait for a database: both are answered from
+here (`api.verify.secret`, `api.views.queries`). The model holds, per client, every
+field an answer shows (`api.verify.client_entries`), its *sealed* secrets (opened only
+for a comparison) and the list's orders (`api.verify.client_order`). It is:
 
-1. loaded from MongoDB at start (until then `/readyz` says not ready);
+1. loaded from MongoDB at start, in batches that let requests in between (until then
+   `/readyz` says not ready and reads go to the database);
 2. kept current by the events exchange, on a queue of this gateway's own: an
    event's public view is applied at once (a disapproval takes effect on
    arrival), and for events that may change a secret the client is read again
    from MongoDB in the background;
-3. reconciled with MongoDB every `READ_MODEL_RECONCILE_S`, which repairs
+3. told of this gateway's own writes before it answers them (`apply_outcome`), so a
+   caller reads what it wrote, whichever event comes first;
+4. reconciled with MongoDB every `READ_MODEL_RECONCILE_S`, which repairs
    anything an event could not carry (events are not delivered to a queue while
    the broker connection is down).
 
@@ -20,21 +25,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
-import sys
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from common.client_documents import CREDENTIAL_FIELDS, LIVE, ClientDocument
+from api.verify.client_entries import (
+    STORED_FIELDS,
+    ClientEntry,
+    entry_of,
+    from_epoch_ms,
+    secrets_of,
+)
+from api.verify.client_order import ClientOrder, Window
+from common.client_documents import LIVE, ClientDocument
 from common.events import ClientEventType, UndecodableEvent, decode_event
-from common.keyring import SealedSecret, SecretSlot
 from common.store import CLIENTS, Document
 
 log = logging.getLogger(__name__)
@@ -42,68 +50,19 @@ log = logging.getLogger(__name__)
 # Events after which the stored secrets may differ from what the model holds.
 _SECRET_EVENTS = frozenset({ClientEventType.CREATED, ClientEventType.UPDATED,
                             ClientEventType.SECRET_ROTATED})
-# Clients read per batch, and turned into credentials between two turns of the event
+# Clients read per batch, and turned into entries between two turns of the event
 # loop: a batch of 1000 held verify answers up for ~20 ms every minute (make bench).
 _BATCH = 200
-
-
-@dataclass(frozen=True, slots=True)
-class Credential:
-    key: str
-    type: str
-    status: str
-    version: int
-    grant_types: tuple[str, ...]
-    response_types: tuple[str, ...]
-    redirect_uris: tuple[str, ...]
-    # The current secret first, then earlier ones with the end of their grace; each
-    # with its slot, which (with the key) it was sealed for (common.keyring).
-    secrets: tuple[tuple[SealedSecret, SecretSlot, datetime | None], ...]
-    # When the current secret stops verifying (`client_secret_expires_at`); None: never.
-    secret_expires_at: datetime | None = None
-
-    def with_view(self, view: Mapping[str, Any]) -> Credential:
-        """The public facts of an event's client view, secrets kept."""
-        expires = view.get("client_secret_expires_at")
-        return Credential(
-            self.key, str(view["type"]), str(view["status"]), int(view["version"]),
-            tuple(view.get("grant_types", ())), tuple(view.get("response_types", ())),
-            tuple(view.get("redirect_uris", ())), self.secrets,
-            datetime.fromisoformat(expires) if isinstance(expires, str) else None)
-
-
-@functools.lru_cache(maxsize=1024)
-def _shared(values: tuple[str, ...]) -> tuple[str, ...]:
-    """One tuple for every client with the same grants (or response types): the
-    model holds a credential per client, so repeated values are held once."""
-    return tuple(sys.intern(value) for value in values)
-
-
-def credential_of(document: ClientDocument) -> Credential:
-    secrets: list[tuple[SealedSecret, SecretSlot, datetime | None]] = []
-    current = document.get("secret")
-    if current:
-        secrets.append((SealedSecret.from_document(current), SecretSlot.CURRENT, None))
-    for previous in document.get("previous_secrets") or ():
-        secrets.append((SealedSecret.from_document(previous["secret"]), SecretSlot.PREVIOUS,
-                        previous.get("expires_at")))
-    return Credential(
-        str(document["key"]), sys.intern(str(document["type"])),
-        sys.intern(str(document["status"])), int(document["version"]),
-        _shared(tuple(document.get("grant_types", ()))),
-        _shared(tuple(document.get("response_types", ()))),
-        tuple(document.get("redirect_uris", ())), tuple(secrets),
-        document.get("client_secret_expires_at"))
 
 
 class ClientReadModel:
     def __init__(self, db: AsyncDatabase[Document], *, reconcile_every_s: float) -> None:
         self._db = db
         self._reconcile_every_s = reconcile_every_s
-        self._clients: dict[str, Credential] = {}
-        # Live clients by (type, status), kept as the model changes: the gauges read
-        # it instead of an aggregation over the whole collection (api.views.stats).
-        self._counts: Counter[tuple[str, str]] = Counter()
+        self._clients: dict[str, ClientEntry] = {}
+        # The list's orders and the live clients by (type, status), kept as the model
+        # changes: pages, totals and the gauges read them (api.views.stats).
+        self._order = ClientOrder()
         # A counter of changes made from events, so a reconciliation can tell
         # which entries changed while it was reading.
         self._change = 0
@@ -117,7 +76,7 @@ class ClientReadModel:
     def __len__(self) -> int:
         return len(self._clients)
 
-    def get(self, key: str) -> Credential | None:
+    def get(self, key: str) -> ClientEntry | None:
         return self._clients.get(key)
 
     def expiring_secrets(self, now: datetime, within: timedelta) -> tuple[int, int] | None:
@@ -134,19 +93,32 @@ class ClientReadModel:
 
     def counts(self) -> dict[tuple[str, str], int] | None:
         """Live clients by (type, status); None until the model is loaded."""
-        return dict(self._counts) if self.loaded.is_set() else None
+        return self._order.counts() if self.loaded.is_set() else None
 
-    def _set(self, credential: Credential) -> None:
-        old = self._clients.get(credential.key)
+    def oldest_created(self, status: str) -> datetime | None:
+        """When the oldest live client of `status` was created; None if there is none."""
+        oldest = self._order.oldest_created_ms(status)
+        return None if oldest is None else from_epoch_ms(oldest)
+
+    def page(self, window: Window) -> tuple[list[ClientEntry], int]:
+        """A page of the list (`limit + 1` entries at most) and its exact total."""
+        return self._order.page(window)
+
+    def _set(self, entry: ClientEntry) -> None:
+        old = self._clients.get(entry.key)
         if old is not None:
-            self._counts[old.type, old.status] -= 1
-        self._clients[credential.key] = credential
-        self._counts[credential.type, credential.status] += 1
+            self._order.remove(old)
+        self._clients[entry.key] = entry
+        self._order.add(entry)
 
     def _drop(self, key: str) -> None:
         old = self._clients.pop(key, None)
         if old is not None:
-            self._counts[old.type, old.status] -= 1
+            self._order.remove(old)
+
+    def _changed(self, key: str) -> None:
+        self._change += 1
+        self._changed_at[key] = self._change
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -189,11 +161,12 @@ class ClientReadModel:
         # Applied as read (versions decide, as for events), so an unchanged client's
         # new copy is dropped at once rather than a second model built and swapped in.
         seen: set[str] = set()
-        cursor = self._db[CLIENTS].find(LIVE, CREDENTIAL_FIELDS, batch_size=_BATCH)
-        async for document in cursor:
-            credential = credential_of(cast(ClientDocument, document))
-            seen.add(credential.key)
-            self._put(credential, from_events=False)
+        cursor = self._db[CLIENTS].find(LIVE, STORED_FIELDS, batch_size=_BATCH)
+        async for found in cursor:
+            document = cast(ClientDocument, found)
+            seen.add(document["key"])
+            if not self._unchanged(document):
+                self._put(entry_of(document), from_events=False)
             if len(seen) % _BATCH == 0:
                 await asyncio.sleep(0)  # let requests in between
         for key in list(self._clients):
@@ -206,27 +179,33 @@ class ClientReadModel:
             log.info("read model loaded: %d clients", len(self._clients))
             self.loaded.set()
 
+    def _unchanged(self, document: ClientDocument) -> bool:
+        """Whether the model holds this very version, sealed secrets and all (a re-keyed
+        secret keeps its version); tells it without building a new entry."""
+        current = self._clients.get(document["key"])
+        return current is not None and current.version == document["version"] \
+            and current.secrets == secrets_of(document)
+
     async def refresh(self, key: str) -> None:
-        document = await self._db[CLIENTS].find_one({"key": key, **LIVE}, CREDENTIAL_FIELDS)
+        document = await self._db[CLIENTS].find_one({"key": key, **LIVE}, STORED_FIELDS)
         if document is not None:
-            self._put(credential_of(cast(ClientDocument, document)), from_events=True)
+            self._put(entry_of(cast(ClientDocument, document)), from_events=True)
 
-    def _put(self, credential: Credential, *, from_events: bool) -> None:
-        removed_at = self._removed.get(credential.key)
-        if removed_at is not None and removed_at >= credential.version:
+    def _put(self, entry: ClientEntry, *, from_events: bool) -> None:
+        removed_at = self._removed.get(entry.key)
+        if removed_at is not None and removed_at >= entry.version:
             return
-        current = self._clients.get(credential.key)
-        if current is not None and current.version > credential.version:
+        current = self._clients.get(entry.key)
+        if current is not None and current.version > entry.version:
             return
-        if current is not None and current.version == credential.version \
-                and not from_events and current.secrets == credential.secrets:
+        if current is not None and current.version == entry.version \
+                and not from_events and current.secrets == entry.secrets:
             return
-        self._set(credential)
+        self._set(entry)
         if from_events:
-            self._change += 1
-            self._changed_at[credential.key] = self._change
+            self._changed(entry.key)
 
-    # -- from events ---------------------------------------------------------------
+    # -- from events and this gateway's outcomes ------------------------------------
 
     async def on_event(self, routing_key: str, body: bytes) -> None:
         try:
@@ -235,17 +214,49 @@ class ClientReadModel:
         except (UndecodableEvent, KeyError, TypeError, ValueError):
             log.warning("ignoring an event that is not a client event (%s)", routing_key)
             return
-        self._change += 1
-        self._changed_at[key] = self._change
         if event.type is ClientEventType.REMOVED:
-            self._drop(key)
-            self._removed[key] = version
+            self._removed_at(key, version)
             return
+        self._changed(key)
         current = self._clients.get(key)
-        if current is not None and current.version < version:
+        if current is not None and current.version >= version:
+            return  # already as new (an outcome of this gateway's, or a duplicate)
+        if current is not None:
             self._set(current.with_view(view))
         if event.type in _SECRET_EVENTS or current is None:
             self._refresh_soon(key)
+
+    async def apply_outcome(self, view: Mapping[str, Any], *, removed: bool) -> None:
+        """A client view this gateway's own command produced, applied before it answers.
+
+        A new client (its `_id` unknown here) or a view whose rotation facts differ
+        (its sealed secrets changed) is read from MongoDB first, by key: so the caller's
+        next list, read or credential check on this gateway shows the change.
+        """
+        key, version = str(view["key"]), int(view["version"])
+        if removed:
+            self._removed_at(key, version)
+            return
+        self._changed(key)
+        current = self._clients.get(key)
+        if current is not None and current.version >= version:
+            return
+        if current is None or not current.same_secret_facts(view):
+            try:
+                await self.refresh(key)
+            except PyMongoError as exc:
+                log.warning("could not read client %s after its change (%s); its event or "
+                            "reconciliation will", key, type(exc).__name__)
+            current = self._clients.get(key)
+        if current is not None and current.version < version:
+            self._set(current.with_view(view))
+
+    def _removed_at(self, key: str, version: int) -> None:
+        self._changed(key)
+        current = self._clients.get(key)
+        if current is None or current.version <= version:
+            self._drop(key)
+        self._removed[key] = max(version, self._removed.get(key, version))
 
     def _refresh_soon(self, key: str) -> None:
         """Read the client again in the background; one read per key at a time."""

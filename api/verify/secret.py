@@ -23,7 +23,8 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 
-from api.verify.read_model import ClientReadModel, Credential
+from api.verify.client_entries import ClientEntry
+from api.verify.read_model import ClientReadModel
 from common.clients import Status
 from common.keyring import (
     KeyringError,
@@ -54,7 +55,7 @@ class Reason(StrEnum):
 class Verdict:
     valid: bool
     reason: Reason
-    client: Credential | None = field(default=None, repr=False)
+    client: ClientEntry | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         shown = self.client if self.reason is not Reason.INVALID_CLIENT else None
@@ -75,18 +76,18 @@ class SecretChecker:
         self._dummy = keyring.seal(generate_secret(), _PADDING_AAD)
 
     @staticmethod
-    def _usable(client: Credential, now: datetime) -> list[_Candidate]:
+    def _usable(client: ClientEntry, now: datetime) -> list[_Candidate]:
         return [(sealed, client_secret_aad(client.key, slot))
                 for sealed, slot, until in client.secrets if until is None or until > now]
 
-    def _candidates(self, client: Credential | None, now: datetime) -> list[_Candidate | None]:
+    def _candidates(self, client: ClientEntry | None, now: datetime) -> list[_Candidate | None]:
         """Exactly SECRETS_COMPARED sealed secrets; None marks a padding slot."""
         usable: list[_Candidate | None] = []
         if client is not None:
             usable.extend(self._usable(client, now)[:SECRETS_COMPARED])
         return usable + [None] * (SECRETS_COMPARED - len(usable))
 
-    def secrets_of(self, client: Credential, now: datetime) -> tuple[str, ...]:
+    def secrets_of(self, client: ClientEntry, now: datetime) -> tuple[str, ...]:
         """The plain secrets a caller of `client` may present now, current first;
         one that does not open for this client (see the module) is left out."""
         opened = []
@@ -116,7 +117,7 @@ class SecretChecker:
         return self._padding(), False
 
     @staticmethod
-    def _expired(client: Credential, now: datetime) -> bool:
+    def _expired(client: ClientEntry, now: datetime) -> bool:
         """Whether the current secret (always the first one held) is past its expiry."""
         return (client.secret_expires_at is not None and client.secret_expires_at <= now
                 and bool(client.secrets) and client.secrets[0][1] is SecretSlot.CURRENT)

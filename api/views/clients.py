@@ -28,7 +28,7 @@ from api.views.dispatch import dispatch
 from api.views.idempotency import command_id
 from api.views.operations import operation_view
 from api.views.preconditions import etag_headers, expected_version
-from api.views.queries import BadCursor, ClientFilter, find_client, list_clients
+from api.views.queries import BadCursor, ClientFilter, find_client, list_clients, read_client
 from common.audit import field_names
 from common.client_documents import ClientDocument
 from common.client_metadata import (
@@ -40,7 +40,6 @@ from common.client_metadata import (
     metadata_after_edit,
     stored_metadata,
 )
-from common.client_view import public_client
 from common.clients import (
     ClientFields,
     ClientType,
@@ -144,12 +143,17 @@ def _key(request: web.Request) -> str:
     return request.match_info["key"]
 
 
+def _no_client(key: str) -> Problem:
+    return Problem(404, f"There is no client with key {key[:100]!r}.")
+
+
 async def _existing(request: web.Request) -> ClientDocument:
+    """The client a write changes, as stored (its version is the one the worker checks)."""
     key = _key(request)
     # Longer than any key there is: no need to ask the database.
     document = await find_client(request.app[keys.DB], key) if len(key) <= ID_MAX else None
     if document is None:
-        raise Problem(404, f"There is no client with key {key[:100]!r}.")
+        raise _no_client(key)
     return document
 
 
@@ -260,7 +264,11 @@ async def end_secret_grace(request: web.Request) -> web.StreamResponse:
 
 
 async def get_client(request: web.Request) -> web.StreamResponse:
-    client = public_client(await _existing(request))
+    key = _key(request)
+    client = await read_client(request.app[keys.DB], request.app[keys.READ_MODEL], key) \
+        if len(key) <= ID_MAX else None
+    if client is None:
+        raise _no_client(key)
     return json_response(client, headers=etag_headers(client))
 
 
@@ -271,8 +279,9 @@ async def list_clients_view(request: web.Request) -> web.StreamResponse:
         status=query["status"].value if "status" in query else None,
         q=query.get("q"))
     try:
-        page = await list_clients(request.app[keys.DB], where, sort=query["sort"],
-                                  limit=query["limit"], cursor=query.get("cursor"))
+        page = await list_clients(request.app[keys.DB], request.app[keys.READ_MODEL], where,
+                                  sort=query["sort"], limit=query["limit"],
+                                  cursor=query.get("cursor"))
     except BadCursor as exc:
         raise Problem(400, str(exc), errors={"cursor": [str(exc)]}) from None
     return json_response({"items": page.items, "next_cursor": page.next_cursor,

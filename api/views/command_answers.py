@@ -4,7 +4,8 @@
 Idempotency-Key retry (`api.views.idempotency`) answers from the stored operation with
 the same functions, so a retry gets the status, headers and body the first
 answer had: 201/200/204 or the problem of a failed outcome, or 202 with the
-operation's address while it is not finished.
+operation's address while it is not finished. Before either answers with an
+outcome, `read_own_write` puts the client it left into this gateway's read model.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from api import keys
 from api.problems import problem_response
 from api.views.operations import operation_view
 from api.views.preconditions import etag_headers
@@ -29,6 +31,14 @@ _ERROR_STATUS = {
     # Never applied (withdrawn): the caller may try again.
     ErrorCode.UNDELIVERABLE: 503,
 }
+
+
+async def read_own_write(request: web.Request, outcome: Outcome) -> None:
+    """The client a succeeded command left, into this gateway's read model: the
+    caller's next read here shows it (api.verify.read_model.apply_outcome)."""
+    if outcome.status is OperationStatus.SUCCEEDED and outcome.client is not None:
+        await request.app[keys.READ_MODEL].apply_outcome(
+            outcome.client, removed=COMMAND_TYPES[outcome.kind].removes_client)
 
 
 def outcome_answer(kind: str, outcome: Outcome, generated_secret: str | None) -> web.Response:

@@ -17,7 +17,7 @@ from pymongo.errors import PyMongoError
 
 from api import keys
 from api.problems import Problem
-from api.views.command_answers import accepted_answer, outcome_answer
+from api.views.command_answers import accepted_answer, outcome_answer, read_own_write
 from api.views.idempotency import keep_generated_secret
 from api.views.operations import record_pending
 from common.bus import BrokerUnavailable
@@ -68,6 +68,7 @@ async def dispatch(request: web.Request, command: Command, *,
         outcome = await _stored_outcome(db, command.id)
     if outcome is None:
         return accepted_answer(pending, generated_secret)
+    await read_own_write(request, outcome)
     return outcome_answer(command.kind, outcome, generated_secret)
 
 

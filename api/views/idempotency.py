@@ -43,7 +43,7 @@ from api import keys
 from api.observe import request_id
 from api.problems import Problem, answer_for
 from api.views import idempotency_records as stored
-from api.views.command_answers import accepted_answer, outcome_answer
+from api.views.command_answers import accepted_answer, outcome_answer, read_own_write
 from api.views.idempotency_records import DISPATCH_DEADLINE, Claim
 from api.views.json_body import read_body
 from common.keyring import KeyringError, SecretKeyring
@@ -167,6 +167,7 @@ async def _answer_retry(request: web.Request, records: stored.Records,
         raise _unreadable() from None
     outcome = outcome_of(operation)
     if outcome is not None:
+        await read_own_write(request, outcome)
         answer = outcome_answer(operation["kind"], outcome, secret)
         await stored.settle(records, record["_id"], record["owner"], answer, keyring)
         return _replayed(answer)

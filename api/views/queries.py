@@ -1,9 +1,16 @@
-"""The reads: the gateway answers them straight from MongoDB.
+"""The reads, in one place: from this gateway's read model, else from MongoDB.
+
+A client and the client list are answered from the read model
+(`api.verify.read_model`) once it is loaded; until then (a gateway that is starting,
+which `/readyz` reports as not ready) from MongoDB, with the very same answers: the
+database's queries stay here as that fallback and as the oracle the comparison test
+(`tests/integration/test_memory_reads.py`) holds the model to. Writes read the client
+they change from MongoDB (`find_client`), where the worker checks its version.
 
 Paging is by cursor (keyset), never by offset, so a page costs the same deep in
 the list as at its start and rows do not shift when clients are added. The
 cursor is opaque to callers: base64url JSON of the sort, the last sort value
-and the last `_id` (the tie-breaker).
+and the last `_id` (the tie-breaker); either source reads the other's cursors.
 """
 
 from __future__ import annotations
@@ -22,6 +29,9 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
 
+from api.verify.client_entries import ClientEntry, epoch_ms, object_id_number, object_id_of
+from api.verify.client_order import Window
+from api.verify.read_model import ClientReadModel
 from common.client_documents import LIVE, WITHOUT_SECRETS, ClientDocument
 from common.client_view import public_client
 from common.store import CLIENTS, Document
@@ -113,8 +123,35 @@ def page_cursor(db: AsyncDatabase[Document], where: ClientFilter, *, sort: str, 
         .sort([(field, direction), ("_id", direction)]).limit(limit + 1)
 
 
-async def list_clients(db: AsyncDatabase[Document], where: ClientFilter, *, sort: str,
-                       limit: int, cursor: str | None) -> Page:
+async def list_clients(db: AsyncDatabase[Document], model: ClientReadModel,
+                       where: ClientFilter, *, sort: str, limit: int, cursor: str | None
+                       ) -> Page:
+    """A page of the list: from the read model once it is loaded, else from MongoDB."""
+    if not model.loaded.is_set():
+        return await list_stored_clients(db, where, sort=sort, limit=limit, cursor=cursor)
+    after = None
+    if cursor:
+        value, last_id = decode_cursor(cursor, sort)
+        after = (epoch_ms(value) if isinstance(value, datetime) else value,
+                 object_id_number(last_id))
+    entries, total = model.page(Window(where.type, where.status, where.q, sort, limit, after))
+    more = len(entries) > limit
+    entries = entries[:limit]
+    return Page(
+        items=[public_client(entry.document()) for entry in entries],
+        next_cursor=encode_cursor(sort, _cursor_fields(entries[-1])) if more else None,
+        total=total,
+    )
+
+
+def _cursor_fields(entry: ClientEntry) -> Document:
+    """What a cursor takes of a client, as its stored document has it."""
+    return {**entry.document(), "name_sort": entry.name_sort, "_id": object_id_of(entry.oid)}
+
+
+async def list_stored_clients(db: AsyncDatabase[Document], where: ClientFilter, *, sort: str,
+                              limit: int, cursor: str | None) -> Page:
+    """A page of the list as MongoDB answers it."""
     found = page_cursor(db, where, sort=sort, limit=limit, cursor=cursor)
     documents = await found.to_list()
     total = await db[CLIENTS].count_documents(where.query())
@@ -127,8 +164,18 @@ async def list_clients(db: AsyncDatabase[Document], where: ClientFilter, *, sort
     )
 
 
+async def read_client(db: AsyncDatabase[Document], model: ClientReadModel, key: str
+                      ) -> dict[str, Any] | None:
+    """A client's public view: from the read model once it is loaded, else from MongoDB."""
+    if not model.loaded.is_set():
+        document = await find_client(db, key)
+        return None if document is None else public_client(document)
+    entry = model.get(key)
+    return None if entry is None else public_client(entry.document())
+
+
 async def find_client(db: AsyncDatabase[Document], key: str) -> ClientDocument | None:
-    """A stored client without its secret."""
+    """A stored client without its secret, as a write reads the client it changes."""
     found = await db[CLIENTS].find_one({"key": key, **LIVE}, WITHOUT_SECRETS)
     return cast(ClientDocument | None, found)
 

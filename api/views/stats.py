@@ -25,6 +25,7 @@ from api import keys
 from api.docs.response_schemas import StatsSchema
 from api.gateway_metrics import GatewayMetrics
 from api.problems import Problem
+from api.verify.read_model import ClientReadModel
 from common.bus import BrokerUnavailable, MessageBus, QueueDepths
 from common.client_documents import LIVE
 from common.client_metadata import SECRET_EXPIRY_WARNING_DAYS
@@ -33,7 +34,8 @@ from common.json_responses import json_response
 from common.store import CLIENTS, Document, now
 
 log = logging.getLogger(__name__)
-
+# How often the poller looks whether the read model is loaded, to refresh at once.
+_LOADING_CHECK_S = 0.2
 # How far ahead an expiring secret is counted (the admin page marks it as far ahead).
 EXPIRY_WARNING = timedelta(days=SECRET_EXPIRY_WARNING_DAYS)
 SecretExpiry = tuple[int, int]  # (expiring within EXPIRY_WARNING, expired)
@@ -67,17 +69,35 @@ class Stats:
         return max(0.0, (self.at - self.oldest_pending_since).total_seconds())
 
 
+@dataclass(frozen=True)
+class KnownClients:
+    """What this gateway's read model tells without a query: the clients by
+    (type, status), when the oldest pending one was created, and the secrets
+    expiring within EXPIRY_WARNING and expired."""
+
+    counts: dict[tuple[str, str], int]
+    oldest_pending_since: datetime | None
+    secret_expiry: SecretExpiry
+
+
+def known_clients(model: ClientReadModel) -> KnownClients | None:
+    """The read model's figures; None until it is loaded."""
+    counts = model.counts()
+    expiry = model.expiring_secrets(now(), EXPIRY_WARNING)
+    if counts is None or expiry is None:
+        return None
+    return KnownClients(counts, model.oldest_created(Status.PENDING.value), expiry)
+
+
 async def read_stats(db: AsyncDatabase[Document], bus: MessageBus,
-                     known: dict[tuple[str, str], int] | None = None,
-                     expiry: SecretExpiry | None = None) -> Stats:
+                     known_clients: KnownClients | None = None) -> Stats:
     """Every figure, read now. PyMongoError if the database cannot answer.
 
-    `known`: the clients by (type, status) as this gateway's read model counts
-    them; without it they are counted in MongoDB (an aggregation over every client).
-    `expiry`: the secrets expiring and expired, as the read model counts them;
-    without it they are counted in MongoDB.
+    `known_clients`: the client figures of this gateway's read model; without them
+    they are read from MongoDB (an aggregation over every client, and a sort).
     """
     counts = {(t, s): 0 for t in ClientType for s in Status}
+    known = None if known_clients is None else known_clients.counts
     if known is None:
         grouped = await db[CLIENTS].aggregate([
             {"$match": LIVE},
@@ -90,16 +110,22 @@ async def read_stats(db: AsyncDatabase[Document], bus: MessageBus,
             counts[ClientType(kind), Status(status)] += n
         except ValueError:
             log.warning("stats: a client of unknown type or status was not counted")
-    oldest = await db[CLIENTS].find_one({"status": Status.PENDING.value, **LIVE},
-                                        {"created_at": 1}, sort=[("created_at", ASCENDING)])
+    if known_clients is not None:
+        oldest_since = known_clients.oldest_pending_since
+    else:
+        oldest = await db[CLIENTS].find_one({"status": Status.PENDING.value, **LIVE},
+                                            {"created_at": 1},
+                                            sort=[("created_at", ASCENDING)])
+        oldest_since = oldest["created_at"] if oldest else None
     try:
         queues: QueueDepths | None = await bus.queue_depths()
     except BrokerUnavailable:
         queues = None
     at = now()
-    soon, expired = expiry if expiry is not None else await _secret_expiry(db, at)
+    soon, expired = (known_clients.secret_expiry if known_clients is not None
+                     else await _secret_expiry(db, at))
     return Stats(counts, sum(n for (_, s), n in counts.items() if s is Status.PENDING),
-                 oldest["created_at"] if oldest else None, queues, at, soon, expired)
+                 oldest_since, queues, at, soon, expired)
 
 
 _STATS = StatsSchema()
@@ -151,28 +177,37 @@ def publish_gauges(stats: Stats, metrics: GatewayMetrics) -> None:
 class StatsPoller:
     """Refreshes the gauges now and then every `every_s`, until stopped.
 
-    The client counts come from `counts` (the read model's, once loaded): every
-    gateway polls, and an aggregation over 100 000 clients every few seconds per
-    gateway is load the database should not carry for a gauge (`make bench`).
+    The client figures come from `known` (the read model's; until it is loaded the
+    gauges are not refreshed): every
+    gateway polls, and an aggregation over 100 000 clients (and a sort of the pending
+    ones) every few seconds per gateway is load the database should not carry for a
+    gauge (`make bench`).
     """
 
     def __init__(self, db: AsyncDatabase[Document], bus: MessageBus, metrics: GatewayMetrics,
                  every_s: float,
-                 counts: Callable[[], dict[tuple[str, str], int] | None] = lambda: None,
-                 expiry: Callable[[datetime, timedelta], SecretExpiry | None] = lambda *_: None
-                 ) -> None:
+                 known: Callable[[], KnownClients | None]) -> None:
         self._db, self._bus, self._metrics, self._every_s = db, bus, metrics, every_s
-        self._counts, self._expiry = counts, expiry
+        self._known = known
         self._task: asyncio.Task[None] | None = None
 
-    async def refresh(self) -> None:
-        publish_gauges(await read_stats(self._db, self._bus, self._counts(),
-                                        self._expiry(now(), EXPIRY_WARNING)), self._metrics)
+    async def refresh(self) -> bool:
+        """Whether the gauges were refreshed (not while the read model is loading)."""
+        known = self._known()
+        if known is None:
+            # The read model is loading: an aggregation over every client now would
+            # only slow its load down (SecantusDB serves one request at a time), and
+            # a gateway that is not ready takes no traffic. The gauges wait for it.
+            return False
+        publish_gauges(await read_stats(self._db, self._bus, known), self._metrics)
+        return True
 
     async def _run(self) -> None:
         while True:
             try:
-                await self.refresh()
+                if not await self.refresh():
+                    await asyncio.sleep(_LOADING_CHECK_S)
+                    continue
             except PyMongoError:  # the gauges keep their last values; /readyz tells the outage
                 log.warning("stats: the database did not answer; gauges not refreshed")
             except Exception:  # never let the gauges stop for good

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from api import keys
 from api.auth.principals import CLIENTS_VERIFY
 from api.gateway_metrics import GatewayMetrics
-from api.views.stats import StatsPoller
+from api.views.stats import StatsPoller, known_clients
 from common.keyring import SecretSlot, client_secret_aad
 from common.settings import Settings
 from common.store import CLIENTS
@@ -171,7 +171,7 @@ async def test_an_expired_secret_does_not_verify_and_the_stats_count_it(
     registry = CollectorRegistry()
     poller = StatsPoller(service.http.app[keys.DB], service.http.app[keys.BUS],
                          GatewayMetrics(registry), 60,
-                         expiry=service.http.app[keys.READ_MODEL].expiring_secrets)
+                         known=lambda: known_clients(service.http.app[keys.READ_MODEL]))
     await poller.refresh()
     assert registry.get_sample_value("clientkeys_client_secrets_expired") == 1
     assert registry.get_sample_value("clientkeys_client_secrets_expiring") == 0

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.verify.read_model import ClientReadModel
+from common.client_view import public_client
 from common.events import ClientEvent, ClientEventType, encode_event
 from common.keyring import Keyring, SecretSlot, client_secret_aad, new_key_entry
 from common.store import CLIENTS, Document, connect, database, now
@@ -23,17 +25,21 @@ async def db(mongodb_uri: str) -> AsyncIterator[AsyncDatabase[Document]]:
     await client.close()
 
 
+CREATED = datetime(2026, 12, 1, tzinfo=UTC)
+
+
 def stored(key: str, version: int, status: str = "pending", **extra: Any) -> Document:
-    return {"key": key, "type": "oauth1", "status": status, "version": version,
+    return {"key": key, "type": "oauth1", "name": f"Client {key}", "name_sort": f"client {key}",
+            "status": status, "version": version,
             "grant_types": [], "response_types": [], "redirect_uris": [],
+            "created_at": CREATED, "updated_at": CREATED, "status_changed_at": CREATED,
             "secret": KEYRING.seal("s", client_secret_aad(key, SecretSlot.CURRENT)).to_document(),
             "removed_at": None, **extra}
 
 
 def event(kind: str, key: str, version: int, status: str) -> tuple[str, bytes]:
     """The routing key and body of a `kind` event, as a worker publishes it."""
-    view = {"key": key, "type": "oauth1", "status": status, "version": version,
-            "grant_types": [], "response_types": [], "redirect_uris": []}
+    view = public_client({**stored(key, version, status), "updated_at": now()})
     published = ClientEvent(ClientEventType(kind), view, "alice", f"command-{key}-{version}")
     return published.routing_key, encode_event(published, "ns")
 

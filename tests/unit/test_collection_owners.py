@@ -23,9 +23,10 @@ OWNERS: dict[str, frozenset[str]] = {
     # worker.rekey re-seals every sealed value, wherever it is stored.
     "IDEMPOTENCY_KEYS": frozenset({"api.views.idempotency_records", "worker.rekey"}),
     # The worker writes clients; the gateway reads them; rekey re-seals their secrets;
-    # the benchmark seeds and times them.
+    # the benchmark seeds, times and counts them.
     "CLIENTS": frozenset({"worker.repository", "api.views.queries", "api.verify.read_model",
-                          "api.views.stats", "worker.rekey", "bench.seed", "bench.database"}),
+                          "api.views.stats", "worker.rekey", "bench.seed", "bench.database",
+                          "bench.reads"}),
 }
 
 

@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
+from bson import ObjectId
 
-from api.verify.read_model import ClientReadModel, Credential, credential_of
+from api.verify.client_entries import ClientEntry, entry_of
+from api.verify.read_model import ClientReadModel
 from api.verify.secret import Reason, SecretChecker
 from common.client_documents import ClientDocument
 from common.keyring import SecretSlot, client_secret_aad
@@ -20,7 +22,7 @@ CURRENT, PREVIOUS = "the-current-secret", "the-previous-secret"
 
 def stored(expires_at: datetime | None, *, with_previous: bool = False) -> ClientDocument:
     document: dict[str, Any] = {
-        "key": "k", "type": "oauth2", "status": "approved", "version": 2,
+        "_id": ObjectId(), "key": "k", "type": "oauth2", "status": "approved", "version": 2,
         "grant_types": ["authorization_code"], "response_types": ["code"],
         "redirect_uris": ["https://a.example/cb"], "client_secret_expires_at": expires_at,
         "secret": FAKE_KEYRING.seal(CURRENT, client_secret_aad("k", SecretSlot.CURRENT)
@@ -35,15 +37,15 @@ def stored(expires_at: datetime | None, *, with_previous: bool = False) -> Clien
 class OneClient:
     """The one method of the read model a check uses."""
 
-    def __init__(self, credential: Credential) -> None:
+    def __init__(self, credential: ClientEntry) -> None:
         self.credential = credential
 
-    def get(self, key: str) -> Credential | None:
+    def get(self, key: str) -> ClientEntry | None:
         return self.credential if key == self.credential.key else None
 
 
 def check(document: ClientDocument, secret: str) -> Reason:
-    model = cast(ClientReadModel, OneClient(credential_of(document)))
+    model = cast(ClientReadModel, OneClient(entry_of(document)))
     return SecretChecker(model, FAKE_KEYRING).check("k", secret, NOW).reason
 
 
@@ -63,7 +65,7 @@ def test_an_expired_secret_does_not_verify(expires_at: datetime | None, with_pre
 
 
 def test_the_expiry_comes_with_an_events_view() -> None:
-    credential = credential_of(stored(None))
+    credential = entry_of(stored(None))
     later = NOW + timedelta(days=3)
     view = {"type": "oauth2", "status": "approved", "version": 3,
             "client_secret_expires_at": later.isoformat()}

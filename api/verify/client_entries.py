@@ -1,0 +1,245 @@
+"""One client as each gateway holds it in memory: every field an answer shows, compact.
+
+What is held is derived from the public view's schema (`common.client_view.ClientSchema`):
+each of its fields is kept in a compact form chosen by the field's kind (a date as epoch
+milliseconds, a list of strings as a tuple shared by every client with the same list, an
+enumerated string interned), and expanded again only to answer. A field added to that
+schema is therefore read from MongoDB, held, applied from events and outcomes, and
+answered without a change here. Beside the public fields an entry keeps the document's
+`_id` (every order's tie-breaker, and part of each list cursor) and the *sealed* secrets,
+which only credential checks open and no answer ever shows.
+
+An entry is immutable: a change makes a new one, so an index never holds a stale key.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from bson import ObjectId
+from marshmallow import Schema, fields, validate
+
+from common.client_documents import CURRENT_SECRET, PREVIOUS_SECRETS, ClientDocument
+from common.client_view import ClientSchema
+from common.keyring import SealedSecret, SecretSlot
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MS: Final = timedelta(milliseconds=1)
+
+# A sealed secret, its slot (with the key, what it was sealed for) and the end of its grace.
+HeldSecret = tuple[SealedSecret, SecretSlot, datetime | None]
+
+
+def epoch_ms(value: datetime) -> int:
+    """An instant as MongoDB stores it: whole milliseconds (floored, as BSON does)."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return (aware - _EPOCH) // _MS
+
+
+def from_epoch_ms(value: int) -> datetime:
+    return _EPOCH + value * _MS
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared(values: tuple[str, ...]) -> tuple[str, ...]:
+    """One tuple for every client with the same list (grants, response types, URIs):
+    the model holds an entry per client, so repeated values are held once."""
+    return tuple(sys.intern(value) for value in values)
+
+
+@dataclass(frozen=True, slots=True)
+class _Codec:
+    """How one public field is held (`compact`) and shown again (`expand`)."""
+
+    compact: Callable[[Any], Any]
+    expand: Callable[[Any], Any]
+
+
+def _date_codec() -> _Codec:
+    def compact(value: Any) -> int | None:
+        if value is None:
+            return None
+        return epoch_ms(value if isinstance(value, datetime)
+                        else datetime.fromisoformat(str(value)))
+
+    return _Codec(compact, lambda held: None if held is None else from_epoch_ms(held))
+
+
+def _nested_codec(schema: Schema) -> _Codec:
+    inner = codecs_of(schema)
+
+    def compact(value: Any) -> tuple[tuple[Any, ...], ...]:
+        return tuple(tuple(codec.compact(item.get(name)) for name, codec in inner)
+                     for item in value or ())
+
+    def expand(held: tuple[tuple[Any, ...], ...]) -> list[dict[str, Any]]:
+        return [{name: codec.expand(value) for (name, codec), value in zip(inner, item,
+                                                                           strict=True)}
+                for item in held]
+
+    return _Codec(compact, expand)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _codec(field: fields.Field[Any]) -> _Codec:
+    if isinstance(field, fields.DateTime):
+        return _date_codec()
+    if isinstance(field, fields.List) and isinstance(field.inner, fields.Nested) \
+            and isinstance(field.inner.schema, Schema):
+        return _nested_codec(field.inner.schema)
+    if isinstance(field, fields.List) and isinstance(field.inner, fields.String):
+        return _Codec(lambda value: _shared(tuple(value or ())), list)
+    if isinstance(field, fields.String) and any(
+            isinstance(rule, validate.OneOf) for rule in field.validators):
+        # A handful of values for every client there is (type, status): one string each.
+        return _Codec(lambda value: None if value is None else sys.intern(str(value)), _same)
+    return _Codec(_same, _same)
+
+
+def codecs_of(schema: Schema) -> tuple[tuple[str, _Codec], ...]:
+    return tuple((name, _codec(field)) for name, field in schema.fields.items())
+
+
+# Every public field, in the order an entry holds them.
+HELD: Final = codecs_of(ClientSchema())
+_AT: Final = {name: i for i, (name, _codec) in enumerate(HELD)}
+# What the model reads of a stored client: the public fields, `_id` and the sealed secrets.
+STORED_FIELDS: Final[dict[str, int]] = {
+    "_id": 1, **{name: 1 for name, _codec in HELD}, CURRENT_SECRET: 1, PREVIOUS_SECRETS: 1}
+# The fields that change when the secrets do: a view that differs in them means
+# the model's sealed secrets are out of date and must be read again.
+_SECRET_FACTS: Final = tuple(_AT[name] for name in ("secret_rotated_at", PREVIOUS_SECRETS))
+
+
+def object_id_number(value: ObjectId) -> int:
+    """An `_id` as a number that orders as MongoDB orders ObjectIds (by their bytes)."""
+    return int.from_bytes(value.binary, "big")
+
+
+def object_id_of(number: int) -> ObjectId:
+    return ObjectId(number.to_bytes(12, "big"))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ClientEntry:
+    oid: int  # the document's `_id` (object_id_number)
+    values: tuple[Any, ...]  # the public fields, compact, in HELD's order
+    # The sealed secrets (see `secrets`); the current one alone, as most clients have
+    # only it, is held bare: two tuples fewer per client (about 110 bytes).
+    held_secrets: SealedSecret | tuple[HeldSecret, ...]
+    name_sort: str  # the name casefolded, as stored for the by-name order
+
+    @property
+    def secrets(self) -> tuple[HeldSecret, ...]:
+        """The current secret first, then earlier ones with the end of their grace."""
+        if isinstance(self.held_secrets, SealedSecret):
+            return ((self.held_secrets, SecretSlot.CURRENT, None),)
+        return self.held_secrets
+
+    @property
+    def key(self) -> str:
+        return str(self.values[_AT["key"]])
+
+    @property
+    def type(self) -> str:
+        return str(self.values[_AT["type"]])
+
+    @property
+    def status(self) -> str:
+        return str(self.values[_AT["status"]])
+
+    @property
+    def version(self) -> int:
+        return int(self.values[_AT["version"]])
+
+    @property
+    def name(self) -> str:
+        return str(self.values[_AT["name"]])
+
+    @property
+    def created_ms(self) -> int:
+        return int(self.values[_AT["created_at"]])
+
+    @property
+    def grant_types(self) -> tuple[str, ...]:
+        return tuple(self.values[_AT["grant_types"]])
+
+    @property
+    def response_types(self) -> tuple[str, ...]:
+        return tuple(self.values[_AT["response_types"]])
+
+    @property
+    def redirect_uris(self) -> tuple[str, ...]:
+        return tuple(self.values[_AT["redirect_uris"]])
+
+    @property
+    def secret_expires_at(self) -> datetime | None:
+        """When the current secret stops verifying (`client_secret_expires_at`); None: never."""
+        held = self.values[_AT["client_secret_expires_at"]]
+        return None if held is None else from_epoch_ms(held)
+
+    def document(self) -> dict[str, Any]:
+        """The public fields as a stored document has them (what `public_client` takes)."""
+        return {name: codec.expand(value)
+                for (name, codec), value in zip(HELD, self.values, strict=True)}
+
+    def with_view(self, view: Mapping[str, Any]) -> ClientEntry:
+        """The public facts of an event's or outcome's client view; `_id` and secrets kept."""
+        values = _compact(view)
+        return ClientEntry(self.oid, values, self.held_secrets,
+                           _name_sort(values, self.name_sort))
+
+    def same_secret_facts(self, view: Mapping[str, Any]) -> bool:
+        """Whether `view` shows the same rotation facts, so the held secrets still hold."""
+        values = _compact(view)
+        return all(values[i] == self.values[i] for i in _SECRET_FACTS)
+
+
+def _compact(source: Mapping[str, Any]) -> tuple[Any, ...]:
+    values = [codec.compact(source.get(name)) for name, codec in HELD]
+    # Equal numbers held once: a client's dates are often one instant (created, updated
+    # and status changed at its creation), 32 bytes each.
+    numbers: dict[int, int] = {}
+    return tuple(numbers.setdefault(value, value) if type(value) is int else value
+                 for value in values)
+
+
+def _name_sort(values: tuple[Any, ...], known: str | None = None) -> str:
+    name = str(values[_AT["name"]])
+    folded = name.casefold()
+    # One string when folding changes nothing (most names): held once, not twice.
+    if folded == name:
+        return name
+    return known if known == folded else folded
+
+
+def secrets_of(document: ClientDocument) -> tuple[HeldSecret, ...]:
+    held: list[HeldSecret] = []
+    current = document.get(CURRENT_SECRET)
+    if current:
+        held.append((SealedSecret.from_document(current), SecretSlot.CURRENT, None))
+    for previous in document.get(PREVIOUS_SECRETS) or ():
+        held.append((SealedSecret.from_document(previous["secret"]), SecretSlot.PREVIOUS,
+                     previous.get("expires_at")))
+    return tuple(held)
+
+
+def _held(secrets: tuple[HeldSecret, ...]) -> SealedSecret | tuple[HeldSecret, ...]:
+    if len(secrets) == 1 and secrets[0][1] is SecretSlot.CURRENT:
+        return secrets[0][0]
+    return secrets
+
+
+def entry_of(document: ClientDocument) -> ClientEntry:
+    """The entry of a stored client (read with STORED_FIELDS)."""
+    values = _compact(document)
+    return ClientEntry(object_id_number(document["_id"]), values, _held(secrets_of(document)),
+                       _name_sort(values))
