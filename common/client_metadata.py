@@ -120,6 +120,10 @@ def stored_metadata(document: Mapping[str, Any]) -> ClientMetadata:
     (a client stored before these fields were kept): the one place they are applied."""
     held = ClientMetadata(**{name: document[name] for name in METADATA_FIELDS
                              if document.get(name) is not None})
+    if isinstance(held.scope, str):
+        # A client's public view (an event's, or as a gateway's read model holds it)
+        # shows the scope as RFC 6749 writes it; a stored document holds the tokens.
+        held.scope = scope_tokens(held.scope)
     return held.with_defaults(ClientType(document["type"]), document.get("grant_types", ()))
 
 

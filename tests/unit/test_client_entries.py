@@ -76,6 +76,19 @@ def test_a_view_replaces_the_public_fields_and_keeps_id_and_secrets() -> None:
     assert not changed.same_secret_facts({**view, "secret_rotated_at": AT.isoformat()})
 
 
+@pytest.mark.parametrize("scope", [["email", "openid"], ["openid"], ["a:b", "openid", "x/y"]])
+def test_an_entry_from_a_view_answers_as_one_from_the_document(scope: list[str]) -> None:
+    """An event's view holds the scope as a string, a document as its tokens: both answer
+    the same, and so does an entry changed by a view twice."""
+    document = stored(scope=scope, token_endpoint_auth_method="client_secret_post")
+    entry = entry_of(document)
+    view = public_client(document)
+    assert view["scope"] == " ".join(scope)
+    once = entry.with_view(view)
+    assert public_client(once.document()) == view
+    assert public_client(once.with_view(public_client(once.document())).document()) == view
+
+
 def test_shared_values_are_held_once() -> None:
     one, other = entry_of(stored()), entry_of(stored(key="k-2"))
     grants = next(i for i, (name, _c) in enumerate(HELD) if name == "grant_types")
