@@ -23,6 +23,7 @@ from api.gateway_metrics import GatewayMetrics
 from api.observe import forbid_storing, observe_middleware, return_request_id
 from api.problems import problem_middleware
 from api.routes import ROUTES, add_routes
+from api.verify.client_authentication import ClientAuthenticator
 from api.verify.oauth1_signatures import SignatureVerifier
 from api.verify.read_model import ClientReadModel
 from api.verify.secret import SecretChecker
@@ -116,6 +117,7 @@ async def _client_events(app: web.Application) -> AsyncIterator[None]:
     model.start()
     app[keys.READ_MODEL] = model
     app[keys.SECRET_CHECKER] = SecretChecker(model, app[keys.KEYRING])
+    app[keys.CLIENT_AUTHENTICATOR] = ClientAuthenticator(model, app[keys.SECRET_CHECKER])
     yield
     await model.stop()
 

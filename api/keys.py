@@ -9,6 +9,7 @@ from api.auth.authenticator import Authenticator
 from api.auth.limiter import FailureLimiter
 from api.auth.principals import Principal
 from api.gateway_metrics import GatewayMetrics
+from api.verify.client_authentication import ClientAuthenticator
 from api.verify.oauth1_signatures import SignatureVerifier
 from api.verify.read_model import ClientReadModel
 from api.verify.secret import SecretChecker
@@ -42,6 +43,7 @@ CLIENT_SECRET_FAILURES = web.AppKey("client_secret_failures", FailureLimiter)
 # The clients as credential checks see them, and the checker that uses them.
 READ_MODEL = web.AppKey("read_model", ClientReadModel)
 SECRET_CHECKER = web.AppKey("secret_checker", SecretChecker)
+CLIENT_AUTHENTICATOR = web.AppKey("client_authenticator", ClientAuthenticator)
 OAUTH1_VERIFIER = web.AppKey("oauth1_verifier", SignatureVerifier)
 # Client events fanned out to the admin page's Server-Sent Events streams.
 LIVE_EVENTS = web.AppKey("live_events", LiveEvents)

@@ -12,6 +12,7 @@ from api.auth.principals import CLIENTS_READ, CLIENTS_VERIFY, CONFIGURE_SERVER, 
 from api.docs import asyncapi_view, openapi
 from api.docs.request_schemas import (
     AuditQuery,
+    ClientAuthenticationRequest,
     CreateClientRequest,
     HistoryQuery,
     ListClientsQuery,
@@ -23,7 +24,9 @@ from api.docs.request_schemas import (
 from api.docs.response_schemas import (
     AcceptedSchema,
     ChangedClientSchema,
+    ClientAuthenticationSchema,
     ClientPageSchema,
+    ClientProfileSchema,
     ClientTypesSchema,
     HealthSchema,
     OAuth1VerdictSchema,
@@ -119,6 +122,20 @@ ROUTES: tuple[Route, ...] = (
           body=VerifySecretRequest,
           answers=(Answer(200, "The verdict; `valid` only for an approved client and one of "
                           "its secrets.", VerdictSchema),)),
+    Route("GET", "/v1/clients/{key}/profile", verify.client_profile_view, "client_profile",
+          CLIENTS_VERIFY, summary="A client's profile, for authorization and consent "
+          "(for authorization servers; from memory)",
+          answers=(Answer(200, "The profile; 404 for an unknown or removed client.",
+                          ClientProfileSchema, (ETAG,)),),
+          refusals=(Refusal(503, "Or this gateway is still loading clients: Retry-After."),)),
+    Route("POST", "/v1/client-authentication", verify.authenticate_client,
+          "authenticate_client", CLIENTS_VERIFY,
+          summary="Authenticate a client as a token endpoint received it (for "
+          "authorization servers; from memory)",
+          body=ClientAuthenticationRequest,
+          answers=(Answer(200, "The verdict and, once the client is proven, its profile.",
+                          ClientAuthenticationSchema),),
+          refusals=(Refusal(503, "Or this gateway is still loading clients: Retry-After."),)),
     Route("POST", "/v1/oauth1/verify", verify.verify_oauth1_request, "verify_oauth1",
           CLIENTS_VERIFY, summary="Check an OAuth 1.0a consumer's signed request (RFC 5849)",
           body=OAuth1VerifyRequest,

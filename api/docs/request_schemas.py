@@ -171,6 +171,25 @@ class VerifySecretRequest(Schema):
     remote_addr = _remote_addr()
 
 
+class TokenRequestForm(Schema):
+    """The client credentials of a token request's form (RFC 6749 section 2.3.1)."""
+
+    client_id = fields.String(validate=_TEXT)
+    client_secret = fields.String(validate=validate.Length(max=4096), metadata={
+        "description": "client_secret_post: the secret, as the form carried it."})
+
+
+class ClientAuthenticationRequest(Schema):
+    """What a token endpoint received of a client's credentials, passed on as received."""
+
+    authorization = fields.String(allow_none=True, validate=validate.Length(max=8192), metadata={
+        "description": "The request's Authorization header as received (client_secret_basic: "
+                       "`Basic` and base64 of the form-urlencoded id and secret)."})
+    form = fields.Nested(TokenRequestForm, metadata={
+        "description": "The request's form fields that carry client credentials."})
+    remote_addr = _remote_addr()
+
+
 class OAuth1VerifyRequest(Schema):
     """A request an OAuth 1.0a consumer signed, as the authorization server received it."""
 

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
+from api.verify.client_authentication import AuthenticationReason
 from api.verify.oauth1_signatures import Reason as OAuth1Reason
+from api.verify.presented_credentials import PresentedMethod
+from api.verify.profile import PROFILE_FIELDS
 from api.verify.secret import Reason
 from common.client_view import ClientSchema
 from common.clients import ClientType, Status
@@ -115,6 +118,37 @@ class VerdictSchema(Schema):
     grant_types = fields.List(fields.String(), required=True, allow_none=True)
     response_types = fields.List(fields.String(), required=True, allow_none=True)
     redirect_uris = fields.List(fields.String(), required=True, allow_none=True)
+
+
+class ClientProfileSchema(ClientSchema):
+    """What an authorization endpoint and a consent screen need of a client; nothing of
+    its secret."""
+
+    client_id = fields.String(required=True, metadata={
+        "description": "The client key again, by the name RFC 6749 gives it."})
+
+    class Meta:
+        exclude = tuple(name for name in ClientSchema._declared_fields
+                        if name not in PROFILE_FIELDS)
+
+
+class ClientAuthenticationSchema(Schema):
+    """The verdict on a token request's client credentials, with the client's profile."""
+
+    valid = fields.Boolean(required=True)
+    reason = fields.String(
+        required=True, validate=validate.OneOf([r.value for r in AuthenticationReason]),
+        metadata={"description": "invalid_client: unknown client, wrong secret, no "
+                  "credentials or credentials sent two ways, never told apart; wrong_method: "
+                  "the right credentials by a method the client is not registered for."})
+    method = fields.String(
+        required=True, allow_none=True,
+        validate=validate.OneOf([m.value for m in PresentedMethod]),
+        metadata={"description": "How the request presented its credentials; null if it "
+                  "presented none that could be read."})
+    client = fields.Nested(ClientProfileSchema, required=True, allow_none=True, metadata={
+        "description": "Only when the request proved which client it is (every reason but "
+                       "invalid_client)."})
 
 
 class OAuth1VerdictSchema(Schema):

@@ -18,19 +18,28 @@ from typing import Any
 from aiohttp import web
 
 from api import keys
-from api.docs.request_schemas import OAuth1VerifyRequest, VerifySecretRequest
+from api.docs.request_schemas import (
+    ClientAuthenticationRequest,
+    OAuth1VerifyRequest,
+    VerifySecretRequest,
+)
+from api.docs.route_docs import ID_MAX
 from api.problems import Problem
 from api.remote import caller_address, limiter_source
+from api.verify.client_authentication import AuthenticationReason, presented_by
 from api.verify.oauth1_nonces import NonceStoreUnavailable
 from api.verify.oauth1_signatures import Consumer, SignedRequest, consumer_key_of
 from api.verify.oauth1_signatures import Reason as OAuth1Reason
+from api.verify.profile import client_profile
 from api.verify.secret import Reason
 from api.views.json_body import read_json_object
+from api.views.preconditions import etag_headers
 from common.clients import ClientType, Status
 from common.json_responses import json_response
 from common.store import now
 
 _VERIFY = VerifySecretRequest()
+_AUTHENTICATE = ClientAuthenticationRequest()
 _OAUTH1 = OAuth1VerifyRequest()
 # Refusals that prove nothing about who signed: counted towards the key's limit.
 _GUESSES = frozenset({OAuth1Reason.BAD_SIGNATURE})
@@ -51,6 +60,11 @@ async def _not_held_back(request: web.Request, key: str, pair: str) -> None:
     if wait is not None:
         raise Problem(429, "Too many failed secret checks for this client from this source; "
                       "try again later.", headers={"Retry-After": str(wait)})
+    _loaded(request)
+
+
+def _loaded(request: web.Request) -> None:
+    """Credential checks and profiles are answered from memory alone: not before it is."""
     if not request.app[keys.READ_MODEL].loaded.is_set():
         raise Problem(503, "This gateway is still loading clients; try again shortly.",
                       headers={"Retry-After": "1"})
@@ -100,3 +114,26 @@ async def verify_oauth1_request(request: web.Request) -> web.StreamResponse:
     return json_response({"valid": verdict.valid, "reason": verdict.reason.value,
                           "client_key": key if shown else None,
                           "status": client.status if shown and client else None})
+
+
+async def client_profile_view(request: web.Request) -> web.StreamResponse:
+    key = request.match_info["key"]
+    _loaded(request)
+    entry = request.app[keys.READ_MODEL].get(key) if len(key) <= ID_MAX else None
+    if entry is None:
+        raise Problem(404, f"There is no client with key {key[:100]!r}.")
+    profile = client_profile(entry)
+    return json_response(profile, headers=etag_headers(profile))
+
+
+async def authenticate_client(request: web.Request) -> web.StreamResponse:
+    data = _AUTHENTICATE.load(await read_json_object(request))
+    presented = presented_by(data.get("authorization"), data.get("form", {}))
+    # Failures are held back per the client the request names (none: one shared key).
+    key = "" if presented is None else presented.client_id
+    pair = _source_key(request, data, key)
+    await _not_held_back(request, key, pair)
+    verdict = request.app[keys.CLIENT_AUTHENTICATOR].authenticate(presented, now())
+    if verdict.reason is AuthenticationReason.INVALID_CLIENT:
+        await _failed(request, key, pair)
+    return json_response(verdict.to_dict())

@@ -1,0 +1,104 @@
+"""Authenticating a client the way a token endpoint received it, in one call.
+
+An authorization server passes on the `Authorization` header and the form of a
+token request; this says whether they authenticate a client, by which method,
+and answers the client's profile, so the server needs no other call per token
+request. The secret is checked by `api.verify.secret.SecretChecker`, with the
+same work for every request that does not authenticate (an unknown client, a
+wrong secret, no credentials, credentials sent twice): the answer and the cost
+tell them no apart (`invalid_client`). Only a caller that presented the right
+credentials learns more: that they came by a method the client is not registered
+for (`wrong_method`: RFC 9700 §2.5 asks the server to hold a client to one),
+that the secret has expired, or that the client is not approved.
+
+A public client (`none`) presents only its id, which is no secret: it is
+authenticated when the client is registered as public, and a confidential
+client named by its id alone has presented no credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from api.verify.presented_credentials import (
+    NotPresented,
+    Presented,
+    PresentedMethod,
+    read_presented,
+)
+from api.verify.profile import profile_of
+from api.verify.read_model import ClientReadModel
+from api.verify.secret import Reason, SecretChecker
+from common.client_view import public_client
+from common.clients import Status
+
+
+class AuthenticationReason(StrEnum):
+    OK = "ok"
+    INVALID_CLIENT = "invalid_client"
+    NOT_APPROVED = "not_approved"
+    SECRET_EXPIRED = "secret_expired"
+    WRONG_METHOD = "wrong_method"
+
+
+@dataclass(frozen=True)
+class Authentication:
+    valid: bool
+    reason: AuthenticationReason
+    # The method the request used; None when it presented no credentials to read.
+    method: PresentedMethod | None
+    # The client's profile: only for a request that proved who it is.
+    profile: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"valid": self.valid, "reason": self.reason.value,
+                "method": None if self.method is None else self.method.value,
+                "client": self.profile}
+
+
+class ClientAuthenticator:
+    def __init__(self, model: ClientReadModel, checker: SecretChecker) -> None:
+        self._model = model
+        self._checker = checker
+
+    def authenticate(self, presented: Presented | None, now: datetime) -> Authentication:
+        """The verdict on what a token request presented (`presented_by`); None: nothing
+        it presented could be read as credentials."""
+        if presented is None:
+            self._checker.check("", "", now)  # the work a wrong secret costs
+            return Authentication(False, AuthenticationReason.INVALID_CLIENT, None)
+        method = presented.method
+        # Always compared, whatever the method: every refusal costs the same.
+        verdict = self._checker.check(presented.client_id, presented.secret or "", now)
+        entry = self._model.get(presented.client_id)
+        if entry is None:
+            return Authentication(False, AuthenticationReason.INVALID_CLIENT, method)
+        view = public_client(entry.document())
+        registered = view["token_endpoint_auth_method"]  # None: an OAuth 1.0a consumer
+        if method is PresentedMethod.NONE:
+            if registered != PresentedMethod.NONE:
+                return Authentication(False, AuthenticationReason.INVALID_CLIENT, method)
+        elif verdict.reason is Reason.INVALID_CLIENT:
+            return Authentication(False, AuthenticationReason.INVALID_CLIENT, method)
+        elif registered != method:
+            return Authentication(False, AuthenticationReason.WRONG_METHOD, method,
+                                  profile_of(view))
+        elif verdict.reason is Reason.SECRET_EXPIRED:
+            return Authentication(False, AuthenticationReason.SECRET_EXPIRED, method,
+                                  profile_of(view))
+        if entry.status != Status.APPROVED:
+            return Authentication(False, AuthenticationReason.NOT_APPROVED, method,
+                                  profile_of(view))
+        return Authentication(True, AuthenticationReason.OK, method, profile_of(view))
+
+
+def presented_by(authorization: str | None, form: Mapping[str, str]) -> Presented | None:
+    """The credentials a token request presented, or None if none can be read."""
+    try:
+        return read_presented(authorization, form)
+    except NotPresented:
+        return None
