@@ -74,6 +74,9 @@ class ClientAuthenticator:
         method = presented.method
         # Always compared, whatever the method: every refusal costs the same.
         verdict = self._checker.check(presented.client_id, presented.secret or "", now)
+        for reading in presented.secrets[1:]:
+            if verdict.reason is Reason.INVALID_CLIENT:
+                verdict = self._checker.check(presented.client_id, reading, now)
         entry = self._model.get(presented.client_id)
         if entry is None:
             return Authentication(False, AuthenticationReason.INVALID_CLIENT, method)

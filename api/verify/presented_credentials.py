@@ -10,11 +10,17 @@ which secret, by which method:
 - `client_secret_post`: `client_id` and `client_secret` in the form;
 - `none`: a public client, `client_id` in the form and nothing else.
 
+Many clients do not form-urlencode inside Basic (Authlib's and requests' own
+Basic auth among them: they send the secret as it is, in Latin-1), so a secret
+that reads differently the two ways (it holds `+` or `%`) is also offered as
+sent (`raw_secret`), and bytes that are not UTF-8 are read as Latin-1. Which
+readings are tried depends only on what the request sent, never on the client.
+Client keys are URL-safe, so both readings of a real key agree.
+
 A request that presents credentials in more than one way, or a malformed one, is
 refused as a whole (RFC 6749 §2.3: one method per request), with the same answer
-as a wrong secret. The standard library does this rather than Authlib's helper,
-which decodes Basic without form-urlencoding (`+` stays `+`) and without strict
-base64.
+as a wrong secret. The standard library does this rather than Authlib's server
+helper, which reads Basic without form-urlencoding and without strict base64.
 """
 
 from __future__ import annotations
@@ -40,27 +46,40 @@ class Presented:
     client_id: str
     method: PresentedMethod
     secret: str | None = field(default=None, repr=False)
+    # Basic's password as sent, where it reads otherwise without form-urlencoding.
+    raw_secret: str | None = field(default=None, repr=False)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Each reading of the secret to compare, the RFC's first."""
+        readings = (self.secret, self.raw_secret)
+        return tuple(reading for reading in readings if reading is not None)
 
 
 class NotPresented(ValueError):
     """No credentials, two ways at once, or a header that does not decode."""
 
 
-def _basic(authorization: str) -> tuple[str, str]:
+def _basic(authorization: str) -> tuple[str, str, str]:
+    """(client id, secret, the secret as sent), the first two form-urlencoded."""
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "basic" or not token.strip():
         raise NotPresented("the Authorization header is not HTTP Basic")
     try:
-        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        raise NotPresented("the Basic credentials are not base64 of UTF-8") from None
+        octets = base64.b64decode(token.strip(), validate=True)
+    except binascii.Error:
+        raise NotPresented("the Basic credentials are not base64") from None
+    try:
+        decoded = octets.decode("utf-8")
+    except UnicodeDecodeError:
+        decoded = octets.decode("latin-1")  # every byte is a Latin-1 character
     user, colon, password = decoded.partition(":")
     if not colon:
         raise NotPresented("the Basic credentials have no colon")
-    client_id, secret = unquote_plus(user), unquote_plus(password)
+    client_id = unquote_plus(user)
     if not client_id:
         raise NotPresented("the Basic credentials name no client")
-    return client_id, secret
+    return client_id, unquote_plus(password), password
 
 
 def read_presented(authorization: str | None, form: Mapping[str, str]) -> Presented:
@@ -70,10 +89,11 @@ def read_presented(authorization: str | None, form: Mapping[str, str]) -> Presen
     if authorization:
         if form_secret is not None:
             raise NotPresented("credentials both in the header and in the form")
-        client_id, secret = _basic(authorization)
+        client_id, secret, as_sent = _basic(authorization)
         if form_id is not None and form_id != client_id:
             raise NotPresented("the form's client_id is not the header's")
-        return Presented(client_id, PresentedMethod.CLIENT_SECRET_BASIC, secret)
+        return Presented(client_id, PresentedMethod.CLIENT_SECRET_BASIC, secret,
+                         as_sent if as_sent != secret else None)
     if form_id is None:
         raise NotPresented("no client credentials")
     if form_secret is not None:

@@ -122,16 +122,24 @@ def test_the_profile_tells_no_secret_and_what_a_token_endpoint_enforces() -> Non
     assert not {name for name in profile if "secret" in name}
 
 
-@pytest.mark.parametrize(("authorization", "form"), [
-    (basic("basic", "a wrong secret"), {}),
-    (basic("nobody", SECRET), {}),
-    (None, {"client_id": "basic"}),
-    (None, {"client_id": "nobody"}),
-    (basic("basic", SECRET), {"client_secret": SECRET}),
-    ("Basic !!!", {}),
+@pytest.mark.parametrize(("authorization", "form", "readings"), [
+    (basic("basic", "a-wrong-secret"), {}, 1),
+    (basic("basic", "a wrong secret"), {}, 2),  # `+` read as a space, and as sent
+    (basic("nobody", "x"), {}, 1),
+    (None, {"client_id": "basic"}, 1),
+    (None, {"client_id": "nobody"}, 1),
+    (basic("basic", SECRET), {"client_secret": SECRET}, 1),
+    ("Basic !!!", {}, 1),
 ])
-def test_every_refusal_opens_as_many_secrets_as_a_wrong_secret(
-        authorization: str | None, form: dict[str, str]) -> None:
+def test_a_refusal_costs_the_same_whichever_client_it_names(
+        authorization: str | None, form: dict[str, str], readings: int) -> None:
+    """The work depends on what was sent (how many readings of its secret), never on
+    whether the client exists or what it holds."""
     CountingKeyring.opened = 0
     assert authenticate(authorization, **form)["reason"] == AuthenticationReason.INVALID_CLIENT
-    assert CountingKeyring.opened == SECRETS_COMPARED
+    assert CountingKeyring.opened == SECRETS_COMPARED * readings
+
+
+def test_a_secret_sent_without_form_urlencoding_authenticates() -> None:
+    as_sent = "Basic " + base64.b64encode(f"basic:{SECRET}".encode("latin-1")).decode()
+    assert authenticate(as_sent)["reason"] == "ok"
