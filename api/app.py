@@ -27,6 +27,7 @@ from api.verify.client_authentication import ClientAuthenticator
 from api.verify.oauth1_signatures import SignatureVerifier
 from api.verify.read_model import ClientReadModel
 from api.verify.secret import SecretChecker
+from api.verify.secret_usage import SecretUsage
 from api.views.audit_trail import audit_middleware
 from api.views.idempotency import idempotency_middleware
 from api.views.live_events import LiveEvents
@@ -78,6 +79,7 @@ def create_app(settings: Settings, *, bus: MessageBus | None = None,
     app.cleanup_ctx.append(_message_bus(bus))
     app[keys.LIVE_EVENTS] = LiveEvents(per_caller=settings.event_streams_per_token)
     app.cleanup_ctx.append(_client_events)
+    app.cleanup_ctx.append(_secret_usage)
     app.cleanup_ctx.append(_stats_poller)
     app.on_shutdown.append(_end_event_streams)
     return app
@@ -120,6 +122,14 @@ async def _client_events(app: web.Application) -> AsyncIterator[None]:
     app[keys.CLIENT_AUTHENTICATOR] = ClientAuthenticator(model, app[keys.SECRET_CHECKER])
     yield
     await model.stop()
+
+
+async def _secret_usage(app: web.Application) -> AsyncIterator[None]:
+    usage = SecretUsage(app[keys.DB])
+    await usage.start()
+    app[keys.SECRET_USAGE] = usage
+    yield
+    await usage.stop()
 
 
 def _authenticator(settings: Settings) -> Authenticator:

@@ -13,6 +13,7 @@ from api.verify.client_authentication import ClientAuthenticator
 from api.verify.oauth1_signatures import SignatureVerifier
 from api.verify.read_model import ClientReadModel
 from api.verify.secret import SecretChecker
+from api.verify.secret_usage import SecretUsage
 from api.views.idempotency_records import Claim
 from api.views.live_events import LiveEvents
 from api.views.waiter import OutcomeWaiter
@@ -44,6 +45,8 @@ CLIENT_SECRET_FAILURES = web.AppKey("client_secret_failures", FailureLimiter)
 READ_MODEL = web.AppKey("read_model", ClientReadModel)
 SECRET_CHECKER = web.AppKey("secret_checker", SecretChecker)
 CLIENT_AUTHENTICATOR = web.AppKey("client_authenticator", ClientAuthenticator)
+# When each secret last verified: noted on every check, written once a minute.
+SECRET_USAGE = web.AppKey("secret_usage", SecretUsage)
 OAUTH1_VERIFIER = web.AppKey("oauth1_verifier", SignatureVerifier)
 # Client events fanned out to the admin page's Server-Sent Events streams.
 LIVE_EVENTS = web.AppKey("live_events", LiveEvents)

@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from common.clients import ClientType
+from common.secret_grace import secret_issued_at
 
 
 class AuthMethod(StrEnum):
@@ -130,14 +131,12 @@ def stored_metadata(document: Mapping[str, Any]) -> ClientMetadata:
 def secret_facts(document: Mapping[str, Any], metadata: ClientMetadata
                  ) -> dict[str, datetime | None]:
     """When the client's secret was issued and when it expires (None: never; both None
-    for a client without a secret). A client stored before the issue time was kept
-    got its secret when it was created, or at its last replacement."""
+    for a client without a secret)."""
     method = metadata.auth_method
     if method is not None and not method.uses_secret:
         return {"client_secret_issued_at": None, SECRET_EXPIRY: None}
-    issued = document.get("client_secret_issued_at") or document.get("secret_rotated_at") \
-        or document.get("created_at")
-    return {"client_secret_issued_at": issued, SECRET_EXPIRY: document.get(SECRET_EXPIRY)}
+    return {"client_secret_issued_at": secret_issued_at(document),
+            SECRET_EXPIRY: document.get(SECRET_EXPIRY)}
 
 
 def scope_string(tokens: Iterable[str]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from marshmallow import Schema, fields, validate
 
@@ -18,11 +18,25 @@ from common.client_metadata import AuthMethod, scope_string, secret_facts, store
 from common.clients import ClientType, Status
 from common.secret_grace import MAX_PREVIOUS_SECRETS, unexpired
 
+# When a secret last verified is kept by the gateways (api.verify.secret_usage), not in
+# the client's document: it is in API answers, never in events.
+_LAST_USED = ("When this secret last verified, to the minute (at most a minute or two "
+              "late); null if never seen to. In API answers only, never in events.")
+
+
+# The fields of ANSWERS_ONLY, as a schema's `exclude` names them: what the gateways add
+# to an answer (api.verify.secret_usage), never in a stored client or an event.
+ANSWERS_ONLY: Final = ("client_secret_last_used_at", "previous_secrets.last_used_at")
+
 
 class PreviousSecretSchema(Schema):
     """A previous secret still valid during its grace: its deadline, never its value."""
 
     expires_at = fields.AwareDateTime(required=True)
+    issued_at = fields.AwareDateTime(allow_none=True, metadata={
+        "description": "When this secret was set; null if it was replaced before this "
+                       "was kept."})
+    last_used_at = fields.AwareDateTime(allow_none=True, metadata={"description": _LAST_USED})
 
 
 class ClientSchema(Schema):
@@ -60,6 +74,8 @@ class ClientSchema(Schema):
         "description": "When the current secret was set; null for a client without one."})
     client_secret_expires_at = fields.AwareDateTime(required=True, allow_none=True, metadata={
         "description": "When the current secret stops verifying; null: never."})
+    client_secret_last_used_at = fields.AwareDateTime(allow_none=True, metadata={
+        "description": _LAST_USED})
 
 
 _CLIENT = ClientSchema()
@@ -73,7 +89,9 @@ def public_client(document: Mapping[str, Any]) -> dict[str, Any]:
     oauth1 = metadata.token_endpoint_auth_method is None
     data: dict[str, Any] = _CLIENT.dump({
         **document, "secret_rotated_at": document.get("secret_rotated_at"),
-        "previous_secrets": unexpired(document.get("previous_secrets"), datetime.now(UTC)),
+        "previous_secrets": [
+            {"expires_at": entry["expires_at"], "issued_at": entry.get("issued_at")}
+            for entry in unexpired(document.get("previous_secrets"), datetime.now(UTC))],
         **metadata.to_document(), "scope": None if oauth1 else scope_string(metadata.scope),
         **secret_facts(document, metadata)})
     return data

@@ -25,7 +25,17 @@ GRACE_LIMIT_S = 30 * 24 * 3600
 # Old secrets kept at once: two rotations in a row still leave the first one's callers time.
 MAX_PREVIOUS_SECRETS = 2
 
-PreviousSecret = dict[str, Any]  # {"secret": sealed document, "expires_at": datetime}
+# {"secret": sealed document, "expires_at": datetime, "issued_at": datetime}; entries
+# stored before the issue time was kept have none.
+PreviousSecret = dict[str, Any]
+
+
+def secret_issued_at(document: Mapping[str, Any]) -> datetime | None:
+    """When a client's current secret was set. A client stored before the issue time was
+    kept got its secret when it was created, or at its last replacement."""
+    issued: datetime | None = document.get("client_secret_issued_at") \
+        or document.get("secret_rotated_at") or document.get("created_at")
+    return issued
 
 
 def unexpired(previous: Sequence[Mapping[str, Any]] | None, now: datetime
@@ -48,8 +58,10 @@ def after_rotation(document: Mapping[str, Any], now: datetime, grace_seconds: in
     kept = unexpired(document.get("previous_secrets"), now)
     current = document.get("secret")
     if current is not None and grace_seconds > 0:
-        kept.insert(0, {"secret": current,
-                        "expires_at": now + timedelta(seconds=grace_seconds)})
+        # Its issue time stays with it: it names the secret when its use is noted
+        # (api.verify.secret_usage).
+        kept.insert(0, {"secret": current, "expires_at": now + timedelta(seconds=grace_seconds),
+                        "issued_at": secret_issued_at(document)})
     return kept[:MAX_PREVIOUS_SECRETS]
 
 

@@ -32,6 +32,8 @@ IDEMPOTENCY_KEYS = "idempotency_keys"
 # index on `at`, kept in step with the setting by the gateway), or forever with 0.
 AUDIT = "audit"
 AUDIT_EXPIRY = "audit_expiry"
+# When each client secret last verified, written by the gateways (api.verify.secret_usage).
+SECRET_USAGE = "secret_usage"
 # How long an Idempotency-Key is remembered (the IETF draft suggests 24 hours).
 IDEMPOTENCY_TTL_S = 24 * 3600
 # How long a finished operation stays readable at /v1/operations/{id}.
@@ -113,6 +115,8 @@ async def ensure_indexes(db: AsyncDatabase[Document], *,
     await db[OPERATIONS].create_indexes(OPERATION_INDEXES)
     await db[IDEMPOTENCY_KEYS].create_indexes(IDEMPOTENCY_INDEXES)
     await db[AUDIT].create_indexes(AUDIT_INDEXES)
+    # Each gateway reads what the others wrote since its last look.
+    await db[SECRET_USAGE].create_index([("updated_at", ASCENDING)], name="updated_at")
     if audit_retention_days is not None:
         await ensure_audit_expiry(db, audit_retention_days)
 

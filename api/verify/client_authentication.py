@@ -19,11 +19,12 @@ client named by its id alone has presented no credentials.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from api.verify.client_entries import ClientEntry
 from api.verify.presented_credentials import (
     NotPresented,
     Presented,
@@ -53,6 +54,8 @@ class Authentication:
     method: PresentedMethod | None
     # The client's profile: only for a request that proved who it is.
     profile: dict[str, Any] | None = None
+    # The client and the place in its secrets of the secret that authenticated it.
+    used: tuple[ClientEntry, int] | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"valid": self.valid, "reason": self.reason.value,
@@ -96,7 +99,8 @@ class ClientAuthenticator:
         if entry.status != Status.APPROVED:
             return Authentication(False, AuthenticationReason.NOT_APPROVED, method,
                                   profile_of(view))
-        return Authentication(True, AuthenticationReason.OK, method, profile_of(view))
+        used = None if verdict.matched is None else (entry, verdict.matched)
+        return Authentication(True, AuthenticationReason.OK, method, profile_of(view), used)
 
 
 def presented_by(authorization: str | None, form: Mapping[str, str]) -> Presented | None:

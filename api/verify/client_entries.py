@@ -25,7 +25,7 @@ from bson import ObjectId
 from marshmallow import Schema, fields, validate
 
 from common.client_documents import CURRENT_SECRET, PREVIOUS_SECRETS, ClientDocument
-from common.client_view import ClientSchema
+from common.client_view import ANSWERS_ONLY, ClientSchema
 from common.keyring import SealedSecret, SecretSlot
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -108,8 +108,9 @@ def codecs_of(schema: Schema) -> tuple[tuple[str, _Codec], ...]:
     return tuple((name, _codec(field)) for name, field in schema.fields.items())
 
 
-# Every public field, in the order an entry holds them.
-HELD: Final = codecs_of(ClientSchema())
+# Every public field, in the order an entry holds them; what only answers show (when a
+# secret was last used) is the gateways' own, and added to an answer.
+HELD: Final = codecs_of(ClientSchema(exclude=ANSWERS_ONLY))
 _AT: Final = {name: i for i, (name, _codec) in enumerate(HELD)}
 # What the model reads of a stored client: the public fields, `_id` and the sealed secrets.
 STORED_FIELDS: Final[dict[str, int]] = {
@@ -185,6 +186,21 @@ class ClientEntry:
         """When the current secret stops verifying (`client_secret_expires_at`); None: never."""
         held = self.values[_AT["client_secret_expires_at"]]
         return None if held is None else from_epoch_ms(held)
+
+    def secret_times(self, place: int) -> tuple[int | None, int | None]:
+        """(issued, end of grace) of the secret at `place` in `secrets`, in epoch ms; the
+        current secret has no end of grace, and a previous one replaced before issue times
+        were kept has no issue time."""
+        _sealed, slot, until = self.secrets[place]
+        if slot is SecretSlot.CURRENT:
+            issued: int | None = self.values[_AT["client_secret_issued_at"]]
+            return issued, None
+        assert until is not None
+        ends = epoch_ms(until)
+        for held_ends, held_issued in self.values[_AT[PREVIOUS_SECRETS]]:
+            if held_ends == ends:
+                return held_issued, ends
+        return None, ends
 
     def document(self) -> dict[str, Any]:
         """The public fields as a stored document has them (what `public_client` takes)."""

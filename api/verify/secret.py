@@ -40,8 +40,9 @@ from common.secret_grace import MAX_PREVIOUS_SECRETS
 SECRETS_COMPARED = 1 + MAX_PREVIOUS_SECRETS
 # The padding secret's binding: no client has an empty key.
 _PADDING_AAD = client_secret_aad("", SecretSlot.CURRENT)
-# A secret to open, with the associated data it must have been sealed with.
-_Candidate = tuple[SealedSecret, bytes]
+# A secret to open, with the associated data it must have been sealed with and its place
+# in ClientEntry.secrets.
+_Candidate = tuple[SealedSecret, bytes, int]
 
 
 class Reason(StrEnum):
@@ -56,6 +57,8 @@ class Verdict:
     valid: bool
     reason: Reason
     client: ClientEntry | None = field(default=None, repr=False)
+    # The place in `client.secrets` of the secret that matched (ok, or a right secret).
+    matched: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         shown = self.client if self.reason is not Reason.INVALID_CLIENT else None
@@ -77,8 +80,9 @@ class SecretChecker:
 
     @staticmethod
     def _usable(client: ClientEntry, now: datetime) -> list[_Candidate]:
-        return [(sealed, client_secret_aad(client.key, slot))
-                for sealed, slot, until in client.secrets if until is None or until > now]
+        return [(sealed, client_secret_aad(client.key, slot), place)
+                for place, (sealed, slot, until) in enumerate(client.secrets)
+                if until is None or until > now]
 
     def _candidates(self, client: ClientEntry | None, now: datetime) -> list[_Candidate | None]:
         """Exactly SECRETS_COMPARED sealed secrets; None marks a padding slot."""
@@ -91,7 +95,7 @@ class SecretChecker:
         """The plain secrets a caller of `client` may present now, current first;
         one that does not open for this client (see the module) is left out."""
         opened = []
-        for sealed, aad in self._usable(client, now):
+        for sealed, aad, _place in self._usable(client, now):
             try:
                 opened.append(self._keyring.open(sealed, aad))
             except (KeyringError, InvalidTag):
@@ -111,7 +115,7 @@ class SecretChecker:
         secret that does not open for its client and slot, compares with the padding."""
         if candidate is not None:
             try:
-                return self._keyring.open(*candidate).encode(), True
+                return self._keyring.open(candidate[0], candidate[1]).encode(), True
             except (KeyringError, InvalidTag):
                 pass
         return self._padding(), False
@@ -125,17 +129,19 @@ class SecretChecker:
     def check(self, key: str, secret: str, now: datetime) -> Verdict:
         client = self._model.get(key)
         given = secret.encode()
+        candidates = self._candidates(client, now)
         hits = []
-        for candidate in self._candidates(client, now):
+        for candidate in candidates:
             expected, real = self._open(candidate)
             # Non-short-circuit `&`: a padding slot costs what a real one does.
             hits.append(hmac.compare_digest(expected, given) & real)
         if client is None or not any(hits):
             return Verdict(False, Reason.INVALID_CLIENT)
+        matched = next(c[2] for c, hit in zip(candidates, hits, strict=True) if hit and c)
         if self._expired(client, now) and not any(hits[1:]):
             # Only the current secret matched, and it has expired; a previous secret
             # still in its grace is valid on its own deadline.
-            return Verdict(False, Reason.SECRET_EXPIRED, client)
+            return Verdict(False, Reason.SECRET_EXPIRED, client, matched)
         if client.status != Status.APPROVED:
-            return Verdict(False, Reason.NOT_APPROVED, client)
-        return Verdict(True, Reason.OK, client)
+            return Verdict(False, Reason.NOT_APPROVED, client, matched)
+        return Verdict(True, Reason.OK, client, matched)

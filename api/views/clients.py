@@ -269,7 +269,8 @@ async def get_client(request: web.Request) -> web.StreamResponse:
         if len(key) <= ID_MAX else None
     if client is None:
         raise _no_client(key)
-    return json_response(client, headers=etag_headers(client))
+    return json_response(request.app[keys.SECRET_USAGE].shown_in(client),
+                         headers=etag_headers(client))
 
 
 async def list_clients_view(request: web.Request) -> web.StreamResponse:
@@ -284,8 +285,9 @@ async def list_clients_view(request: web.Request) -> web.StreamResponse:
                                   cursor=query.get("cursor"))
     except BadCursor as exc:
         raise Problem(400, str(exc), errors={"cursor": [str(exc)]}) from None
-    return json_response({"items": page.items, "next_cursor": page.next_cursor,
-                          "total": page.total})
+    usage = request.app[keys.SECRET_USAGE]
+    return json_response({"items": [usage.shown_in(item) for item in page.items],
+                          "next_cursor": page.next_cursor, "total": page.total})
 
 
 async def get_operation_view(request: web.Request) -> web.StreamResponse:

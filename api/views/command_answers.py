@@ -16,6 +16,7 @@ from aiohttp import web
 
 from api import keys
 from api.problems import problem_response
+from api.verify.secret_usage import SecretUsage
 from api.views.operations import operation_view
 from api.views.preconditions import etag_headers
 from common.commands import COMMAND_TYPES
@@ -41,8 +42,10 @@ async def read_own_write(request: web.Request, outcome: Outcome) -> None:
             outcome.client, removed=COMMAND_TYPES[outcome.kind].removes_client)
 
 
-def outcome_answer(kind: str, outcome: Outcome, generated_secret: str | None) -> web.Response:
-    """The answer to a finished command of `kind`; a failure is its problem document."""
+def outcome_answer(kind: str, outcome: Outcome, generated_secret: str | None,
+                   usage: SecretUsage) -> web.Response:
+    """The answer to a finished command of `kind`; a failure is its problem document. A
+    client in it shows, as every client answer does, when its secrets last verified."""
     if outcome.status is OperationStatus.FAILED:
         error = outcome.error or OperationError(ErrorCode.INTERNAL, "The command failed.")
         extra: dict[str, Any] = {"operation_id": outcome.operation_id}
@@ -52,7 +55,7 @@ def outcome_answer(kind: str, outcome: Outcome, generated_secret: str | None) ->
     answer = COMMAND_TYPES[kind].answer  # what the command's own type says to answer
     if answer.status == 204:
         return web.Response(status=204)
-    body: dict[str, Any] = dict(outcome.client or {})
+    body: dict[str, Any] = usage.shown_in(outcome.client) if outcome.client else {}
     if answer.warnings:
         body["warnings"] = outcome.warnings
     if generated_secret is not None:

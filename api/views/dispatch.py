@@ -69,7 +69,7 @@ async def dispatch(request: web.Request, command: Command, *,
     if outcome is None:
         return accepted_answer(pending, generated_secret)
     await read_own_write(request, outcome)
-    return outcome_answer(command.kind, outcome, generated_secret)
+    return outcome_answer(command.kind, outcome, generated_secret, app[keys.SECRET_USAGE])
 
 
 async def _stored_outcome(db: AsyncDatabase[Document], operation_id: str) -> Outcome | None:

@@ -168,7 +168,8 @@ async def _answer_retry(request: web.Request, records: stored.Records,
     outcome = outcome_of(operation)
     if outcome is not None:
         await read_own_write(request, outcome)
-        answer = outcome_answer(operation["kind"], outcome, secret)
+        answer = outcome_answer(operation["kind"], outcome, secret,
+                                request.app[keys.SECRET_USAGE])
         await stored.settle(records, record["_id"], record["owner"], answer, keyring)
         return _replayed(answer)
     running = stored.is_running(record)

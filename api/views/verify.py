@@ -80,9 +80,12 @@ async def verify_client(request: web.Request) -> web.StreamResponse:
     key = request.match_info["key"]
     pair = _source_key(request, data, key)
     await _not_held_back(request, key, pair)
-    verdict = request.app[keys.SECRET_CHECKER].check(key, data["secret"], now())
+    at = now()
+    verdict = request.app[keys.SECRET_CHECKER].check(key, data["secret"], at)
     if verdict.reason is Reason.INVALID_CLIENT:
         await _failed(request, key, pair)
+    elif verdict.valid and verdict.client is not None and verdict.matched is not None:
+        request.app[keys.SECRET_USAGE].note(verdict.client, verdict.matched, at)
     return json_response(verdict.to_dict())
 
 
@@ -133,7 +136,10 @@ async def authenticate_client(request: web.Request) -> web.StreamResponse:
     key = "" if presented is None else presented.client_id
     pair = _source_key(request, data, key)
     await _not_held_back(request, key, pair)
-    verdict = request.app[keys.CLIENT_AUTHENTICATOR].authenticate(presented, now())
+    at = now()
+    verdict = request.app[keys.CLIENT_AUTHENTICATOR].authenticate(presented, at)
     if verdict.reason is AuthenticationReason.INVALID_CLIENT:
         await _failed(request, key, pair)
+    elif verdict.valid and verdict.used is not None:
+        request.app[keys.SECRET_USAGE].note(*verdict.used, at)
     return json_response(verdict.to_dict())

@@ -185,3 +185,35 @@ async def test_a_bad_body_is_a_clear_400(checked: Checked) -> None:
         problem = await response.json()
         assert response.status == 400, body
         assert problem["errors"], problem
+
+
+async def test_each_secret_shows_when_it_last_verified(checked: Checked) -> None:
+    service, verifier = checked
+    key = await approved(service, oidc_client())
+    usage = service.http.app[keys.SECRET_USAGE]
+    client = await (await service.request("GET", f"/v1/clients/{key}")).json()
+    assert client["client_secret_last_used_at"] is None
+
+    assert (await authenticate(service, verifier, authorization=basic(key, SECRET)))["valid"]
+    await usage.write()  # as the gateway does once a minute
+    await usage.read()
+    client = await (await service.request("GET", f"/v1/clients/{key}")).json()
+    used = datetime.fromisoformat(client["client_secret_last_used_at"])
+    assert used.second == 0 and datetime.now(UTC) - used < timedelta(minutes=2)
+
+    rotated = await service.request("POST", f"/v1/clients/{key}/secret/rotate", json={
+        "secret": "the-next-secret-value", "secret_confirmation": "the-next-secret-value",
+        "grace_seconds": 3600})
+    assert rotated.status == 200
+    answer = await rotated.json()
+    # The replaced secret keeps its last use; the new one has none yet.
+    assert answer["client_secret_last_used_at"] is None
+    assert [p["last_used_at"] for p in answer["previous_secrets"]] == [
+        client["client_secret_last_used_at"]]
+    verified = await service.request("POST", f"/v1/clients/{key}/verify", headers=verifier,
+                                     json={"secret": "the-next-secret-value"})
+    assert (await verified.json())["valid"] is True
+    await usage.write()
+    listed = await (await service.request("GET", "/v1/clients?type=oidc")).json()
+    [shown] = [item for item in listed["items"] if item["key"] == key]
+    assert shown["client_secret_last_used_at"] is not None

@@ -20,6 +20,7 @@ PACKAGES = ("api", "worker", "common", "clientkeys", "bench")
 OWNERS: dict[str, frozenset[str]] = {
     "OPERATIONS": frozenset({"common.operations_store"}),
     "AUDIT": frozenset({"common.audit_store"}),
+    "SECRET_USAGE": frozenset({"api.verify.secret_usage"}),
     # worker.rekey re-seals every sealed value, wherever it is stored.
     "IDEMPOTENCY_KEYS": frozenset({"api.views.idempotency_records", "worker.rekey"}),
     # The worker writes clients; the gateway reads them; rekey re-seals their secrets;

@@ -144,7 +144,7 @@ def test_the_public_view_shows_deadlines_only_and_only_of_valid_secrets() -> Non
         "secret_rotated_at": NOW, "previous_secrets": [
             {"secret": sealed("valid"), "expires_at": soon},
             {"secret": sealed("gone"), "expires_at": NOW}]})
-    assert view["previous_secrets"] == [{"expires_at": soon.isoformat()}]
+    assert view["previous_secrets"] == [{"expires_at": soon.isoformat(), "issued_at": None}]
     assert view["secret_rotated_at"] == NOW.isoformat()
     assert "secret" not in view
 
@@ -166,6 +166,7 @@ def test_the_audit_trail_names_what_rotation_and_end_of_grace_touch() -> None:
 async def test_rotation_sets_the_new_secret_and_keeps_the_old_one_for_the_grace() -> None:
     store = InMemoryClientStore()
     key = await new_client(store)
+    issued_before = store.clients[key]["client_secret_issued_at"]
     before = datetime.now(UTC)
     applied = await handle(rotate(key, "secret-number-1", grace_seconds=3600), store, KEYRING)
     succeeded(applied)
@@ -179,8 +180,11 @@ async def test_rotation_sets_the_new_secret_and_keeps_the_old_one_for_the_grace(
     assert stored["updated_at"] == stored["secret_rotated_at"] \
         >= before.replace(microsecond=before.microsecond // 1000 * 1000)
     assert applied.outcome.client is not None
+    # The replaced secret keeps its issue time: it names the secret when its use is noted.
+    assert replaced["issued_at"] == issued_before
     assert applied.outcome.client["previous_secrets"] == [
-        {"expires_at": replaced["expires_at"].isoformat()}]
+        {"expires_at": replaced["expires_at"].isoformat(),
+         "issued_at": replaced["issued_at"].isoformat()}]
 
 
 async def test_rotations_keep_at_most_two_previous_secrets_newest_first() -> None:
