@@ -37,9 +37,16 @@ function secretFacts(client) {
     ? ["last replaced ", time(client.secret_rotated_at)] : ["never replaced since the client was created"];
   const previous = client.previous_secrets.length
     ? h("ul", { class: "plain" }, client.previous_secrets.map((secret) =>
-      h("li", {}, "a previous secret stays valid until ", time(secret.expires_at))))
+      h("li", {}, "a previous secret stays valid until ", time(secret.expires_at),
+        "; ", ...lastUsed(secret.last_used_at))))
     : h("span", {}, "; no previous secret is valid");
-  return [h("span", {}, "Set, never shown; ", ...rotated, ...issued, ...expires), previous];
+  return [h("span", {}, "Set, never shown; ", ...rotated, ...issued, ...expires, "; ",
+    ...lastUsed(client.client_secret_last_used_at)), previous];
+}
+
+// When a secret last verified, to the minute (the service writes it at most a minute late).
+function lastUsed(at) {
+  return at ? ["last used ", time(at)] : ["not seen in use"];
 }
 
 // The RFC 7591 metadata of an OAuth 2.0 or OpenID Connect client; URLs as text, never links.

@@ -65,6 +65,7 @@ async def test_the_detail_view_shows_the_history_after_an_edit_and_an_approval(
     await expect(detail.locator("dd").filter(has_text="Approved since")).to_contain_text(
         "by alice")
     await expect(detail).to_contain_text("never replaced")
+    await expect(detail).to_contain_text("not seen in use")  # no check has verified it
     history = detail.locator("ol.history li")
     await expect(history).to_have_count(5)
     expected = ["Approved by alice", "Edited by alice", "Disapproved by alice",
