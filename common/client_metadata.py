@@ -164,24 +164,3 @@ def holds_secret(metadata: ClientMetadata) -> bool:
     method) always does, an OAuth 2.0 or OpenID Connect client by its method."""
     method = metadata.auth_method
     return method is None or method.uses_secret
-
-
-# The metadata limits a form needs (GET /v1/client-types, beside common.clients.LIMITS).
-METADATA_LIMITS: Final[Mapping[str, int]] = {
-    "scope_tokens_max": SCOPE_TOKENS_MAX, "scope_token_max": SCOPE_TOKEN_MAX,
-    "contacts_max": CONTACTS_MAX, "metadata_uri_max": METADATA_URI_MAX,
-    "post_logout_redirect_uris_max": POST_LOGOUT_REDIRECT_URIS_MAX,
-    "secret_expiry_warning_days": SECRET_EXPIRY_WARNING_DAYS}
-
-
-def metadata_catalogue(client_type: ClientType) -> dict[str, Any]:
-    """What a type's clients may be given of this metadata, for the admin page's form."""
-    if client_type is ClientType.OAUTH1:
-        return {"token_endpoint_auth_methods": [], "default_token_endpoint_auth_method": None,
-                "metadata_fields": [], "required_scope": []}
-    names = [name for name in (*METADATA_FIELDS, SECRET_EXPIRY)
-             if name != "post_logout_redirect_uris" or client_type is ClientType.OIDC]
-    return {"token_endpoint_auth_methods": [method.value for method in AuthMethod],
-            "default_token_endpoint_auth_method": DEFAULT_AUTH_METHOD.value,
-            "metadata_fields": names,
-            "required_scope": [OPENID] if client_type is ClientType.OIDC else []}

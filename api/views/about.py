@@ -10,9 +10,14 @@ from marshmallow import Schema, fields, validate
 
 from api.auth.middleware import principal_of
 from api.auth.principals import PERMISSIONS
+from api.views.client_types import (
+    LIMITS,
+    METADATA_LIMITS,
+    client_type_catalogue,
+    metadata_catalogue,
+)
 from api.views.json_body import read_json_object
-from common.client_metadata import METADATA_LIMITS, metadata_catalogue
-from common.clients import LIMITS, ClientType, client_type_catalogue
+from common.clients import ClientType
 from common.json_responses import json_response
 from common.redirect_uris import redirect_uri_problem
 
