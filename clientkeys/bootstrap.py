@@ -81,7 +81,7 @@ async def create_worker(settings: Settings, bus: MessageBus | None = None,
             stack.push_async_callback(client.close)
             db = database(client)
             try:
-                await ensure_indexes(db)
+                await ensure_indexes(db, operations_retention_h=settings.operations_retention_h)
             except PyMongoError as exc:
                 raise Unreachable("MongoDB", settings.mongodb_uri, exc) from None
             store = MongoClientStore(db)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from common.keyring import Keyring, KeyringError, SecretKeyring
 from common.keyring_file import FileKeyring, read_keyring_file
 from common.secret_grace import GRACE_LIMIT_S
+from common.store import OPERATIONS_RETENTION_MIN_H
 
 PREFIX = "CLIENTKEYS_"
 LOG_FORMATS = ("json", "console")
@@ -81,6 +82,9 @@ class Settings:
     trusted_proxies: tuple[Network, ...] = ()
     # How long audit entries are kept (a TTL index, common.store); 0 keeps them forever.
     audit_retention_days: int = 400
+    # How long a finished operation is kept (a TTL index, common.store); at least as
+    # long as an Idempotency-Key record, whose retry answers from the operation.
+    operations_retention_h: int = 24
     # The longest grace a secret rotation may give the replaced secret (common.secret_grace).
     max_grace_s: int = 7 * 24 * 3600
     # How often each gateway's read model is checked against MongoDB (api.verify.read_model).
@@ -249,6 +253,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         audit_retention_days=int(_number(
             env, "AUDIT_RETENTION_DAYS", defaults.audit_retention_days, minimum=0,
             maximum=36_500, integer=True)),
+        operations_retention_h=int(_number(
+            env, "OPERATIONS_RETENTION_H", defaults.operations_retention_h,
+            minimum=OPERATIONS_RETENTION_MIN_H, maximum=24 * 400, integer=True)),
         max_grace_s=int(_number(env, "MAX_GRACE_S", defaults.max_grace_s, minimum=0,
                                 maximum=GRACE_LIMIT_S, integer=True)),
         read_model_reconcile_s=_number(
