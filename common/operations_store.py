@@ -12,8 +12,9 @@ the worker's start finds its outcome and stops there.
 
 Every function is one database round trip unless it says otherwise
 (tests/integration/test_round_trips.py pins how many a command takes), and
-every query names the index that serves it (`BY_ID`): an operation is found
-by its id and by nothing else, so old operations never slow new ones down. A
+is served by an index (tests/integration/test_query_shapes.py): an operation
+is read by its id alone, and a write's filter names the `_id` index (`hint`),
+so old operations never slow new ones down. A
 finished operation carries `finished_at`, on which a TTL index removes it
 after `CLIENTKEYS_OPERATIONS_RETENTION_H` (`common.store.ensure_operations_expiry`);
 a pending one never expires. No write reads the document back (no
@@ -34,7 +35,7 @@ from pymongo.errors import DuplicateKeyError
 
 from common.commands import Command
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
-from common.store import BY_ID, OPERATIONS, PENDING, Document, now
+from common.store import BY_ID, OPERATIONS, Document, now
 
 
 class OperationDocument(TypedDict):
@@ -150,7 +151,7 @@ async def withdraw(db: AsyncDatabase[Document], operation_id: str) -> bool:
 async def get_operation(db: AsyncDatabase[Document], operation_id: str
                         ) -> OperationDocument | None:
     return cast(OperationDocument | None,
-                await _operations(db).find_one({"_id": operation_id}, hint=BY_ID))
+                await _operations(db).find_one({"_id": operation_id}))
 
 
 async def any_pending(db: AsyncDatabase[Document]) -> bool:
@@ -159,7 +160,7 @@ async def any_pending(db: AsyncDatabase[Document]) -> bool:
     Served by the `pending` index (`common.store`): finished operations are not looked at.
     """
     found = await _operations(db).find_one({"status": OperationStatus.PENDING.value},
-                                           {"_id": 1}, hint=PENDING)
+                                           {"_id": 1})
     return found is not None
 
 

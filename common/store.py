@@ -40,11 +40,14 @@ IDEMPOTENCY_TTL_S = 24 * 3600
 # Never shorter than an Idempotency-Key is kept: a retry answers from its operation.
 OPERATIONS_EXPIRY = "finished_expiry"
 OPERATIONS_RETENTION_MIN_H = IDEMPOTENCY_TTL_S // 3600
-# The index each write path query names (`hint`), so that no plan can scan:
-# an operation, an Idempotency-Key record are found by `_id`, a client by `key`.
+# The index each write of the write path names (`hint`), so that no plan can
+# scan: an operation, an Idempotency-Key record are changed by `_id`, a client by
+# `key`. Reads name none: they filter on that one field alone, which every server
+# serves from its index (SecantusDB walks the whole index for a hinted find).
 BY_ID = "_id_"
 BY_KEY = "key_unique"
-# Pending operations, for "is anything still being applied" (the benchmark, tests).
+# Pending operations, for "is anything still being applied" (the benchmark, tests):
+# the index on `status`.
 PENDING = "pending"
 TOMBSTONE_TTL_S = 7 * 24 * 3600
 # How many applied command ids a client remembers, so a redelivered command

@@ -15,8 +15,9 @@ unique index other than `key` is needed, which keeps the clients collection
 shardable on `key`.
 
 Every database round trip counts (tests/integration/test_round_trips.py pins
-how many a command takes), and each is served by an index it names (`hint`):
-a client is found by `key`. A change is a plain `update_one` (no
+how many a command takes), and each is served by an index
+(tests/integration/test_query_shapes.py): a client is read by `key` alone,
+and a write's filter names the `key` index (`hint`). A change is a plain `update_one` (no
 findAndModify, which some servers answer by scanning): its filter holds the
 version and the outbox's length the handler read, and every write that
 changes anything else of a client raises its version, while the outbox only
@@ -129,8 +130,13 @@ class MongoClientStore:
 
     async def get_client(self, key: str, *, include_removed: bool = False
                          ) -> ClientDocument | None:
-        return await self._clients.find_one({"key": key} if include_removed
-                                            else {"key": key, **LIVE}, hint=BY_KEY)
+        # By `key` alone, whatever else is asked: one field, so that every server
+        # serves it from its index (a filter of more fields, or a hint, can make some
+        # plan it otherwise); whether it was removed is seen in the document.
+        found = await self._clients.find_one({"key": key})
+        if found is None or include_removed or found.get("removed_at") is None:
+            return found
+        return None
 
     async def claim_client_key(self, operation_id: str, candidate: str) -> str:
         return await operations_store.claim_client_key(self._db, operation_id, candidate)
@@ -139,7 +145,7 @@ class MongoClientStore:
         try:
             await self._clients.insert_one(document)
         except DuplicateKeyError:
-            existing = await self._clients.find_one({"key": document["key"]}, hint=BY_KEY)
+            existing = await self._clients.find_one({"key": document["key"]})
             if existing is not None and existing.get("created_by") == document["created_by"]:
                 raise AlreadyCreated(existing) from None
             # 192 random bits never collide in practice; if they did, this
@@ -162,7 +168,7 @@ class MongoClientStore:
         return changed_document(current, changes, command_id, event, at)
 
     async def pending_events(self, key: str) -> list[Document]:
-        document = await self._clients.find_one({"key": key}, {"outbox": 1}, hint=BY_KEY)
+        document = await self._clients.find_one({"key": key}, {"outbox": 1})
         return list(document.get("outbox", [])) if document else []
 
     async def events_sent(self, key: str, event_ids: list[str]) -> None:

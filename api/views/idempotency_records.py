@@ -143,7 +143,7 @@ async def claim(records: Records, record: str, key_id: str,
         return new
     except DuplicateKeyError:
         pass
-    found = await records.find_one({"_id": record}, hint=BY_ID)
+    found = await records.find_one({"_id": record})
     if found is None:  # expired just now: try once more
         return await claim(records, record, key_id, fingerprint, at, lease)
     if found.get("owner") == new.owner:  # our insert landed; its answer was lost
