@@ -1,10 +1,13 @@
 """`make bench`: every figure of the table, each beside its raw limit, in one run.
 
 Order: the half-peak latency needs the peak, and every figure waits until the
-commands it queued are applied, so none loads the next one's database. Approve
-and the list page come last: on SecantusDB each of their requests takes the
-database a long time (find-and-modify and compound sorts scan the collection),
-and what they leave running would slow whatever came after.
+commands it queued are applied, so none loads the next one's database. The
+worker's cost per command is measured first, on the freshly seeded database
+with nothing else running (bench.worker_cost); scale-out with 1, 2 and 4
+workers follows create (bench.scale_out). The list page comes last: on
+SecantusDB each of its requests takes the database a long time (compound
+sorts scan the collection), and what it leaves running would slow whatever
+came after.
 """
 
 from __future__ import annotations
