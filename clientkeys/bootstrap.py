@@ -15,6 +15,7 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -90,7 +91,8 @@ async def create_worker(settings: Settings, bus: MessageBus | None = None,
             stack.push_async_callback(owned.close)
             bus = owned
         worker = Worker(bus, store, namespace=settings.namespace,
-                        prefetch=settings.worker_prefetch, keyring=keyring, metrics=metrics)
+                        prefetch=settings.worker_prefetch, keyring=keyring, metrics=metrics,
+                        operations_kept=timedelta(hours=settings.operations_retention_h))
         try:
             yield WorkerParts(worker, bus, db)
         finally:

@@ -72,6 +72,9 @@ class Started:
     outcome: Outcome | None = None
     # The key of the client a create makes, claimed as its operation started.
     client_key: str | None = None
+    # No gateway's record was there: this start wrote the operation (its record was
+    # lost, or expired, which the worker tells apart by the command's age).
+    recorded: bool = False
 
 
 def _operations(db: AsyncDatabase[Document]) -> AsyncCollection[Document]:
@@ -204,7 +207,7 @@ async def start(db: AsyncDatabase[Document], operation_id: str, kind: str, *,
         pending["client_key"] = None
         started["client_key"] = claim_key
     try:
-        await _operations(db).update_one(
+        written = await _operations(db).update_one(
             pending,
             {"$set": started,
              "$setOnInsert": {"kind": kind, "error": None, "created_at": at, "updated_at": at,
@@ -212,7 +215,7 @@ async def start(db: AsyncDatabase[Document], operation_id: str, kind: str, *,
             upsert=True, hint=BY_ID)
     except DuplicateKeyError:
         return await _started_before(db, operation_id, claim_key)
-    return Started(client_key=claim_key)
+    return Started(client_key=claim_key, recorded=written.upserted_id is not None)
 
 
 async def _started_before(db: AsyncDatabase[Document], operation_id: str,

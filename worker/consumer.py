@@ -21,6 +21,10 @@ test_round_trips.py). The audit entry need not precede the outcome: until the
 message is acked a redelivery comes, finds the outcome and appends the entry
 again (a no-op if it is there), so none is lost; an outbox not cleared is
 published again by the relay's sweep, with the same event ids.
+A command whose operation is gone although it is older than finished operations
+are kept (`operations_kept`) may have been withdrawn and its record expired
+since: it is set aside, never applied (one younger than that lost its record
+some other way, and is applied as before).
 A MongoDB or broker failure in 2-4 is retried with backoff while the message is
 held, never acked: the command stays safe in the queue until it is applied.
 Any other failure is retried through the queue (counted by the broker) a few
@@ -33,6 +37,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
 from common.audit import entry_for_command
@@ -43,7 +48,7 @@ from common.keyring import SecretKeyring
 from common.logs import correlated
 from common.operations_store import Started
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
-from common.store import is_outage, now
+from common.store import OPERATIONS_RETENTION_MIN_H, is_outage, now
 from common.topology import COMMAND_DELIVERY_LIMIT
 from worker.handlers import handle, key_to_claim
 from worker.read_ahead import ReadAhead
@@ -82,6 +87,10 @@ def _withdrawn(outcome: Outcome) -> bool:
     return outcome.error is not None and outcome.error.code is ErrorCode.UNDELIVERABLE
 
 
+class OperationExpired(Exception):
+    """The command's operation is gone and the command is older than operations are kept."""
+
+
 def _is_outage(exc: BaseException) -> bool:
     """Retry in place (holding the message) only when a dependency is away."""
     return isinstance(exc, BrokerUnavailable | OSError) or is_outage(exc)
@@ -95,6 +104,8 @@ class CommandConsumer:
     stopping: asyncio.Event
     metrics: WorkerMetrics
     keyring: SecretKeyring
+    # How long finished operations are kept (CLIENTKEYS_OPERATIONS_RETENTION_H).
+    operations_kept: timedelta = timedelta(hours=OPERATIONS_RETENTION_MIN_H)
 
     async def on_message(self, message: IncomingCommand) -> None:
         rejection = verify_command(self.keyring, message.body, message_id=message.message_id,
@@ -122,6 +133,12 @@ class CommandConsumer:
         while True:
             try:
                 await self._apply(command, message.reply_to)
+            except OperationExpired:
+                await self._set_aside(
+                    message, command.id, command.kind, ErrorCode.UNDELIVERABLE,
+                    "Its operation had expired, so whether it was withdrawn is unknown; "
+                    "not applied.", reply_to=message.reply_to)
+                return
             except Exception as exc:
                 if not _is_outage(exc):
                     log.exception("%s %s failed unexpectedly", command.kind, command.id)
@@ -154,6 +171,8 @@ class CommandConsumer:
 
     async def _apply(self, command: Command, reply_to: str | None) -> None:
         started, store = await self._start(command)
+        if started.recorded and self._older_than_operations(command):
+            raise OperationExpired(command.id)
         outcome = started.outcome
         if outcome is None:
             applied = await handle(command, store, self.keyring,
@@ -174,6 +193,11 @@ class CommandConsumer:
             await self.store.record_audit(entry_for_command(command, outcome, now()))
         if reply_to:
             await self.bus.publish_reply(reply_to, outcome.encode(), correlation_id=command.id)
+
+    def _older_than_operations(self, command: Command) -> bool:
+        """Whether its operation may have finished and expired (no age: cannot tell)."""
+        return (command.issued_at is not None
+                and now() - command.issued_at > self.operations_kept)
 
     async def _start(self, command: Command) -> tuple[Started, ClientStore]:
         """Start the operation and, at the same time, read the client it changes."""

@@ -87,16 +87,17 @@ async def test_a_create_claims_its_key_as_it_starts(store: MongoClientStore,
                                                  db: AsyncDatabase[Document]) -> None:
     await record_pending(db, create("op1"))
     started = await store.start_operation("op1", "create_client", claim_key="first")
-    assert (started.outcome, started.client_key) == (None, "first")
+    assert (started.outcome, started.client_key, started.recorded) == (None, "first", False)
     operation = await db[OPERATIONS].find_one({"_id": "op1"})
     assert operation is not None
     assert operation["client_key"] == "first" and operation["started_at"] is not None
     # A redelivery finds the key claimed before.
     again = await store.start_operation("op1", "create_client", claim_key="second")
-    assert (again.outcome, again.client_key) == (None, "first")
-    # Not recorded by the gateway (its record expired): started all the same.
+    assert (again.outcome, again.client_key, again.recorded) == (None, "first", False)
+    # Not recorded by the gateway (its record lost): recorded here, and said so.
     unrecorded = await store.start_operation("op2", "create_client", claim_key="k2")
-    assert unrecorded.client_key == "k2"
+    assert unrecorded.client_key == "k2" and unrecorded.recorded
+    assert (await store.start_operation("op3", "approve_client")).recorded
     assert await store.claim_client_key("op2", "other") == "k2"
 
 
