@@ -162,7 +162,9 @@ async def _mongodb(app: web.Application) -> AsyncIterator[None]:
     client = connect(uri, app_name="clientkeys-gateway")
     db = database(client)
     try:
-        await ensure_indexes(db, audit_retention_days=app[keys.SETTINGS].audit_retention_days)
+        settings = app[keys.SETTINGS]
+        await ensure_indexes(db, audit_retention_days=settings.audit_retention_days,
+                             operations_retention_h=settings.operations_retention_h)
     except PyMongoError as exc:
         await client.close()
         raise Unreachable("MongoDB", uri, exc) from None

@@ -1,10 +1,12 @@
 """`make bench`: every figure of the table, each beside its raw limit, in one run.
 
 Order: the half-peak latency needs the peak, and every figure waits until the
-commands it queued are applied, so none loads the next one's database. Approve
-comes last: on SecantusDB each of its requests takes the
-database a long time (find-and-modify scans the collection),
-and what they leave running would slow whatever came after.
+commands it queued are applied, so none loads the next one's database. The
+worker's cost per command is measured first, on the freshly seeded database
+with nothing else running (bench.worker_cost); scale-out with 1, 2 and 4
+workers follows create (bench.scale_out). Approve and the list page come last:
+what their requests leave running on the database would slow whatever came
+after.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from typing import TypeVar
 from bench.database import delete_topology, settled, write_probe
 from bench.measure import Measured
 from bench.reads import empty_gateway_mb, get_row, list_rows, memory_per_client
-from bench.report import Row, compared, described, markdown, rate
+from bench.report import Row, compared, described, markdown
+from bench.scale_out import scale_out
 from bench.seed import Seeded, seed_clients
 from bench.stack import AMQP_URL, REPO, Process, Stack, StackError
+from bench.worker_cost import command_costs
 from bench.wrk import WrkError, run_wrk, write_requests
 from common.clients import Status
 from common.keyring import Keyring
@@ -196,16 +200,13 @@ class Bench:
                              f"{now_mb:.0f} MB after the load",
                              "—", "—", f"≤ {MEMORY_LIMIT_MB} MB", high <= MEMORY_LIMIT_MB))
 
-    def scale_out(self, gateway: Process, one_worker: Measured) -> None:
-        second = self.stack.worker("worker-2")
-        try:
-            two = self.load(gateway, "create-2-workers", self.creates("Scaled"), 201)
-        finally:
-            self.stack.stop(second)
-        self.rows.append(Row("scale-out: create 201 with 1 → 2 workers",
-                             f"{rate(one_worker)} → {described(two, 201)}", "—",
-                             f"{two.rate / one_worker.rate:.2f} times" if one_worker.rate else "—",
-                             "printed", None))
+
+def worker_costs(bench: Bench, keyring: Keyring) -> None:
+    """Round trips and database time of a create and an approve, before any load."""
+    samples = 10 if bench.profile is SMOKE else 50
+    pending = bench.seeded.keys[Status.PENDING][-samples:]
+    costs = asyncio.run(command_costs(bench.stack.mongodb_uri, keyring, pending))
+    bench.rows.extend(cost.row(bench.profile.clients) for cost in costs)
 
 
 def measure(profile: Profile, folder: Path
@@ -219,10 +220,11 @@ def measure(profile: Profile, folder: Path
         gateway = stack.gateway()
         loaded_mb = gateway.rss_mb()
         bench = Bench(stack, profile, seeded, stack.worker())
-        one_worker = bench.attempt("create", lambda: bench.create(gateway))
+        bench.attempt("worker cost", lambda: worker_costs(bench, keyring))
+        bench.attempt("create", lambda: bench.create(gateway))
         bench.attempt("create, 202", bench.accept)
-        if one_worker is not None:
-            bench.attempt("scale-out", lambda: bench.scale_out(gateway, one_worker))
+        bench.attempt("scale-out", lambda: scale_out(
+            bench, gateway, (1, 2) if profile is SMOKE else (1, 2, 4)))
         bench.attempt("get one client", lambda: get_row(bench, gateway))
         bench.attempt("verify a secret", lambda: bench.verify(gateway))
         bench.memory(gateway, loaded_mb, gateway.ready_s or 0.0)

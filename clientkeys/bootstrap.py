@@ -15,6 +15,7 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -81,7 +82,7 @@ async def create_worker(settings: Settings, bus: MessageBus | None = None,
             stack.push_async_callback(client.close)
             db = database(client)
             try:
-                await ensure_indexes(db)
+                await ensure_indexes(db, operations_retention_h=settings.operations_retention_h)
             except PyMongoError as exc:
                 raise Unreachable("MongoDB", settings.mongodb_uri, exc) from None
             store = MongoClientStore(db)
@@ -90,7 +91,8 @@ async def create_worker(settings: Settings, bus: MessageBus | None = None,
             stack.push_async_callback(owned.close)
             bus = owned
         worker = Worker(bus, store, namespace=settings.namespace,
-                        prefetch=settings.worker_prefetch, keyring=keyring, metrics=metrics)
+                        prefetch=settings.worker_prefetch, keyring=keyring, metrics=metrics,
+                        operations_kept=timedelta(hours=settings.operations_retention_h))
         try:
             yield WorkerParts(worker, bus, db)
         finally:

@@ -58,6 +58,11 @@ class DevDatabase:
     def uri(self, database: str) -> str:
         return f"mongodb://127.0.0.1:{self.port}/{database}"
 
+    @property
+    def pid(self) -> int:
+        """The server's process id (the benchmark reads its CPU time from /proc)."""
+        return self._process.pid
+
     def _wait_until_ready(self, timeout_s: float, log_file: Path) -> None:
         deadline = time.monotonic() + timeout_s
         client: MongoClient[dict[str, object]] = MongoClient(

@@ -11,7 +11,15 @@ A withdrawn operation (failed, `undeliverable`) is one no worker ever applies:
 the worker's start finds its outcome and stops there.
 
 Every function is one database round trip unless it says otherwise
-(tests/integration/test_round_trips.py pins how many a command takes).
+(tests/integration/test_round_trips.py pins how many a command takes), and
+is served by an index (tests/integration/test_query_shapes.py): an operation
+is read by its id alone, and a write's filter names the `_id` index (`hint`),
+so old operations never slow new ones down. A
+finished operation carries `finished_at`, on which a TTL index removes it
+after `CLIENTKEYS_OPERATIONS_RETENTION_H` (`common.store.ensure_operations_expiry`);
+a pending one never expires. No write reads the document back (no
+findAndModify): a write's own filter says what it found, and the document is
+read only on the rare path where the filter did not match.
 """
 
 from __future__ import annotations
@@ -21,14 +29,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NotRequired, TypedDict, cast
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from common.commands import Command
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
-from common.store import OPERATIONS, Document, now
+from common.store import BY_ID, OPERATIONS, Document, now
 
 
 class OperationDocument(TypedDict):
@@ -46,6 +53,8 @@ class OperationDocument(TypedDict):
     request_id: NotRequired[str | None]
     # Set once a worker started it; a gateway withdraws only what none started.
     started_at: NotRequired[datetime]
+    # Set once it is no longer pending: the TTL index on it removes it later.
+    finished_at: NotRequired[datetime]
     # The rest of the outcome, once a worker recorded it.
     client: NotRequired[dict[str, Any] | None]
     warnings: NotRequired[list[str]]
@@ -63,6 +72,9 @@ class Started:
     outcome: Outcome | None = None
     # The key of the client a create makes, claimed as its operation started.
     client_key: str | None = None
+    # No gateway's record was there: this start wrote the operation (its record was
+    # lost, or expired, which the worker tells apart by the command's age).
+    recorded: bool = False
 
 
 def _operations(db: AsyncDatabase[Document]) -> AsyncCollection[Document]:
@@ -73,9 +85,13 @@ def _new(operation_id: str, kind: str, status: OperationStatus, *, client_key: s
          error: OperationError | None, actor: str | None, request_id: str | None
          ) -> OperationDocument:
     at = now()
-    return {"_id": operation_id, "kind": kind, "status": status.value,
-            "client_key": client_key, "error": error.to_dict() if error else None,
-            "actor": actor, "request_id": request_id, "created_at": at, "updated_at": at}
+    operation: OperationDocument = {
+        "_id": operation_id, "kind": kind, "status": status.value, "client_key": client_key,
+        "error": error.to_dict() if error else None, "actor": actor, "request_id": request_id,
+        "created_at": at, "updated_at": at}
+    if status is not OperationStatus.PENDING:
+        operation["finished_at"] = at
+    return operation
 
 
 async def record_pending(db: AsyncDatabase[Document], command: Command) -> OperationDocument:
@@ -127,20 +143,25 @@ def outcome_of(operation: OperationDocument) -> Outcome | None:
 async def withdraw(db: AsyncDatabase[Document], operation_id: str) -> bool:
     """Mark an unconfirmed command failed; False when a worker has already started it."""
     error = OperationError(ErrorCode.UNDELIVERABLE, "The broker did not accept the command.")
+    at = now()
     result = await _operations(db).update_one(
         {"_id": operation_id, "started_at": {"$exists": False}},
         {"$set": {"status": OperationStatus.FAILED.value, "error": error.to_dict(),
-                  "updated_at": now()}})
+                  "updated_at": at, "finished_at": at}}, hint=BY_ID)
     return result.modified_count == 1
 
 
 async def get_operation(db: AsyncDatabase[Document], operation_id: str
                         ) -> OperationDocument | None:
-    return cast(OperationDocument | None, await _operations(db).find_one({"_id": operation_id}))
+    return cast(OperationDocument | None,
+                await _operations(db).find_one({"_id": operation_id}))
 
 
 async def any_pending(db: AsyncDatabase[Document]) -> bool:
-    """Whether some command is still waiting for a worker (or being applied)."""
+    """Whether some command is still waiting for a worker (or being applied).
+
+    Served by the `pending` index (`common.store`): finished operations are not looked at.
+    """
     found = await _operations(db).find_one({"status": OperationStatus.PENDING.value},
                                            {"_id": 1})
     return found is not None
@@ -152,15 +173,15 @@ async def claim_client_key(db: AsyncDatabase[Document], operation_id: str,
 
     Two round trips when another key was claimed first.
     """
-    claimed = await _operations(db).find_one_and_update(
+    claimed = await _operations(db).update_one(
         {"_id": operation_id, "client_key": None}, {"$set": {"client_key": candidate}},
-        return_document=ReturnDocument.AFTER)
-    if claimed is None:
-        operation = await get_operation(db, operation_id)
-        if operation is None:
-            raise LookupError(f"operation {operation_id} does not exist")
-        return str(operation["client_key"])
-    return str(claimed["client_key"])
+        hint=BY_ID)
+    if claimed.matched_count:
+        return candidate
+    operation = await get_operation(db, operation_id)
+    if operation is None:
+        raise LookupError(f"operation {operation_id} does not exist")
+    return str(operation["client_key"])
 
 
 async def start(db: AsyncDatabase[Document], operation_id: str, kind: str, *,
@@ -172,38 +193,44 @@ async def start(db: AsyncDatabase[Document], operation_id: str, kind: str, *,
     claims the client's key as `claim_client_key` does, in the same write when
     it can. An operation no gateway recorded (its record was lost) is recorded
     here, pending.
+
+    One upsert that matches only a pending operation (and, for a create, one
+    with no key claimed yet): matched, it is started and nothing needs reading.
+    Any other operation is not matched, so the upsert collides with its `_id`,
+    and only then is it read: a redelivery (its key claimed before), a finished
+    or a withdrawn one.
     """
-    if claim_key is None:
-        return Started(await _start(db, operation_id, kind))
     at = now()
+    pending: Document = {"_id": operation_id, "status": OperationStatus.PENDING.value}
+    started: Document = {"started_at": at}
+    if claim_key is not None:
+        pending["client_key"] = None
+        started["client_key"] = claim_key
     try:
-        # The usual create: pending, with no key yet. Any other operation is
-        # not matched, so the upsert collides with its _id.
-        await _operations(db).update_one(
-            {"_id": operation_id, "status": OperationStatus.PENDING.value,
-             "client_key": None},
-            {"$set": {"started_at": at, "client_key": claim_key},
-             "$setOnInsert": {"kind": kind, "error": None, "created_at": at,
-                              "updated_at": at}},
-            upsert=True)
-    except DuplicateKeyError:  # claimed before (a redelivery), finished or withdrawn
-        outcome = await _start(db, operation_id, kind)
-        if outcome is not None:
-            return Started(outcome)
-        return Started(client_key=await claim_client_key(db, operation_id, claim_key))
-    return Started(client_key=claim_key)
+        written = await _operations(db).update_one(
+            pending,
+            {"$set": started,
+             "$setOnInsert": {"kind": kind, "error": None, "created_at": at, "updated_at": at,
+                              **({} if claim_key is not None else {"client_key": None})}},
+            upsert=True, hint=BY_ID)
+    except DuplicateKeyError:
+        return await _started_before(db, operation_id, claim_key)
+    return Started(client_key=claim_key, recorded=written.upserted_id is not None)
 
 
-async def _start(db: AsyncDatabase[Document], operation_id: str, kind: str) -> Outcome | None:
-    at = now()
-    operation = await _operations(db).find_one_and_update(
-        {"_id": operation_id},
-        {"$set": {"started_at": at},
-         "$setOnInsert": {"kind": kind, "status": OperationStatus.PENDING.value,
-                          "client_key": None, "error": None, "created_at": at,
-                          "updated_at": at}},
-        upsert=True, return_document=ReturnDocument.AFTER)
-    return None if operation is None else outcome_of(cast(OperationDocument, operation))
+async def _started_before(db: AsyncDatabase[Document], operation_id: str,
+                          claim_key: str | None) -> Started:
+    """What `start` found when its upsert did not match: a read, and maybe one write."""
+    operation = await get_operation(db, operation_id)
+    if operation is None:  # removed meanwhile (expired): nothing to go by but the command
+        raise LookupError(f"operation {operation_id} vanished while it was started")
+    outcome = outcome_of(operation)
+    if outcome is not None:
+        return Started(outcome)
+    # Pending with a key claimed before (a redelivered create): started again.
+    await _operations(db).update_one({"_id": operation_id}, {"$set": {"started_at": now()}},
+                                     hint=BY_ID)
+    return Started(client_key=operation["client_key"] if claim_key is not None else None)
 
 
 async def record_outcome(db: AsyncDatabase[Document], outcome: Outcome) -> None:
@@ -211,11 +238,12 @@ async def record_outcome(db: AsyncDatabase[Document], outcome: Outcome) -> None:
     data = outcome.to_dict()
     data.pop("operation_id")
     data.pop("kind")
+    at = now()
     await _operations(db).update_one(
         {"_id": outcome.operation_id},
-        {"$set": {**data, "updated_at": now()},
-         "$setOnInsert": {"kind": outcome.kind, "created_at": now()}},
-        upsert=True,
+        {"$set": {**data, "updated_at": at, "finished_at": at},
+         "$setOnInsert": {"kind": outcome.kind, "created_at": at}},
+        upsert=True, hint=BY_ID,
     )
 
 
@@ -224,14 +252,16 @@ async def reset_for_replay(db: AsyncDatabase[Document], operation_id: str) -> No
     await _operations(db).update_one(
         {"_id": operation_id, "status": OperationStatus.FAILED.value},
         {"$set": {"status": OperationStatus.PENDING.value, "error": None,
-                  "updated_at": now()}})
+                  "updated_at": now()},
+         "$unset": {"finished_at": ""}}, hint=BY_ID)
 
 
 async def fail_purged(db: AsyncDatabase[Document], operation_id: str) -> None:
     """A pending operation failed, as an operator purged its dead-lettered command."""
     error = OperationError(ErrorCode.INTERNAL,
                            "Removed from the dead-letter queue by an operator; not applied.")
+    at = now()
     await _operations(db).update_one(
         {"_id": operation_id, "status": OperationStatus.PENDING.value},
         {"$set": {"status": OperationStatus.FAILED.value, "error": error.to_dict(),
-                  "updated_at": now()}})
+                  "updated_at": at, "finished_at": at}}, hint=BY_ID)

@@ -36,6 +36,7 @@ from common.setting_kinds import (
     SettingsError,
     Text,
 )
+from common.store import OPERATIONS_RETENTION_MIN_H
 
 __all__ = [
     "PREFIX",
@@ -105,6 +106,9 @@ class Settings:
     trusted_proxies: tuple[Network, ...] = ()
     # How long audit entries are kept (a TTL index, common.store); 0 keeps them forever.
     audit_retention_days: int = 400
+    # How long a finished operation is kept (a TTL index, common.store); at least as
+    # long as an Idempotency-Key record, whose retry answers from the operation.
+    operations_retention_h: int = 24
     # The longest grace a secret rotation may give the replaced secret (common.secret_grace).
     max_grace_s: int = 7 * 24 * 3600
     # How often each gateway's read model is checked against MongoDB (api.verify.read_model).
@@ -248,6 +252,8 @@ VARIABLES: tuple[Variable, ...] = (
     _var("SECRET_FAILURES_PER_MINUTE", Integer(1, 100_000)),
     _var("TRUSTED_PROXIES", Networks()),
     _var("AUDIT_RETENTION_DAYS", Integer(0, 36_500)),
+    # Never below the 24 h an Idempotency-Key is kept: a retry answers from its operation.
+    _var("OPERATIONS_RETENTION_H", Integer(OPERATIONS_RETENTION_MIN_H, 24 * 400), _SERVERS),
     _var("MAX_GRACE_S", Integer(0, GRACE_LIMIT_S)),
     _var("READ_MODEL_RECONCILE_S", Number(1, 3600)),
     _var("OAUTH1_WINDOW_S", Integer(10, 3600)),

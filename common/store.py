@@ -36,8 +36,21 @@ AUDIT_EXPIRY = "audit_expiry"
 SECRET_USAGE = "secret_usage"
 # How long an Idempotency-Key is remembered (the IETF draft suggests 24 hours).
 IDEMPOTENCY_TTL_S = 24 * 3600
-# How long a finished operation stays readable at /v1/operations/{id}.
-OPERATION_TTL_S = 30 * 24 * 3600
+# A finished operation stays readable at /v1/operations/{id} for
+# CLIENTKEYS_OPERATIONS_RETENTION_H (a TTL index on `finished_at`, which only a
+# finished operation has, kept in step with the setting by gateway and worker).
+# Never shorter than an Idempotency-Key is kept: a retry answers from its operation.
+OPERATIONS_EXPIRY = "finished_expiry"
+OPERATIONS_RETENTION_MIN_H = IDEMPOTENCY_TTL_S // 3600
+# The index each write of the write path names (`hint`), so that no plan can
+# scan: an operation, an Idempotency-Key record are changed by `_id`, a client by
+# `key`. Reads name none: they filter on that one field alone, which every server
+# serves from its index (SecantusDB walks the whole index for a hinted find).
+BY_ID = "_id_"
+BY_KEY = "key_unique"
+# Pending operations, for "is anything still being applied" (the benchmark, tests):
+# the index on `status`.
+PENDING = "pending"
 TOMBSTONE_TTL_S = 7 * 24 * 3600
 # How many applied command ids a client remembers, so a redelivered command
 # is recognised and not applied twice.
@@ -46,7 +59,7 @@ APPLIED_COMMANDS_KEPT = 50
 Document = dict[str, Any]
 
 CLIENT_INDEXES = [
-    IndexModel([("key", ASCENDING)], unique=True, name="key_unique"),
+    IndexModel([("key", ASCENDING)], unique=True, name=BY_KEY),
     # Removed clients stay as tombstones (no secret) for a while, so that a late
     # redelivery of a command that touched them is still recognised.
     IndexModel([("removed_at", ASCENDING)], expireAfterSeconds=TOMBSTONE_TTL_S,
@@ -80,9 +93,11 @@ AUDIT_INDEXES = [
                name="action_at"),
 ]
 OPERATION_INDEXES = [
-    IndexModel([("created_at", ASCENDING)], expireAfterSeconds=OPERATION_TTL_S,
-               name="expire"),
+    IndexModel([("status", ASCENDING)], name=PENDING),
 ]
+# The operations' expiry once was a TTL on `created_at`, which would delete a
+# pending operation too: dropped where it is found.
+_OLD_OPERATIONS_EXPIRY = "expire"
 
 
 def connect(uri: str, *, app_name: str) -> AsyncMongoClient[Document]:
@@ -108,9 +123,12 @@ def database(client: AsyncMongoClient[Document]) -> AsyncDatabase[Document]:
 
 
 async def ensure_indexes(db: AsyncDatabase[Document], *,
-                         audit_retention_days: int | None = None) -> None:
+                         audit_retention_days: int | None = None,
+                         operations_retention_h: int | None = None) -> None:
     """Every index; the audit trail's expiry too when `audit_retention_days` is
-    given (the gateway, which has the setting; 0 removes the expiry)."""
+    given (the gateway, which has the setting; 0 removes the expiry), and the
+    finished operations' expiry as `operations_retention_h` says (without it,
+    one of OPERATIONS_RETENTION_MIN_H hours where there is none yet)."""
     await db[CLIENTS].create_indexes(CLIENT_INDEXES)
     await db[OPERATIONS].create_indexes(OPERATION_INDEXES)
     await db[IDEMPOTENCY_KEYS].create_indexes(IDEMPOTENCY_INDEXES)
@@ -119,35 +137,58 @@ async def ensure_indexes(db: AsyncDatabase[Document], *,
     await db[SECRET_USAGE].create_index([("updated_at", ASCENDING)], name="updated_at")
     if audit_retention_days is not None:
         await ensure_audit_expiry(db, audit_retention_days)
+    await ensure_operations_expiry(db, operations_retention_h)
 
 
 async def ensure_audit_expiry(db: AsyncDatabase[Document], days: int) -> None:
-    """The TTL index on the audit entries' `at`, expiring them after `days` (0: never).
+    """The TTL index on the audit entries' `at`, expiring them after `days` (0: never)."""
+    await _ensure_expiry(db, AUDIT, AUDIT_EXPIRY, "at", days * 24 * 3600)
+
+
+async def ensure_operations_expiry(db: AsyncDatabase[Document], hours: int | None) -> None:
+    """The TTL index on finished operations' `finished_at`, after `hours`.
+
+    None (a caller without the setting) keeps what is there, or makes the
+    shortest allowed. A pending operation has no `finished_at`, so it never expires.
+    """
+    collection = db[OPERATIONS]
+    existing = {index["name"]: index async for index in await collection.list_indexes()}
+    if _OLD_OPERATIONS_EXPIRY in existing:
+        await collection.drop_index(_OLD_OPERATIONS_EXPIRY)
+    if hours is None:
+        if OPERATIONS_EXPIRY in existing:
+            return
+        hours = OPERATIONS_RETENTION_MIN_H
+    await _ensure_expiry(db, OPERATIONS, OPERATIONS_EXPIRY, "finished_at", hours * 3600)
+
+
+async def _ensure_expiry(db: AsyncDatabase[Document], name: str, index: str, field: str,
+                         seconds: int) -> None:
+    """A TTL index `index` on `field` of collection `name`, after `seconds` (0: none).
 
     createIndex refuses an index that exists with other options, so a changed
     setting is applied with collMod, or by dropping and creating the index where
     the server does not take collMod.
     """
-    collection = db[AUDIT]
-    existing = {index["name"]: index async for index in await collection.list_indexes()}
-    current = existing.get(AUDIT_EXPIRY)
-    seconds = days * 24 * 3600
-    if days == 0:
+    collection = db[name]
+    existing = {found["name"]: found async for found in await collection.list_indexes()}
+    current = existing.get(index)
+    if seconds == 0:
         if current is not None:
-            await collection.drop_index(AUDIT_EXPIRY)
+            await collection.drop_index(index)
         return
     if current is None:
-        await collection.create_index([("at", ASCENDING)], name=AUDIT_EXPIRY,
+        await collection.create_index([(field, ASCENDING)], name=index,
                                       expireAfterSeconds=seconds)
         return
     if current.get("expireAfterSeconds") == seconds:
         return
     try:
-        await db.command({"collMod": AUDIT,
-                          "index": {"name": AUDIT_EXPIRY, "expireAfterSeconds": seconds}})
+        await db.command({"collMod": name,
+                          "index": {"name": index, "expireAfterSeconds": seconds}})
     except OperationFailure:
-        await collection.drop_index(AUDIT_EXPIRY)
-        await collection.create_index([("at", ASCENDING)], name=AUDIT_EXPIRY,
+        await collection.drop_index(index)
+        await collection.create_index([(field, ASCENDING)], name=index,
                                       expireAfterSeconds=seconds)
 
 

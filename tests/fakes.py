@@ -62,11 +62,13 @@ class InMemoryClientStore:
             raise KeyError(f"duplicate key {document['key']}")
         self.clients[document["key"]] = cast(Document, copy.deepcopy(document))
 
-    async def update_client(self, key: str, version: int, changes: ClientDocument,
+    async def update_client(self, read: ClientDocument, changes: ClientDocument,
                             command_id: str, event: Document | None) -> ClientDocument | None:
         self._maybe_fail()
-        current = self.clients.get(key)
-        if current is None or current["version"] != version or current.get("removed_at"):
+        current = self.clients.get(read["key"])
+        if (current is None or current["version"] != read["version"]
+                or current.get("removed_at")
+                or len(current.get("outbox", [])) != len(read.get("outbox", []))):
             return None
         current.update(copy.deepcopy(changes))
         current["version"] += 1

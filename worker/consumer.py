@@ -7,13 +7,24 @@ Order of work, and why:
    (no operation, no audit entry, no reply);
 1. decode; a message that is not a command goes to the dead-letter queue;
 2. mark the operation started (a create claims its client's key in the same
-   write); if it already finished (a redelivery) or the gateway withdrew it
-   (its publish was never confirmed), answer again and ack;
-3. apply the handler: one write stores the change and its events (the outbox)
-   and returns the outbox as it left it;
-4. publish that outbox with confirms and clear it, append the audit entry
-   (keyed by the command id, so once), record the outcome, answer the
-   gateway, ack.
+   write) and, at the same time, read the client a command changes
+   (worker.read_ahead); if the operation already finished (a redelivery),
+   append its audit entry in case it was lost, answer again and ack; if the
+   gateway withdrew it (its publish was never confirmed), answer and ack;
+3. apply the handler: one write stores the change and its events (the outbox),
+   and the outbox it left is known without reading it back;
+4. publish that outbox with confirms; then, at the same time, clear it, append
+   the audit entry (keyed by the command id, so once) and record the outcome;
+   answer the gateway, ack.
+So a command waits for three database round trips (tests/integration/
+test_round_trips.py). The audit entry need not precede the outcome: until the
+message is acked a redelivery comes, finds the outcome and appends the entry
+again (a no-op if it is there), so none is lost; an outbox not cleared is
+published again by the relay's sweep, with the same event ids.
+A command whose operation is gone although it is older than finished operations
+are kept (`operations_kept`) may have been withdrawn and its record expired
+since: it is set aside, never applied (one younger than that lost its record
+some other way, and is applied as before).
 A MongoDB or broker failure in 2-4 is retried with backoff while the message is
 held, never acked: the command stays safe in the queue until it is applied.
 Any other failure is retried through the queue (counted by the broker) a few
@@ -24,7 +35,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import TypeVar
 
 from common.audit import entry_for_command
 from common.bus import BrokerUnavailable, IncomingCommand, MessageBus
@@ -32,10 +46,12 @@ from common.command_mac import verify_command
 from common.commands import Command, UndecodableCommand, decode_command
 from common.keyring import SecretKeyring
 from common.logs import correlated
+from common.operations_store import Started
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
-from common.store import is_outage, now
+from common.store import OPERATIONS_RETENTION_MIN_H, is_outage, now
 from common.topology import COMMAND_DELIVERY_LIMIT
 from worker.handlers import handle, key_to_claim
+from worker.read_ahead import ReadAhead
 from worker.relay import OutboxRelay
 from worker.repository import ClientStore
 from worker.worker_metrics import WorkerMetrics
@@ -44,6 +60,35 @@ log = logging.getLogger(__name__)
 
 RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 5.0
+
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+async def _both(first: Awaitable[T], second: Awaitable[U]) -> tuple[T, U]:
+    """Both at once; if either fails, the first failure once both have ended."""
+    a, b = await asyncio.gather(first, second, return_exceptions=True)
+    for result in (a, b):
+        if isinstance(result, BaseException):
+            raise result
+    return a, b  # type: ignore[return-value]  # neither is an exception here
+
+
+async def _all(*writes: Awaitable[None]) -> None:
+    """All at once; if any fails, the first failure once all have ended."""
+    for result in await asyncio.gather(*writes, return_exceptions=True):
+        if isinstance(result, BaseException):
+            raise result
+
+
+def _withdrawn(outcome: Outcome) -> bool:
+    """Failed before any worker saw it (the gateway withdrew or fenced it)."""
+    return outcome.error is not None and outcome.error.code is ErrorCode.UNDELIVERABLE
+
+
+class OperationExpired(Exception):
+    """The command's operation is gone and the command is older than operations are kept."""
 
 
 def _is_outage(exc: BaseException) -> bool:
@@ -59,6 +104,8 @@ class CommandConsumer:
     stopping: asyncio.Event
     metrics: WorkerMetrics
     keyring: SecretKeyring
+    # How long finished operations are kept (CLIENTKEYS_OPERATIONS_RETENTION_H).
+    operations_kept: timedelta = timedelta(hours=OPERATIONS_RETENTION_MIN_H)
 
     async def on_message(self, message: IncomingCommand) -> None:
         rejection = verify_command(self.keyring, message.body, message_id=message.message_id,
@@ -86,6 +133,12 @@ class CommandConsumer:
         while True:
             try:
                 await self._apply(command, message.reply_to)
+            except OperationExpired:
+                await self._set_aside(
+                    message, command.id, command.kind, ErrorCode.UNDELIVERABLE,
+                    "Its operation had expired, so whether it was withdrawn is unknown; "
+                    "not applied.", reply_to=message.reply_to)
+                return
             except Exception as exc:
                 if not _is_outage(exc):
                     log.exception("%s %s failed unexpectedly", command.kind, command.id)
@@ -117,22 +170,44 @@ class CommandConsumer:
         await message.retry()
 
     async def _apply(self, command: Command, reply_to: str | None) -> None:
-        started = await self.store.start_operation(command.id, command.kind,
-                                                   claim_key=key_to_claim(command))
+        started, store = await self._start(command)
+        if started.recorded and self._older_than_operations(command):
+            raise OperationExpired(command.id)
         outcome = started.outcome
         if outcome is None:
-            applied = await handle(command, self.store, self.keyring,
+            applied = await handle(command, store, self.keyring,
                                    claimed_key=started.client_key)
             outcome = applied.outcome
+            sent: list[str] = []
             if outcome.client_key and applied.outbox:
-                await self.relay.publish(outcome.client_key, applied.outbox)
-            # Before the outcome: once the outcome is recorded a redelivery stops at
-            # start_operation above, so an entry not written by then never would be.
-            await self.store.record_audit(entry_for_command(command, outcome, now()))
-            await self.store.record_outcome(outcome)
+                sent = await self.relay.send(applied.outbox)
+            writes = [self.store.record_audit(entry_for_command(command, outcome, now())),
+                      self.store.record_outcome(outcome)]
+            if outcome.client_key and sent:
+                writes.append(self.store.events_sent(outcome.client_key, sent))
+            await _all(*writes)
             self._count(command, outcome)
+        elif not _withdrawn(outcome):
+            # Finished before: its entry was written beside the outcome, unless that
+            # write was lost; appending it again is a no-op when it was not.
+            await self.store.record_audit(entry_for_command(command, outcome, now()))
         if reply_to:
             await self.bus.publish_reply(reply_to, outcome.encode(), correlation_id=command.id)
+
+    def _older_than_operations(self, command: Command) -> bool:
+        """Whether its operation may have finished and expired (no age: cannot tell)."""
+        return (command.issued_at is not None
+                and now() - command.issued_at > self.operations_kept)
+
+    async def _start(self, command: Command) -> tuple[Started, ClientStore]:
+        """Start the operation and, at the same time, read the client it changes."""
+        start = self.store.start_operation(command.id, command.kind,
+                                           claim_key=key_to_claim(command))
+        key = command.client_key
+        if key is None:
+            return await start, self.store
+        started, current = await _both(start, self.store.get_client(key))
+        return started, ReadAhead(self.store, key, current)
 
     def _count(self, command: Command, outcome: Outcome) -> None:
         settled = ("succeeded" if outcome.status is OperationStatus.SUCCEEDED else "rejected")

@@ -219,8 +219,7 @@ async def _change_client(command: OneClientCommand, store: ClientStore,
         decision = _stale(command, current) or decide(current)
         if isinstance(decision, Applied):  # nothing to write
             return replace(decision, outbox=_outbox(current))
-        updated = await store.update_client(command.client_key, current["version"],
-                                            decision.changes, command.id,
+        updated = await store.update_client(current, decision.changes, command.id,
                                             decision.event.to_document())
         if updated is not None:
             return Applied(_succeeded(command, updated, decision.warnings), [decision.event],

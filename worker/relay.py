@@ -1,7 +1,8 @@
 """The outbox relay: events leave a client's outbox for the events exchange.
 
-The consumer calls `publish` right after a change, which is the fast path,
-with the outbox its write returned (so it is not read again). `run` sweeps,
+The consumer calls `send` right after a change, which is the fast path, with
+the outbox its write left (so it is not read again), and clears what was sent
+beside recording the outcome. `run` sweeps,
 every few seconds, the outboxes that stayed non-empty for a while — left
 behind by a worker that crashed or lost the broker between its write and its
 publish — so every stored event leaves even if no command ever touches that
@@ -39,13 +40,24 @@ class OutboxRelay:
         self._metrics = metrics
 
     async def publish(self, client_key: str, outbox: list[Document] | None = None) -> int:
-        """Publish the client's pending events in order; returns how many left.
+        """Publish the client's pending events in order and clear them; returns how many left.
 
-        `outbox`: the client's outbox as the caller's own write returned it (every
+        `outbox`: the client's outbox as the caller's own write left it (every
         event written before that write, oldest first); read here when not given.
         """
         if outbox is None:
             outbox = await self._store.pending_events(client_key)
+        sent = await self.send(outbox)
+        if sent:
+            await self._store.events_sent(client_key, sent)
+        return len(sent)
+
+    async def send(self, outbox: list[Document]) -> list[str]:
+        """Publish `outbox` in order, each event confirmed; the ids sent.
+
+        The outbox is left as it is: the caller clears them (`ClientStore.events_sent`),
+        in a round trip of its own choosing (the consumer, beside the outcome).
+        """
         pending = [ClientEvent.from_document(d) for d in outbox]
         for event in pending:
             await self._bus.publish_event(event.routing_key,
@@ -53,9 +65,7 @@ class OutboxRelay:
                                           message_id=event.id, correlation_id=event.request_id)
             self._metrics.events_published.labels(event.type.value).inc()
             self._metrics.event_publish.observe(max(0.0, (now() - event.time).total_seconds()))
-        if pending:
-            await self._store.events_sent(client_key, [e.id for e in pending])
-        return len(pending)
+        return [event.id for event in pending]
 
     async def sweep(self) -> int:
         """Publish every outbox left pending for longer than SWEEP_AFTER."""

@@ -15,8 +15,15 @@ unique index other than `key` is needed, which keeps the clients collection
 shardable on `key`.
 
 Every database round trip counts (tests/integration/test_round_trips.py pins
-how many a command takes): a write returns the document it left, so the
-outbox is published from it without being read again.
+how many a command takes), and each is served by an index
+(tests/integration/test_query_shapes.py): a client is read by `key` alone,
+and a write's filter names the `key` index (`hint`). A change is a plain `update_one` (no
+findAndModify, which some servers answer by scanning): its filter holds the
+version and the outbox's length the handler read, and every write that
+changes anything else of a client raises its version, while the outbox only
+ever shrinks without one. So a matched write proves the document it changed
+was the one read, and `changed_document` computes what it left without
+reading it back; the outbox is published from that.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -35,7 +42,7 @@ from common.audit_store import append_entry
 from common.client_documents import LIVE, ClientDocument
 from common.operations_store import Started
 from common.outcomes import Outcome
-from common.store import APPLIED_COMMANDS_KEPT, CLIENTS, Document, now
+from common.store import APPLIED_COMMANDS_KEPT, BY_KEY, CLIENTS, Document, now
 
 
 class AlreadyCreated(Exception):
@@ -57,11 +64,11 @@ class ClientStore(Protocol):
     async def insert_client(self, document: ClientDocument) -> None:
         """Raises AlreadyCreated when this command (`created_by`) already made it."""
 
-    async def update_client(self, key: str, version: int, changes: ClientDocument,
+    async def update_client(self, current: ClientDocument, changes: ClientDocument,
                             command_id: str, event: Document | None) -> ClientDocument | None:
-        """Apply `changes` and queue `event` if the client is still at `version`.
+        """Apply `changes` and queue `event` if the client is still as `current` (read).
 
-        Returns the new document, or None when the version no longer holds.
+        Returns the new document, or None when it changed since it was read.
         """
 
     async def pending_events(self, key: str) -> list[Document]:
@@ -92,6 +99,29 @@ class ClientStore(Protocol):
         """Append the entry; another write of the same id (a redelivery) is ignored."""
 
 
+def changed_document(current: ClientDocument, changes: ClientDocument, command_id: str,
+                     event: Document | None, at: datetime) -> ClientDocument:
+    """The document `update_client` leaves, computed from the one it read.
+
+    Exactly what the update below does, field by field: set `changes`, raise the
+    version, remember the command (the last APPLIED_COMMANDS_KEPT) and queue the event.
+    """
+    after: ClientDocument = {**current, **changes, "version": current["version"] + 1}
+    after["applied_commands"] = [*current.get("applied_commands", []),
+                                 command_id][-APPLIED_COMMANDS_KEPT:]
+    if event is not None:
+        after["outbox"] = [*current.get("outbox", []), event]
+        after["outbox_since"] = at
+    return after
+
+
+def _as_read(current: ClientDocument) -> Document:
+    """The filter that matches the client only while it is as `current` was read."""
+    outbox = current.get("outbox")
+    return {"key": current["key"], "version": current["version"], **LIVE,
+            "outbox": {"$exists": False} if outbox is None else {"$size": len(outbox)}}
+
+
 class MongoClientStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._db = db
@@ -100,8 +130,13 @@ class MongoClientStore:
 
     async def get_client(self, key: str, *, include_removed: bool = False
                          ) -> ClientDocument | None:
-        return await self._clients.find_one({"key": key} if include_removed
-                                            else {"key": key, **LIVE})
+        # By `key` alone, whatever else is asked: one field, so that every server
+        # serves it from its index (a filter of more fields, or a hint, can make some
+        # plan it otherwise); whether it was removed is seen in the document.
+        found = await self._clients.find_one({"key": key})
+        if found is None or include_removed or found.get("removed_at") is None:
+            return found
+        return None
 
     async def claim_client_key(self, operation_id: str, candidate: str) -> str:
         return await operations_store.claim_client_key(self._db, operation_id, candidate)
@@ -117,18 +152,20 @@ class MongoClientStore:
             # command fails loudly rather than touch another client.
             raise
 
-    async def update_client(self, key: str, version: int, changes: ClientDocument,
+    async def update_client(self, current: ClientDocument, changes: ClientDocument,
                             command_id: str, event: Document | None) -> ClientDocument | None:
+        at = now()
         to_set = dict(changes)
         to_push: dict[str, Any] = {"applied_commands": {"$each": [command_id],
                                                         "$slice": -APPLIED_COMMANDS_KEPT}}
         if event is not None:
-            to_set["outbox_since"] = now()
+            to_set["outbox_since"] = at
             to_push["outbox"] = event
         update = {"$set": to_set, "$inc": {"version": 1}, "$push": to_push}
-        return await self._clients.find_one_and_update(
-            {"key": key, "version": version, **LIVE}, update,
-            return_document=ReturnDocument.AFTER)
+        written = await self._clients.update_one(_as_read(current), update, hint=BY_KEY)
+        if not written.matched_count:
+            return None
+        return changed_document(current, changes, command_id, event, at)
 
     async def pending_events(self, key: str) -> list[Document]:
         document = await self._clients.find_one({"key": key}, {"outbox": 1})
@@ -140,14 +177,15 @@ class MongoClientStore:
         exactly = {f"outbox.{i}.id": event_id for i, event_id in enumerate(event_ids)}
         cleared = await self._clients.update_one(
             {"key": key, "outbox": {"$size": len(event_ids)}, **exactly},
-            {"$set": {"outbox": []}, "$unset": {"outbox_since": ""}})
+            {"$set": {"outbox": []}, "$unset": {"outbox_since": ""}}, hint=BY_KEY)
         if cleared.matched_count:
             return
         # Another worker queued more events meanwhile, or sent ours already.
         await self._clients.update_one({"key": key},
-                                       {"$pull": {"outbox": {"id": {"$in": event_ids}}}})
+                                       {"$pull": {"outbox": {"id": {"$in": event_ids}}}},
+                                       hint=BY_KEY)
         await self._clients.update_one({"key": key, "outbox": {"$size": 0}},
-                                       {"$unset": {"outbox_since": ""}})
+                                       {"$unset": {"outbox_since": ""}}, hint=BY_KEY)
 
     async def stale_outboxes(self, written_before: datetime, limit: int) -> list[str]:
         found = self._clients.find({"outbox_since": {"$lt": written_before}}, {"key": 1}) \

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 
 from common.bus import IncomingCommand, MessageBus
 from common.keyring import SecretKeyring
 from common.metrics import new_registry
+from common.store import OPERATIONS_RETENTION_MIN_H
 from worker.consumer import CommandConsumer
 from worker.relay import OutboxRelay
 from worker.repository import ClientStore
@@ -26,7 +28,9 @@ log = logging.getLogger(__name__)
 class Worker:
     def __init__(self, bus: MessageBus, store: ClientStore, *, namespace: str,
                  prefetch: int, keyring: SecretKeyring,
-                 metrics: WorkerMetrics | None = None) -> None:
+                 metrics: WorkerMetrics | None = None,
+                 operations_kept: timedelta = timedelta(hours=OPERATIONS_RETENTION_MIN_H)
+                 ) -> None:
         self._bus = bus
         self._prefetch = prefetch
         self._stopping = asyncio.Event()
@@ -34,7 +38,7 @@ class Worker:
         self.relay = OutboxRelay(bus, store, namespace, self.metrics)
         # The keyring checks each command's MAC (common.command_mac) before anything else.
         self._consumer = CommandConsumer(bus, store, self.relay, self._stopping, self.metrics,
-                                         keyring)
+                                         keyring, operations_kept)
         self.consuming = False
         self._relay_task: asyncio.Task[None] | None = None
         self._in_hand = 0

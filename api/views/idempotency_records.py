@@ -35,7 +35,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from common.keyring import SealedSecret, SecretKeyring, idempotent_response_aad
-from common.store import IDEMPOTENCY_KEYS, Document, is_outage
+from common.store import BY_ID, IDEMPOTENCY_KEYS, Document, is_outage
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ async def take_over(records: Records, record: IdempotencyRecord, at: datetime,
     """
     new, fields = _new_claim(record["_id"], at, lease)
     result = await records.update_one({"_id": record["_id"], "owner": record.get("owner")},
-                                      {"$set": fields, "$unset": {"secret": ""}})
+                                      {"$set": fields, "$unset": {"secret": ""}}, hint=BY_ID)
     return new if result.modified_count == 1 else None
 
 
@@ -168,7 +168,7 @@ async def keep_secret(records: Records, claim: Claim,
     """Store a generated secret with the record; False if the claim was taken over."""
     sealed = keyring.seal(secret, idempotent_response_aad(claim.record_id))
     result = await records.update_one({"_id": claim.record_id, "owner": claim.owner},
-                                      {"$set": {"secret": sealed.to_document()}})
+                                      {"$set": {"secret": sealed.to_document()}}, hint=BY_ID)
     return result.matched_count == 1
 
 
@@ -214,7 +214,7 @@ async def settle(records: Records, record: str, owner: str,
                            "response": _remembered(response, keyring, record)},
                   "$unset": {"secret": ""}}
     try:
-        await records.update_one({"_id": record, "owner": owner}, update)
+        await records.update_one({"_id": record, "owner": owner}, update, hint=BY_ID)
     except PyMongoError as exc:
         if not is_outage(exc):
             raise
@@ -225,7 +225,7 @@ async def settle(records: Records, record: str, owner: str,
 async def forget(records: Records, claim: Claim) -> None:
     """Drop the claim of a request that failed before its command could be queued."""
     try:
-        await records.delete_one({"_id": claim.record_id, "owner": claim.owner})
+        await records.delete_one({"_id": claim.record_id, "owner": claim.owner}, hint=BY_ID)
     except PyMongoError as exc:
         if not is_outage(exc):
             raise

@@ -87,16 +87,17 @@ async def test_a_create_claims_its_key_as_it_starts(store: MongoClientStore,
                                                  db: AsyncDatabase[Document]) -> None:
     await record_pending(db, create("op1"))
     started = await store.start_operation("op1", "create_client", claim_key="first")
-    assert (started.outcome, started.client_key) == (None, "first")
+    assert (started.outcome, started.client_key, started.recorded) == (None, "first", False)
     operation = await db[OPERATIONS].find_one({"_id": "op1"})
     assert operation is not None
     assert operation["client_key"] == "first" and operation["started_at"] is not None
     # A redelivery finds the key claimed before.
     again = await store.start_operation("op1", "create_client", claim_key="second")
-    assert (again.outcome, again.client_key) == (None, "first")
-    # Not recorded by the gateway (its record expired): started all the same.
+    assert (again.outcome, again.client_key, again.recorded) == (None, "first", False)
+    # Not recorded by the gateway (its record lost): recorded here, and said so.
     unrecorded = await store.start_operation("op2", "create_client", claim_key="k2")
-    assert unrecorded.client_key == "k2"
+    assert unrecorded.client_key == "k2" and unrecorded.recorded
+    assert (await store.start_operation("op3", "approve_client")).recorded
     assert await store.claim_client_key("op2", "other") == "k2"
 
 
@@ -132,21 +133,44 @@ async def test_a_withdrawn_operation_is_not_started(store: MongoClientStore,
     assert not await withdraw(db, "op2")  # a worker has it: the broker took it
 
 
+async def read(store: MongoClientStore, key: str) -> ClientDocument:
+    current = await store.get_client(key, include_removed=True)
+    assert current is not None
+    return current
+
+
 async def test_update_holds_only_at_the_version_read(store: MongoClientStore) -> None:
     await store.insert_client(client_document("k1", "op1"))
-    updated = await store.update_client("k1", 1, {"name": "A"}, "op2", {"id": "e2"})
+    first = await read(store, "k1")
+    updated = await store.update_client(first, {"name": "A"}, "op2", {"id": "e2"})
     assert updated is not None
     assert updated["version"] == 2
     assert [e["id"] for e in updated["outbox"]] == ["e1", "e2"]
-    assert await store.update_client("k1", 1, {"name": "B"}, "op3", None) is None
+    # Computed, not read back: exactly what the write left.
+    assert updated == await read(store, "k1")
+    assert await store.update_client(first, {"name": "B"}, "op3", None) is None
     current = await store.get_client("k1")
     assert current is not None and current["name"] == "A"
+
+
+async def test_update_does_not_hold_once_the_outbox_was_sent(store: MongoClientStore) -> None:
+    # Sending events changes no version, so the outbox's length is part of the guard:
+    # a document computed from an outbox that was sent meanwhile would be wrong.
+    await store.insert_client(client_document("k1", "op1"))
+    before = await read(store, "k1")
+    await store.events_sent("k1", ["e1"])
+    assert await store.update_client(before, {"name": "A"}, "op2", {"id": "e2"}) is None
+    again = await store.update_client(await read(store, "k1"), {"name": "A"}, "op2",
+                                      {"id": "e2"})
+    assert again is not None and [e["id"] for e in again["outbox"]] == ["e2"]
+    assert again == await read(store, "k1")
 
 
 async def test_applied_commands_are_bounded(store: MongoClientStore) -> None:
     await store.insert_client(client_document("k1", "op0"))
     for version in range(1, APPLIED_COMMANDS_KEPT + 6):
-        assert await store.update_client("k1", version, {}, f"op{version}", None) is not None
+        updated = await store.update_client(await read(store, "k1"), {}, f"op{version}", None)
+        assert updated is not None and updated == await read(store, "k1")
     current = await store.get_client("k1")
     assert current is not None
     assert len(current["applied_commands"]) == APPLIED_COMMANDS_KEPT
@@ -156,7 +180,8 @@ async def test_applied_commands_are_bounded(store: MongoClientStore) -> None:
 async def test_outbox_is_cleared_and_a_tombstone_stays_hidden(
         store: MongoClientStore) -> None:
     await store.insert_client(client_document("k1", "op1"))
-    await store.update_client("k1", 1, {"removed_at": now()}, "op2", {"id": "e2"})
+    await store.update_client(await read(store, "k1"), {"removed_at": now()}, "op2",
+                              {"id": "e2"})
     assert await store.get_client("k1") is None  # removed for readers at once
     assert [e["id"] for e in await store.pending_events("k1")] == ["e1", "e2"]
     await store.events_sent("k1", ["e1"])

@@ -10,6 +10,7 @@ import pytest
 
 from common.keyring import SecretSlot, client_secret_aad, new_key_entry
 from common.settings import Settings, SettingsError, load_settings
+from common.store import IDEMPOTENCY_TTL_S, OPERATIONS_RETENTION_MIN_H
 
 
 def test_defaults() -> None:
@@ -149,6 +150,20 @@ def test_audit_retention_defaults_to_400_days_and_0_keeps_forever() -> None:
     for bad in ("-1", "a year", "1.5", "36501"):
         with pytest.raises(SettingsError, match="CLIENTKEYS_AUDIT_RETENTION_DAYS"):
             load_settings({"CLIENTKEYS_AUDIT_RETENTION_DAYS": bad})
+
+
+@pytest.mark.parametrize(("value", "hours"), [(None, 24), ("24", 24), ("72", 72), ("9600", 9600)])
+def test_operations_retention_defaults_to_a_day(value: str | None, hours: int) -> None:
+    env = {} if value is None else {"CLIENTKEYS_OPERATIONS_RETENTION_H": value}
+    assert load_settings(env).operations_retention_h == hours
+
+
+@pytest.mark.parametrize("bad", ["23", "0", "-1", "1.5", "a day", "9601"])
+def test_operations_are_kept_at_least_as_long_as_idempotency_keys(bad: str) -> None:
+    # A retry with an Idempotency-Key (kept 24 h) answers from the operation.
+    assert OPERATIONS_RETENTION_MIN_H * 3600 == IDEMPOTENCY_TTL_S
+    with pytest.raises(SettingsError, match="CLIENTKEYS_OPERATIONS_RETENTION_H"):
+        load_settings({"CLIENTKEYS_OPERATIONS_RETENTION_H": bad})
 
 
 def test_jwt_maximum_lifetime_defaults_to_a_day() -> None:

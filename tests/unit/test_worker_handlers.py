@@ -172,7 +172,8 @@ async def test_a_write_that_loses_the_race_reads_again() -> None:
         reads += 1
         document = await real_get(key, include_removed=include_removed)
         if reads == 1:  # another worker approves between our read and our write
-            await store.update_client(key, 1, {"status": "approved"}, "other", None)
+            assert document is not None
+            await store.update_client(document, {"status": "approved"}, "other", None)
         return document
 
     store.get_client = get_then_race  # type: ignore[method-assign]

@@ -1,0 +1,179 @@
+"""What one command costs the worker in database work: round trips and database time.
+
+A worker built in this process (the same consumer, store and relay as
+`clientkeys worker`, with an in-memory broker so only the database is timed)
+applies creates and approvals against the benchmark's database, with every
+client seeded, while PyMongo's command monitoring records each command it
+sends, and when. Round trips are counted as the worker waits for them:
+commands sent while others are still out share one. Database time is the
+time the worker waited for the database: from each round trip's first command
+sent to its last answer (commands sent together overlap, and a server that
+serves one at a time queues them, so their own durations would count the
+queueing twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry
+from pymongo import AsyncMongoClient
+from pymongo.monitoring import (
+    CommandFailedEvent,
+    CommandListener,
+    CommandStartedEvent,
+    CommandSucceededEvent,
+)
+
+from bench.report import Row
+from common.clients import ClientType
+from common.command_mac import sign_command
+from common.commands import ApproveClient, Command, CreateClient, encode_command
+from common.keyring import Keyring, command_secret_aad, generate_secret
+from common.memory_bus import MemoryBus
+from common.operations_store import record_pending
+from common.store import Document, database
+from worker.consumer import CommandConsumer
+from worker.relay import OutboxRelay
+from worker.repository import MongoClientStore
+from worker.worker_metrics import WorkerMetrics
+
+# Round trips each command may take (issue 17's targets).
+MOST_ROUND_TRIPS = 3
+
+
+@dataclass
+class Monitor(CommandListener):
+    """The commands of one command's application: count, round trips, time waited."""
+
+    commands: int = 0
+    round_trips: int = 0
+    waited_s: float = 0.0
+    out: set[int] = field(default_factory=set)
+    trip_began: float = 0.0
+
+    def reset(self) -> None:
+        self.commands = self.round_trips = 0
+        self.waited_s = 0.0
+        self.out.clear()
+
+    def started(self, event: CommandStartedEvent) -> None:
+        if not self.out:
+            self.round_trips += 1
+            self.trip_began = time.perf_counter()
+        self.out.add(event.request_id)
+        self.commands += 1
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        self._answered(event.request_id)
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        self._answered(event.request_id)
+
+    def _answered(self, request_id: int) -> None:
+        self.out.discard(request_id)
+        if not self.out:
+            self.waited_s += time.perf_counter() - self.trip_began
+
+
+@dataclass
+class _Message:
+    """A command message as a gateway signs it; settling it only records how."""
+
+    body: bytes
+    message_id: str | None
+    headers: Mapping[str, object]
+    reply_to: str | None = None
+    redelivered: bool = False
+    previous_deliveries: int = 0
+    settled: list[str] = field(default_factory=list)
+
+    async def ack(self) -> None:
+        self.settled.append("ack")
+
+    async def requeue(self) -> None:
+        self.settled.append("requeue")
+
+    async def retry(self) -> None:
+        self.settled.append("retry")
+
+    async def dead_letter(self) -> None:
+        self.settled.append("dead_letter")
+
+
+@dataclass(frozen=True)
+class Cost:
+    kind: str
+    samples: int
+    round_trips: float
+    commands: float
+    database_ms: float  # the median over the samples of the time waited for the database
+    worker_ms: float    # the median time from the message to its ack
+
+    def row(self, clients: int) -> Row:
+        met = self.round_trips <= MOST_ROUND_TRIPS
+        return Row(f"worker cost: {self.kind} among {clients:,} clients",
+                   f"{self.round_trips:g} round trips ({self.commands:g} commands); "
+                   f"waits {self.database_ms:.1f} ms for the database of {self.worker_ms:.1f} ms "
+                   f"in all (median of {self.samples})",
+                   "—", "—", f"≤ {MOST_ROUND_TRIPS} round trips", met)
+
+
+def _create(keyring: Keyring, number: int) -> CreateClient:
+    command_id = str(uuid.uuid4())
+    return CreateClient(
+        id=command_id, actor="bench", request_id=f"cost-{number}", type=ClientType.OIDC,
+        name=f"Costed {number}",
+        secret=keyring.seal(generate_secret(), command_secret_aad(command_id,
+                                                                  CreateClient.kind)),
+        redirect_uris=["https://portal.example.com/callback"],
+        grant_types=["authorization_code"], response_types=["code"])
+
+
+async def command_costs(uri: str, keyring: Keyring, pending_keys: list[str]) -> list[Cost]:
+    """Creates, then approvals of `pending_keys` (each key once), one at a time."""
+    monitor = Monitor()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        uri, tz_aware=True, uuidRepresentation="standard", event_listeners=[monitor])
+    db = database(client)
+    store = MongoClientStore(db)
+    bus = MemoryBus()
+    metrics = WorkerMetrics(CollectorRegistry())
+    consumer = CommandConsumer(bus, store, OutboxRelay(bus, store, "bench", metrics),
+                               asyncio.Event(), metrics, keyring)
+    # Connections for the commands a worker sends together, opened before timing.
+    await asyncio.gather(*(db.command("ping") for _ in range(4)))
+
+    async def cost(kind: str, commands: list[Command]) -> Cost:
+        trips, sent, server_ms, took_ms = [], [], [], []
+        loop = asyncio.get_running_loop()
+        for command in commands:
+            await record_pending(db, command)  # the gateway's write, not the worker's
+            body = encode_command(command)
+            message = _Message(body, command.id, sign_command(
+                keyring, body, message_id=command.id, reply_to=None))
+            monitor.reset()
+            began = loop.time()
+            await consumer.on_message(message)
+            took_ms.append((loop.time() - began) * 1000)
+            if message.settled != ["ack"]:
+                raise RuntimeError(f"{kind} {command.id} was not applied: {message.settled}")
+            trips.append(monitor.round_trips)
+            sent.append(monitor.commands)
+            server_ms.append(monitor.waited_s * 1000)
+        return Cost(kind, len(commands), statistics.median(trips), statistics.median(sent),
+                    statistics.median(server_ms), statistics.median(took_ms))
+
+    try:
+        creates = [_create(keyring, n) for n in range(len(pending_keys))]
+        approvals: list[Command] = [
+            ApproveClient(id=str(uuid.uuid4()), actor="bench", request_id=f"cost-a{n}",
+                          client_key=key) for n, key in enumerate(pending_keys)]
+        return [await cost("create", list(creates)), await cost("approve", approvals)]
+    finally:
+        await client.close()
