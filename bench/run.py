@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from bench.authorization import authorization_rows
 from bench.database import delete_topology, settled, write_probe
 from bench.measure import Measured
 from bench.reads import empty_gateway_mb, get_row, list_rows, memory_per_client
@@ -227,6 +228,8 @@ def measure(profile: Profile, folder: Path
             bench, gateway, (1, 2) if profile is SMOKE else (1, 2, 4)))
         bench.attempt("get one client", lambda: get_row(bench, gateway))
         bench.attempt("verify a secret", lambda: bench.verify(gateway))
+        bench.attempt("authorization server calls",
+                      lambda: authorization_rows(bench, gateway))
         bench.memory(gateway, loaded_mb, gateway.ready_s or 0.0)
         bench.rows.append(memory_per_client(loaded_mb, empty_mb, profile.clients))
         # The database's slowest figures last: what they leave running loads nothing after.
