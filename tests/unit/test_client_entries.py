@@ -12,6 +12,7 @@ import pytest
 from bson import ObjectId
 from marshmallow import Schema, fields, validate
 
+from api.verify import name_search
 from api.verify.client_entries import (
     HELD,
     STORED_FIELDS,
@@ -120,8 +121,10 @@ def test_a_new_field_of_any_kind_is_held_and_shown_again() -> None:
     assert {name: codec.compact(as_json[name]) for name, codec in codecs} == held
 
 
+@pytest.mark.parametrize("often", [False, True])
 @pytest.mark.parametrize(("names", "q", "count"), [
     (["alpha", "Alpha two", "beta"], "ALPHA", 2),
+    (["alpha alpha", "beta", "alphalpha"], "alpha", 2),  # twice in a name counts once
     (["alpha", "beta"], "a", 2),
     (["a.b", "axb"], "a.b", 1),  # a plain string, not a pattern
     (["Straße"], "STRASSE", 0),  # case-insensitive, not case-folded: as the database
@@ -129,8 +132,11 @@ def test_a_new_field_of_any_kind_is_held_and_shown_again() -> None:
     (["first", "second"], "t\ns", 0),  # never across two names
     ([], "a", 0),
 ])
-def test_name_search_counts_each_matching_name_once(names: list[str], q: str,
-                                                    count: int) -> None:
+def test_name_search_counts_each_matching_name_once(
+        names: list[str], q: str, count: int, often: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    if often:  # as if q occurred often: every name is tested
+        monkeypatch.setattr(name_search, "_FEW", 0)
     entries = [entry_of(stored(key=f"k-{i}", name=name)) for i, name in enumerate(names)]
     matching = FoldedNames().matching(q, entries)
     assert len(matching) == count
