@@ -72,21 +72,21 @@ class FoldedNames:
                                                  initial=0))
         return self._entries
 
-    def matching(self, q: str, group: Iterable[ClientEntry]) -> list[ClientEntry]:
-        """The entries whose name contains `q`, in the group's order."""
+    def search(self, q: str, group: Iterable[ClientEntry]) -> tuple[int, list[ClientEntry] | None]:
+        """How many names of the group contain `q`, and which (in the group's order) when
+        that is cheap to tell: None when `q` occurs often (see `matching`)."""
         entries = self._made(group)
         if not q.isascii():
-            return list(compress(entries, map(contains(q).search, self._names)))
+            found = list(compress(entries, map(contains(q).search, self._names)))
+            return len(found), found
         folded = q.lower()
         if _LINE in folded:
-            return []  # no name holds a line break
+            return 0, []  # no name holds a line break
         # Counting is a C scan of the text; few occurrences are then found one by one,
         # many by testing each name (a line with two counts once either way).
-        occurrences = self._text.count(folded)
-        if occurrences > _FEW:
-            return list(compress(entries, map(operator.contains, self._folded,
-                                              repeat(folded))))
-        found: list[ClientEntry] = []
+        if self._text.count(folded) > _FEW:
+            return sum(map(operator.contains, self._folded, repeat(folded))), None
+        found = []
         at = self._text.find(folded)
         while at >= 0:
             line = bisect_right(self._starts, at) - 1
@@ -94,4 +94,12 @@ class FoldedNames:
             if line + 1 >= len(self._starts):
                 break
             at = self._text.find(folded, self._starts[line + 1])
+        return len(found), found
+
+    def matching(self, q: str, group: Iterable[ClientEntry]) -> list[ClientEntry]:
+        """The entries whose name contains `q`, in the group's order."""
+        _count, found = self.search(q, group)
+        if found is None:
+            found = list(compress(self._made(group), map(operator.contains, self._folded,
+                                                         repeat(q.lower()))))
         return found
