@@ -165,3 +165,17 @@ def test_folding_pairs_each_character_with_the_ascii_letters_it_matches_in_any_c
 def test_a_search_finds_what_the_database_expression_finds(name: str, q: str) -> None:
     entries = [entry_of(stored(name=name))]
     assert len(FoldedNames().matching(q, entries)) == 1 and contains(q).search(name)
+
+
+def test_a_field_a_stored_client_lacks_stays_out_of_its_answer() -> None:
+    """As for a field added to the public view after the client was stored."""
+    document = stored()
+    del document["status_changed_at"]
+    answer = public_client(entry_of(document).document())
+    assert answer == public_client(document) and "status_changed_at" not in answer
+
+
+def test_never_rotated_reads_the_same_from_a_document_and_from_a_view() -> None:
+    """An outcome's view of a client never rotated needs no read of its secrets."""
+    entry = entry_of(stored())  # no secret_rotated_at, no previous_secrets stored
+    assert entry.same_secret_facts(public_client({**stored(), "version": 4}))
