@@ -18,6 +18,7 @@ from pymongo import AsyncMongoClient
 from api.views.queries import ClientFilter, page_cursor
 from bench.stack import AMQP_URL
 from common.amqp_bus import AmqpBus
+from common.client_documents import LIVE
 from common.operations_store import any_pending
 from common.store import CLIENTS, Document
 from common.topology import Topology
@@ -95,3 +96,13 @@ async def delete_topology(namespace: str) -> None:
         await bus.delete_topology()
     finally:
         await bus.close()
+
+
+async def stored_count(uri: str, query: Document) -> int:
+    """How many live clients match `query`, as MongoDB counts them."""
+    client: AsyncMongoClient[Document] = AsyncMongoClient(uri, tz_aware=True)
+    try:
+        return await client.get_default_database()[CLIENTS].count_documents(
+            {**LIVE, **query})
+    finally:
+        await client.close()

@@ -22,16 +22,13 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pymongo import AsyncMongoClient
-
-from bench.database import delete_topology
+from bench.database import delete_topology, stored_count
 from bench.report import Row, compared, described, markdown
 from bench.seed import seed_clients
 from bench.stack import Process, Stack
-from common.client_documents import LIVE
 from common.clients import Status
 from common.keyring import Keyring
-from common.store import CLIENTS, Document
+from common.store import Document
 
 if TYPE_CHECKING:
     from bench.run import Bench
@@ -73,19 +70,10 @@ def _total_of(gateway: Process, token: str, path: str) -> int:
     return int(body["total"])
 
 
-async def _stored_total(uri: str, query: Document) -> int:
-    client: AsyncMongoClient[Document] = AsyncMongoClient(uri, tz_aware=True)
-    try:
-        return await client.get_default_database()[CLIENTS].count_documents(
-            {**LIVE, **query})
-    finally:
-        await client.close()
-
-
 def _exact(bench: Bench, gateway: Process, path: str, query: Document) -> str | None:
     """Why the gateway's `total` for `path` is not MongoDB's count, or None."""
     shown = _total_of(gateway, bench.stack.token, path)
-    stored = asyncio.run(_stored_total(bench.stack.mongodb_uri, query))
+    stored = asyncio.run(stored_count(bench.stack.mongodb_uri, query))
     return None if shown == stored else f"total {shown}, MongoDB counts {stored}"
 
 

@@ -74,13 +74,10 @@ def _nested_codec(schema: Schema) -> _Codec:
     inner = codecs_of(schema)
 
     def compact(value: Any) -> tuple[tuple[Any, ...], ...]:
-        return tuple(tuple(codec.compact(item.get(name)) for name, codec in inner)
-                     for item in value or ())
+        return tuple(_compact(item, inner) for item in value or ())
 
     def expand(held: tuple[tuple[Any, ...], ...]) -> list[dict[str, Any]]:
-        return [{name: codec.expand(value) for (name, codec), value in zip(inner, item,
-                                                                           strict=True)}
-                for item in held]
+        return [_expand(item, inner) for item in held]
 
     return _Codec(compact, expand)
 
@@ -204,8 +201,7 @@ class ClientEntry:
 
     def document(self) -> dict[str, Any]:
         """The public fields as a stored document has them (what `public_client` takes)."""
-        return {name: codec.expand(value)
-                for (name, codec), value in zip(HELD, self.values, strict=True)}
+        return _expand(self.values, HELD)
 
     def with_view(self, view: Mapping[str, Any]) -> ClientEntry:
         """The public facts of an event's or outcome's client view; `_id` and secrets kept."""
@@ -216,11 +212,35 @@ class ClientEntry:
     def same_secret_facts(self, view: Mapping[str, Any]) -> bool:
         """Whether `view` shows the same rotation facts, so the held secrets still hold."""
         values = _compact(view)
-        return all(values[i] == self.values[i] for i in _SECRET_FACTS)
+        return all(_fact(values[i]) == _fact(self.values[i]) for i in _SECRET_FACTS)
 
 
-def _compact(source: Mapping[str, Any]) -> tuple[Any, ...]:
-    values = [codec.compact(source.get(name)) for name, codec in HELD]
+class _Absent:
+    """A field the source did not have: left out again, as the database's answer leaves
+    it out (a field added to the schema is absent from documents stored before)."""
+
+    __slots__ = ()
+
+
+_ABSENT: Final = _Absent()
+
+
+def _fact(value: Any) -> Any:
+    """A rotation fact with `never` spelled one way: absent, null or no previous secrets."""
+    return None if value is _ABSENT or value == () else value
+
+
+def _expand(values: tuple[Any, ...], codecs: tuple[tuple[str, _Codec], ...]
+            ) -> dict[str, Any]:
+    return {name: codec.expand(value)
+            for (name, codec), value in zip(codecs, values, strict=True)
+            if value is not _ABSENT}
+
+
+def _compact(source: Mapping[str, Any],
+             codecs: tuple[tuple[str, _Codec], ...] | None = None) -> tuple[Any, ...]:
+    values = [codec.compact(source[name]) if name in source else _ABSENT
+              for name, codec in (HELD if codecs is None else codecs)]
     # Equal numbers held once: a client's dates are often one instant (created, updated
     # and status changed at its creation), 32 bytes each.
     numbers: dict[int, int] = {}

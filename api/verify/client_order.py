@@ -139,12 +139,17 @@ class ClientOrder:
             total = sum(len(group) for _status, group in groups)
             found = self._ordered(groups, window)
         else:
-            matches = [entry for _status, group in groups
-                       for entry in group.names.matching(window.q, group.by_id)]
-            total = len(matches)
+            searched = [group.names.search(window.q, group.by_id) for _s, group in groups]
+            total = sum(count for count, _found in searched)
             walked = self._walk(groups, window) if total > _FEW_MATCHES else None
-            found = iter(walked) if walked is not None \
-                else self._sorted(matches, window)
+            if walked is not None:
+                found = iter(walked)
+            else:
+                matches = [entry for (_s, group), (_count, few) in zip(groups, searched,
+                                                                     strict=True)
+                           for entry in (few if few is not None
+                                         else group.names.matching(window.q, group.by_id))]
+                found = self._sorted(matches, window)
         return list(islice(found, window.limit + 1)), total
 
     def _walk(self, groups: list[tuple[str, _Group]], window: Window

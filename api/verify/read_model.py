@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+import pymongo
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
@@ -53,6 +54,11 @@ _SECRET_EVENTS = frozenset({ClientEventType.CREATED, ClientEventType.UPDATED,
 # Clients read per batch, and turned into entries between two turns of the event
 # loop: a batch of 1000 held verify answers up for ~20 ms every minute (make bench).
 _BATCH = 200
+# How long reading every client may take in all. The client's timeoutMS (10 s) bounds
+# each operation, and SecantusDB answers the first batch of a whole-collection read only
+# once it has read the collection: at 100 000 clients on a busy machine, over 10 s, and
+# each failed load started again from the beginning.
+_READ_ALL_TIMEOUT_S = 300.0
 
 
 class ClientReadModel:
@@ -161,14 +167,15 @@ class ClientReadModel:
         # Applied as read (versions decide, as for events), so an unchanged client's
         # new copy is dropped at once rather than a second model built and swapped in.
         seen: set[str] = set()
-        cursor = self._db[CLIENTS].find(LIVE, STORED_FIELDS, batch_size=_BATCH)
-        async for found in cursor:
-            document = cast(ClientDocument, found)
-            seen.add(document["key"])
-            if not self._unchanged(document):
-                self._put(entry_of(document), from_events=False)
-            if len(seen) % _BATCH == 0:
-                await asyncio.sleep(0)  # let requests in between
+        with pymongo.timeout(_READ_ALL_TIMEOUT_S):
+            cursor = self._db[CLIENTS].find(LIVE, STORED_FIELDS, batch_size=_BATCH)
+            async for found in cursor:
+                document = cast(ClientDocument, found)
+                seen.add(document["key"])
+                if not self._unchanged(document):
+                    self._put(entry_of(document), from_events=False)
+                if len(seen) % _BATCH == 0:
+                    await asyncio.sleep(0)  # let requests in between
         for key in list(self._clients):
             if key not in seen and self._changed_at.get(key, -1) <= started:
                 self._drop(key)

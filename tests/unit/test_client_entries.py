@@ -12,6 +12,7 @@ import pytest
 from bson import ObjectId
 from marshmallow import Schema, fields, validate
 
+from api.verify import name_search
 from api.verify.client_entries import (
     HELD,
     STORED_FIELDS,
@@ -135,8 +136,10 @@ def test_a_new_field_of_any_kind_is_held_and_shown_again() -> None:
     assert {name: codec.compact(as_json[name]) for name, codec in codecs} == held
 
 
+@pytest.mark.parametrize("often", [False, True])
 @pytest.mark.parametrize(("names", "q", "count"), [
     (["alpha", "Alpha two", "beta"], "ALPHA", 2),
+    (["alpha alpha", "beta", "alphalpha"], "alpha", 2),  # twice in a name counts once
     (["alpha", "beta"], "a", 2),
     (["a.b", "axb"], "a.b", 1),  # a plain string, not a pattern
     (["Straße"], "STRASSE", 0),  # case-insensitive, not case-folded: as the database
@@ -144,8 +147,11 @@ def test_a_new_field_of_any_kind_is_held_and_shown_again() -> None:
     (["first", "second"], "t\ns", 0),  # never across two names
     ([], "a", 0),
 ])
-def test_name_search_counts_each_matching_name_once(names: list[str], q: str,
-                                                    count: int) -> None:
+def test_name_search_counts_each_matching_name_once(
+        names: list[str], q: str, count: int, often: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    if often:  # as if q occurred often: every name is tested
+        monkeypatch.setattr(name_search, "_FEW", 0)
     entries = [entry_of(stored(key=f"k-{i}", name=name)) for i, name in enumerate(names)]
     matching = FoldedNames().matching(q, entries)
     assert len(matching) == count
@@ -174,3 +180,17 @@ def test_folding_pairs_each_character_with_the_ascii_letters_it_matches_in_any_c
 def test_a_search_finds_what_the_database_expression_finds(name: str, q: str) -> None:
     entries = [entry_of(stored(name=name))]
     assert len(FoldedNames().matching(q, entries)) == 1 and contains(q).search(name)
+
+
+def test_a_field_a_stored_client_lacks_stays_out_of_its_answer() -> None:
+    """As for a field added to the public view after the client was stored."""
+    document = stored()
+    del document["status_changed_at"]
+    answer = public_client(entry_of(document).document())
+    assert answer == public_client(document) and "status_changed_at" not in answer
+
+
+def test_never_rotated_reads_the_same_from_a_document_and_from_a_view() -> None:
+    """An outcome's view of a client never rotated needs no read of its secrets."""
+    entry = entry_of(stored())  # no secret_rotated_at, no previous_secrets stored
+    assert entry.same_secret_facts(public_client({**stored(), "version": 4}))
