@@ -15,6 +15,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from common.client_metadata import AuthMethod, scope_string, secret_facts, stored_metadata
+from common.client_origin import OriginSchema, stored_origin
 from common.clients import ClientType, Status
 from common.secret_grace import MAX_PREVIOUS_SECRETS, unexpired
 
@@ -60,6 +61,9 @@ class ClientSchema(Schema):
         "description": "When the current secret was set; null for a client without one."})
     client_secret_expires_at = fields.AwareDateTime(required=True, allow_none=True, metadata={
         "description": "When the current secret stops verifying; null: never."})
+    origin = fields.Nested(OriginSchema, required=True, metadata={
+        "description": "Who made the client: an administrator, or a self-registration "
+                       "with the initial access token it used."})
 
 
 _CLIENT = ClientSchema()
@@ -75,5 +79,5 @@ def public_client(document: Mapping[str, Any]) -> dict[str, Any]:
         **document, "secret_rotated_at": document.get("secret_rotated_at"),
         "previous_secrets": unexpired(document.get("previous_secrets"), datetime.now(UTC)),
         **metadata.to_document(), "scope": None if oauth1 else scope_string(metadata.scope),
-        **secret_facts(document, metadata)})
+        **secret_facts(document, metadata), "origin": stored_origin(document)})
     return data

@@ -30,6 +30,7 @@ from common.client_metadata import (
     metadata_after_edit,
     stored_metadata,
 )
+from common.client_origin import ADMIN_ORIGIN
 from common.client_view import public_client
 from common.clients import (
     EDITABLE_FIELDS,
@@ -173,7 +174,8 @@ async def create_client(command: CreateClient, store: ClientStore, keyring: Secr
         "secret": secret,
         "client_secret_issued_at": at if secret else None,
         "client_secret_expires_at": command.client_secret_expires_at if secret else None,
-        "status": Status.PENDING.value,
+        "status": (Status.APPROVED if command.auto_approve else Status.PENDING).value,
+        "origin": command.origin or dict(ADMIN_ORIGIN),
         "created_at": at,
         "updated_at": at,
         "status_changed_at": at,
@@ -181,6 +183,8 @@ async def create_client(command: CreateClient, store: ClientStore, keyring: Secr
         "created_by": command.id,
         "applied_commands": [command.id],
     }
+    if command.registration_access_sha256 is not None:
+        document["registration_access_sha256"] = command.registration_access_sha256
     event = ClientEvent(ClientEventType.CREATED, public_client(document), command.actor,
                         command.id, request_id=command.request_id, time=at)
     document["outbox"] = [event.to_document()]
@@ -301,8 +305,9 @@ async def remove_client(command: RemoveClient, store: ClientStore,
     def decide(current: ClientDocument) -> _Change:
         at = now()
         # A tombstone without its secrets: readers skip it, a TTL index deletes it.
+        # Its registration access token (RFC 7592) is revoked with it.
         changes: ClientDocument = {"removed_at": at, "updated_at": at, "secret": None,
-                             "previous_secrets": []}
+                                   "previous_secrets": [], "registration_access_sha256": None}
         return _Change(changes, ClientEvent(
             ClientEventType.REMOVED, _after(current, changes), command.actor, command.id,
             request_id=command.request_id,
