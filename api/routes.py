@@ -10,6 +10,14 @@ from marshmallow import Schema
 
 from api.auth.principals import CLIENTS_READ, CLIENTS_VERIFY, CONFIGURE_SERVER, SIGNED_IN
 from api.docs import asyncapi_view, openapi
+from api.docs.registration_schemas import (
+    CreatedRegistrationTokenSchema,
+    CreateRegistrationTokenRequest,
+    OAuthErrorSchema,
+    RegisteredClientSchema,
+    RegistrationRequest,
+    RegistrationTokenListSchema,
+)
 from api.docs.request_schemas import (
     AuditQuery,
     CreateClientRequest,
@@ -35,6 +43,7 @@ from api.docs.response_schemas import (
     VerdictSchema,
 )
 from api.docs.route_docs import ETAG, IF_MATCH, LOCATION, RETRY_AFTER, Answer, Refusal
+from api.registration import register, token_views
 from api.views import about, audit, clients, events, page, stats, verify
 from api.views.audit import AuditPageSchema
 from common.client_view import ClientSchema
@@ -153,6 +162,32 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/stats", stats.stats_view, "stats", CLIENTS_READ,
           summary="Clients by type and status, approvals waiting, commands waiting",
           answers=(Answer(200, "The figures, read now.", StatsSchema),)),
+    *(
+        Route("POST", "/v1/registration-tokens", token_views.create_registration_token,
+              "create_registration_token", CONFIGURE_SERVER,
+              summary="Make an initial access token for self-registration (shown once)",
+              body=CreateRegistrationTokenRequest,
+              answers=(Answer(201, "The token, shown this once, and its record.",
+                              CreatedRegistrationTokenSchema, (LOCATION,)),)),
+        Route("GET", "/v1/registration-tokens", token_views.list_registration_tokens,
+              "list_registration_tokens", CONFIGURE_SERVER,
+              summary="The initial access tokens (never the tokens themselves)",
+              answers=(Answer(200, "Every token, newest first.", RegistrationTokenListSchema),)),
+        Route("DELETE", "/v1/registration-tokens/{id}", token_views.revoke_registration_token,
+              "revoke_registration_token", CONFIGURE_SERVER,
+              summary="Revoke an initial access token at once",
+              answers=(Answer(204, "Revoked."),)),
+        Route("POST", "/oauth/register", register.register_client, "register_client", None,
+              summary="RFC 7591 dynamic registration with an initial access token; the "
+                      "client waits for approval",
+              body=RegistrationRequest,
+              answers=(Answer(201, "Registered (pending unless the token auto-approves); "
+                              "client_secret and registration_access_token shown once.",
+                              RegisteredClientSchema),
+                       Answer(400, "invalid_redirect_uri or invalid_client_metadata.",
+                              OAuthErrorSchema),
+                       Answer(401, "No usable initial access token.", OAuthErrorSchema))),
+    ),
     Route("GET", "/metrics", metrics_view, "metrics", None,
           summary="Prometheus metrics of this gateway",
           answers=(Answer(200, "The Prometheus text format.", media_type="text/plain"),)),

@@ -113,6 +113,8 @@ class Settings:
     # Self-registered clients still pending this many days after they were made are
     # removed by the worker's sweep (worker.pending_sweep); 0 keeps them forever.
     pending_registration_ttl_days: int = 30
+    # Requests to the self-registration endpoints per caller address per minute, per gateway.
+    registrations_per_minute: int = 20
     # How often each gateway's read model is checked against MongoDB (api.verify.read_model).
     read_model_reconcile_s: float = 60.0
     # OAuth 1.0a checks (api.verify.oauth1_signatures): accepted clock skew either way, and
@@ -257,6 +259,7 @@ VARIABLES: tuple[Variable, ...] = (
     _var("MAX_GRACE_S", Integer(0, GRACE_LIMIT_S)),
     _var("OPEN_REGISTRATION", Flag()),
     _var("PENDING_REGISTRATION_TTL_DAYS", Integer(0, 3650), _readers(Process.WORKER)),
+    _var("REGISTRATIONS_PER_MINUTE", Integer(1, 100_000)),
     _var("READ_MODEL_RECONCILE_S", Number(1, 3600)),
     _var("OAUTH1_WINDOW_S", Integer(10, 3600)),
     _var("OAUTH1_REQUIRE_HTTPS", Flag()),

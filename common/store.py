@@ -28,6 +28,8 @@ from pymongo.errors import (
 CLIENTS = "clients"
 OPERATIONS = "operations"
 IDEMPOTENCY_KEYS = "idempotency_keys"
+# Initial access tokens of self-registration (their owner: api.registration.token_records).
+REGISTRATION_TOKENS = "registration_tokens"
 # Append-only; each entry is kept for CLIENTKEYS_AUDIT_RETENTION_DAYS (a TTL
 # index on `at`, kept in step with the setting by the gateway), or forever with 0.
 AUDIT = "audit"
@@ -77,6 +79,9 @@ AUDIT_INDEXES = [
     IndexModel([("action", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)],
                name="action_at"),
 ]
+# An initial access token is found by the digest of what the caller presents.
+REGISTRATION_TOKEN_INDEXES = [IndexModel([("sha256", ASCENDING)], unique=True,
+                                         name="sha256_unique")]
 OPERATION_INDEXES = [
     IndexModel([("created_at", ASCENDING)], expireAfterSeconds=OPERATION_TTL_S,
                name="expire"),
@@ -113,6 +118,7 @@ async def ensure_indexes(db: AsyncDatabase[Document], *,
     await db[OPERATIONS].create_indexes(OPERATION_INDEXES)
     await db[IDEMPOTENCY_KEYS].create_indexes(IDEMPOTENCY_INDEXES)
     await db[AUDIT].create_indexes(AUDIT_INDEXES)
+    await db[REGISTRATION_TOKENS].create_indexes(REGISTRATION_TOKEN_INDEXES)
     if audit_retention_days is not None:
         await ensure_audit_expiry(db, audit_retention_days)
 

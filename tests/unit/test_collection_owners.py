@@ -20,6 +20,8 @@ PACKAGES = ("api", "worker", "common", "clientkeys", "bench")
 OWNERS: dict[str, frozenset[str]] = {
     "OPERATIONS": frozenset({"common.operations_store"}),
     "AUDIT": frozenset({"common.audit_store"}),
+    # Initial access tokens: made, listed, revoked and used by the gateway alone.
+    "REGISTRATION_TOKENS": frozenset({"api.registration.token_records"}),
     # worker.rekey re-seals every sealed value, wherever it is stored.
     "IDEMPOTENCY_KEYS": frozenset({"api.views.idempotency_records", "worker.rekey"}),
     # The worker writes clients; the gateway reads them; rekey re-seals their secrets;
