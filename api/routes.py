@@ -17,6 +17,7 @@ from api.docs.registration_schemas import (
     RegisteredClientSchema,
     RegistrationRequest,
     RegistrationTokenListSchema,
+    RegistrationUpdateRequest,
 )
 from api.docs.request_schemas import (
     AuditQuery,
@@ -43,7 +44,7 @@ from api.docs.response_schemas import (
     VerdictSchema,
 )
 from api.docs.route_docs import ETAG, IF_MATCH, LOCATION, RETRY_AFTER, Answer, Refusal
-from api.registration import register, token_views
+from api.registration import configuration, register, token_views
 from api.views import about, audit, clients, events, page, stats, verify
 from api.views.audit import AuditPageSchema
 from common.client_view import ClientSchema
@@ -82,6 +83,8 @@ _QUEUED = Answer(202, "Queued, but not applied within the wait: the operation at
                  "tells the outcome.", AcceptedSchema, (LOCATION,))
 _PINNED = (IF_MATCH,)  # changes may be pinned to a version
 _NOT_MODIFIED = Answer(304, "Not modified since the ETag sent in If-None-Match.")
+_NOT_YOURS = Answer(401, "Not this client's registration access token (or no such client).",
+                    OAuthErrorSchema)
 
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/clients", clients.create_client, "create_client", CONFIGURE_SERVER,
@@ -187,6 +190,23 @@ ROUTES: tuple[Route, ...] = (
                        Answer(400, "invalid_redirect_uri or invalid_client_metadata.",
                               OAuthErrorSchema),
                        Answer(401, "No usable initial access token.", OAuthErrorSchema))),
+        Route("GET", "/oauth/register/{client_id}", configuration.read_registration,
+              "read_registration", None,
+              summary="RFC 7592: read a registered client with its registration access token",
+              answers=(Answer(200, "The client's metadata.", RegisteredClientSchema),
+                       _NOT_YOURS)),
+        Route("PUT", "/oauth/register/{client_id}", configuration.update_registration,
+              "update_registration", None, body=RegistrationUpdateRequest,
+              summary="RFC 7592: replace a registered client's metadata; widening an "
+                      "approved client sends it back to pending",
+              answers=(Answer(200, "The client; a new registration_access_token, shown once "
+                              "(the one used stops working).", RegisteredClientSchema),
+                       Answer(400, "invalid_redirect_uri or invalid_client_metadata.",
+                              OAuthErrorSchema), _NOT_YOURS)),
+        Route("DELETE", "/oauth/register/{client_id}", configuration.delete_registration,
+              "delete_registration", None,
+              summary="RFC 7592: remove a registered client (its token with it)",
+              answers=(Answer(204, "Removed."), _NOT_YOURS)),
     ),
     Route("GET", "/metrics", metrics_view, "metrics", None,
           summary="Prometheus metrics of this gateway",

@@ -144,6 +144,10 @@ class UpdateClient(_OneClientCommand):
     client_secret_expires_at: datetime | None = None
     # The fields the caller set to null (CLEARABLE_FIELDS): None is "kept" above.
     cleared: list[str] | None = None
+    # RFC 7592 (worker.registration_changes): the new registration access token's digest,
+    # and whether widening the client sends it back to pending.
+    registration_access_sha256: str | None = None
+    pending_if_widened: bool | None = None
 
     def audited_fields(self) -> list[str]:
         """The fields sent: an empty list sent clears a field, so it counts."""
@@ -214,6 +218,7 @@ class SealedSecretField(fields.Field[SealedSecret]):
 
 
 _ID = validate.Length(min=1, max=200)
+_SHA256_HEX = r"^[0-9a-f]{64}$"
 
 
 def _kind(command_type: type[Command]) -> fields.String:
@@ -259,7 +264,7 @@ class CreateClientSchema(CommandSchema, MetadataSchema):
     response_types = _strings(load_default=list)
     origin = fields.Nested(OriginSchema, load_default=None, allow_none=True)
     registration_access_sha256 = fields.String(
-        load_default=None, allow_none=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+        load_default=None, allow_none=True, validate=validate.Regexp(_SHA256_HEX))
     auto_approve = fields.Boolean(load_default=None, allow_none=True)
 
 
@@ -278,6 +283,9 @@ class UpdateClientSchema(_OneClientSchema, MetadataSchema):
     response_types = _optional_strings()
     cleared = fields.List(fields.String(validate=validate.OneOf(CLEARABLE_FIELDS)),
                           load_default=None, allow_none=True)
+    registration_access_sha256 = fields.String(
+        load_default=None, allow_none=True, validate=validate.Regexp(_SHA256_HEX))
+    pending_if_widened = fields.Boolean(load_default=None, allow_none=True)
 
 
 class ApproveClientSchema(_OneClientSchema):

@@ -55,6 +55,7 @@ from common.metadata_rules import check_registration
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
 from common.secret_grace import after_rotation, unexpired
 from common.store import Document, now
+from worker.registration_changes import registration_changes
 from worker.repository import AlreadyCreated, ClientStore
 from worker.secret_changes import secret_changes, secret_checked
 from worker.stored_secrets import NotSealedForThisCommand, moved_to_previous, secret_to_store
@@ -261,12 +262,13 @@ async def update_client(command: UpdateClient, store: ClientStore,
             changed += secret_changes(keyring, command, current, metadata, changes, at)
         except NotSealedForThisCommand as exc:
             return _unsealable(command, exc)
+        left = registration_changes(command, current, changed, changes, at)  # RFC 7592
         if not changed:
             return Applied(_succeeded(command, current, warnings))
         changes["updated_at"] = at
         return _Change(changes, ClientEvent(
             ClientEventType.UPDATED, _after(current, changes), command.actor, command.id,
-            request_id=command.request_id,
+            request_id=command.request_id, previous_status=left,
             changed_fields=changed, time=at), warnings)
 
     return await _change_client(command, store, decide)

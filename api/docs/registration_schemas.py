@@ -128,3 +128,11 @@ class ConsumerKeyRequest(Schema):
 class ConsumerKeySchema(Schema):
     key = fields.String(required=True)
     status = fields.String(required=True)
+
+
+class RegistrationUpdateRequest(RegistrationRequest):
+    """RFC 7592 section 2.2: the whole metadata again, with the client's id."""
+
+    client_id = fields.String(required=True, validate=_TEXT)
+    client_secret = fields.String(validate=_TEXT, load_only=True, metadata={
+        "description": "Ignored: the secret is changed by an administrator only."})

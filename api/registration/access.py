@@ -27,6 +27,7 @@ from api.registration.policy import OPEN_POLICY
 from api.registration.token_records import (
     TokenPolicy,
     find_token,
+    get_token,
     give_back_use,
     take_use,
 )
@@ -87,3 +88,10 @@ async def take(request: web.Request, grant: Grant) -> None:
 async def give_back(request: web.Request, grant: Grant) -> None:
     if grant.token_id is not None:
         await give_back_use(request.app[keys.DB], grant.token_id)
+
+
+async def grant_of(request: web.Request, token_id: str | None, label: str | None) -> Grant:
+    """The grant a client was registered with, for its own updates (RFC 7592): the
+    token's policy still holds, whatever became of the token since."""
+    found = None if token_id is None else await get_token(request.app[keys.DB], token_id)
+    return Grant(token_id, label, OPEN_POLICY if found is None else found["policy"])

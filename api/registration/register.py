@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError
 
 from api import keys
 from api.auth.tokens import token_digest
@@ -52,7 +52,7 @@ def new_access_token() -> str:
     return ACCESS_TOKEN_PREFIX + generate_secret()
 
 
-async def read_metadata(request: web.Request) -> dict[str, Any]:
+async def read_metadata(request: web.Request, schema: Schema = _REQUEST) -> dict[str, Any]:
     """The request's metadata; 400 invalid_client_metadata when it is not JSON of that shape."""
     try:
         body = await json_body.read_json_object(request)
@@ -61,7 +61,7 @@ async def read_metadata(request: web.Request) -> dict[str, Any]:
             raise
         raise OAuthError(400, "invalid_client_metadata", exc.detail or "Not JSON.") from None
     try:
-        data: dict[str, Any] = _REQUEST.load(body)
+        data: dict[str, Any] = schema.load(body)
     except ValidationError as exc:
         errors = exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
         raise invalid_metadata({name: [str(m) for m in (v if isinstance(v, list) else [v])]

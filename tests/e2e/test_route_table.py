@@ -28,7 +28,7 @@ from tests.harness import add_token, bearer
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/asyncapi.json",
                           "/", "/ui/{name}.js", "/ui/{name}.css",
                           # Self-registration checks its own tokens (api.registration.access).
-                          "/oauth/register"})
+                          "/oauth/register", "/oauth/register/{client_id}"})
 _PARAMETER = re.compile(r"\{[^}]+\}")
 
 

@@ -24,9 +24,11 @@ OWNERS: dict[str, frozenset[str]] = {
     "REGISTRATION_TOKENS": frozenset({"api.registration.token_records"}),
     # worker.rekey re-seals every sealed value, wherever it is stored.
     "IDEMPOTENCY_KEYS": frozenset({"api.views.idempotency_records", "worker.rekey"}),
-    # The worker writes clients; the gateway reads them; rekey re-seals their secrets;
-    # the benchmark seeds and times them.
+    # The worker writes clients; the gateway reads them (RFC 7592's read with the digest of
+    # the registration access token); rekey re-seals their secrets; the benchmark seeds
+    # and times them.
     "CLIENTS": frozenset({"worker.repository", "api.views.queries", "api.verify.read_model",
+                          "api.registration.client_access",
                           "api.views.stats", "worker.rekey", "bench.seed", "bench.database"}),
 }
 
