@@ -11,6 +11,8 @@ from marshmallow import Schema
 from api.auth.principals import CLIENTS_READ, CLIENTS_VERIFY, CONFIGURE_SERVER, SIGNED_IN
 from api.docs import asyncapi_view, openapi
 from api.docs.registration_schemas import (
+    ConsumerKeyRequest,
+    ConsumerKeySchema,
     CreatedRegistrationTokenSchema,
     CreateRegistrationTokenRequest,
     OAuthErrorSchema,
@@ -44,7 +46,7 @@ from api.docs.response_schemas import (
     VerdictSchema,
 )
 from api.docs.route_docs import ETAG, IF_MATCH, LOCATION, RETRY_AFTER, Answer, Refusal
-from api.registration import configuration, register, token_views
+from api.registration import configuration, consumer_keys, register, token_views
 from api.views import about, audit, clients, events, page, stats, verify
 from api.views.audit import AuditPageSchema
 from common.client_view import ClientSchema
@@ -207,6 +209,12 @@ ROUTES: tuple[Route, ...] = (
               "delete_registration", None,
               summary="RFC 7592: remove a registered client (its token with it)",
               answers=(Answer(204, "Removed."), _NOT_YOURS)),
+        Route("POST", "/oauth1/consumer-key-requests", consumer_keys.request_consumer_key,
+              "request_consumer_key", None, body=ConsumerKeyRequest,
+              summary="Ask for a provisional OAuth 1.0a consumer key (pending until approved)",
+              answers=(Answer(201, "The consumer's key; it is pending.", ConsumerKeySchema),
+                       Answer(400, "invalid_client_metadata.", OAuthErrorSchema),
+                       Answer(401, "No usable initial access token.", OAuthErrorSchema))),
     ),
     Route("GET", "/metrics", metrics_view, "metrics", None,
           summary="Prometheus metrics of this gateway",

@@ -13,7 +13,14 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from common.clients import GRANT_TYPES, NAME_MAX, REDIRECT_URIS_MAX, ClientType
+from common.clients import (
+    GRANT_TYPES,
+    NAME_MAX,
+    REDIRECT_URIS_MAX,
+    SECRET_MAX,
+    SECRET_MIN,
+    ClientType,
+)
 from common.metadata_schema import MetadataSchema
 
 TOKEN_USES_MAX = 10_000
@@ -121,8 +128,11 @@ class OAuthErrorSchema(Schema):
 
 
 class ConsumerKeyRequest(Schema):
-    name = fields.String(required=True, validate=_TEXT)
-    secret = fields.String(required=True, validate=_TEXT)
+    """The Jazz/OSLC request for a provisional consumer key: its name and chosen secret."""
+
+    name = fields.String(required=True, validate=_TEXT, metadata={"maxLength": NAME_MAX})
+    secret = fields.String(required=True, validate=_TEXT, metadata={
+        "minLength": SECRET_MIN, "maxLength": SECRET_MAX})
 
 
 class ConsumerKeySchema(Schema):

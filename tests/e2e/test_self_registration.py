@@ -177,3 +177,31 @@ async def test_a_token_needs_a_future_expiry_and_a_bounded_use_count(service: Se
         assert response.status == 400, body
     missing = await service.request("DELETE", "/v1/registration-tokens/nope")
     assert missing.status == 404
+
+
+async def test_an_oauth1_consumer_key_request_makes_a_pending_consumer(service: Service
+                                                                       ) -> None:
+    token = await new_token(service, max_uses=1, client_types=["oauth1"])
+    headers = {"Authorization": f"Bearer {token['token']}"}
+    short = await service.http.post("/oauth1/consumer-key-requests", headers=headers,
+                                    json={"name": "Jazz tool", "secret": "short"})
+    assert short.status == 400
+    assert (await short.json())["error"] == "invalid_client_metadata"
+    response = await service.http.post("/oauth1/consumer-key-requests", headers=headers,
+                                       json={"name": "Jazz tool", "secret": "a-long-secret-1"})
+    body = await response.json()
+    assert response.status == 201, body
+    assert set(body) == {"key", "status"} and body["status"] == "pending"
+    assert response.headers["Cache-Control"] == "no-store"
+    stored = await (await service.request("GET", f"/v1/clients/{body['key']}")).json()
+    assert (stored["type"], stored["origin"]["token_id"]) == ("oauth1", token["id"])
+    again = await service.http.post("/oauth1/consumer-key-requests", headers=headers,
+                                    json={"name": "Jazz tool 2", "secret": "a-long-secret-1"})
+    assert again.status == 401
+
+
+async def test_open_registration_is_off_unless_set(service: Service) -> None:
+    response = await service.http.post("/oauth1/consumer-key-requests",
+                                       json={"name": "Jazz tool", "secret": "a-long-secret-1"})
+    assert response.status == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="clientkeys"'
