@@ -29,6 +29,7 @@ from common.event_loop import new_event_loop, run
 from common.settings import Settings, Unreachable
 from common.store import Document, connect, database, ensure_indexes
 from worker.health import health_app, serve_health
+from worker.pending_sweep import PendingSweep
 from worker.repository import ClientStore, MongoClientStore
 from worker.service import Worker
 from worker.worker_metrics import WorkerMetrics
@@ -91,6 +92,9 @@ async def create_worker(settings: Settings, bus: MessageBus | None = None,
             bus = owned
         worker = Worker(bus, store, namespace=settings.namespace,
                         prefetch=settings.worker_prefetch, keyring=keyring, metrics=metrics)
+        if db is not None and settings.pending_registration_ttl_days:
+            worker.pending_sweep = PendingSweep(db, store, worker.relay, keyring,
+                                                settings.pending_registration_ttl_days)
         try:
             yield WorkerParts(worker, bus, db)
         finally:

@@ -64,6 +64,9 @@ CLIENT_INDEXES = [
     IndexModel([("name_sort", ASCENDING), ("_id", ASCENDING)], name="name"),
     IndexModel([("type", ASCENDING), ("name_sort", ASCENDING), ("_id", ASCENDING)],
                name="type_name"),
+    # The sweep of self-registered clients never approved (worker.pending_sweep).
+    IndexModel([("status", ASCENDING), ("origin.kind", ASCENDING),
+                ("status_changed_at", ASCENDING)], name="pending_registrations"),
 ]
 IDEMPOTENCY_INDEXES = [
     IndexModel([("created_at", ASCENDING)], expireAfterSeconds=IDEMPOTENCY_TTL_S,

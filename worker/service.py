@@ -16,6 +16,7 @@ from common.bus import IncomingCommand, MessageBus
 from common.keyring import SecretKeyring
 from common.metrics import new_registry
 from worker.consumer import CommandConsumer
+from worker.pending_sweep import PendingSweep
 from worker.relay import OutboxRelay
 from worker.repository import ClientStore
 from worker.worker_metrics import WorkerMetrics
@@ -37,6 +38,9 @@ class Worker:
                                          keyring)
         self.consuming = False
         self._relay_task: asyncio.Task[None] | None = None
+        # Set by the composition root when PENDING_REGISTRATION_TTL_DAYS is not 0.
+        self.pending_sweep: PendingSweep | None = None
+        self._sweep_task: asyncio.Task[None] | None = None
         self._in_hand = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -46,6 +50,9 @@ class Worker:
         self.consuming = True
         self.metrics.consuming.set(1)
         self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
+        if self.pending_sweep is not None:
+            self._sweep_task = asyncio.create_task(self.pending_sweep.run(),
+                                                   name="pending-registration-sweep")
         log.info("worker consuming commands (prefetch %d)", self._prefetch)
 
     async def _on_message(self, message: IncomingCommand) -> None:
@@ -62,10 +69,11 @@ class Worker:
         await self._bus.stop_consuming()
         self.consuming = False
         self.metrics.consuming.set(0)
-        if self._relay_task is not None:
-            self._relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relay_task
+        for task in (self._relay_task, self._sweep_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         try:
             await asyncio.wait_for(self._idle.wait(), timeout_s)
         except TimeoutError:

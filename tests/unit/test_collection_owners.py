@@ -28,7 +28,7 @@ OWNERS: dict[str, frozenset[str]] = {
     # the registration access token); rekey re-seals their secrets; the benchmark seeds
     # and times them.
     "CLIENTS": frozenset({"worker.repository", "api.views.queries", "api.verify.read_model",
-                          "api.registration.client_access",
+                          "api.registration.client_access", "worker.pending_sweep",
                           "api.views.stats", "worker.rekey", "bench.seed", "bench.database"}),
 }
 
