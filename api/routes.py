@@ -85,6 +85,9 @@ _QUEUED = Answer(202, "Queued, but not applied within the wait: the operation at
                  "tells the outcome.", AcceptedSchema, (LOCATION,))
 _PINNED = (IF_MATCH,)  # changes may be pinned to a version
 _NOT_MODIFIED = Answer(304, "Not modified since the ETag sent in If-None-Match.")
+# Every self-registration endpoint counts requests per caller address (api.registration.access).
+_LIMITED = Answer(429, "Too many registration requests from this address: `Retry-After` says "
+                  "when to try again.", OAuthErrorSchema, (RETRY_AFTER,))
 _NOT_YOURS = Answer(401, "Not this client's registration access token (or no such client).",
                     OAuthErrorSchema)
 
@@ -191,12 +194,13 @@ ROUTES: tuple[Route, ...] = (
                               RegisteredClientSchema),
                        Answer(400, "invalid_redirect_uri or invalid_client_metadata.",
                               OAuthErrorSchema),
-                       Answer(401, "No usable initial access token.", OAuthErrorSchema))),
+                       Answer(401, "No usable initial access token.", OAuthErrorSchema),
+                       _LIMITED)),
         Route("GET", "/oauth/register/{client_id}", configuration.read_registration,
               "read_registration", None,
               summary="RFC 7592: read a registered client with its registration access token",
               answers=(Answer(200, "The client's metadata.", RegisteredClientSchema),
-                       _NOT_YOURS)),
+                       _NOT_YOURS, _LIMITED)),
         Route("PUT", "/oauth/register/{client_id}", configuration.update_registration,
               "update_registration", None, body=RegistrationUpdateRequest,
               summary="RFC 7592: replace a registered client's metadata; widening an "
@@ -204,17 +208,18 @@ ROUTES: tuple[Route, ...] = (
               answers=(Answer(200, "The client; a new registration_access_token, shown once "
                               "(the one used stops working).", RegisteredClientSchema),
                        Answer(400, "invalid_redirect_uri or invalid_client_metadata.",
-                              OAuthErrorSchema), _NOT_YOURS)),
+                              OAuthErrorSchema), _NOT_YOURS, _LIMITED)),
         Route("DELETE", "/oauth/register/{client_id}", configuration.delete_registration,
               "delete_registration", None,
               summary="RFC 7592: remove a registered client (its token with it)",
-              answers=(Answer(204, "Removed."), _NOT_YOURS)),
+              answers=(Answer(204, "Removed."), _NOT_YOURS, _LIMITED)),
         Route("POST", "/oauth1/consumer-key-requests", consumer_keys.request_consumer_key,
               "request_consumer_key", None, body=ConsumerKeyRequest,
               summary="Ask for a provisional OAuth 1.0a consumer key (pending until approved)",
               answers=(Answer(201, "The consumer's key; it is pending.", ConsumerKeySchema),
                        Answer(400, "invalid_client_metadata.", OAuthErrorSchema),
-                       Answer(401, "No usable initial access token.", OAuthErrorSchema))),
+                       Answer(401, "No usable initial access token.", OAuthErrorSchema),
+                       _LIMITED)),
     ),
     Route("GET", "/metrics", metrics_view, "metrics", None,
           summary="Prometheus metrics of this gateway",
