@@ -205,3 +205,29 @@ async def test_open_registration_is_off_unless_set(service: Service) -> None:
                                        json={"name": "Jazz tool", "secret": "a-long-secret-1"})
     assert response.status == 401
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="clientkeys"'
+
+
+@pytest.mark.parametrize("path", ["/oauth/register", "/oauth1/consumer-key-requests"])
+@pytest.mark.parametrize("content_type", ["text/plain", "application/json; charset=latin-1",
+                                          None])
+async def test_a_body_not_json_in_utf8_is_invalid_metadata(
+        service: Service, path: str, content_type: str | None) -> None:
+    token = await new_token(service)
+    headers = {"Authorization": f"Bearer {token['token']}"}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    response = await service.http.post(path, data=b'{"client_name": "x"}', headers=headers)
+    body = await response.json()
+    assert (response.status, body["error"]) == (400, "invalid_client_metadata")
+    assert "application/json" in body["error_description"]
+
+
+@pytest.mark.parametrize("path", ["/oauth/register", "/oauth1/consumer-key-requests"])
+async def test_a_body_over_the_limit_is_413(service: Service, path: str) -> None:
+    token = await new_token(service, max_uses=1)
+    oversized = b'{"client_name": "' + b"x" * service.settings.max_body_bytes + b'"}'
+    response = await service.http.post(path, data=oversized, headers={
+        "Authorization": f"Bearer {token['token']}", "Content-Type": "application/json"})
+    assert response.status == 413
+    # Nothing was registered: the one use is still there.
+    assert (await register(service, token["token"]))[0] == 201
