@@ -231,3 +231,23 @@ async def test_a_body_over_the_limit_is_413(service: Service, path: str) -> None
     assert response.status == 413
     # Nothing was registered: the one use is still there.
     assert (await register(service, token["token"]))[0] == 201
+
+
+async def test_token_changes_are_audited_and_a_retried_create_makes_one_token(
+        service: Service) -> None:
+    body = {"label": "retried", "max_uses": 2, "expires_at": "2999-01-01T00:00:00Z"}
+    headers = {**service.admin, "Idempotency-Key": "make-token-once"}
+    first = await service.request("POST", "/v1/registration-tokens", json=body, headers=headers)
+    again = await service.request("POST", "/v1/registration-tokens", json=body, headers=headers)
+    assert (first.status, again.status) == (201, 201)
+    made, replayed = await first.json(), await again.json()
+    assert replayed == made and again.headers["Idempotent-Replayed"] == "true"
+    listed = await (await service.request("GET", "/v1/registration-tokens")).json()
+    assert [t["label"] for t in listed["items"]] == ["retried"]
+    assert (await service.request("DELETE", f"/v1/registration-tokens/{made['id']}")
+            ).status == 204
+    audit = await (await service.request("GET", "/v1/audit")).json()
+    actions = [(entry["action"], entry["actor"], entry["outcome"]) for entry in audit["items"]]
+    assert ("revoke_registration_token", "alice", "applied") in actions
+    assert ("create_registration_token", "alice", "applied") in actions
+    assert made["token"] not in str(audit)
