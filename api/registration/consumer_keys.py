@@ -25,18 +25,15 @@ from api.problems import Problem
 from api.registration import access
 from api.registration.oauth_answers import OAuthError, invalid_metadata, oauth_json
 from api.registration.policy import policy_problems
+from api.registration.sending import send_create
 from api.remote import caller_address
 from api.views import json_body
-from api.views.dispatch import dispatch
 from api.views.idempotency import command_id
-from api.views.operations import operation_view
 from common.client_metadata import ClientMetadata
 from common.clients import SECRET_MAX, SECRET_MIN, ClientFields, ClientType, RuleViolation
 from common.commands import CreateClient
 from common.keyring import command_secret_aad
 from common.metadata_rules import check_registration
-from common.operations_store import OperationDocument
-from common.outcomes import OperationStatus, Outcome
 
 _REQUEST = ConsumerKeyRequest()
 
@@ -82,32 +79,7 @@ async def _create(request: web.Request, grant: access.Grant, fields: ClientField
         type=ClientType.OAUTH1, name=fields.name,
         secret=request.app[keys.KEYRING].seal(secret, command_secret_aad(id_, CreateClient.kind)),
         origin=grant.origin, auto_approve=grant.policy["auto_approve"] or None)
-    await access.take(request, grant)
-    refused = False
-
-    def answer(kind: str, outcome: Outcome, generated: str | None) -> web.Response:
-        nonlocal refused
-        if outcome.status is not OperationStatus.SUCCEEDED or outcome.client is None:
-            refused = True
-            error = outcome.error
-            return invalid_metadata(error.fields if error and error.fields else
-                                    {"consumer": [error.message if error else "Refused."]}
-                                    ).response()
-        return oauth_json({"key": outcome.client["key"], "status": outcome.client["status"]},
-                          201)
-
-    def accepted(operation: OperationDocument, generated: str | None) -> web.Response:
-        response = oauth_json({"operation": operation_view(operation)}, 202)
-        response.headers["Location"] = f"/v1/operations/{operation['_id']}"
-        return response
-
-    try:
-        response = await dispatch(request, command, answer=answer, accepted=accepted)
-    except Problem as exc:
-        if not request.get(keys.COMMAND_QUEUED):
-            await access.give_back(request, grant)
-        raise OAuthError(exc.status, "temporarily_unavailable", exc.detail or "",
-                         headers=exc.headers) from None
-    if refused:
-        await access.give_back(request, grant)
-    return response
+    return await send_create(
+        request, grant, command, secret=None, shown_while_queued={},
+        made=lambda client, _: oauth_json({"key": client["key"], "status": client["status"]},
+                                          201))

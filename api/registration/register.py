@@ -14,7 +14,6 @@ document keeps; a generated secret travels sealed, as every secret does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,18 +29,15 @@ from api.registration import access
 from api.registration.oauth_answers import OAuthError, invalid_metadata, oauth_json
 from api.registration.policy import policy_problems
 from api.registration.rfc7591 import registered_client
+from api.registration.sending import send_create
 from api.remote import caller_address
 from api.views import json_body
-from api.views.dispatch import dispatch
 from api.views.idempotency import command_id
-from api.views.operations import operation_view
 from common.client_metadata import METADATA_FIELDS, OPENID, ClientMetadata
 from common.clients import ClientFields, ClientType, RuleViolation
 from common.commands import CreateClient
 from common.keyring import command_secret_aad, generate_secret
 from common.metadata_rules import check_registration
-from common.operations_store import OperationDocument
-from common.outcomes import OperationStatus, Outcome
 
 _REQUEST = RegistrationRequest()
 # A registration access token: as random as an API token, with a prefix scanners know.
@@ -101,13 +97,6 @@ def checked_client(data: dict[str, Any], grant: access.Grant
     return fields, canonical
 
 
-@dataclass
-class _Answer:
-    """What the worker answered, kept for after `dispatch` (a refusal gives the use back)."""
-
-    refused: bool = False
-
-
 async def register_client(request: web.Request) -> web.StreamResponse:
     try:
         await access.within_rate(request)
@@ -124,9 +113,9 @@ async def _create(request: web.Request, grant: access.Grant, data: dict[str, Any
     method = metadata.with_defaults(fields.type, fields.grant_types).auth_method
     secret = generate_secret() if method is not None and method.uses_secret else None
     access_token = new_access_token()
-    origin: dict[str, Any] = {"id": command_id(request), "actor": grant.actor,
-              "request_id": request_id(request), "remote_addr": caller_address(request),
-              "issued_at": datetime.now(UTC)}
+    origin: dict[str, Any] = {
+        "id": command_id(request), "actor": grant.actor, "request_id": request_id(request),
+        "remote_addr": caller_address(request), "issued_at": datetime.now(UTC)}
     command = CreateClient(
         **origin, type=fields.type, name=fields.name,
         secret=None if secret is None else request.app[keys.KEYRING].seal(
@@ -136,38 +125,9 @@ async def _create(request: web.Request, grant: access.Grant, data: dict[str, Any
         **{name: getattr(metadata, name) for name in METADATA_FIELDS if name in data},
         origin=grant.origin, registration_access_sha256=token_digest(access_token),
         auto_approve=grant.policy["auto_approve"] or None)
-    await access.take(request, grant)
-    answered = _Answer()
-
-    def answer(kind: str, outcome: Outcome, generated: str | None) -> web.Response:
-        if outcome.status is not OperationStatus.SUCCEEDED or outcome.client is None:
-            answered.refused = True
-            error = outcome.error
-            return invalid_metadata(error.fields if error and error.fields else
-                                    {"client": [error.message if error else "Refused."]}
-                                    ).response()
-        return oauth_json(registered_client(request, outcome.client, client_secret=generated,
-                                            registration_access_token=access_token), 201)
-
-    def accepted(operation: OperationDocument, generated: str | None) -> web.Response:
-        # Queued but not applied within the wait: what is shown once is shown now, and
-        # the operation says the client_id once the worker made it.
-        body: dict[str, Any] = {"operation": operation_view(operation),
-                                "registration_access_token": access_token}
-        if generated is not None:
-            body["client_secret"] = generated
-        response = oauth_json(body, 202)
-        response.headers["Location"] = f"/v1/operations/{operation['_id']}"
-        return response
-
-    try:
-        response = await dispatch(request, command, generated_secret=secret, answer=answer,
-                                  accepted=accepted)
-    except Problem as exc:
-        if not request.get(keys.COMMAND_QUEUED):
-            await access.give_back(request, grant)
-        raise OAuthError(exc.status, "temporarily_unavailable", exc.detail or "",
-                         headers=exc.headers) from None
-    if answered.refused:
-        await access.give_back(request, grant)
-    return response
+    return await send_create(
+        request, grant, command, secret=secret,
+        made=lambda client, generated: oauth_json(registered_client(
+            request, client, client_secret=generated, registration_access_token=access_token),
+            201),
+        shown_while_queued={"registration_access_token": access_token})
