@@ -28,7 +28,7 @@ from pymongo.errors import (
 CLIENTS = "clients"
 OPERATIONS = "operations"
 IDEMPOTENCY_KEYS = "idempotency_keys"
-# Initial access tokens of self-registration (their owner: api.registration.token_records).
+# Initial access tokens of self-registration (their owner: common.registration_tokens).
 REGISTRATION_TOKENS = "registration_tokens"
 # Append-only; each entry is kept for CLIENTKEYS_AUDIT_RETENTION_DAYS (a TTL
 # index on `at`, kept in step with the setting by the gateway), or forever with 0.
@@ -83,8 +83,11 @@ AUDIT_INDEXES = [
                name="action_at"),
 ]
 # An initial access token is found by the digest of what the caller presents.
-REGISTRATION_TOKEN_INDEXES = [IndexModel([("sha256", ASCENDING)], unique=True,
-                                         name="sha256_unique")]
+REGISTRATION_TOKEN_INDEXES = [
+    IndexModel([("sha256", ASCENDING)], unique=True, name="sha256_unique"),
+    # Only tokens with events waiting carry outbox_since, so the relay's poll is cheap.
+    IndexModel([("outbox_since", ASCENDING)], sparse=True, name="outbox_waiting"),
+]
 OPERATION_INDEXES = [
     IndexModel([("created_at", ASCENDING)], expireAfterSeconds=OPERATION_TTL_S,
                name="expire"),

@@ -19,6 +19,7 @@ from worker.consumer import CommandConsumer
 from worker.pending_sweep import PendingSweep
 from worker.relay import OutboxRelay
 from worker.repository import ClientStore
+from worker.token_relay import TokenEventRelay
 from worker.worker_metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,9 @@ class Worker:
         self._relay_task: asyncio.Task[None] | None = None
         # Set by the composition root when PENDING_REGISTRATION_TTL_DAYS is not 0.
         self.pending_sweep: PendingSweep | None = None
-        self._sweep_task: asyncio.Task[None] | None = None
+        # Set by the composition root with MongoDB: initial access tokens' events.
+        self.token_relay: TokenEventRelay | None = None
+        self._background: list[asyncio.Task[None]] = []
         self._in_hand = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -51,8 +54,11 @@ class Worker:
         self.metrics.consuming.set(1)
         self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
         if self.pending_sweep is not None:
-            self._sweep_task = asyncio.create_task(self.pending_sweep.run(),
-                                                   name="pending-registration-sweep")
+            self._background.append(asyncio.create_task(
+                self.pending_sweep.run(), name="pending-registration-sweep"))
+        if self.token_relay is not None:
+            self._background.append(asyncio.create_task(
+                self.token_relay.run(), name="token-event-relay"))
         log.info("worker consuming commands (prefetch %d)", self._prefetch)
 
     async def _on_message(self, message: IncomingCommand) -> None:
@@ -69,7 +75,7 @@ class Worker:
         await self._bus.stop_consuming()
         self.consuming = False
         self.metrics.consuming.set(0)
-        for task in (self._relay_task, self._sweep_task):
+        for task in (self._relay_task, *self._background):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

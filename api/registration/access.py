@@ -22,17 +22,18 @@ from aiohttp import web
 
 from api import keys
 from api.auth.middleware import bearer_token
+from api.auth.tokens import token_digest
 from api.registration.oauth_answers import OAuthError, unauthorized
 from api.registration.policy import OPEN_POLICY
-from api.registration.token_records import (
+from api.remote import caller_address, limiter_source
+from common.client_origin import registration_actor, registration_origin
+from common.registration_tokens import (
     TokenPolicy,
     find_token,
     get_token,
     give_back_use,
     take_use,
 )
-from api.remote import caller_address, limiter_source
-from common.client_origin import registration_actor, registration_origin
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ async def initial_access(request: web.Request) -> Grant:
         if request.app[keys.SETTINGS].open_registration:
             return Grant(None, None, OPEN_POLICY)
         raise unauthorized(token_given=False)
-    found = await find_token(request.app[keys.DB], token)
+    found = await find_token(request.app[keys.DB], token_digest(token))
     if (found is None or found["revoked"] or found["uses_left"] <= 0
             or found["expires_at"] <= datetime.now(UTC)):
         raise unauthorized(token_given=True)

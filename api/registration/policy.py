@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from api.registration.token_records import TokenPolicy
 from common.clients import ClientFields, FieldErrors
+from common.registration_tokens import TokenPolicy
 
 # Open registration has no token, so nothing narrows it but the rules themselves.
 OPEN_POLICY: TokenPolicy = {"client_types": [], "grant_types": [], "redirect_uri_hosts": [],

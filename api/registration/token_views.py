@@ -1,5 +1,9 @@
 """The management API of initial access tokens: create (shown once), list, revoke.
 
+Making and revoking a token are single writes of the token with its event in its
+outbox (common.registration_tokens); the workers publish the events
+(worker.token_relay).
+
 Management routes (`configure_server`), so each answer goes into the audit
 trail and a create takes an Idempotency-Key (api.views.idempotency), as every
 management route does.
@@ -14,12 +18,16 @@ from aiohttp import web
 
 from api import keys
 from api.auth.middleware import principal_of
+from api.auth.tokens import token_digest
 from api.docs.registration_schemas import (
     CreateRegistrationTokenRequest,
     RegistrationTokenSchema,
 )
+from api.observe import request_id
 from api.problems import Problem
-from api.registration.token_records import (
+from api.views.json_body import read_json_object
+from common.json_responses import json_response
+from common.registration_tokens import (
     get_token,
     insert_token,
     list_tokens,
@@ -27,9 +35,8 @@ from api.registration.token_records import (
     public_token,
     revoke_token,
 )
-from api.views.json_body import read_json_object
-from common.json_responses import json_response
 from common.store import now
+from common.token_events import RegistrationTokenEvent, RegistrationTokenEventType
 
 # A recognisable prefix lets secret scanners find a leaked initial access token.
 TOKEN_PREFIX = "cki_"
@@ -46,14 +53,18 @@ async def create_registration_token(request: web.Request) -> web.StreamResponse:
     policy = data["policy"]
     token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
     document = new_document(
-        token, label=data["label"].strip(), created_by=principal_of(request).subject,
+        token_digest(token), label=data["label"].strip(), created_by=principal_of(request).subject,
         created_at=now(), expires_at=data["expires_at"], max_uses=data["max_uses"],
         policy={"client_types": sorted(set(policy["client_types"])),
                 "grant_types": sorted(set(policy["grant_types"])),
                 "redirect_uri_hosts": sorted({h.lower() for h in policy["redirect_uri_hosts"]}),
                 "auto_approve": policy["auto_approve"]})
-    await insert_token(request.app[keys.DB], document)
-    body = {**_TOKEN.dump(public_token(document)), "token": token}
+    shown = _TOKEN.dump(public_token(document))
+    event = RegistrationTokenEvent(RegistrationTokenEventType.CREATED, shown,
+                                   principal_of(request).subject, request_id(request),
+                                   time=document["created_at"])
+    await insert_token(request.app[keys.DB], document, event.to_document())
+    body = {**shown, "token": token}
     return json_response(body, status=201, headers={
         "Location": f"/v1/registration-tokens/{document['_id']}", "Cache-Control": "no-store"})
 
@@ -66,7 +77,14 @@ async def list_registration_tokens(request: web.Request) -> web.StreamResponse:
 async def revoke_registration_token(request: web.Request) -> web.StreamResponse:
     id_ = request.match_info["id"]
     db = request.app[keys.DB]
-    if len(id_) > 64 or await get_token(db, id_) is None:
+    found = await get_token(db, id_) if len(id_) <= 64 else None
+    if found is None:
         raise Problem(404, f"There is no initial access token {id_[:64]!r}.")
-    await revoke_token(db, id_, now())  # False: revoked before, which is as asked
+    at = now()
+    event = RegistrationTokenEvent(
+        RegistrationTokenEventType.REVOKED,
+        _TOKEN.dump({**public_token(found), "revoked": True, "revoked_at": at}),
+        principal_of(request).subject, request_id(request), time=at)
+    # False: revoked before, which is as asked (and no second event).
+    await revoke_token(db, id_, at, event.to_document())
     return web.Response(status=204)

@@ -20,8 +20,9 @@ PACKAGES = ("api", "worker", "common", "clientkeys", "bench")
 OWNERS: dict[str, frozenset[str]] = {
     "OPERATIONS": frozenset({"common.operations_store"}),
     "AUDIT": frozenset({"common.audit_store"}),
-    # Initial access tokens: made, listed, revoked and used by the gateway alone.
-    "REGISTRATION_TOKENS": frozenset({"api.registration.token_records"}),
+    # Initial access tokens: made, listed, revoked and used by the gateway, their events
+    # relayed by the workers.
+    "REGISTRATION_TOKENS": frozenset({"common.registration_tokens"}),
     # worker.rekey re-seals every sealed value, wherever it is stored.
     "IDEMPOTENCY_KEYS": frozenset({"api.views.idempotency_records", "worker.rekey"}),
     # The worker writes clients; the gateway reads them (RFC 7592's read with the digest of

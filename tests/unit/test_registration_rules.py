@@ -10,10 +10,10 @@ import pytest
 
 from api.registration.policy import OPEN_POLICY, host_allowed, policy_problems
 from api.registration.register import client_type_of
-from api.registration.token_records import TokenPolicy
 from common.client_documents import ClientDocument
 from common.clients import ClientFields, ClientType
 from common.commands import UpdateClient
+from common.registration_tokens import TokenPolicy
 from worker.registration_changes import registration_changes
 
 DIGEST = "ab" * 32
