@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 
+from api.docs.asyncapi import build_document
 from common.token_events import RegistrationTokenEventType, decode_token_event
 from common.topology import TOKEN_EVENTS
+from tests.asyncapi_contract import message_for_routing_key, payload_validator
 from tests.e2e.conftest import Service
 from tests.e2e.registration_helpers import new_token
 from tests.harness import event_tap
@@ -31,3 +33,11 @@ async def test_a_token_made_and_revoked_gives_two_events(service: Service) -> No
     assert all(token["token"] not in m.body.decode() for m in tap.messages)
     assert all(json.loads(m.body)["subject"] == token["id"] for m in tap.messages)
     assert [m.message_id for m in tap.messages] == [e.id for e in events]
+    # Each fits its message in the AsyncAPI document.
+    document = build_document(service.settings.namespace)
+    for message in tap.messages:
+        _, name = message_for_routing_key(document, message.routing_key or "")
+        body = json.loads(message.body)
+        errors = [e.message for e in payload_validator(document, name).iter_errors(body)]
+        assert errors == [], (name, errors)
+        assert message.content_type == document["components"]["messages"][name]["contentType"]
