@@ -6,7 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from api import keys
+from clientkeys.bootstrap import create_worker
+from common.settings import Settings
 from common.store import CLIENTS
 from tests.e2e.conftest import Service, oidc_client
 from tests.e2e.registration_helpers import new_token, register, rfc7591_client, with_token
@@ -62,3 +66,11 @@ async def test_never_approved_registrations_are_removed_after_the_ttl(service: S
                                   headers=with_token(expired["registration_access_token"]))
     assert gone.status == 401
     assert await sweep.sweep() == 0
+
+
+@pytest.mark.parametrize(("days", "sweeps"), [(0, False), (1, True)])
+async def test_a_ttl_of_0_keeps_them_forever(settings: Settings, topology_cleanup: None,
+                                             days: int, sweeps: bool) -> None:
+    async with create_worker(settings.with_overrides(pending_registration_ttl_days=days),
+                             app_name="clientkeys-test-worker") as parts:
+        assert (parts.worker.pending_sweep is not None) is sweeps
