@@ -1,11 +1,12 @@
 """Self-registration's secrets and tokens show up nowhere but the one answer that makes them.
 
-An initial access token is made, a client registers with it (a generated secret and a
-registration access token), reads itself, replaces its metadata (a new registration
-access token), removes itself, and an OAuth 1.0a consumer asks for a key with a
-recognisable secret. None of them is in any log record, any message on any exchange,
-any byte of any stored document (which keep only digests of the tokens), or any
-answer but the one that made it — looked for in the forms of test_secrets_stay_secret.
+An initial access token is made (and at the end revoked: both announced), a client
+registers with it (a generated secret and a registration access token), reads itself,
+replaces its metadata (a new registration access token), removes itself, and an OAuth
+1.0a consumer asks for a key with a recognisable secret. None of them is in any log
+record, any message on any exchange, any byte of any stored document (which keep only
+digests of the tokens), or any answer but the one that made it — looked for in the forms
+of test_secrets_stay_secret.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from tests.harness import wire_tap
 __all__ = ["debug_logs"]  # the fixture, used by name below
 
 CONSUMER_SECRET = "CANARY-consumer-1c9e7b20"
-# created (client), updated (its own PUT), removed, created (consumer)
-EVENTS_EXPECTED = 4
+# created (client), updated (its own PUT), removed, created (consumer), and the token's
+# registration_token_created and registration_token_revoked
+EVENTS_EXPECTED = 6
 
 
 async def test_registration_secrets_and_tokens_show_up_nowhere(
@@ -70,6 +72,8 @@ async def test_registration_secrets_and_tokens_show_up_nowhere(
         responses.append(await audit.read())
         stored = await raw_documents(db)
         await call("DELETE", uri, second_access)
+        revoked = await service.request("DELETE", f"/v1/registration-tokens/{made['id']}")
+        assert revoked.status == 204
         await wait_for_events(tap, topology.events_exchange, EVENTS_EXPECTED)
         stored += await raw_documents(db)
     logs = log_texts(debug_logs)
