@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 
 from api import keys
+from api.registration import sending
+from common.bus import BrokerUnavailable
+from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
 from common.store import REGISTRATION_TOKENS
 from tests.e2e.conftest import Service
 from tests.e2e.registration_helpers import REDIRECT, new_token, register, rfc7591_client
@@ -251,3 +254,36 @@ async def test_token_changes_are_audited_and_a_retried_create_makes_one_token(
     assert ("revoke_registration_token", "alice", "applied") in actions
     assert ("create_registration_token", "alice", "applied") in actions
     assert made["token"] not in str(audit)
+
+
+async def test_a_registration_the_broker_did_not_take_costs_no_use(
+        service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def refused(*_args: Any, **_kwargs: Any) -> None:
+        raise BrokerUnavailable("test: not confirmed")
+
+    token = await new_token(service, max_uses=1)
+    with monkeypatch.context() as patch:
+        patch.setattr(service.http.app[keys.BUS], "publish_command", refused)
+        status, body, headers = await register(service, token["token"])
+    assert (status, body["error"]) == (503, "temporarily_unavailable")
+    assert "Retry-After" in headers and headers["Cache-Control"] == "no-store"
+    # Nothing was queued: the one use is back, and registers.
+    assert (await register(service, token["token"]))[0] == 201
+
+
+async def test_a_registration_the_worker_refused_costs_no_use(
+        service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker runs the rules again on what it stores; were it to refuse what the
+    gateway let through, the answer is RFC 7591's and the use comes back."""
+    async def refusing_worker(request: Any, command: Any, *, answer: Any, **_: Any) -> Any:
+        request[keys.COMMAND_QUEUED] = True
+        return answer(command.kind, Outcome(command.id, command.kind, OperationStatus.FAILED,
+                                            error=OperationError(ErrorCode.INVALID, "No.", {
+                                                "redirect_uris": ["Refused."]})), None)
+
+    token = await new_token(service, max_uses=1)
+    with monkeypatch.context() as patch:
+        patch.setattr(sending, "dispatch", refusing_worker)
+        status, body, _ = await register(service, token["token"])
+    assert (status, body["error"]) == (400, "invalid_redirect_uri")
+    assert (await register(service, token["token"]))[0] == 201
