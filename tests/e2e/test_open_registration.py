@@ -3,6 +3,7 @@ self-registration endpoint is rate-limited per source address."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -51,3 +52,30 @@ async def test_registration_requests_are_limited_per_address(limited: Service) -
     # The other endpoints count against the same address.
     response = await limited.http.post("/oauth1/consumer-key-requests", json={})
     assert response.status == 429
+
+
+@pytest.fixture
+async def no_wait(settings: Settings, aiohttp_client: AiohttpClient,
+                  topology_cleanup: None) -> AsyncIterator[Service]:
+    async for running in start_service(settings.with_overrides(sync_wait_s=0),
+                                       aiohttp_client, 1):
+        yield running
+
+
+async def test_a_registration_not_applied_within_the_wait_shows_its_secrets_at_once(
+        no_wait: Service) -> None:
+    token = await new_token(no_wait)
+    status, body, headers = await register(no_wait, token["token"])
+    assert status == 202, body
+    assert body["client_secret"] and body["registration_access_token"]
+    assert headers["Location"] == f"/v1/operations/{body['operation']['id']}"
+    for _ in range(200):
+        operation = await (await no_wait.request("GET", headers["Location"])).json()
+        if operation["status"] != "pending":
+            break
+        await asyncio.sleep(0.05)
+    assert operation["status"] == "succeeded", operation
+    read = await no_wait.http.get(f"/oauth/register/{operation['client_key']}", headers={
+        "Authorization": f"Bearer {body['registration_access_token']}"})
+    assert read.status == 200
+    assert (await read.json())["status"] == "pending"
