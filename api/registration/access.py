@@ -5,8 +5,10 @@ missing, unknown, expired, used-up or revoked token is refused before any
 work; its use is taken only once the request is known to be valid
 (`take_use`), right before the command is queued, and given back when the
 command is refused or never queued (`give_back`). A refused registration
-therefore costs no use; a registration retried after an answer costs one
-more, since RFC 7591 registrations are not idempotent (each makes a client).
+therefore costs no use, and a command redelivered to a worker none either (the
+use is taken once per HTTP request); a registration sent again with its
+Idempotency-Key is answered again without taking one (api.registration.idempotent),
+one sent again without a key is a new registration.
 
 Every request to a self-registration endpoint counts against its caller
 address (`REGISTRATIONS_PER_MINUTE`, with the limiter of `api.auth.limiter`).
@@ -26,6 +28,7 @@ from api.auth.tokens import token_digest
 from api.registration.oauth_answers import OAuthError, unauthorized
 from api.registration.policy import OPEN_POLICY
 from api.remote import caller_address, limiter_source
+from api.views.idempotency import HEADER
 from common.client_origin import registration_actor, registration_origin
 from common.registration_tokens import (
     TokenPolicy,
@@ -73,7 +76,11 @@ async def initial_access(request: web.Request) -> Grant:
             return Grant(None, None, OPEN_POLICY)
         raise unauthorized(token_given=False)
     found = await find_token(request.app[keys.DB], token_digest(token))
-    if (found is None or found["revoked"] or found["uses_left"] <= 0
+    # A retry with an Idempotency-Key may be the request that took the last use: it is
+    # answered again (api.registration.idempotent); a new request is refused when it
+    # comes to take a use (`take`).
+    used_up = found is not None and found["uses_left"] <= 0 and HEADER not in request.headers
+    if (found is None or found["revoked"] or used_up
             or found["expires_at"] <= datetime.now(UTC)):
         raise unauthorized(token_given=True)
     return Grant(found["_id"], found["label"], found["policy"])
@@ -96,3 +103,10 @@ async def grant_of(request: web.Request, token_id: str | None, label: str | None
     token's policy still holds, whatever became of the token since."""
     found = None if token_id is None else await get_token(request.app[keys.DB], token_id)
     return Grant(token_id, label, OPEN_POLICY if found is None else found["policy"])
+
+
+def identity(request: web.Request, grant: Grant) -> str:
+    """Whose Idempotency-Keys these are: the token's, or the caller address's without one."""
+    if grant.token_id is not None:
+        return grant.actor
+    return f"{grant.actor}:{limiter_source(caller_address(request))}"

@@ -23,6 +23,7 @@ from api.docs.registration_schemas import ConsumerKeyRequest
 from api.observe import request_id
 from api.problems import Problem
 from api.registration import access
+from api.registration.idempotent import once
 from api.registration.oauth_answers import OAuthError, invalid_metadata, oauth_json
 from api.registration.policy import policy_problems
 from api.registration.sending import send_create
@@ -56,6 +57,14 @@ async def request_consumer_key(request: web.Request) -> web.StreamResponse:
     try:
         await access.within_rate(request)
         grant = await access.initial_access(request)
+        return await once(request, access.identity(request, grant),
+                          lambda: _checked_create(request, grant))
+    except OAuthError as exc:
+        return exc.response()
+
+
+async def _checked_create(request: web.Request, grant: access.Grant) -> web.Response:
+    try:
         data = await _request(request)
         try:
             fields, _metadata, _ = check_registration(
@@ -66,7 +75,7 @@ async def request_consumer_key(request: web.Request) -> web.StreamResponse:
         if problems:
             raise invalid_metadata(problems)
         return await _create(request, grant, fields, data["secret"])
-    except OAuthError as exc:
+    except OAuthError as exc:  # an answer to keep with the key, like a success
         return exc.response()
 
 

@@ -26,6 +26,7 @@ from api.docs.registration_schemas import RegistrationRequest
 from api.observe import request_id
 from api.problems import Problem
 from api.registration import access
+from api.registration.idempotent import once
 from api.registration.oauth_answers import OAuthError, invalid_metadata, oauth_json
 from api.registration.policy import policy_problems
 from api.registration.rfc7591 import registered_client
@@ -101,9 +102,16 @@ async def register_client(request: web.Request) -> web.StreamResponse:
     try:
         await access.within_rate(request)
         grant = await access.initial_access(request)
-        data = await read_metadata(request)
-        fields, metadata = checked_client(data, grant)
-        return await _create(request, grant, data, fields, metadata)
+
+        async def run() -> web.Response:
+            try:
+                data = await read_metadata(request)
+                fields, metadata = checked_client(data, grant)
+                return await _create(request, grant, data, fields, metadata)
+            except OAuthError as exc:  # an answer to keep with the key, like a success
+                return exc.response()
+
+        return await once(request, access.identity(request, grant), run)
     except OAuthError as exc:
         return exc.response()
 

@@ -287,3 +287,33 @@ async def test_a_registration_the_worker_refused_costs_no_use(
         status, body, _ = await register(service, token["token"])
     assert (status, body["error"]) == (400, "invalid_redirect_uri")
     assert (await register(service, token["token"]))[0] == 201
+
+
+async def test_a_registration_retried_with_its_idempotency_key_makes_one_client(
+        service: Service) -> None:
+    token = await new_token(service, max_uses=2)
+    headers = {"Authorization": f"Bearer {token['token']}", "Idempotency-Key": "reg-1"}
+    first = await service.http.post("/oauth/register", json=rfc7591_client(), headers=headers)
+    again = await service.http.post("/oauth/register", json=rfc7591_client(), headers=headers)
+    made, replayed = await first.json(), await again.json()
+    assert (first.status, again.status) == (201, 201)
+    assert replayed == made and again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers["Cache-Control"] == "no-store"
+    listed = await (await service.request("GET", "/v1/registration-tokens")).json()
+    assert [t["uses_left"] for t in listed["items"] if t["id"] == token["id"]] == [1]
+    other = await service.http.post("/oauth/register", json=rfc7591_client(client_name="B"),
+                                    headers=headers)
+    assert (other.status, (await other.json())["error"]) == (422, "invalid_request")
+    # A refused one is answered the same again, and costs nothing.
+    bad = {**headers, "Idempotency-Key": "reg-2"}
+    for _ in range(2):
+        refused = await service.http.post("/oauth/register", json={"redirect_uris": []},
+                                          headers=bad)
+        assert refused.status == 400
+    consumer = {**headers, "Idempotency-Key": "consumer-1"}
+    body = {"name": "Jazz tool", "secret": "a-long-secret-1"}
+    keys_made = [await (await service.http.post("/oauth1/consumer-key-requests", json=body,
+                                                headers=consumer)).json() for _ in range(2)]
+    assert keys_made[0] == keys_made[1] and keys_made[0]["status"] == "pending"
+    listed = await (await service.request("GET", "/v1/registration-tokens")).json()
+    assert [t["uses_left"] for t in listed["items"] if t["id"] == token["id"]] == [0]
