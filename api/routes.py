@@ -49,6 +49,7 @@ from api.docs.route_docs import ETAG, IF_MATCH, LOCATION, RETRY_AFTER, Answer, R
 from api.registration import configuration, consumer_keys, register, token_views
 from api.views import about, audit, clients, events, page, stats, verify
 from api.views.audit import AuditPageSchema
+from api.views.idempotency import HEADER as IDEMPOTENCY_KEY
 from common.client_view import ClientSchema
 from common.health import healthz
 from common.metrics import metrics_view
@@ -88,6 +89,11 @@ _NOT_MODIFIED = Answer(304, "Not modified since the ETag sent in If-None-Match."
 # Every self-registration endpoint counts requests per caller address (api.registration.access).
 _LIMITED = Answer(429, "Too many registration requests from this address: `Retry-After` says "
                   "when to try again.", OAuthErrorSchema, (RETRY_AFTER,))
+# Self-registration takes an Idempotency-Key (api.registration.idempotent), in its own shape.
+_ONCE = (IDEMPOTENCY_KEY,)
+_RETRIED = (Answer(409, "A request with this Idempotency-Key is still running, or was "
+                   "answered 202.", OAuthErrorSchema, (RETRY_AFTER,)),
+            Answer(422, "This Idempotency-Key came with another request.", OAuthErrorSchema))
 _NOT_YOURS = Answer(401, "Not this client's registration access token (or no such client).",
                     OAuthErrorSchema)
 
@@ -188,8 +194,9 @@ ROUTES: tuple[Route, ...] = (
         Route("POST", "/oauth/register", register.register_client, "register_client", None,
               summary="RFC 7591 dynamic registration with an initial access token; the "
                       "client waits for approval",
-              body=RegistrationRequest,
-              answers=(Answer(201, "Registered (pending unless the token auto-approves); "
+              body=RegistrationRequest, request_headers=_ONCE,
+              answers=(*_RETRIED,
+                       Answer(201, "Registered (pending unless the token auto-approves); "
                               "client_secret and registration_access_token shown once.",
                               RegisteredClientSchema),
                        Answer(400, "invalid_redirect_uri or invalid_client_metadata.",
@@ -214,9 +221,10 @@ ROUTES: tuple[Route, ...] = (
               summary="RFC 7592: remove a registered client (its token with it)",
               answers=(Answer(204, "Removed."), _NOT_YOURS, _LIMITED)),
         Route("POST", "/oauth1/consumer-key-requests", consumer_keys.request_consumer_key,
-              "request_consumer_key", None, body=ConsumerKeyRequest,
+              "request_consumer_key", None, body=ConsumerKeyRequest, request_headers=_ONCE,
               summary="Ask for a provisional OAuth 1.0a consumer key (pending until approved)",
-              answers=(Answer(201, "The consumer's key; it is pending.", ConsumerKeySchema),
+              answers=(*_RETRIED,
+                       Answer(201, "The consumer's key; it is pending.", ConsumerKeySchema),
                        Answer(400, "invalid_client_metadata.", OAuthErrorSchema),
                        Answer(401, "No usable initial access token.", OAuthErrorSchema),
                        _LIMITED)),
