@@ -69,6 +69,8 @@ def create_app(settings: Settings, *, bus: MessageBus | None = None,
     app[keys.AUDITED_ROUTES] = frozenset(r.name for r in ROUTES if r.is_management)
     app[keys.SIGN_IN_FAILURES] = FailureLimiter("sign-in", settings.auth_failures_per_minute, 60)
     app[keys.SECRET_FAILURES] = FailureLimiter("secret", settings.secret_failures_per_minute, 60)
+    app[keys.REGISTRATION_REQUESTS] = FailureLimiter(
+        "registration", settings.registrations_per_minute, 60)
     app[keys.CLIENT_SECRET_FAILURES] = FailureLimiter(
         "client-secret", settings.secret_failures_per_minute * CLIENT_CEILING_FACTOR, 60)
     app[keys.OAUTH1_VERIFIER] = SignatureVerifier(window_s=settings.oauth1_window_s,

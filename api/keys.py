@@ -40,6 +40,8 @@ OPENAPI_DOCUMENT = web.AppKey("openapi_document", bytes)
 # and per client key alone (a ceiling that holds back only sources that failed).
 SIGN_IN_FAILURES = web.AppKey("sign_in_failures", FailureLimiter)
 SECRET_FAILURES = web.AppKey("secret_failures", FailureLimiter)
+# Every request to a self-registration endpoint, per caller address (api.registration).
+REGISTRATION_REQUESTS = web.AppKey("registration_requests", FailureLimiter)
 CLIENT_SECRET_FAILURES = web.AppKey("client_secret_failures", FailureLimiter)
 # The clients as credential checks see them, and the checker that uses them.
 READ_MODEL = web.AppKey("read_model", ClientReadModel)

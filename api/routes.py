@@ -10,6 +10,17 @@ from marshmallow import Schema
 
 from api.auth.principals import CLIENTS_READ, CLIENTS_VERIFY, CONFIGURE_SERVER, SIGNED_IN
 from api.docs import asyncapi_view, openapi
+from api.docs.registration_schemas import (
+    ConsumerKeyRequest,
+    ConsumerKeySchema,
+    CreatedRegistrationTokenSchema,
+    CreateRegistrationTokenRequest,
+    OAuthErrorSchema,
+    RegisteredClientSchema,
+    RegistrationRequest,
+    RegistrationTokenListSchema,
+    RegistrationUpdateRequest,
+)
 from api.docs.request_schemas import (
     AuditQuery,
     ClientAuthenticationRequest,
@@ -38,8 +49,10 @@ from api.docs.response_schemas import (
     VerdictSchema,
 )
 from api.docs.route_docs import ETAG, IF_MATCH, LOCATION, RETRY_AFTER, Answer, Refusal
+from api.registration import configuration, consumer_keys, register, token_views
 from api.views import about, audit, clients, events, page, stats, verify
 from api.views.audit import AuditPageSchema
+from api.views.idempotency import HEADER as IDEMPOTENCY_KEY
 from common.client_view import ClientSchema
 from common.health import healthz
 from common.metrics import metrics_view
@@ -76,6 +89,16 @@ _QUEUED = Answer(202, "Queued, but not applied within the wait: the operation at
                  "tells the outcome.", AcceptedSchema, (LOCATION,))
 _PINNED = (IF_MATCH,)  # changes may be pinned to a version
 _NOT_MODIFIED = Answer(304, "Not modified since the ETag sent in If-None-Match.")
+# Every self-registration endpoint counts requests per caller address (api.registration.access).
+_LIMITED = Answer(429, "Too many registration requests from this address: `Retry-After` says "
+                  "when to try again.", OAuthErrorSchema, (RETRY_AFTER,))
+# Self-registration takes an Idempotency-Key (api.registration.idempotent), in its own shape.
+_ONCE = (IDEMPOTENCY_KEY,)
+_RETRIED = (Answer(409, "A request with this Idempotency-Key is still running, or was "
+                   "answered 202.", OAuthErrorSchema, (RETRY_AFTER,)),
+            Answer(422, "This Idempotency-Key came with another request.", OAuthErrorSchema))
+_NOT_YOURS = Answer(401, "Not this client's registration access token (or no such client).",
+                    OAuthErrorSchema)
 
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/clients", clients.create_client, "create_client", CONFIGURE_SERVER,
@@ -170,6 +193,59 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/stats", stats.stats_view, "stats", CLIENTS_READ,
           summary="Clients by type and status, approvals waiting, commands waiting",
           answers=(Answer(200, "The figures, read now.", StatsSchema),)),
+    *(
+        Route("POST", "/v1/registration-tokens", token_views.create_registration_token,
+              "create_registration_token", CONFIGURE_SERVER,
+              summary="Make an initial access token for self-registration (shown once)",
+              body=CreateRegistrationTokenRequest,
+              answers=(Answer(201, "The token, shown this once, and its record.",
+                              CreatedRegistrationTokenSchema, (LOCATION,)),)),
+        Route("GET", "/v1/registration-tokens", token_views.list_registration_tokens,
+              "list_registration_tokens", CONFIGURE_SERVER,
+              summary="The initial access tokens (never the tokens themselves)",
+              answers=(Answer(200, "Every token, newest first.", RegistrationTokenListSchema),)),
+        Route("DELETE", "/v1/registration-tokens/{id}", token_views.revoke_registration_token,
+              "revoke_registration_token", CONFIGURE_SERVER,
+              summary="Revoke an initial access token at once",
+              answers=(Answer(204, "Revoked."),)),
+        Route("POST", "/oauth/register", register.register_client, "register_client", None,
+              summary="RFC 7591 dynamic registration with an initial access token; the "
+                      "client waits for approval",
+              body=RegistrationRequest, request_headers=_ONCE,
+              answers=(*_RETRIED,
+                       Answer(201, "Registered (pending unless the token auto-approves); "
+                              "client_secret and registration_access_token shown once.",
+                              RegisteredClientSchema),
+                       Answer(400, "invalid_redirect_uri or invalid_client_metadata.",
+                              OAuthErrorSchema),
+                       Answer(401, "No usable initial access token.", OAuthErrorSchema),
+                       _LIMITED)),
+        Route("GET", "/oauth/register/{client_id}", configuration.read_registration,
+              "read_registration", None,
+              summary="RFC 7592: read a registered client with its registration access token",
+              answers=(Answer(200, "The client's metadata.", RegisteredClientSchema),
+                       _NOT_YOURS, _LIMITED)),
+        Route("PUT", "/oauth/register/{client_id}", configuration.update_registration,
+              "update_registration", None, body=RegistrationUpdateRequest,
+              summary="RFC 7592: replace a registered client's metadata; widening an "
+                      "approved client sends it back to pending",
+              answers=(Answer(200, "The client; a new registration_access_token, shown once "
+                              "(the one used stops working).", RegisteredClientSchema),
+                       Answer(400, "invalid_redirect_uri or invalid_client_metadata.",
+                              OAuthErrorSchema), _NOT_YOURS, _LIMITED)),
+        Route("DELETE", "/oauth/register/{client_id}", configuration.delete_registration,
+              "delete_registration", None,
+              summary="RFC 7592: remove a registered client (its token with it)",
+              answers=(Answer(204, "Removed."), _NOT_YOURS, _LIMITED)),
+        Route("POST", "/oauth1/consumer-key-requests", consumer_keys.request_consumer_key,
+              "request_consumer_key", None, body=ConsumerKeyRequest, request_headers=_ONCE,
+              summary="Ask for a provisional OAuth 1.0a consumer key (pending until approved)",
+              answers=(*_RETRIED,
+                       Answer(201, "The consumer's key; it is pending.", ConsumerKeySchema),
+                       Answer(400, "invalid_client_metadata.", OAuthErrorSchema),
+                       Answer(401, "No usable initial access token.", OAuthErrorSchema),
+                       _LIMITED)),
+    ),
     Route("GET", "/metrics", metrics_view, "metrics", None,
           summary="Prometheus metrics of this gateway",
           answers=(Answer(200, "The Prometheus text format.", media_type="text/plain"),)),

@@ -30,8 +30,10 @@ from common.event_loop import new_event_loop, run
 from common.settings import Settings, Unreachable
 from common.store import Document, connect, database, ensure_indexes
 from worker.health import health_app, serve_health
+from worker.pending_sweep import PendingSweep
 from worker.repository import ClientStore, MongoClientStore
 from worker.service import Worker
+from worker.token_relay import TokenEventRelay
 from worker.worker_metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
@@ -93,6 +95,11 @@ async def create_worker(settings: Settings, bus: MessageBus | None = None,
         worker = Worker(bus, store, namespace=settings.namespace,
                         prefetch=settings.worker_prefetch, keyring=keyring, metrics=metrics,
                         operations_kept=timedelta(hours=settings.operations_retention_h))
+        if db is not None and settings.pending_registration_ttl_days:
+            worker.pending_sweep = PendingSweep(db, store, worker.relay, keyring,
+                                                settings.pending_registration_ttl_days)
+        if db is not None:
+            worker.token_relay = TokenEventRelay(db, bus, settings.namespace)
         try:
             yield WorkerParts(worker, bus, db)
         finally:

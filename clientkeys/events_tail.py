@@ -37,7 +37,8 @@ from common.settings import (
     load_settings,
     redact_url,
 )
-from common.topology import Topology, event_routing_key
+from common.token_events import RegistrationTokenEventType, decode_token_event
+from common.topology import TOKEN_EVENTS, Topology, event_routing_key, token_event_routing_key
 
 CONNECT_TIMEOUT_S = 10
 ROUTING_KEY_MAX_BYTES = 255  # AMQP 0-9-1 short string
@@ -46,8 +47,10 @@ _TYPE_WIDTH = max(len(event_type.value) for event_type in ClientEventType)
 
 def routing_keys() -> list[str]:
     """Every routing key an event of this service can have."""
-    return [event_routing_key(client_type, event_type)
-            for event_type in ClientEventType for client_type in ClientType]
+    return [*(event_routing_key(client_type, event_type)
+              for event_type in ClientEventType for client_type in ClientType),
+            *(token_event_routing_key(event_type.short)
+              for event_type in RegistrationTokenEventType)]
 
 
 def binding_pattern(text: str) -> str:
@@ -59,7 +62,8 @@ def binding_pattern(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f"{text!r} matches no event: routing keys are client.<type>.<event>, types "
             f"{', '.join(t.value for t in ClientType)}, events "
-            f"{', '.join(e.value for e in ClientEventType)}")
+            f"{', '.join(e.value for e in ClientEventType)}; and registration_token."
+            f"<{'|'.join(e.short for e in RegistrationTokenEventType)}>")
     return text
 
 
@@ -84,12 +88,17 @@ def _printable(text: str) -> str:
 def event_line(body: bytes, routing_key: str) -> str:
     """`time  type  key  actor` of one event; a line saying so for anything else."""
     try:
-        event = decode_event(routing_key, body)
+        if routing_key.startswith(TOKEN_EVENTS.removesuffix("#")):
+            token_event = decode_token_event(routing_key, body)
+            fields = (token_event.time.isoformat(), token_event.type.value,
+                      str(token_event.token["id"]), token_event.actor)
+        else:
+            event = decode_event(routing_key, body)
+            fields = (event.time.isoformat(), event.type.value, event.client_key, event.actor)
     except UndecodableEvent:
         return _printable(f"?  not a clientkeys event ({len(body)} bytes, routing key "
                           f"{routing_key!r})")
-    time, event_type, key, actor = (_printable(field) for field in (
-        event.time.isoformat(), event.type.value, event.client_key, event.actor))
+    time, event_type, key, actor = (_printable(field) for field in fields)
     return f"{time}  {event_type:<{_TYPE_WIDTH}}  {key}  {actor}"
 
 

@@ -48,6 +48,11 @@ class ClientDocument(TypedDict, total=False):
     secret: dict[str, Any] | None
     previous_secrets: list[PreviousSecret]  # after a rotation or an edit
     secret_rotated_at: datetime  # after a rotation or an edit of the secret
+    # Who made it (common.client_origin); absent on clients stored before: an administrator.
+    origin: dict[str, Any]
+    # RFC 7592: the SHA-256 hex digest of the registration access token of a
+    # self-registered client (never the token); None once removed.
+    registration_access_sha256: str | None
     created_at: datetime
     updated_at: datetime
     status_changed_at: datetime
@@ -71,4 +76,4 @@ PREVIOUS_SECRETS: Final = "previous_secrets"
 # worker's own bookkeeping fields.
 WITHOUT_SECRETS: Final[dict[str, int]] = {
     CURRENT_SECRET: 0, f"{PREVIOUS_SECRETS}.{CURRENT_SECRET}": 0, "applied_commands": 0,
-    "outbox": 0}
+    "outbox": 0, "registration_access_sha256": 0}

@@ -15,6 +15,7 @@ from typing import Any, Final
 from marshmallow import Schema, fields, validate
 
 from common.client_metadata import AuthMethod, scope_string, secret_facts, stored_metadata
+from common.client_origin import OriginSchema, stored_origin
 from common.clients import ClientType, Status
 from common.secret_grace import MAX_PREVIOUS_SECRETS, unexpired
 
@@ -76,6 +77,9 @@ class ClientSchema(Schema):
         "description": "When the current secret stops verifying; null: never."})
     client_secret_last_used_at = fields.AwareDateTime(allow_none=True, metadata={
         "description": _LAST_USED})
+    origin = fields.Nested(OriginSchema, required=True, metadata={
+        "description": "Who made the client: an administrator, or a self-registration "
+                       "with the initial access token it used."})
 
 
 _CLIENT = ClientSchema()
@@ -93,5 +97,5 @@ def public_client(document: Mapping[str, Any]) -> dict[str, Any]:
             {"expires_at": entry["expires_at"], "issued_at": entry.get("issued_at")}
             for entry in unexpired(document.get("previous_secrets"), datetime.now(UTC))],
         **metadata.to_document(), "scope": None if oauth1 else scope_string(metadata.scope),
-        **secret_facts(document, metadata)})
+        **secret_facts(document, metadata), "origin": stored_origin(document)})
     return data

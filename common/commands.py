@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from common.client_metadata import CLEARABLE_FIELDS, METADATA_FIELDS, SECRET_EXPIRY
+from common.client_origin import OriginSchema
 from common.clients import ClientType
 from common.keyring import SealedSecret
 from common.metadata_schema import MetadataSchema
@@ -94,6 +95,12 @@ class CreateClient(_Behaviour):
     tos_uri: str | None = None
     contacts: list[str] | None = None
     client_secret_expires_at: datetime | None = None  # None: never
+    # A self-registration (common.client_origin); None: an administrator's create.
+    origin: dict[str, Any] | None = None
+    # RFC 7592: the SHA-256 hex digest of the registration access token, never the token.
+    registration_access_sha256: str | None = None
+    # The initial access token's policy approves at once (None or False: pending).
+    auto_approve: bool | None = None
     client_key: None = None
     remote_addr: str | None = None  # the HTTP caller's address, for the audit trail
     issued_at: datetime | None = None  # when the gateway accepted it (command latency)
@@ -139,6 +146,10 @@ class UpdateClient(_OneClientCommand):
     client_secret_expires_at: datetime | None = None
     # The fields the caller set to null (CLEARABLE_FIELDS): None is "kept" above.
     cleared: list[str] | None = None
+    # RFC 7592 (worker.registration_changes): the new registration access token's digest,
+    # and whether widening the client sends it back to pending.
+    registration_access_sha256: str | None = None
+    pending_if_widened: bool | None = None
 
     def audited_fields(self) -> list[str]:
         """The fields sent: an empty list sent clears a field, so it counts."""
@@ -210,6 +221,7 @@ class SealedSecretField(fields.Field[SealedSecret]):
 
 
 _ID = validate.Length(min=1, max=200)
+_SHA256_HEX = r"^[0-9a-f]{64}$"
 
 
 def _kind(command_type: type[Command]) -> fields.String:
@@ -253,6 +265,10 @@ class CreateClientSchema(CommandSchema, MetadataSchema):
     redirect_uris = _strings(load_default=list)
     grant_types = _strings(load_default=list)
     response_types = _strings(load_default=list)
+    origin = fields.Nested(OriginSchema, load_default=None, allow_none=True)
+    registration_access_sha256 = fields.String(
+        load_default=None, allow_none=True, validate=validate.Regexp(_SHA256_HEX))
+    auto_approve = fields.Boolean(load_default=None, allow_none=True)
 
 
 class _OneClientSchema(CommandSchema):
@@ -270,6 +286,9 @@ class UpdateClientSchema(_OneClientSchema, MetadataSchema):
     response_types = _optional_strings()
     cleared = fields.List(fields.String(validate=validate.OneOf(CLEARABLE_FIELDS)),
                           load_default=None, allow_none=True)
+    registration_access_sha256 = fields.String(
+        load_default=None, allow_none=True, validate=validate.Regexp(_SHA256_HEX))
+    pending_if_widened = fields.Boolean(load_default=None, allow_none=True)
 
 
 class ApproveClientSchema(_OneClientSchema):

@@ -111,6 +111,14 @@ class Settings:
     operations_retention_h: int = 24
     # The longest grace a secret rotation may give the replaced secret (common.secret_grace).
     max_grace_s: int = 7 * 24 * 3600
+    # Self-registration (api.views.registration): whether POST /oauth/register and the
+    # OAuth 1.0a consumer-key requests take callers without an initial access token.
+    open_registration: bool = False
+    # Self-registered clients still pending this many days after they were made are
+    # removed by the worker's sweep (worker.pending_sweep); 0 keeps them forever.
+    pending_registration_ttl_days: int = 30
+    # Requests to the self-registration endpoints per caller address per minute, per gateway.
+    registrations_per_minute: int = 20
     # How often each gateway's read model is checked against MongoDB (api.verify.read_model).
     read_model_reconcile_s: float = 60.0
     # OAuth 1.0a checks (api.verify.oauth1_signatures): accepted clock skew either way, and
@@ -255,6 +263,9 @@ VARIABLES: tuple[Variable, ...] = (
     # Never below the 24 h an Idempotency-Key is kept: a retry answers from its operation.
     _var("OPERATIONS_RETENTION_H", Integer(OPERATIONS_RETENTION_MIN_H, 24 * 400), _SERVERS),
     _var("MAX_GRACE_S", Integer(0, GRACE_LIMIT_S)),
+    _var("OPEN_REGISTRATION", Flag()),
+    _var("PENDING_REGISTRATION_TTL_DAYS", Integer(0, 3650), _readers(Process.WORKER)),
+    _var("REGISTRATIONS_PER_MINUTE", Integer(1, 100_000)),
     _var("READ_MODEL_RECONCILE_S", Number(1, 3600)),
     _var("OAUTH1_WINDOW_S", Integer(10, 3600)),
     _var("OAUTH1_REQUIRE_HTTPS", Flag()),

@@ -28,6 +28,8 @@ from pymongo.errors import (
 CLIENTS = "clients"
 OPERATIONS = "operations"
 IDEMPOTENCY_KEYS = "idempotency_keys"
+# Initial access tokens of self-registration (their owner: common.registration_tokens).
+REGISTRATION_TOKENS = "registration_tokens"
 # Append-only; each entry is kept for CLIENTKEYS_AUDIT_RETENTION_DAYS (a TTL
 # index on `at`, kept in step with the setting by the gateway), or forever with 0.
 AUDIT = "audit"
@@ -77,6 +79,9 @@ CLIENT_INDEXES = [
     IndexModel([("name_sort", ASCENDING), ("_id", ASCENDING)], name="name"),
     IndexModel([("type", ASCENDING), ("name_sort", ASCENDING), ("_id", ASCENDING)],
                name="type_name"),
+    # The sweep of self-registered clients never approved (worker.pending_sweep).
+    IndexModel([("status", ASCENDING), ("origin.kind", ASCENDING),
+                ("status_changed_at", ASCENDING)], name="pending_registrations"),
 ]
 IDEMPOTENCY_INDEXES = [
     IndexModel([("created_at", ASCENDING)], expireAfterSeconds=IDEMPOTENCY_TTL_S,
@@ -91,6 +96,12 @@ AUDIT_INDEXES = [
                name="actor_at"),
     IndexModel([("action", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)],
                name="action_at"),
+]
+# An initial access token is found by the digest of what the caller presents.
+REGISTRATION_TOKEN_INDEXES = [
+    IndexModel([("sha256", ASCENDING)], unique=True, name="sha256_unique"),
+    # Only tokens with events waiting carry outbox_since, so the relay's poll is cheap.
+    IndexModel([("outbox_since", ASCENDING)], sparse=True, name="outbox_waiting"),
 ]
 OPERATION_INDEXES = [
     IndexModel([("status", ASCENDING)], name=PENDING),
@@ -135,6 +146,7 @@ async def ensure_indexes(db: AsyncDatabase[Document], *,
     await db[AUDIT].create_indexes(AUDIT_INDEXES)
     # Each gateway reads what the others wrote since its last look.
     await db[SECRET_USAGE].create_index([("updated_at", ASCENDING)], name="updated_at")
+    await db[REGISTRATION_TOKENS].create_indexes(REGISTRATION_TOKEN_INDEXES)
     if audit_retention_days is not None:
         await ensure_audit_expiry(db, audit_retention_days)
     await ensure_operations_expiry(db, operations_retention_h)

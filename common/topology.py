@@ -38,6 +38,15 @@ def event_routing_key(client_type: str, event: str) -> str:
     return f"client.{client_type}.{event}"
 
 
+# Events about initial access tokens (common.token_events), on the same exchange.
+TOKEN_EVENTS = "registration_token.#"
+
+
+def token_event_routing_key(event: str) -> str:
+    """`registration_token.<created|revoked>`: an initial access token's event."""
+    return f"registration_token.{event}"
+
+
 @dataclass(frozen=True)
 class Exchange:
     name: str

@@ -30,6 +30,7 @@ from common.client_metadata import (
     metadata_after_edit,
     stored_metadata,
 )
+from common.client_origin import ADMIN_ORIGIN
 from common.client_view import public_client
 from common.clients import (
     EDITABLE_FIELDS,
@@ -54,6 +55,7 @@ from common.metadata_rules import check_registration
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
 from common.secret_grace import after_rotation, unexpired
 from common.store import Document, now
+from worker.registration_changes import registration_changes
 from worker.repository import AlreadyCreated, ClientStore
 from worker.secret_changes import secret_changes, secret_checked
 from worker.stored_secrets import NotSealedForThisCommand, moved_to_previous, secret_to_store
@@ -173,7 +175,8 @@ async def create_client(command: CreateClient, store: ClientStore, keyring: Secr
         "secret": secret,
         "client_secret_issued_at": at if secret else None,
         "client_secret_expires_at": command.client_secret_expires_at if secret else None,
-        "status": Status.PENDING.value,
+        "status": (Status.APPROVED if command.auto_approve else Status.PENDING).value,
+        "origin": command.origin or dict(ADMIN_ORIGIN),
         "created_at": at,
         "updated_at": at,
         "status_changed_at": at,
@@ -181,6 +184,8 @@ async def create_client(command: CreateClient, store: ClientStore, keyring: Secr
         "created_by": command.id,
         "applied_commands": [command.id],
     }
+    if command.registration_access_sha256 is not None:
+        document["registration_access_sha256"] = command.registration_access_sha256
     event = ClientEvent(ClientEventType.CREATED, public_client(document), command.actor,
                         command.id, request_id=command.request_id, time=at)
     document["outbox"] = [event.to_document()]
@@ -256,12 +261,13 @@ async def update_client(command: UpdateClient, store: ClientStore,
             changed += secret_changes(keyring, command, current, metadata, changes, at)
         except NotSealedForThisCommand as exc:
             return _unsealable(command, exc)
+        left = registration_changes(command, current, changed, changes, at)  # RFC 7592
         if not changed:
             return Applied(_succeeded(command, current, warnings))
         changes["updated_at"] = at
         return _Change(changes, ClientEvent(
             ClientEventType.UPDATED, _after(current, changes), command.actor, command.id,
-            request_id=command.request_id,
+            request_id=command.request_id, previous_status=left,
             changed_fields=changed, time=at), warnings)
 
     return await _change_client(command, store, decide)
@@ -300,8 +306,9 @@ async def remove_client(command: RemoveClient, store: ClientStore,
     def decide(current: ClientDocument) -> _Change:
         at = now()
         # A tombstone without its secrets: readers skip it, a TTL index deletes it.
+        # Its registration access token (RFC 7592) is revoked with it.
         changes: ClientDocument = {"removed_at": at, "updated_at": at, "secret": None,
-                             "previous_secrets": []}
+                                   "previous_secrets": [], "registration_access_sha256": None}
         return _Change(changes, ClientEvent(
             ClientEventType.REMOVED, _after(current, changes), command.actor, command.id,
             request_id=command.request_id,

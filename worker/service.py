@@ -18,8 +18,10 @@ from common.keyring import SecretKeyring
 from common.metrics import new_registry
 from common.store import OPERATIONS_RETENTION_MIN_H
 from worker.consumer import CommandConsumer
+from worker.pending_sweep import PendingSweep
 from worker.relay import OutboxRelay
 from worker.repository import ClientStore
+from worker.token_relay import TokenEventRelay
 from worker.worker_metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,11 @@ class Worker:
                                          keyring, operations_kept)
         self.consuming = False
         self._relay_task: asyncio.Task[None] | None = None
+        # Set by the composition root when PENDING_REGISTRATION_TTL_DAYS is not 0.
+        self.pending_sweep: PendingSweep | None = None
+        # Set by the composition root with MongoDB: initial access tokens' events.
+        self.token_relay: TokenEventRelay | None = None
+        self._background: list[asyncio.Task[None]] = []
         self._in_hand = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -50,6 +57,12 @@ class Worker:
         self.consuming = True
         self.metrics.consuming.set(1)
         self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
+        if self.pending_sweep is not None:
+            self._background.append(asyncio.create_task(
+                self.pending_sweep.run(), name="pending-registration-sweep"))
+        if self.token_relay is not None:
+            self._background.append(asyncio.create_task(
+                self.token_relay.run(), name="token-event-relay"))
         log.info("worker consuming commands (prefetch %d)", self._prefetch)
 
     async def _on_message(self, message: IncomingCommand) -> None:
@@ -66,10 +79,11 @@ class Worker:
         await self._bus.stop_consuming()
         self.consuming = False
         self.metrics.consuming.set(0)
-        if self._relay_task is not None:
-            self._relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relay_task
+        for task in (self._relay_task, *self._background):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         try:
             await asyncio.wait_for(self._idle.wait(), timeout_s)
         except TimeoutError:

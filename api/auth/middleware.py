@@ -26,7 +26,8 @@ from api.problems import Problem
 from api.remote import caller_address, limiter_source
 
 
-def _bearer_token(request: web.Request) -> str | None:
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an `Authorization: Bearer` header, if there is one."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -43,7 +44,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     permission = request.app[keys.ROUTE_PERMISSIONS].get(route.name or "")
     if permission is None:
         return await handler(request)
-    token = _bearer_token(request)
+    token = bearer_token(request)
     principal = await request.app[keys.AUTHENTICATOR].authenticate(token) if token else None
     if principal is None:
         failures = request.app[keys.SIGN_IN_FAILURES]

@@ -26,6 +26,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from marshmallow import fields
 
+from api.docs import asyncapi_tokens
 from common.client_view import ClientSchema
 from common.clients import ClientType
 from common.command_mac import KEY_ID_HEADER, MAC_HEADER, SCHEME, SCHEME_HEADER
@@ -105,6 +106,7 @@ def _component_schemas() -> dict[str, Any]:
     spec.components.schema("ClientEventData", schema=_EventData)
     spec.components.schema("ClientEvent", schema=_ClientEvent)
     spec.components.schema("SealedSecret", _sealed_secret_schema())
+    spec.components.schema(asyncapi_tokens.SCHEMA_NAME, schema=asyncapi_tokens.TOKEN_EVENT_SCHEMA)
     for kind, schema in COMMAND_SCHEMAS.items():  # each command type's own wire form
         spec.components.schema(_schema_name(command_message_name(kind)), schema=schema)
     schemas: dict[str, Any] = spec.to_dict()["components"]["schemas"]
@@ -275,6 +277,8 @@ def build_document(namespace: str = DEFAULT_NAMESPACE) -> dict[str, Any]:
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     _events(topology, channels, operations, messages, schemas)
+    asyncapi_tokens.token_events(topology, channels, operations, messages, schemas,
+                                 binding_version=AMQP_BINDING_VERSION)
     _commands(topology, channels, operations, messages, schemas)
     return {
         "asyncapi": ASYNCAPI_VERSION,
@@ -288,7 +292,8 @@ def build_document(namespace: str = DEFAULT_NAMESPACE) -> dict[str, Any]:
                 f"topic exchange `{topology.events_exchange}` with a queue of your own "
                 f"(`{topology.subscriber_queue('<your service>')}`, the prefix a subscriber's "
                 "broker user may declare and read) bound to routing keys "
-                "`client.<type>.<event>`. Delivery is at least once: a "
+                "`client.<type>.<event>` (and `registration_token.<event>` for initial "
+                "access tokens). Delivery is at least once: a "
                 "duplicate has the same `id` (= AMQP `message_id`); the events of one "
                 "client are published in the order they happened."),
         },

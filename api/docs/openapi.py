@@ -47,7 +47,10 @@ _PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "key": {"type": "string", "minLength": 1, "maxLength": ID_MAX,
             "description": "The client key."},
     "id": {"type": "string", "minLength": 1, "maxLength": ID_MAX,
-           "description": "The operation id (the command id)."},
+           "description": "The operation id (the command id), or an initial access "
+                          "token's id."},
+    "client_id": {"type": "string", "minLength": 1, "maxLength": ID_MAX,
+                  "description": "The client key, as RFC 7591 names it."},
     "name": {"type": "string", "minLength": 1, "maxLength": ID_MAX,
              "description": "The file's name."},
 }

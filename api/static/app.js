@@ -11,6 +11,8 @@ import { LiveFeed } from "./live.js";
 import { notify, clear as clearNotice } from "./notice.js";
 import { discardSecret } from "./secret_dialog.js";
 import { readViewState } from "./view_state.js";
+import { openWaiting } from "./waiting.js";
+import { openTokens } from "./registration_tokens.js";
 
 const TOKEN_KEY = "clientkeys.token";  // sessionStorage: gone when the tab closes
 const PERMISSION_TEXT = {
@@ -67,6 +69,7 @@ async function signIn(token) {
   session.table = new ClientTable({ api, actions: canManage ? rowActions : null, onOpen: openClient });
   api.onStale = () => session.table.refresh();
   $("create").hidden = !canManage;
+  $("open-tokens").hidden = !canManage;
   renderTabs();
   session.feed = new LiveFeed(token, {
     onEvent: onLiveEvent,
@@ -223,6 +226,12 @@ $("sign-in-form").addEventListener("submit", async (event) => {
 });
 
 $("sign-out").addEventListener("click", () => signedOut());
+$("open-waiting").addEventListener("click", () => openWaiting({
+  api: session.api, catalogue: session.catalogue,
+  canManage: session.me.permissions.includes("configure_server"),
+  onChanged: (key) => session.table.refresh(key),
+}));
+$("open-tokens").addEventListener("click", () => openTokens(session.api));
 
 const saved = sessionStorage.getItem(TOKEN_KEY);
 if (saved) signIn(saved).catch((error) => signedOut(describe(error)));

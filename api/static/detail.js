@@ -7,6 +7,7 @@ import { METHOD_TEXT } from "./advanced.js";
 import { keyLine } from "./copy.js";
 import { expiryBadge } from "./expiry.js";
 import { uriList } from "./uris.js";
+import { originText } from "./origin.js";
 import { ACTION_TEXT, fieldsText, lastStatusChange, readHistory } from "./history.js";
 
 export const STATUS_TEXT = { pending: "Waiting for approval", approved: "Approved", disapproved: "Disapproved" };
@@ -85,6 +86,7 @@ function render(client, info, history) {
       fact(info.key_label, keyLine(client)),
       fact("Status", ...statusFact(client, history)),
       fact("Created", time(client.created_at)),
+      fact("Origin", originText(client)),
       fact("Last changed", time(client.updated_at)),
       oauth2 && fact("Redirect URIs", client.redirect_uris.length ? uriList(client.redirect_uris) : "—"),
       oauth2 && fact("Grant types", list(client.grant_types)),

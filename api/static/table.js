@@ -2,6 +2,7 @@
 // 20, 50 or 100, all kept in the URL (view_state.js). Everything comes from
 // GET /v1/clients; paging follows its cursors.
 import { expiryBadge } from "./expiry.js";
+import { originBadge } from "./origin.js";
 import { $, h, formatDate, formatTime } from "./dom.js";
 import { describe } from "./api.js";
 import { keyLine } from "./copy.js";
@@ -163,7 +164,7 @@ export class ClientTable {
       case "name": return h("th", { scope: "row", ...label, role: "rowheader" },
         h("button", { type: "button", class: "open", onclick: () => this.onOpen(client) }, client.name));
       case "status": return h("td", label, h("span", { class: `status status-${client.status}` }, STATUS_TEXT[client.status]),
-        expiryBadge(client));
+        expiryBadge(client), originBadge(client));
       case "created": return h("td", label, h("time", { datetime: client.created_at, title: formatTime(client.created_at) }, formatDate(client.created_at)));
       case "redirects": return h("td", label, client.redirect_uris.length ? uriList(client.redirect_uris) : "—");
       case "grants": return types(client.grant_types);

@@ -10,6 +10,7 @@ the operation's address.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
@@ -23,13 +24,21 @@ from api.views.operations import record_pending
 from common.bus import BrokerUnavailable
 from common.command_mac import sign_command
 from common.commands import Command, encode_command
-from common.operations_store import get_operation, outcome_of, withdraw
+from common.operations_store import OperationDocument, get_operation, outcome_of, withdraw
 from common.outcomes import Outcome
 from common.store import Document
 
+# How a route answers a finished command, and one still queued: the management API's
+# by default (api.views.command_answers, the client with when its secrets last verified);
+# the OAuth endpoints have their own shape.
+OutcomeAnswer = Callable[[str, Outcome, str | None], web.Response]
+AcceptedAnswer = Callable[[OperationDocument, str | None], web.Response]
+
 
 async def dispatch(request: web.Request, command: Command, *,
-                   generated_secret: str | None = None) -> web.Response:
+                   generated_secret: str | None = None,
+                   answer: OutcomeAnswer | None = None,
+                   accepted: AcceptedAnswer = accepted_answer) -> web.Response:
     app = request.app
     db, bus, waiter = app[keys.DB], app[keys.BUS], app[keys.WAITER]
     settings = app[keys.SETTINGS]
@@ -67,9 +76,11 @@ async def dispatch(request: web.Request, command: Command, *,
         # no wait at all nothing can have finished yet, so the 202 path skips the read.
         outcome = await _stored_outcome(db, command.id)
     if outcome is None:
-        return accepted_answer(pending, generated_secret)
+        return accepted(pending, generated_secret)
     await read_own_write(request, outcome)
-    return outcome_answer(command.kind, outcome, generated_secret, app[keys.SECRET_USAGE])
+    if answer is None:
+        return outcome_answer(command.kind, outcome, generated_secret, app[keys.SECRET_USAGE])
+    return answer(command.kind, outcome, generated_secret)
 
 
 async def _stored_outcome(db: AsyncDatabase[Document], operation_id: str) -> Outcome | None:

@@ -73,7 +73,8 @@ async def keep_generated_secret(request: web.Request, secret: str) -> None:
         raise _taken_over_meanwhile()
 
 
-def _key(request: web.Request) -> str | None:
+def idempotency_key(request: web.Request) -> str | None:
+    """The request's Idempotency-Key, if it sent one; Problem 400 if it is malformed."""
     raw = request.headers.get(HEADER)
     if raw is None:
         return None
@@ -83,8 +84,9 @@ def _key(request: web.Request) -> str | None:
     return match.group(1)
 
 
-async def _fingerprint(request: web.Request, keyring: SecretKeyring,
-                       key_id: str | None = None) -> tuple[str, str]:
+async def request_fingerprint(request: web.Request, keyring: SecretKeyring,
+                              key_id: str | None = None) -> tuple[str, str]:
+    """(key id, fingerprint) of the method, path and body: what a retry must repeat."""
     body = await read_body(request)  # bounded in time, like every read of a body
     return keyring.fingerprint(
         b"\0".join((request.method.encode(), request.path.encode(), body)), key_id)
@@ -113,7 +115,7 @@ def _replayed(response: web.Response) -> web.Response:
 async def _same_request(request: web.Request, record: stored.IdempotencyRecord,
                         keyring: SecretKeyring) -> None:
     try:
-        _, expected = await _fingerprint(request, keyring, record["kid"])
+        _, expected = await request_fingerprint(request, keyring, record["kid"])
     except KeyringError:
         # Its key was retired from the keyring: the requests cannot be compared,
         # and replaying an answer to what may be another request is not safe.
@@ -182,7 +184,7 @@ async def _answer_retry(request: web.Request, records: stored.Records,
 
 async def _claim(request: web.Request, records: stored.Records, record: str,
                  keyring: SecretKeyring) -> Claim | web.Response:
-    key_id, fingerprint = await _fingerprint(request, keyring)
+    key_id, fingerprint = await request_fingerprint(request, keyring)
     found = await stored.claim(records, record, key_id, fingerprint, now(), _lease(request))
     if isinstance(found, Claim):
         return found
@@ -216,7 +218,7 @@ async def idempotency_middleware(request: web.Request, handler: Handler) -> web.
     if (keys.PRINCIPAL not in request
             or request.match_info.route.name not in request.app[keys.AUDITED_ROUTES]):
         return await handler(request)
-    key = _key(request)
+    key = idempotency_key(request)
     if key is None:
         return await handler(request)
     keyring = request.app[keys.KEYRING]

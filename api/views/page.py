@@ -20,7 +20,8 @@ STATIC = Path(__file__).parent.parent / "static"
 # The assets, by name: nothing else under the folder is reachable.
 SCRIPTS = frozenset({"app", "api", "approval", "client_dialog", "confirm", "copy", "detail",
                      "dom", "history", "live", "menu", "notice", "secret_dialog", "table",
-                     "uris", "view_state", "advanced", "expiry"})
+                     "uris", "view_state", "advanced", "expiry", "origin", "waiting",
+                     "registration_tokens"})
 STYLES = frozenset({"clientkeys"})
 SECURITY_HEADERS = {
     "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self'; "

@@ -26,7 +26,10 @@ from tests.e2e.test_http_errors import assert_problem
 from tests.harness import add_token, bearer
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/asyncapi.json",
-                          "/", "/ui/{name}.js", "/ui/{name}.css"})
+                          "/", "/ui/{name}.js", "/ui/{name}.css",
+                          # Self-registration checks its own tokens (api.registration.access).
+                          "/oauth/register", "/oauth/register/{client_id}",
+                          "/oauth1/consumer-key-requests"})
 _PARAMETER = re.compile(r"\{[^}]+\}")
 
 

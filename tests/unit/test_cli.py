@@ -93,7 +93,8 @@ def test_the_settings_are_what_load_settings_reads() -> None:
 
 def test_the_gateway_reads_every_setting_but_the_workers_own() -> None:
     gateway = set(cli.reads(("gateway",)))
-    assert gateway | {"WORKER_HTTP_PORT", "WORKER_PREFETCH"} == set(cli.settings_variables())
+    assert gateway | {"WORKER_HTTP_PORT", "WORKER_PREFETCH", "PENDING_REGISTRATION_TTL_DAYS"} \
+        == set(cli.settings_variables())
     assert set(cli.reads(("dev",))) == set(cli.settings_variables()) | {"DEV_DIR"}
 
 

@@ -21,11 +21,16 @@ OWNERS: dict[str, frozenset[str]] = {
     "OPERATIONS": frozenset({"common.operations_store"}),
     "AUDIT": frozenset({"common.audit_store"}),
     "SECRET_USAGE": frozenset({"api.verify.secret_usage"}),
+    # Initial access tokens: made, listed, revoked and used by the gateway, their events
+    # relayed by the workers.
+    "REGISTRATION_TOKENS": frozenset({"common.registration_tokens"}),
     # worker.rekey re-seals every sealed value, wherever it is stored.
     "IDEMPOTENCY_KEYS": frozenset({"api.views.idempotency_records", "worker.rekey"}),
-    # The worker writes clients; the gateway reads them; rekey re-seals their secrets;
-    # the benchmark seeds, times and counts them.
+    # The worker writes clients; the gateway reads them (RFC 7592's read with the digest of
+    # the registration access token); rekey re-seals their secrets; the benchmark seeds,
+    # times and counts them.
     "CLIENTS": frozenset({"worker.repository", "api.views.queries", "api.verify.read_model",
+                          "api.registration.client_access", "worker.pending_sweep",
                           "api.views.stats", "worker.rekey", "bench.seed", "bench.database",
                           "bench.reads"}),
 }

@@ -9,18 +9,25 @@ import pytest
 
 from clientkeys.events_tail import binding_pattern, event_line, json_line
 from common.events import ClientEvent, ClientEventType, encode_event
+from common.token_events import (
+    RegistrationTokenEvent,
+    RegistrationTokenEventType,
+    encode_token_event,
+)
 
 EVENT = ClientEvent(ClientEventType.APPROVED, {"key": "k-123", "type": "oidc"}, "alice", "c1")
 
 
 @pytest.mark.parametrize("pattern", ["#", "client.#", "client.*.approved", "client.oidc.*",
-                                     "*.*.secret_rotated", "client.oauth1.created"])
+                                     "*.*.secret_rotated", "client.oauth1.created",
+                                     "registration_token.#", "registration_token.revoked"])
 def test_patterns_that_match_an_event_are_taken(pattern: str) -> None:
     assert binding_pattern(pattern) == pattern
 
 
 @pytest.mark.parametrize("pattern", ["", "clients.*.approved", "client.*.approve",
-                                     "client.saml.#", "client.*", "x" * 256])
+                                     "client.saml.#", "client.*", "x" * 256,
+                                     "registration_token.approved"])
 def test_patterns_that_match_no_event_are_refused(pattern: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         binding_pattern(pattern)
@@ -29,6 +36,16 @@ def test_patterns_that_match_no_event_are_refused(pattern: str) -> None:
 def test_an_event_is_time_type_key_actor() -> None:
     line = event_line(encode_event(EVENT, "ns"), EVENT.routing_key)
     assert line.split() == [EVENT.time.isoformat(), "approved", "k-123", "alice"]
+
+
+def test_a_token_event_is_time_type_id_actor() -> None:
+    event = RegistrationTokenEvent(RegistrationTokenEventType.REVOKED,
+                                   {"id": "0123abcd4567", "label": "x"}, "alice")
+    line = event_line(encode_token_event(event, "ns"), event.routing_key)
+    assert line.split() == [event.time.isoformat(), "registration_token_revoked",
+                            "0123abcd4567", "alice"]
+    # Under a client event's routing key it is not a client event.
+    assert event_line(encode_token_event(event, "ns"), EVENT.routing_key).startswith("?")
 
 
 def test_control_characters_are_escaped() -> None:
