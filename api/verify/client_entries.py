@@ -181,7 +181,7 @@ class ClientEntry:
     @property
     def secret_expires_at(self) -> datetime | None:
         """When the current secret stops verifying (`client_secret_expires_at`); None: never."""
-        held = self.values[_AT["client_secret_expires_at"]]
+        held = _present(self.values[_AT["client_secret_expires_at"]])
         return None if held is None else from_epoch_ms(held)
 
     def secret_times(self, place: int) -> tuple[int | None, int | None]:
@@ -190,13 +190,13 @@ class ClientEntry:
         were kept has no issue time."""
         _sealed, slot, until = self.secrets[place]
         if slot is SecretSlot.CURRENT:
-            issued: int | None = self.values[_AT["client_secret_issued_at"]]
+            issued: int | None = _present(self.values[_AT["client_secret_issued_at"]])
             return issued, None
         assert until is not None
         ends = epoch_ms(until)
-        for held_ends, held_issued in self.values[_AT[PREVIOUS_SECRETS]]:
+        for held_ends, held_issued in _present(self.values[_AT[PREVIOUS_SECRETS]]) or ():
             if held_ends == ends:
-                return held_issued, ends
+                return _present(held_issued), ends
         return None, ends
 
     def document(self) -> dict[str, Any]:
@@ -223,6 +223,11 @@ class _Absent:
 
 
 _ABSENT: Final = _Absent()
+
+
+def _present(value: Any) -> Any:
+    """A held value, None where the source did not have the field."""
+    return None if value is _ABSENT else value
 
 
 def _fact(value: Any) -> Any:

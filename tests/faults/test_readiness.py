@@ -33,7 +33,8 @@ async def test_readiness_follows_the_broker_link(settings: Settings,
         async def ready_is(expected: int) -> bool:
             return (await http.get("/readyz")).status == expected
 
-        assert await ready_is(200)
+        # Ready once its read model is loaded, as a load balancer would wait for it.
+        await wait_until(lambda: ready_is(200), 10, "/readyz to say ready")
         link.cut()
         await wait_until(lambda: ready_is(503), 10, "/readyz to say not ready")
         assert (await http.get("/v1/clients", headers=reader)).status == 200

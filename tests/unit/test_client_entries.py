@@ -194,3 +194,12 @@ def test_never_rotated_reads_the_same_from_a_document_and_from_a_view() -> None:
     """An outcome's view of a client never rotated needs no read of its secrets."""
     entry = entry_of(stored())  # no secret_rotated_at, no previous_secrets stored
     assert entry.same_secret_facts(public_client({**stored(), "version": 4}))
+
+
+def test_an_entry_of_a_client_stored_before_expiry_and_issue_times_has_neither() -> None:
+    entry = entry_of(stored(previous_secrets=[
+        {"secret": KEYRING.seal("p", client_secret_aad("k-1", SecretSlot.PREVIOUS))
+         .to_document(), "expires_at": AT + timedelta(days=1)}]))
+    assert entry.secret_expires_at is None
+    assert entry.secret_times(0) == (None, None)
+    assert entry.secret_times(1) == (None, int((AT + timedelta(days=1)).timestamp() * 1000))
