@@ -93,6 +93,8 @@ class CreateClient(_Behaviour):
     policy_uri: str | None = None
     tos_uri: str | None = None
     contacts: list[str] | None = None
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
     client_secret_expires_at: datetime | None = None  # None: never
     client_key: None = None
     remote_addr: str | None = None  # the HTTP caller's address, for the audit trail
@@ -136,6 +138,8 @@ class UpdateClient(_OneClientCommand):
     policy_uri: str | None = None
     tos_uri: str | None = None
     contacts: list[str] | None = None
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
     client_secret_expires_at: datetime | None = None
     # The fields the caller set to null (CLEARABLE_FIELDS): None is "kept" above.
     cleared: list[str] | None = None
