@@ -52,14 +52,14 @@ class PublicKey:
     kid: str
     kty: str
     crv: str | None
+    alg: str | None  # the one algorithm the key is for, when the JWK says
     jwk: PyJWK
 
     def fits(self, algorithm: str) -> bool:
         """Whether an assertion signed with `algorithm` can be checked with this key."""
         kty, crv = ALGORITHMS.get(algorithm, ("", None))
-        declared = self.jwk.algorithm_name if "alg" in self.jwk._jwk_data else None
         return (kty == self.kty and (crv is None or crv == self.crv)
-                and declared in (None, algorithm))
+                and self.alg in (None, algorithm))
 
 
 def _name(key: Any, number: int) -> str:
@@ -143,5 +143,5 @@ def compact_jwks(value: Any) -> dict[str, Any]:
 
 def public_keys(jwks: Mapping[str, Any]) -> list[PublicKey]:
     """The keys of a set `compact_jwks` accepted (a fetched set is read by it first)."""
-    return [PublicKey(key["kid"], key["kty"], key.get("crv"), _loaded(key))
+    return [PublicKey(key["kid"], key["kty"], key.get("crv"), key.get("alg"), _loaded(key))
             for key in jwks["keys"]]

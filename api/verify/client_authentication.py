@@ -44,6 +44,16 @@ class AuthenticationReason(StrEnum):
     NOT_APPROVED = "not_approved"
     SECRET_EXPIRED = "secret_expired"
     WRONG_METHOD = "wrong_method"
+    # private_key_jwt (api.verify.client_assertions)
+    BAD_SIGNATURE = "bad_signature"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    LIFETIME_TOO_LONG = "lifetime_too_long"
+    WRONG_AUDIENCE = "wrong_audience"
+    REPLAYED_JTI = "replayed_jti"
+    UNSUPPORTED_ALGORITHM = "unsupported_algorithm"
+    JWKS_UNAVAILABLE = "jwks_unavailable"
+    MALFORMED_ASSERTION = "malformed_assertion"
 
 
 @dataclass(frozen=True)

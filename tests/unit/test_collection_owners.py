@@ -21,6 +21,7 @@ OWNERS: dict[str, frozenset[str]] = {
     "OPERATIONS": frozenset({"common.operations_store"}),
     "AUDIT": frozenset({"common.audit_store"}),
     "SECRET_USAGE": frozenset({"api.verify.secret_usage"}),
+    "ASSERTION_JTIS": frozenset({"api.verify.assertion_replay"}),
     # worker.rekey re-seals every sealed value, wherever it is stored.
     "IDEMPOTENCY_KEYS": frozenset({"api.views.idempotency_records", "worker.rekey"}),
     # The worker writes clients; the gateway reads them; rekey re-seals their secrets;
