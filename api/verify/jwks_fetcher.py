@@ -66,6 +66,10 @@ def address_allowed(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
+class AddressRefused(OSError):
+    """A jwks_uri's host resolves to an address a fetch may not connect to."""
+
+
 class _PublicOnlyResolver(AbstractResolver):
     """Resolves as usual, then refuses the host if any address it has is not public."""
 
@@ -76,7 +80,7 @@ class _PublicOnlyResolver(AbstractResolver):
                       family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
         if not results or not all(address_allowed(r["host"]) for r in results):
-            raise OSError(f"{host[:100]} resolves to an address that is not public")
+            raise AddressRefused(f"{host[:100]} resolves to an address that is not public")
         return results
 
     async def close(self) -> None:
@@ -97,7 +101,7 @@ class _Held:
     jwks: dict[str, Any] | None = None
     fresh_until: float = 0.0   # monotonic: kept without a fetch until then
     usable_until: float = 0.0  # and, after a failed fetch, until then
-    last_attempt: float = float("-inf")
+    last_kid_refetch: float = float("-inf")  # the last fetch an unknown kid made
 
 
 class JwksFetcher:
@@ -133,9 +137,11 @@ class JwksFetcher:
         if held is None or held.uri != uri:  # a new or edited jwks_uri
             held = self._held[client_key] = _Held(uri)
         clock = time.monotonic()
-        due = clock >= held.fresh_until or (
-            unknown_kid and clock - held.last_attempt >= UNKNOWN_KID_REFETCH_S)
-        if due:
+        by_kid = (unknown_kid and clock < held.fresh_until
+                  and clock - held.last_kid_refetch >= UNKNOWN_KID_REFETCH_S)
+        if by_kid:
+            held.last_kid_refetch = clock
+        if clock >= held.fresh_until or by_kid:
             task = self._inflight.get(client_key)
             if task is None:  # one fetch at a time per client, whoever asks
                 task = asyncio.create_task(self._refresh(held))
@@ -151,7 +157,6 @@ class JwksFetcher:
         self._held.pop(client_key, None)
 
     async def _refresh(self, held: _Held) -> None:
-        held.last_attempt = time.monotonic()
         try:
             jwks, max_age = await self._fetch(held.uri)
         except FetchFailed as exc:
@@ -186,8 +191,9 @@ class JwksFetcher:
                     raise FetchFailed("too_large")
                 max_age = max_age_of(response.headers.get("Cache-Control"))
         except aiohttp.ClientConnectorError as exc:
-            outcome = "refused_address" if "not public" in str(exc) else "unreachable"
-            raise FetchFailed(outcome) from None
+            refused = isinstance(exc.os_error, AddressRefused) or isinstance(
+                exc.__cause__, AddressRefused)
+            raise FetchFailed("refused_address" if refused else "unreachable") from None
         except (aiohttp.ClientError, TimeoutError, OSError):
             raise FetchFailed("unreachable") from None
         try:

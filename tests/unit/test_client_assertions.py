@@ -34,7 +34,7 @@ def stored(key: str, *, keys: dict[str, Any] | None = None, uri: str | None = No
     document: dict[str, Any] = {
         "_id": ObjectId(), "key": key, "type": "oauth2", "name": f"Client {key}",
         "status": status, "redirect_uris": ["https://app.example.com/cb"],
-        "grant_types": ["client_credentials"], "response_types": [], "created_at": now,
+        "grant_types": ["authorization_code"], "response_types": ["code"], "created_at": now,
         "updated_at": now, "status_changed_at": now, "version": 1,
         "token_endpoint_auth_method": method, "scope": ["read"], "jwks": keys,
         "jwks_uri": uri}
