@@ -50,6 +50,8 @@ class JwksServer:
     jwks: dict[str, Any]
     cache_control: str = "max-age=3600"
     fetches: list[str] = field(default_factory=list)
+    status: int = 200
+    body: bytes | None = None  # answered instead of `jwks` when set
 
     def uri(self, host: str = "127.0.0.1") -> str:
         return f"https://{host}:{self.port}/jwks"
@@ -64,7 +66,11 @@ async def serving_jwks(cert_file: Path, key_file: Path, jwks: dict[str, Any]
 
     async def answer(request: web.Request) -> web.Response:
         served.fetches.append(request.path)
-        return web.json_response(served.jwks, headers={"Cache-Control": served.cache_control})
+        headers = {"Cache-Control": served.cache_control}
+        if served.body is not None or served.status != 200:
+            return web.Response(body=served.body or b"{}", status=served.status,
+                                headers=headers, content_type="application/json")
+        return web.json_response(served.jwks, headers=headers)
 
     app = web.Application()
     app.router.add_get("/jwks", answer)
