@@ -98,6 +98,8 @@ async def test_a_key_rotated_in_jwks(running: tuple[Service, dict[str, str]]) ->
     edited = await service.request("PATCH", f"/v1/clients/{key}", json={"jwks": jwks(NEW)})
     assert edited.status == 200, await edited.text()
     assert (await edited.json())["jwks"] == jwks(NEW)
+    history = await (await service.request("GET", f"/v1/clients/{key}/history")).json()
+    assert history["items"][0]["fields"] == ["jwks"]
     assert (await authenticate(service.http, verifier, NEW.sign(key)))["reason"] == "ok"
     refused = await authenticate(service.http, verifier, OLD.sign(key))
     assert (refused["valid"], refused["reason"]) == (False, "bad_signature")
@@ -152,3 +154,27 @@ async def test_a_jwks_uri_on_a_loopback_address_is_refused_unless_allowed(
     fetches = guarded.app[keys.METRICS].jwks_fetches.labels("refused_address")
     assert fetches._value.get() == 1
     assert (await authenticate(service.http, verifier, OLD.sign(key)))["reason"] == "ok"
+
+
+async def test_a_secret_client_moves_to_private_key_jwt_and_loses_its_secret(
+        running: tuple[Service, dict[str, str]]) -> None:
+    service, verifier = running
+    body = {**client_body(), "token_endpoint_auth_method": "client_secret_basic",
+            "secret": "s3cret-value-for-tests", "secret_confirmation": "s3cret-value-for-tests"}
+    key = await approved(service, body)
+    keyless = await service.request("PATCH", f"/v1/clients/{key}", json={
+        "token_endpoint_auth_method": "private_key_jwt"})
+    assert keyless.status == 400 and "jwks" in (await keyless.json())["errors"]
+    moved = await service.request("PATCH", f"/v1/clients/{key}", json={
+        "token_endpoint_auth_method": "private_key_jwt", "jwks": jwks(OLD)})
+    answer = await moved.json()
+    assert moved.status == 200, answer
+    assert (answer["client_secret_issued_at"], answer["jwks_uri"]) == (None, None)
+    assert (await authenticate(service.http, verifier, OLD.sign(key)))["reason"] == "ok"
+    both = await service.request("PATCH", f"/v1/clients/{key}", json={
+        "jwks_uri": "https://keys.example/jwks"})
+    assert both.status == 400 and "not both" in str((await both.json())["errors"]["jwks"])
+    to_uri = await service.request("PATCH", f"/v1/clients/{key}", json={
+        "jwks": None, "jwks_uri": "https://keys.example/jwks"})
+    assert to_uri.status == 200, await to_uri.text()
+    assert (await to_uri.json())["jwks"] is None
