@@ -11,6 +11,9 @@ credentials learns more: that they came by a method the client is not registered
 for (`wrong_method`: RFC 9700 §2.5 asks the server to hold a client to one),
 that the secret has expired, or that the client is not approved.
 
+A client assertion (private_key_jwt) is checked by `api.verify.client_assertions`, whose
+reasons are members of the same AuthenticationReason.
+
 A public client (`none`) presents only its id, which is no secret: it is
 authenticated when the client is registered as public, and a confidential
 client named by its id alone has presented no credentials.

@@ -152,10 +152,6 @@ class JwksFetcher:
             return held.jwks
         return None
 
-    def forget(self, client_key: str) -> None:
-        """Drop what is held for a client (removed, or no longer private_key_jwt)."""
-        self._held.pop(client_key, None)
-
     async def _refresh(self, held: _Held) -> None:
         try:
             jwks, max_age = await self._fetch(held.uri)
