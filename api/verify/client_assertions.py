@@ -125,9 +125,10 @@ class AssertionChecker:
         checked = self._checked(assertion, candidates, alg, key, audiences)
         if isinstance(checked, AuthenticationReason):
             return _refused(checked)
-        expires = datetime.fromtimestamp(int(checked["exp"]), UTC)
-        if expires > now + timedelta(seconds=self._max_lifetime_s + self._leeway_s):
+        # Compared as numbers first: an exp years ahead is no date Python can make.
+        if int(checked["exp"]) > now.timestamp() + self._max_lifetime_s + self._leeway_s:
             return _refused(Reason.LIFETIME_TOO_LONG)
+        expires = datetime.fromtimestamp(int(checked["exp"]), UTC)
         jti = checked["jti"]
         if not isinstance(jti, str) or not 0 < len(jti) <= JTI_MAX:
             return _refused(Reason.MALFORMED_ASSERTION)

@@ -178,3 +178,30 @@ async def test_a_secret_client_moves_to_private_key_jwt_and_loses_its_secret(
         "jwks": None, "jwks_uri": "https://keys.example/jwks"})
     assert to_uri.status == 200, await to_uri.text()
     assert (await to_uri.json())["jwks"] is None
+
+
+async def test_failed_assertions_hold_back_their_source(
+        running: tuple[Service, dict[str, str]]) -> None:
+    service, verifier = running
+    key = await approved(service, client_body(jwks=jwks(OLD)))
+    limit = service.settings.secret_failures_per_minute
+    for _ in range(limit):
+        refused = await authenticate(service.http, verifier, NEW.sign(key),
+                                     remote_addr="203.0.113.9")
+        assert refused["reason"] == "bad_signature"
+    held = await service.request("POST", "/v1/client-authentication", headers=verifier, json={
+        "form": {"client_assertion_type": JWT_BEARER, "client_assertion": OLD.sign(key)},
+        "audiences": [AUDIENCE], "remote_addr": "203.0.113.9"})
+    assert held.status == 429 and int(held.headers["Retry-After"]) > 0
+    assert (await authenticate(service.http, verifier, OLD.sign(key),
+                               remote_addr="198.51.100.4"))["reason"] == "ok"
+
+
+async def test_an_assertion_without_audiences_is_a_clear_400(
+        running: tuple[Service, dict[str, str]]) -> None:
+    service, verifier = running
+    response = await service.request("POST", "/v1/client-authentication", headers=verifier,
+                                      json={"form": {"client_assertion_type": JWT_BEARER,
+                                                     "client_assertion": OLD.sign("any")}})
+    problem = await response.json()
+    assert response.status == 400 and "audiences" in problem["errors"], problem

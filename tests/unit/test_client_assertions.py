@@ -11,7 +11,9 @@ from typing import Any, cast
 import jwt
 import pytest
 from bson import ObjectId
+from prometheus_client import CollectorRegistry
 
+from api.gateway_metrics import GatewayMetrics
 from api.verify.client_assertions import JWT_BEARER, AssertionChecker
 from api.verify.client_authentication import AuthenticationReason, presented_by
 from api.verify.client_entries import ClientEntry, entry_of
@@ -147,6 +149,9 @@ def _none(client: str) -> str:
     (lambda: RSA.sign("kj", nbf=2**31 - 1, lifetime_s=200), "not_yet_valid"),
     (lambda: RSA.sign("kj", iat=2**31 - 1), "not_yet_valid"),
     (lambda: RSA.sign("kj", lifetime_s=3600), "lifetime_too_long"),
+    (lambda: RSA.sign("kj", exp=10**20), "lifetime_too_long"),
+    (lambda: RSA.sign("kj", exp="soon"), "malformed_assertion"),
+    (lambda: RSA.sign("kj", jti=42), "malformed_assertion"),
     # Audience.
     (lambda: RSA.sign("kj", audience="https://elsewhere.example/token"), "wrong_audience"),
     # Shape.
@@ -203,3 +208,15 @@ def test_a_basic_header_beside_an_assertion_is_credentials_twice() -> None:
     form = {"client_assertion_type": JWT_BEARER, "client_assertion": RSA.sign("kj")}
     assert presented_by("Basic a2o6eA==", form) is None
     assert presented_by(None, {**form, "client_secret": "x"}) is None
+
+
+def test_each_check_is_counted_by_its_reason() -> None:
+    metrics = GatewayMetrics(CollectorRegistry())
+    counted = AssertionChecker(cast(ClientReadModel, MODEL), Ledger(), Remote([None]),
+                               leeway_s=30, max_lifetime_s=300, metrics=metrics)
+    for assertion in (RSA.sign("kj"), OTHER.sign("kj"), OTHER.sign("kj")):
+        asyncio.run(counted.authenticate(presented(assertion), [AUDIENCE], datetime.now(UTC)))
+    counts = {sample.labels["reason"]: sample.value
+              for metric in metrics.client_assertions.collect() for sample in metric.samples
+              if sample.name.endswith("_total")}
+    assert counts == {"ok": 1, "bad_signature": 2}
