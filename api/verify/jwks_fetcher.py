@@ -182,17 +182,19 @@ class JwksFetcher:
             async with self._session.get(uri, allow_redirects=False) as response:
                 if response.status != 200:
                     raise FetchFailed("http_error")
-                body = await response.content.read(BODY_MAX + 1)
-                if len(body) > BODY_MAX:
-                    raise FetchFailed("too_large")
+                body = bytearray()
+                async for chunk in response.content.iter_chunked(16 * 1024):
+                    body += chunk
+                    if len(body) > BODY_MAX:  # stop reading: never more than the cap
+                        raise FetchFailed("too_large")
                 max_age = max_age_of(response.headers.get("Cache-Control"))
         except aiohttp.ClientConnectorError as exc:
-            refused = isinstance(exc.os_error, AddressRefused) or isinstance(
-                exc.__cause__, AddressRefused)
+            refused = isinstance(getattr(exc, "os_error", None), AddressRefused) \
+                or isinstance(exc.__cause__, AddressRefused)
             raise FetchFailed("refused_address" if refused else "unreachable") from None
         except (aiohttp.ClientError, TimeoutError, OSError):
             raise FetchFailed("unreachable") from None
         try:
-            return compact_jwks(json.loads(body)), max_age
+            return compact_jwks(json.loads(bytes(body))), max_age
         except (ValueError, JwkSetError):
             raise FetchFailed("invalid") from None

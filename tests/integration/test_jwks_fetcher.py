@@ -106,6 +106,15 @@ async def test_a_failed_fetch_keeps_the_last_set_until_max_age_and_an_hour(
     assert outcomes(fetcher) == {"ok": 1, "http_error": 2}
 
 
+async def test_a_large_set_arriving_in_pieces_is_read_whole(
+        server: tuple[JwksServer, Path], fetcher: JwksFetcher, clock: Clock) -> None:
+    served, _ = server
+    ten = jwks(*(rsa_pair(f"k{i}") for i in range(10)))
+    # Whitespace (which JSON allows) to 60 KiB: under the cap, but more than one read.
+    served.body = b" " * (50 * 1024) + json.dumps(ten).encode()
+    assert await fetcher.key_set("c", served.uri()) == ten
+
+
 @pytest.mark.parametrize(("body", "outcome"), [
     (b" " * (64 * 1024) + b"{}", "too_large"),
     (json.dumps({"keys": [KEY.private_jwk()]}).encode(), "invalid"),
