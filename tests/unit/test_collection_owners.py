@@ -27,8 +27,8 @@ OWNERS: dict[str, frozenset[str]] = {
     # The worker writes clients; the gateway reads them; rekey re-seals their secrets;
     # the benchmark seeds, times and counts them.
     "CLIENTS": frozenset({"worker.repository", "api.views.queries", "api.verify.read_model",
-                          "api.views.stats", "worker.rekey", "bench.seed", "bench.database",
-                          "bench.reads"}),
+                          "api.views.stats", "worker.rekey", "bench.seed", "bench.assertions",
+                          "bench.database", "bench.reads"}),
 }
 
 
