@@ -65,8 +65,8 @@ class PublicKey:
 def _name(key: Any, number: int) -> str:
     kid = key.get("kid") if isinstance(key, dict) else None
     if isinstance(kid, str) and kid:
-        return f"key {number} (kid {kid[:60]!r})"
-    return f"key {number}"
+        return f"Key {number} (kid {kid[:60]!r})"
+    return f"Key {number}"
 
 
 def _key_problem(key: Any) -> str | None:
@@ -83,12 +83,13 @@ def _key_problem(key: Any) -> str | None:
     if not isinstance(kid, str) or not kid or len(kid) > KID_MAX:
         return f"needs a kid: a non-empty string of at most {KID_MAX} characters."
     kty = key.get("kty")
-    if kty not in _PUBLIC_MEMBERS:
+    if not isinstance(kty, str) or kty not in _PUBLIC_MEMBERS:
         return "must be RSA, EC (P-256, P-384) or OKP (Ed25519)."
     if kty in _CURVES and key.get("crv") not in _CURVES[str(kty)]:
         return f"{kty} keys must use curve {' or '.join(_CURVES[str(kty)])}."
     alg = key.get("alg")
-    if alg is not None and (alg not in ALGORITHMS or ALGORITHMS[alg][0] != kty
+    if alg is not None and (not isinstance(alg, str) or alg not in ALGORITHMS
+                            or ALGORITHMS[alg][0] != kty
                             or ALGORITHMS[alg][1] not in (None, key.get("crv"))):
         return f"has alg {str(alg)[:20]!r}, which is not one of {', '.join(ALGORITHMS)} for " \
                f"its key type."
@@ -135,7 +136,7 @@ def compact_jwks(value: Any) -> dict[str, Any]:
             seen.add(key["kid"])
             kept.append(compact)
         if problem is not None:
-            problems.append(f"{_name(key, number).capitalize()} {problem}")
+            problems.append(f"{_name(key, number)} {problem}")
     if problems:
         raise JwkSetError(problems)
     return {"keys": kept}

@@ -62,6 +62,8 @@ def _without(key: dict[str, Any], member: str) -> dict[str, Any]:
 @pytest.mark.parametrize(("metadata", "field", "says"), [
     # Private key material, named by its key and never echoed.
     ({"jwks": {"keys": [RSA.private_jwk()]}}, "jwks", "Key 1 (kid 'rsa-1') holds private"),
+    ({"jwks": {"keys": [{**RSA.private_jwk(), "kid": "Mixed-Case"}]}}, "jwks",
+     "Key 1 (kid 'Mixed-Case') holds private"),
     ({"jwks": {"keys": [EC.public_jwk(), {**EC.private_jwk(), "kid": "two"}]}}, "jwks",
      "Key 2 (kid 'two') holds private key material (d)"),
     ({"jwks": {"keys": [ED.private_jwk()]}}, "jwks", "holds private key material (d)"),
@@ -72,6 +74,10 @@ def _without(key: dict[str, Any], member: str) -> dict[str, Any]:
     ({"jwks": {"keys": [{"kty": "OKP", "crv": "X25519", "x": "AA", "kid": "x"}]}}, "jwks",
      "Ed25519"),
     ({"jwks": {"keys": [{"kty": "XYZ", "kid": "x"}]}}, "jwks", "must be RSA, EC"),
+    ({"jwks": {"keys": [{"kty": ["RSA"], "kid": "x"}]}}, "jwks", "must be RSA, EC"),
+    ({"jwks": {"keys": [RSA.public_jwk(alg=["RS256"])]}}, "jwks", "has alg"),
+    ({"jwks": {"keys": [{**RSA.public_jwk(), "n": 42}]}}, "jwks", "does not load"),
+    ({"jwks": {"keys": ["not an object"]}}, "jwks", "Key 1 is not a JSON object"),
     ({"jwks": {"keys": [{**EC.public_jwk(), "x": "not-a-point"}]}}, "jwks", "does not load"),
     ({"jwks": {"keys": [RSA.public_jwk(alg="ES256")]}}, "jwks", "has alg 'ES256'"),
     ({"jwks": {"keys": [RSA.public_jwk(alg="HS256")]}}, "jwks", "has alg 'HS256'"),
