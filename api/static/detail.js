@@ -29,6 +29,9 @@ function statusFact(client, history) {
 
 function secretFacts(client) {
   if (client.token_endpoint_auth_method === "none") return ["None: a public client has no secret"];
+  if (client.token_endpoint_auth_method === "private_key_jwt") {
+    return ["None: the client signs assertions with its own key"];
+  }
   const issued = client.client_secret_issued_at ? ["; issued ", time(client.client_secret_issued_at)] : [];
   const expires = client.client_secret_expires_at
     ? ["; expires ", time(client.client_secret_expires_at), expiryBadge(client)]

@@ -146,5 +146,7 @@ async def test_a_client_with_public_keys_is_made_and_its_keys_listed(
     detail = page.get_by_role("dialog", name="Signed app")
     await expect(detail).to_contain_text("page-rsa: RSA 2048 bits")
     await expect(detail).to_contain_text("page-ec: EC P-256")
+    await expect(detail).to_contain_text("None: the client signs assertions with its own key")
+    await expect(detail).to_contain_text("token endpoint authentication, public keys")
     await screenshot(page, "detail-public-keys")
     assert script_errors(page) == []
