@@ -5,6 +5,7 @@ recording jti ledger and a key-set source standing in for the database and jwks_
 from __future__ import annotations
 
 import asyncio
+import base64
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -15,11 +16,17 @@ from prometheus_client import CollectorRegistry
 
 from api.gateway_metrics import GatewayMetrics
 from api.verify.client_assertions import JWT_BEARER, AssertionChecker
-from api.verify.client_authentication import AuthenticationReason, presented_by
+from api.verify.client_authentication import (
+    AuthenticationReason,
+    ClientAuthenticator,
+    presented_by,
+)
 from api.verify.client_entries import ClientEntry, entry_of
 from api.verify.presented_credentials import Presented, PresentedMethod
 from api.verify.read_model import ClientReadModel
+from api.verify.secret import SecretChecker
 from common.client_documents import ClientDocument
+from common.keyring import Keyring, new_key_entry
 from tests.client_keys import AUDIENCE, KeyPair, ec_pair, ed_pair, jwks, rsa_pair
 
 RSA, EC, ED = rsa_pair(), ec_pair(), ed_pair()
@@ -220,3 +227,16 @@ def test_each_check_is_counted_by_its_reason() -> None:
               for metric in metrics.client_assertions.collect() for sample in metric.samples
               if sample.name.endswith("_total")}
     assert counts == {"ok": 1, "bad_signature": 2}
+
+
+@pytest.mark.parametrize(("authorization", "form"), [
+    ("Basic " + base64.b64encode(b"kj:a-guess").decode(), {}),
+    (None, {"client_id": "kj", "client_secret": "a-guess"}),
+    (None, {"client_id": "kj"}),  # as if it were public
+])
+def test_a_private_key_jwt_client_has_no_secret_to_present(authorization: str | None,
+                                                           form: dict[str, str]) -> None:
+    model = cast(ClientReadModel, MODEL)
+    secrets = ClientAuthenticator(model, SecretChecker(model, Keyring.parse(new_key_entry("k"))))
+    verdict = secrets.authenticate(presented_by(authorization, form), datetime.now(UTC))
+    assert (verdict.valid, verdict.reason, verdict.profile) == (False, "invalid_client", None)
