@@ -58,12 +58,20 @@ class FetchFailed(Exception):
         self.outcome = outcome
 
 
+_NAT64: Final = ipaddress.ip_network("64:ff9b::/96")
+
+
 def address_allowed(address: str) -> bool:
-    """Whether a fetch may connect to `address`: a global unicast address only."""
+    """Whether a fetch may connect to `address`: a global unicast address only, and an
+    IPv6 address that carries an IPv4 one (mapped, NAT64, 6to4, Teredo) by that one too."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    if not ip.is_global or ip.is_multicast:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        carried = [ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None,
+                   ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else None]
+        return all(address_allowed(str(v4)) for v4 in carried if v4 is not None)
+    return True
 
 
 class AddressRefused(OSError):

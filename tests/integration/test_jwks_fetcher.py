@@ -34,6 +34,8 @@ def test_max_age_is_clamped(header: str | None, kept_s: float) -> None:
     ("127.0.0.1", False), ("::1", False), ("10.1.2.3", False), ("172.16.0.1", False),
     ("192.168.1.1", False), ("169.254.169.254", False), ("fe80::1", False), ("fd00::1", False),
     ("100.64.0.1", False), ("0.0.0.0", False), ("::ffff:127.0.0.1", False), ("224.0.0.1", False),
+    ("64:ff9b::7f00:1", False), ("64:ff9b::5db8:d822", True), ("2002:7f00:1::1", False),
+    ("2002:5db8:d822::1", True), ("ff02::1", False),
 ])
 def test_only_public_addresses_are_fetched_from(address: str, allowed: bool) -> None:
     assert address_allowed(address) is allowed
