@@ -23,7 +23,10 @@ from api.gateway_metrics import GatewayMetrics
 from api.observe import forbid_storing, observe_middleware, return_request_id
 from api.problems import problem_middleware
 from api.routes import ROUTES, add_routes
+from api.verify.assertion_replay import AssertionReplay
+from api.verify.client_assertions import AssertionChecker
 from api.verify.client_authentication import ClientAuthenticator
+from api.verify.jwks_fetcher import JwksFetcher
 from api.verify.oauth1_signatures import SignatureVerifier
 from api.verify.read_model import ClientReadModel
 from api.verify.secret import SecretChecker
@@ -80,6 +83,7 @@ def create_app(settings: Settings, *, bus: MessageBus | None = None,
     app.cleanup_ctx.append(_mongodb)
     app.cleanup_ctx.append(_message_bus(bus))
     app[keys.LIVE_EVENTS] = LiveEvents(per_caller=settings.event_streams_per_token)
+    app.cleanup_ctx.append(_jwks_fetcher)
     app.cleanup_ctx.append(_client_events)
     app.cleanup_ctx.append(_secret_usage)
     app.cleanup_ctx.append(_stats_poller)
@@ -122,8 +126,24 @@ async def _client_events(app: web.Application) -> AsyncIterator[None]:
     app[keys.READ_MODEL] = model
     app[keys.SECRET_CHECKER] = SecretChecker(model, app[keys.KEYRING])
     app[keys.CLIENT_AUTHENTICATOR] = ClientAuthenticator(model, app[keys.SECRET_CHECKER])
+    settings = app[keys.SETTINGS]
+    app[keys.ASSERTION_CHECKER] = AssertionChecker(
+        model, AssertionReplay(app[keys.DB]), app[keys.JWKS_FETCHER],
+        leeway_s=settings.assertion_leeway_s, max_lifetime_s=settings.assertion_max_lifetime_s,
+        metrics=app[keys.METRICS])
     yield
     await model.stop()
+
+
+async def _jwks_fetcher(app: web.Application) -> AsyncIterator[None]:
+    # One HTTP session for every client's jwks_uri, as long as the gateway runs.
+    settings = app[keys.SETTINGS]
+    fetcher = JwksFetcher(allow_private=settings.jwks_uri_allow_private,
+                          ca_file=settings.outbound_ca_file, metrics=app[keys.METRICS])
+    await fetcher.start()
+    app[keys.JWKS_FETCHER] = fetcher
+    yield
+    await fetcher.close()
 
 
 async def _secret_usage(app: web.Application) -> AsyncIterator[None]:

@@ -54,6 +54,15 @@ class GatewayMetrics:
             "clientkeys_dead_lettered_commands",
             "Commands set aside in the dead-letter queue for an operator.", registry=registry)
 
+        self.client_assertions = Counter(
+            "clientkeys_client_assertions",
+            "private_key_jwt client assertions checked, by reason (ok or why refused).",
+            ["reason"], registry=registry)
+        self.jwks_fetches = Counter(
+            "clientkeys_jwks_fetches",
+            "Fetches of clients' jwks_uri, by outcome (ok, refused_address, http_error, "
+            "too_large, invalid, unreachable).", ["outcome"], registry=registry)
+
     def request_answered(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count and time one answered request (the route's name, never its path)."""
         series = self._request_series.get((route, method, status))

@@ -9,7 +9,9 @@ from api.auth.authenticator import Authenticator
 from api.auth.limiter import FailureLimiter
 from api.auth.principals import Principal
 from api.gateway_metrics import GatewayMetrics
+from api.verify.client_assertions import AssertionChecker
 from api.verify.client_authentication import ClientAuthenticator
+from api.verify.jwks_fetcher import JwksFetcher
 from api.verify.oauth1_signatures import SignatureVerifier
 from api.verify.read_model import ClientReadModel
 from api.verify.secret import SecretChecker
@@ -47,6 +49,8 @@ CLIENT_SECRET_FAILURES = web.AppKey("client_secret_failures", FailureLimiter)
 READ_MODEL = web.AppKey("read_model", ClientReadModel)
 SECRET_CHECKER = web.AppKey("secret_checker", SecretChecker)
 CLIENT_AUTHENTICATOR = web.AppKey("client_authenticator", ClientAuthenticator)
+ASSERTION_CHECKER = web.AppKey("assertion_checker", AssertionChecker)
+JWKS_FETCHER = web.AppKey("jwks_fetcher", JwksFetcher)
 # When each secret last verified: noted on every check, written once a minute.
 SECRET_USAGE = web.AppKey("secret_usage", SecretUsage)
 OAUTH1_VERIFIER = web.AppKey("oauth1_verifier", SignatureVerifier)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from bench.assertions import assertion_rows, seed_signing_clients
 from bench.authorization import authorization_rows
 from bench.database import delete_topology, settled, write_probe
 from bench.measure import Measured
@@ -217,6 +218,7 @@ def measure(profile: Profile, folder: Path
         keyring = Keyring.parse((folder / "keyring").read_text())
         seeded = asyncio.run(seed_clients(stack.mongodb_uri, keyring, profile.clients,
                                           with_secrets=profile.with_secrets))
+        signers = asyncio.run(seed_signing_clients(stack.mongodb_uri, keyring))
         empty_mb = empty_gateway_mb(stack)
         gateway = stack.gateway()
         loaded_mb = gateway.rss_mb()
@@ -230,6 +232,8 @@ def measure(profile: Profile, folder: Path
         bench.attempt("verify a secret", lambda: bench.verify(gateway))
         bench.attempt("authorization server calls",
                       lambda: authorization_rows(bench, gateway))
+        bench.attempt("client assertions",
+                      lambda: assertion_rows(bench, gateway, signers))
         bench.memory(gateway, loaded_mb, gateway.ready_s or 0.0)
         bench.rows.append(memory_per_client(loaded_mb, empty_mb, profile.clients))
         # The database's slowest figures last: what they leave running loads nothing after.

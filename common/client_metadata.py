@@ -5,7 +5,8 @@ Named as RFC 7591 names them: `token_endpoint_auth_method`, `scope`,
 `post_logout_redirect_uris` (OpenID Connect RP-Initiated Logout),
 `client_uri`, `logo_uri`, `policy_uri`, `tos_uri`, `contacts`, and
 `require_pkce` (not in RFC 7591; the name Spring Authorization Server and
-others use). OAuth 1.0a consumers have none of them.
+others use), and for private_key_jwt the public keys: `jwks` or `jwks_uri`.
+OAuth 1.0a consumers have none of them.
 
 Clients stored before these fields were kept hold none of them: `stored_metadata`
 is the one place that reads them from a document, and it gives such a client the
@@ -32,8 +33,9 @@ class AuthMethod(StrEnum):
     CLIENT_SECRET_BASIC = "client_secret_basic"  # RFC 6749 section 2.3.1, the header
     CLIENT_SECRET_POST = "client_secret_post"    # the same secret in the form
     NONE = "none"  # a public client (RFC 8252 native apps): no secret at all
-    # private_key_jwt (RFC 7523) will be a member too: a client with public keys and,
-    # like NONE, no shared secret, which is why the rules ask `uses_secret`.
+    # RFC 7523 section 2.2: signed assertions checked with the client's public keys
+    # (jwks or jwks_uri, common.jwk_rules); like NONE, no shared secret.
+    PRIVATE_KEY_JWT = "private_key_jwt"
 
     @property
     def uses_secret(self) -> bool:
@@ -56,8 +58,10 @@ SECRET_EXPIRY_WARNING_DAYS: Final = 14
 URI_FIELDS: Final = ("client_uri", "logo_uri", "policy_uri", "tos_uri")
 # The secret's expiry, set with the secret (create, edit, rotate); null means never.
 SECRET_EXPIRY: Final = "client_secret_expires_at"
+# A private_key_jwt client's public keys: exactly one of them (common.jwk_rules).
+KEY_FIELDS: Final = ("jwks", "jwks_uri")
 # What an edit may set to null (the value is then left out: none, or never).
-CLEARABLE_FIELDS: Final = (*URI_FIELDS, SECRET_EXPIRY)
+CLEARABLE_FIELDS: Final = (*URI_FIELDS, *KEY_FIELDS, SECRET_EXPIRY)
 
 
 @dataclass
@@ -73,6 +77,8 @@ class ClientMetadata:
     policy_uri: str | None = None
     tos_uri: str | None = None
     contacts: list[str] = field(default_factory=list)
+    jwks: dict[str, Any] | None = None  # a JWK Set of public keys, compact
+    jwks_uri: str | None = None
 
     @property
     def auth_method(self) -> AuthMethod | None:
@@ -89,7 +95,7 @@ class ClientMetadata:
         edit grants authorization_code anew or makes the client public."""
         given = {name: changes[name] for name in METADATA_FIELDS
                  if changes.get(name) is not None}
-        given.update({name: None for name in cleared if name in URI_FIELDS})
+        given.update({name: None for name in cleared if name in (*URI_FIELDS, *KEY_FIELDS)})
         if "require_pkce" not in given and (
                 gains_code or given.get("token_endpoint_auth_method") == AuthMethod.NONE):
             given["require_pkce"] = None

@@ -71,6 +71,10 @@ class ClientSchema(Schema):
     policy_uri = fields.String(required=True, allow_none=True)
     tos_uri = fields.String(required=True, allow_none=True)
     contacts = fields.List(fields.String(), required=True)
+    jwks = fields.Dict(required=True, allow_none=True, metadata={
+        "description": "private_key_jwt: the public keys (a JWK Set, public members only)."})
+    jwks_uri = fields.String(required=True, allow_none=True, metadata={
+        "description": "private_key_jwt: where the gateways fetch the public keys."})
     client_secret_issued_at = fields.AwareDateTime(required=True, allow_none=True, metadata={
         "description": "When the current secret was set; null for a client without one."})
     client_secret_expires_at = fields.AwareDateTime(required=True, allow_none=True, metadata={

@@ -94,6 +94,8 @@ class CreateClient(_Behaviour):
     policy_uri: str | None = None
     tos_uri: str | None = None
     contacts: list[str] | None = None
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
     client_secret_expires_at: datetime | None = None  # None: never
     # A self-registration (common.client_origin); None: an administrator's create.
     origin: dict[str, Any] | None = None
@@ -143,6 +145,8 @@ class UpdateClient(_OneClientCommand):
     policy_uri: str | None = None
     tos_uri: str | None = None
     contacts: list[str] | None = None
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
     client_secret_expires_at: datetime | None = None
     # The fields the caller set to null (CLEARABLE_FIELDS): None is "kept" above.
     cleared: list[str] | None = None

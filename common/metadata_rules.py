@@ -16,12 +16,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
 from common.client_metadata import (
     CONTACTS_MAX,
+    KEY_FIELDS,
     METADATA_FIELDS,
     METADATA_URI_MAX,
     OPENID,
@@ -41,6 +43,7 @@ from common.clients import (
     check_client,
     redirect_uri_problem,
 )
+from common.jwk_rules import JwkSetError, compact_jwks
 from common.visible_text import has_bidi_controls, has_control_characters
 
 # RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
@@ -117,6 +120,33 @@ def _check_post_logout(uris: Sequence[str], errors: FieldErrors) -> list[str]:
     return unique
 
 
+def _check_keys(method: AuthMethod | None, metadata: ClientMetadata, errors: FieldErrors
+                ) -> dict[str, Any] | None:
+    """The compact JWK Set (or None); a private_key_jwt client has exactly one of jwks
+    and jwks_uri, any other client neither."""
+    given = [name for name in KEY_FIELDS if getattr(metadata, name) is not None]
+    if method is not AuthMethod.PRIVATE_KEY_JWT:
+        for name in given:
+            _add(errors, name, "Only a private_key_jwt client has " + name + ".")
+        return None
+    if len(given) != 1:
+        message = ("Give exactly one of jwks and jwks_uri (a private_key_jwt client's "
+                   "public keys)." if not given else "Give jwks or jwks_uri, not both.")
+        _add(errors, "jwks", message)
+        return None
+    if metadata.jwks_uri is not None:
+        problem = metadata_uri_problem(metadata.jwks_uri)
+        if problem:
+            _add(errors, "jwks_uri", problem)
+        return None
+    try:
+        return compact_jwks(metadata.jwks)
+    except JwkSetError as exc:
+        for problem in exc.problems:
+            _add(errors, "jwks", problem)
+        return None
+
+
 def _refuse_all(metadata: ClientMetadata, errors: FieldErrors) -> ClientMetadata:
     """OAuth 1.0a consumers have no RFC 7591 metadata."""
     for name in METADATA_FIELDS:
@@ -143,6 +173,7 @@ def check_metadata(client_type: ClientType, grant_types: Sequence[str],
         if "password" in grant_types:
             _add(errors, "grant_types", "A public client (token_endpoint_auth_method none) "
                                         "cannot use the password grant.")
+    jwks = _check_keys(method, filled, errors)
     if client_type is ClientType.OAUTH2 and filled.post_logout_redirect_uris:
         _add(errors, "post_logout_redirect_uris",
              "Only OpenID Connect clients have post-logout redirect URIs.")
@@ -157,7 +188,8 @@ def check_metadata(client_type: ClientType, grant_types: Sequence[str],
         require_pkce=filled.require_pkce,
         post_logout_redirect_uris=_check_post_logout(filled.post_logout_redirect_uris, errors),
         client_uri=filled.client_uri, logo_uri=filled.logo_uri, policy_uri=filled.policy_uri,
-        tos_uri=filled.tos_uri, contacts=_check_contacts(filled.contacts, errors))
+        tos_uri=filled.tos_uri, contacts=_check_contacts(filled.contacts, errors),
+        jwks=jwks, jwks_uri=filled.jwks_uri)
 
 
 def secret_problems(client_type: ClientType, metadata: ClientMetadata, *,

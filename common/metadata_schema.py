@@ -55,7 +55,9 @@ class MetadataSchema(Schema):
         validate=validate.Length(max=100),
         metadata={"enum": [m.value for m in AuthMethod],
                   "description": "OAuth 2.0 and OpenID Connect; default client_secret_basic. "
-                                 "none: a public client, without a secret, that must use PKCE."})
+                                 "none: a public client, without a secret, that must use PKCE. "
+                                 "private_key_jwt: signed assertions (RFC 7523), checked "
+                                 "with jwks or jwks_uri; no secret."})
     scope = ScopeField(metadata={
         "type": "string", "maxLength": SCOPE_MAX_CHARS,
         "description": "Scope tokens separated by spaces (RFC 6749, section 3.3), at most 100 "
@@ -74,6 +76,12 @@ class MetadataSchema(Schema):
     contacts = fields.List(fields.String(validate=validate.Length(max=320)),
                            validate=validate.Length(max=100), metadata={
                                "description": "At most 10 e-mail addresses."})
+    jwks = fields.Dict(allow_none=True, metadata={
+        "description": "private_key_jwt: the client's public keys, a JWK Set (RFC 7517) of at "
+                       "most 10 RSA (2048 bits or more), EC P-256/P-384 or Ed25519 keys, each "
+                       "with a unique kid; no private members. Exactly one of jwks and "
+                       "jwks_uri; null removes it."})
+    jwks_uri = _uri_field("private_key_jwt: where the gateways fetch the client's JWK Set")
     client_secret_expires_at = fields.AwareDateTime(allow_none=True, metadata={
         "description": "When the secret stops verifying (RFC 3339, in the future); null or "
                        "absent: never. Set with the secret: a new secret without it never "

@@ -139,6 +139,15 @@ class Settings:
     jwks_cache_ttl_s: float = 300.0
     # At most one JWKS fetch per this many seconds, however many unknown `kid`s arrive.
     jwks_min_refresh_s: float = 30.0
+    # private_key_jwt client assertions (api.verify.client_assertions): clock skew allowed
+    # on exp, nbf and iat, and how far ahead exp may be.
+    assertion_leeway_s: int = 30
+    assertion_max_lifetime_s: int = 300
+    # Whether a client's jwks_uri may resolve to a loopback, private, link-local or
+    # unique-local address (api.verify.jwks_fetcher): tests and closed networks only.
+    jwks_uri_allow_private: bool = False
+    # An extra CA bundle (PEM) the gateway trusts for what it fetches (a client's jwks_uri).
+    outbound_ca_file: Path | None = None
 
     @property
     def jwt_configured(self) -> bool:
@@ -278,6 +287,10 @@ VARIABLES: tuple[Variable, ...] = (
     _var("JWT_SUBJECT_CLAIM", Text()),
     _var("JWT_LEEWAY_S", Number(0, 300)),
     _var("JWT_MAX_LIFETIME_S", Integer(60, 366 * 86400)),
+    _var("ASSERTION_LEEWAY_S", Integer(0, 300)),
+    _var("ASSERTION_MAX_LIFETIME_S", Integer(10, 3600)),
+    _var("JWKS_URI_ALLOW_PRIVATE", Flag()),
+    _var("OUTBOUND_CA_FILE", FilePath()),
 )
 
 

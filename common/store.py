@@ -4,7 +4,8 @@ Collection names and indexes live here, once; each collection's documents
 belong to one module that alone reads and writes them (tests/unit/
 test_collection_owners.py): clients `worker.repository` (writes; their shape is
 `common.client_documents`), operations `common.operations_store`, the audit
-trail `common.audit_store`, Idempotency-Key records `api.views.idempotency_records`.
+trail `common.audit_store`, Idempotency-Key records `api.views.idempotency_records`,
+client assertions' jtis `api.verify.assertion_replay`.
 Everything here is plain MongoDB (no transactions), so a standalone server, a
 replica set and a sharded cluster (shard key: `key`) all work.
 """
@@ -36,6 +37,10 @@ AUDIT = "audit"
 AUDIT_EXPIRY = "audit_expiry"
 # When each client secret last verified, written by the gateways (api.verify.secret_usage).
 SECRET_USAGE = "secret_usage"
+# The jti of each accepted client assertion, until the assertion expires (one insert per
+# assertion, a duplicate is a replay; api.verify.assertion_replay): the TTL index on
+# `expires_at` removes each record once no gateway would accept its assertion.
+ASSERTION_JTIS = "assertion_jtis"
 # How long an Idempotency-Key is remembered (the IETF draft suggests 24 hours).
 IDEMPOTENCY_TTL_S = 24 * 3600
 # A finished operation stays readable at /v1/operations/{id} for
@@ -147,6 +152,8 @@ async def ensure_indexes(db: AsyncDatabase[Document], *,
     # Each gateway reads what the others wrote since its last look.
     await db[SECRET_USAGE].create_index([("updated_at", ASCENDING)], name="updated_at")
     await db[REGISTRATION_TOKENS].create_indexes(REGISTRATION_TOKEN_INDEXES)
+    await db[ASSERTION_JTIS].create_index([("expires_at", ASCENDING)], expireAfterSeconds=0,
+                                          name="expire")
     if audit_retention_days is not None:
         await ensure_audit_expiry(db, audit_retention_days)
     await ensure_operations_expiry(db, operations_retention_h)

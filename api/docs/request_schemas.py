@@ -177,6 +177,11 @@ class TokenRequestForm(Schema):
     client_id = fields.String(validate=_TEXT)
     client_secret = fields.String(validate=validate.Length(max=4096), metadata={
         "description": "client_secret_post: the secret, as the form carried it."})
+    client_assertion_type = fields.String(validate=validate.Length(max=200), metadata={
+        "description": "private_key_jwt: urn:ietf:params:oauth:client-assertion-type:"
+                       "jwt-bearer (RFC 7523, section 2.2)."})
+    client_assertion = fields.String(validate=validate.Length(max=16384), metadata={
+        "description": "private_key_jwt: the signed JWT, as the form carried it."})
 
 
 class ClientAuthenticationRequest(Schema):
@@ -187,7 +192,20 @@ class ClientAuthenticationRequest(Schema):
                        "`Basic` and base64 of the form-urlencoded id and secret)."})
     form = fields.Nested(TokenRequestForm, metadata={
         "description": "The request's form fields that carry client credentials."})
+    audiences = fields.List(fields.String(validate=validate.Length(min=1, max=2048)),
+                            validate=validate.Length(min=1, max=10), metadata={
+        "description": "private_key_jwt (required with a client_assertion): the values the "
+                       "authorization server accepts as the assertion's aud, e.g. its issuer "
+                       "identifier and its token endpoint URL."})
     remote_addr = _remote_addr()
+
+    @validates_schema
+    def _audiences_with_an_assertion(self, data: dict[str, Any], **kwargs: Any) -> None:
+        form = data.get("form", {})
+        if ("client_assertion" in form or "client_assertion_type" in form) \
+                and not data.get("audiences"):
+            raise ValidationError("Required with form.client_assertion: the values the "
+                                  "assertion's aud may hold.", "audiences")
 
 
 class OAuth1VerifyRequest(Schema):

@@ -140,15 +140,20 @@ class ClientAuthenticationSchema(Schema):
         required=True, validate=validate.OneOf([r.value for r in AuthenticationReason]),
         metadata={"description": "invalid_client: unknown client, wrong secret, no "
                   "credentials or credentials sent two ways, never told apart; wrong_method: "
-                  "the right credentials by a method the client is not registered for."})
+                  "the right credentials by a method the client is not registered for (an "
+                  "assertion: a client not registered for private_key_jwt). private_key_jwt "
+                  "(RFC 7523): bad_signature, expired, not_yet_valid, lifetime_too_long, "
+                  "wrong_audience, replayed_jti, unsupported_algorithm, jwks_unavailable, "
+                  "malformed_assertion."})
     method = fields.String(
         required=True, allow_none=True,
         validate=validate.OneOf([m.value for m in PresentedMethod]),
         metadata={"description": "How the request presented its credentials; null if it "
                   "presented none that could be read."})
     client = fields.Nested(ClientProfileSchema, required=True, allow_none=True, metadata={
-        "description": "Only when the request proved which client it is (every reason but "
-                       "invalid_client)."})
+        "description": "Only when the request proved which client it is: ok, and of a "
+                       "secret wrong_method, secret_expired and not_approved; of an "
+                       "assertion not_approved."})
 
 
 class OAuth1VerdictSchema(Schema):

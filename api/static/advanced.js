@@ -10,12 +10,14 @@ export const ADVANCED_FIELDS = {
   require_pkce: "client-require-pkce", post_logout_redirect_uris: "client-post-logout",
   client_uri: "client-uri", logo_uri: "client-logo-uri", policy_uri: "client-policy-uri",
   tos_uri: "client-tos-uri", contacts: "client-contacts",
+  jwks: "client-jwks", jwks_uri: "client-jwks-uri",
   client_secret_expires_at: "client-secret-expires",
 };
 export const METHOD_TEXT = {
   client_secret_basic: "Secret in the Authorization header (client_secret_basic)",
   client_secret_post: "Secret in the request body (client_secret_post)",
   none: "None: a public client without a secret (none)",
+  private_key_jwt: "Signed assertions with the client's own key pair (private_key_jwt)",
 };
 const URI_FIELDS = ["client_uri", "logo_uri", "policy_uri", "tos_uri"];
 const entries = (text) => text.split(/[\n,]/).map((value) => value.trim()).filter(Boolean);
@@ -31,6 +33,33 @@ function localValue(iso) {
 }
 
 export const isPublic = () => $("auth-method").value === "none";
+// Neither a public client nor one that signs assertions has a secret.
+export const hasNoSecret = () => ["none", "private_key_jwt"].includes($("auth-method").value);
+const signsAssertions = () => $("auth-method").value === "private_key_jwt";
+
+// The public keys are asked for only of a client that signs assertions.
+export function renderKeyFields() {
+  $("keys-field").hidden = !signsAssertions();
+}
+
+// The JWK Set as pasted: its JSON, or the text itself (the service names what is wrong).
+function pastedJwks(text) {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+// JSON with every object's members in order, so a pasted set and the stored one compare.
+function canonical(value) {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
 
 export function fillAdvanced(info, client) {
   const methods = info.token_endpoint_auth_methods || [];
@@ -44,6 +73,9 @@ export function fillAdvanced(info, client) {
   for (const field of URI_FIELDS) $(ADVANCED_FIELDS[field]).value = (client && client[field]) || "";
   $("client-contacts").value = client ? client.contacts.join("\n") : "";
   $("client-secret-expires").value = client ? localValue(client.client_secret_expires_at) : "";
+  $("client-jwks").value = client && client.jwks ? JSON.stringify(client.jwks, null, 2) : "";
+  $("client-jwks-uri").value = (client && client.jwks_uri) || "";
+  renderKeyFields();
   $("advanced-fields").open = false;
 }
 
@@ -58,8 +90,10 @@ export function advancedBody(info, client, grants) {
     contacts: entries($("client-contacts").value),
   };
   for (const field of URI_FIELDS) typed[field] = $(ADVANCED_FIELDS[field]).value.trim() || null;
+  typed.jwks = signsAssertions() ? pastedJwks($("client-jwks").value.trim()) : null;
+  typed.jwks_uri = signsAssertions() ? $("client-jwks-uri").value.trim() || null : null;
   const expires = $("client-secret-expires").value;
-  typed.client_secret_expires_at = expires && !isPublic() ? new Date(expires).toISOString() : null;
+  typed.client_secret_expires_at = expires && !hasNoSecret() ? new Date(expires).toISOString() : null;
   const body = {};
   if (!client) {
     const pkceDefault = isPublic() || grants.includes("authorization_code");
@@ -76,10 +110,12 @@ export function advancedBody(info, client, grants) {
   for (const [field, value] of Object.entries(typed)) {
     const was = client[field];
     if (field === "scope" ? sameList(tokens(value), tokens(was))
+      : field === "jwks" ? canonical(value) === canonical(was ?? null)
       : Array.isArray(value) ? sameList(value, was)
         : field === "client_secret_expires_at" ? localValue(value) === localValue(was)
           : value === was) continue;
-    if (field === "client_secret_expires_at" && isPublic()) continue;
+    if (field === "client_secret_expires_at" && hasNoSecret()) continue;
+    if (field === "jwks_uri" && value === (was ?? null)) continue;
     body[field] = value;
   }
   return body;

@@ -4,7 +4,7 @@
 // finds at once, each under its field.
 import { $, h } from "./dom.js";
 import { describe } from "./api.js";
-import { ADVANCED_FIELDS, advancedBody, fillAdvanced, isPublic } from "./advanced.js";
+import { ADVANCED_FIELDS, advancedBody, fillAdvanced, hasNoSecret, renderKeyFields } from "./advanced.js";
 import { showSecret } from "./secret_dialog.js";
 import { uriView } from "./uris.js";
 
@@ -181,9 +181,11 @@ function renderType(selected) {
   renderSecretMode();
 }
 
-// A public client (token endpoint authentication "none") has no secret to offer.
+// A public client (token endpoint authentication "none") and one that signs assertions
+// (private_key_jwt) have no secret to offer; the latter asks for its public keys.
 function renderSecretMode() {
-  const none = !$("oauth2-fields").hidden && isPublic();
+  renderKeyFields();
+  const none = !$("oauth2-fields").hidden && hasNoSecret();
   $("secret-choice").hidden = none;
   $("secret-expires-field").hidden = none;
   $("secret-inputs").hidden = none || secretMode() !== "enter";
@@ -227,7 +229,7 @@ export function openClientDialog(options) {
 function requestBody() {
   const info = typeInfo($("client-type").value);
   const body = { name: $("client-name").value };
-  const mode = info.redirect_uris && isPublic() ? "none" : secretMode();
+  const mode = info.redirect_uris && hasNoSecret() ? "none" : secretMode();
   if (mode === "enter") {
     body.secret = $("client-secret").value;
     body.secret_confirmation = $("client-secret-again").value;

@@ -30,6 +30,9 @@ function statusFact(client, history) {
 
 function secretFacts(client) {
   if (client.token_endpoint_auth_method === "none") return ["None: a public client has no secret"];
+  if (client.token_endpoint_auth_method === "private_key_jwt") {
+    return ["None: the client signs assertions with its own key"];
+  }
   const issued = client.client_secret_issued_at ? ["; issued ", time(client.client_secret_issued_at)] : [];
   const expires = client.client_secret_expires_at
     ? ["; expires ", time(client.client_secret_expires_at), expiryBadge(client)]
@@ -65,7 +68,17 @@ function metadataFacts(client, info) {
     fact("Privacy policy", text(client.policy_uri)),
     fact("Terms of service", text(client.tos_uri)),
     fact("Contacts", list(client.contacts)),
+    client.token_endpoint_auth_method === "private_key_jwt" && fact("Public keys", ...keyFacts(client)),
   ].flat();
+}
+
+// Each registered key's kid, type and size (or curve); or where the set is fetched.
+function keyFacts(client) {
+  if (client.jwks_uri) return [h("span", {}, "Fetched from ", h("code", {}, client.jwks_uri))];
+  const size = (key) => key.kty === "RSA"
+    ? `RSA ${Math.floor((key.n.replace(/=+$/, "").length * 6) / 8) * 8} bits` : `${key.kty} ${key.crv}`;
+  return [h("ul", { class: "keys" }, ((client.jwks || {}).keys || []).map((key) =>
+    h("li", {}, h("code", {}, key.kid), `: ${size(key)}${key.alg ? `, ${key.alg}` : ""}`)))];
 }
 
 export function historyList(items) {

@@ -13,7 +13,7 @@ export const FIELD_TEXT = {
   token_endpoint_auth_method: "token endpoint authentication", scope: "scope",
   require_pkce: "PKCE", post_logout_redirect_uris: "post-logout redirect URIs",
   client_uri: "home page", logo_uri: "logo", policy_uri: "privacy policy",
-  tos_uri: "terms of service", contacts: "contacts",
+  tos_uri: "terms of service", contacts: "contacts", jwks: "public keys", jwks_uri: "key set URL",
   client_secret_expires_at: "secret expiry",
 };
 const STATUS_ACTIONS = new Set(["create_client", "approve_client", "disapprove_client"]);

@@ -11,6 +11,9 @@ credentials learns more: that they came by a method the client is not registered
 for (`wrong_method`: RFC 9700 §2.5 asks the server to hold a client to one),
 that the secret has expired, or that the client is not approved.
 
+A client assertion (private_key_jwt) is checked by `api.verify.client_assertions`, whose
+reasons are members of the same AuthenticationReason.
+
 A public client (`none`) presents only its id, which is no secret: it is
 authenticated when the client is registered as public, and a confidential
 client named by its id alone has presented no credentials.
@@ -44,6 +47,16 @@ class AuthenticationReason(StrEnum):
     NOT_APPROVED = "not_approved"
     SECRET_EXPIRED = "secret_expired"
     WRONG_METHOD = "wrong_method"
+    # private_key_jwt (api.verify.client_assertions)
+    BAD_SIGNATURE = "bad_signature"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    LIFETIME_TOO_LONG = "lifetime_too_long"
+    WRONG_AUDIENCE = "wrong_audience"
+    REPLAYED_JTI = "replayed_jti"
+    UNSUPPORTED_ALGORITHM = "unsupported_algorithm"
+    JWKS_UNAVAILABLE = "jwks_unavailable"
+    MALFORMED_ASSERTION = "malformed_assertion"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,11 @@ which secret, by which method:
   and secret *form-urlencoded* before base64 (RFC 6749 §2.3.1, so `+` is a space
   and `%3A` a colon);
 - `client_secret_post`: `client_id` and `client_secret` in the form;
-- `none`: a public client, `client_id` in the form and nothing else.
+- `none`: a public client, `client_id` in the form and nothing else;
+- `private_key_jwt`: `client_assertion_type` and `client_assertion` in the form (RFC 7523
+  §2.2), the client named by the assertion's `sub` (read here without checking anything:
+  `api.verify.client_assertions` checks it) or by `client_id` when the assertion does not
+  decode.
 
 Many clients do not form-urlencode inside Basic (Authlib's and requests' own
 Basic auth among them: they send the secret as it is, in Latin-1), so a secret
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -37,6 +42,7 @@ class PresentedMethod(StrEnum):
     CLIENT_SECRET_BASIC = "client_secret_basic"
     CLIENT_SECRET_POST = "client_secret_post"
     NONE = "none"
+    PRIVATE_KEY_JWT = "private_key_jwt"
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,11 @@ class Presented:
     secret: str | None = field(default=None, repr=False)
     # Basic's password as sent, where it reads otherwise without form-urlencoding.
     raw_secret: str | None = field(default=None, repr=False)
+    # private_key_jwt: the form's client_assertion_type and client_assertion.
+    assertion_type: str | None = None
+    assertion: str | None = field(default=None, repr=False)
+    # Whether the form named the client itself (client_id): it must then be the assertion's.
+    client_id_sent: bool = False
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -82,10 +93,39 @@ def _basic(authorization: str) -> tuple[str, str, str]:
     return client_id, unquote_plus(password), password
 
 
+def assertion_subject(assertion: str) -> str | None:
+    """The `sub` an assertion claims, unchecked (which client it names), or None."""
+    parts = assertion.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    subject = claims.get("sub") if isinstance(claims, dict) else None
+    return subject if isinstance(subject, str) and subject else None
+
+
+def _assertion(form: Mapping[str, str], form_id: str | None, authorization: str | None
+               ) -> Presented:
+    if authorization or form.get("client_secret") is not None:
+        raise NotPresented("an assertion and a secret at once")
+    assertion = form.get("client_assertion", "")
+    subject = assertion_subject(assertion)
+    client_id = form_id or subject
+    if not client_id:
+        raise NotPresented("an assertion that names no client")
+    return Presented(client_id, PresentedMethod.PRIVATE_KEY_JWT,
+                     assertion_type=form.get("client_assertion_type", ""), assertion=assertion,
+                     client_id_sent=form_id is not None)
+
+
 def read_presented(authorization: str | None, form: Mapping[str, str]) -> Presented:
     """The credentials of one token request; NotPresented unless exactly one way is used."""
     form_id = form.get("client_id") or None
     form_secret = form.get("client_secret")
+    if "client_assertion" in form or "client_assertion_type" in form:
+        return _assertion(form, form_id, authorization)
     if authorization:
         if form_secret is not None:
             raise NotPresented("credentials both in the header and in the form")

@@ -36,6 +36,7 @@ from common.clients import (
     ClientType,
     warnings_for,
 )
+from common.jwk_rules import JWKS_KEYS_MAX
 
 # What the product calls each type, and its key, on screen.
 TYPE_LABELS: Mapping[ClientType, str] = {
@@ -83,7 +84,7 @@ METADATA_LIMITS: Final[Mapping[str, int]] = {
     "scope_tokens_max": SCOPE_TOKENS_MAX, "scope_token_max": SCOPE_TOKEN_MAX,
     "contacts_max": CONTACTS_MAX, "metadata_uri_max": METADATA_URI_MAX,
     "post_logout_redirect_uris_max": POST_LOGOUT_REDIRECT_URIS_MAX,
-    "secret_expiry_warning_days": SECRET_EXPIRY_WARNING_DAYS}
+    "secret_expiry_warning_days": SECRET_EXPIRY_WARNING_DAYS, "jwks_keys_max": JWKS_KEYS_MAX}
 
 
 def metadata_catalogue(client_type: ClientType) -> dict[str, Any]:

@@ -26,10 +26,12 @@ from api.docs.request_schemas import (
 from api.docs.route_docs import ID_MAX
 from api.problems import Problem
 from api.remote import caller_address, limiter_source
+from api.verify.assertion_replay import ReplayStoreUnavailable
 from api.verify.client_authentication import AuthenticationReason, presented_by
 from api.verify.oauth1_nonces import NonceStoreUnavailable
 from api.verify.oauth1_signatures import Consumer, SignedRequest, consumer_key_of
 from api.verify.oauth1_signatures import Reason as OAuth1Reason
+from api.verify.presented_credentials import PresentedMethod
 from api.verify.profile import client_profile
 from api.verify.secret import Reason
 from api.views.json_body import read_json_object
@@ -43,6 +45,13 @@ _AUTHENTICATE = ClientAuthenticationRequest()
 _OAUTH1 = OAuth1VerifyRequest()
 # Refusals that prove nothing about who signed: counted towards the key's limit.
 _GUESSES = frozenset({OAuth1Reason.BAD_SIGNATURE})
+# Refusals of a client authentication that count towards the client's limit: of a secret,
+# the wrong one; of an assertion, every one but those that say nothing wrong was
+# presented (the client not approved, its keys out of reach).
+_SECRET_GUESSES = frozenset({AuthenticationReason.INVALID_CLIENT})
+_ASSERTION_GUESSES = frozenset(AuthenticationReason) - {
+    AuthenticationReason.OK, AuthenticationReason.NOT_APPROVED,
+    AuthenticationReason.SECRET_EXPIRED, AuthenticationReason.JWKS_UNAVAILABLE}
 
 
 def _source_key(request: web.Request, data: dict[str, Any], key: str) -> str:
@@ -137,8 +146,19 @@ async def authenticate_client(request: web.Request) -> web.StreamResponse:
     pair = _source_key(request, data, key)
     await _not_held_back(request, key, pair)
     at = now()
-    verdict = request.app[keys.CLIENT_AUTHENTICATOR].authenticate(presented, at)
-    if verdict.reason is AuthenticationReason.INVALID_CLIENT:
+    if presented is not None and presented.method is PresentedMethod.PRIVATE_KEY_JWT:
+        try:
+            verdict = await request.app[keys.ASSERTION_CHECKER].authenticate(
+                presented, data["audiences"], at)
+        except ReplayStoreUnavailable:
+            raise Problem(503, "This gateway cannot record the assertion's jti now; nothing "
+                          "was decided, try again shortly.", headers={"Retry-After": "1"}) \
+                from None
+        guesses = _ASSERTION_GUESSES
+    else:
+        verdict = request.app[keys.CLIENT_AUTHENTICATOR].authenticate(presented, at)
+        guesses = _SECRET_GUESSES
+    if verdict.reason in guesses:
         await _failed(request, key, pair)
     elif verdict.valid and verdict.used is not None:
         request.app[keys.SECRET_USAGE].note(*verdict.used, at)

@@ -5,11 +5,13 @@ detail view."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
 from playwright.async_api import Browser, expect
 
+from tests.client_keys import ec_pair, jwks, rsa_pair
 from tests.e2e.admin_page import client_named, row, row_action, signed_in
 from tests.e2e.browser import browser, screenshot, script_errors
 from tests.e2e.conftest import Service, oidc_client
@@ -111,4 +113,40 @@ async def test_a_secret_expiring_soon_is_marked_in_the_table_and_the_detail_view
     await expect(detail).to_contain_text("https://portal.example.com/privacy")
     await expect(detail).to_contain_text("Required")  # PKCE
     await screenshot(page, "detail-expiring")
+    assert script_errors(page) == []
+
+
+async def test_a_client_with_public_keys_is_made_and_its_keys_listed(
+        service: Service, browser: Browser) -> None:
+    rsa, ec = rsa_pair("page-rsa"), ec_pair("page-ec")
+    page = await signed_in(browser, service)
+    await page.get_by_role("tab", name="OpenID Connect").click()
+    await page.get_by_role("button", name="Create client").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_label("Client name").fill("Signed app")
+    uri = dialog.get_by_role("textbox", name="Redirect URIs")
+    await uri.fill("https://signed.example.com/cb")
+    await uri.press("Enter")
+    await dialog.locator("#advanced-fields summary").click()
+    keys_box = dialog.get_by_label("Public keys (JWK Set)")
+    await expect(keys_box).to_be_hidden()  # only for private_key_jwt
+    await dialog.get_by_label("Token endpoint authentication").select_option("private_key_jwt")
+    await expect(dialog.get_by_label("Generate a secret")).to_be_hidden()
+    # A private key pasted is refused under the field, naming the key.
+    await keys_box.fill(json.dumps({"keys": [rsa.private_jwk()]}))
+    await dialog.get_by_role("button", name="Save").click()
+    await expect(dialog.locator("#error-jwks")).to_contain_text("kid 'page-rsa'")
+    await keys_box.fill(json.dumps(jwks(rsa, ec)))
+    await screenshot(page, "advanced-public-keys")
+    await dialog.get_by_role("button", name="Save").click()
+    await expect(dialog).to_be_hidden()
+    created = await client_named(service, "Signed app")
+    assert created is not None and created["jwks"] == jwks(rsa, ec)
+    await row(page, "Signed app").get_by_role("button", name="Signed app", exact=True).click()
+    detail = page.get_by_role("dialog", name="Signed app")
+    await expect(detail).to_contain_text("page-rsa: RSA 2048 bits")
+    await expect(detail).to_contain_text("page-ec: EC P-256")
+    await expect(detail).to_contain_text("None: the client signs assertions with its own key")
+    await expect(detail).to_contain_text("token endpoint authentication, public keys")
+    await screenshot(page, "detail-public-keys")
     assert script_errors(page) == []

@@ -12,8 +12,9 @@ PUBLIC_FIELDS = {"key", "type", "name", "status", "redirect_uris", "grant_types"
                  "response_types", "created_at", "updated_at", "status_changed_at", "version",
                  "secret_rotated_at", "previous_secrets", "token_endpoint_auth_method", "scope",
                  "require_pkce", "post_logout_redirect_uris", "client_uri", "logo_uri",
-                 "policy_uri", "tos_uri", "contacts", "client_secret_issued_at",
-                 "client_secret_expires_at", "client_secret_last_used_at", "origin"}
+                 "policy_uri", "tos_uri", "contacts", "jwks", "jwks_uri",
+                 "client_secret_issued_at", "client_secret_expires_at",
+                 "client_secret_last_used_at", "origin"}
 
 
 async def test_create_returns_the_client_and_where_it_lives(service: Service) -> None:

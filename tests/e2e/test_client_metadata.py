@@ -114,7 +114,10 @@ async def test_oauth1_consumers_get_none_of_it(service: Service, field: str, val
     ({"contacts": ["not an address"]}, "contacts"),
     ({"client_secret_expires_at": "2020-01-01T00:00:00Z"}, "client_secret_expires_at"),
     ({"client_secret_expires_at": "tomorrow"}, "client_secret_expires_at"),
-    ({"token_endpoint_auth_method": "private_key_jwt"}, "token_endpoint_auth_method"),
+    ({"token_endpoint_auth_method": "tls_client_auth"}, "token_endpoint_auth_method"),
+    # private_key_jwt without its keys (and with the secret oidc_client gives).
+    ({"token_endpoint_auth_method": "private_key_jwt"}, "jwks"),
+    ({"token_endpoint_auth_method": "private_key_jwt"}, "secret"),
 ])
 async def test_bad_metadata_is_refused_naming_the_field(service: Service, body: dict[str, Any],
                                                         field: str) -> None:
@@ -213,7 +216,9 @@ async def test_the_client_types_tell_a_form_what_each_type_may_have(service: Ser
     by_type = {entry["type"]: entry for entry in body["types"]}
     assert by_type["oauth1"]["token_endpoint_auth_methods"] == []
     assert by_type["oidc"]["token_endpoint_auth_methods"] == [
-        "client_secret_basic", "client_secret_post", "none"]
+        "client_secret_basic", "client_secret_post", "none", "private_key_jwt"]
+    assert {"jwks", "jwks_uri"} <= set(by_type["oauth2"]["metadata_fields"])
+    assert body["limits"]["jwks_keys_max"] == 10
     assert by_type["oidc"]["required_scope"] == ["openid"]
     assert "post_logout_redirect_uris" not in by_type["oauth2"]["metadata_fields"]
     assert body["limits"]["scope_tokens_max"] == 100 and body["limits"]["contacts_max"] == 10

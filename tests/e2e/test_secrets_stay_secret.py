@@ -28,6 +28,7 @@ from api import keys
 from common.settings import Settings
 from common.store import Document
 from common.topology import Topology
+from tests.client_keys import AUDIENCE, JWT_BEARER, KeyPair, rsa_pair
 from tests.e2e.conftest import Service, oidc_client
 from tests.harness import WireTap, run_cli, wire_tap, with_keyring_file
 
@@ -170,3 +171,47 @@ async def test_a_secret_through_every_operation_and_a_rotation_shows_up_nowhere(
             showing = [i for i, body in enumerate(responses) if needle in body]
             assert showing == ([shown_in[secret]] if secret in shown_in
                                and needle == secret.encode() else []), (secret, needle)
+
+
+async def test_a_client_assertion_and_its_keys_show_up_nowhere_but_kid_and_alg(
+        debug_logs: pytest.LogCaptureFixture, service: Service) -> None:
+    """private_key_jwt: the assertion (any of its three parts) and the private key's
+    numbers are in no log record, message or document; the kid and alg may be. The public
+    key is public data: it is in the answers, the events and the stored client (and so in
+    the MongoDB driver's DEBUG command log), never logged by the check itself."""
+    pair = KeyPair("canary-kid-4d1e", rsa_pair("canary-key").private, "RS256")
+    jwk, private = pair.public_jwk(), pair.private_jwk()
+    topology = Topology(service.settings.namespace)
+    address = service.http.app[keys.REPLY_ADDRESS]
+    async with wire_tap(service.settings, reply_addresses=[address]) as tap:
+        body = {"type": "oauth2", "name": "Signed", "redirect_uris": ["https://a.example/cb"],
+                "grant_types": ["authorization_code"], "response_types": ["code"],
+                "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [jwk]}}
+        key = (await service.create(body))["key"]
+        refused = await service.create({**body, "jwks": {"keys": [private]}}, expect=400)
+        assert "jwks" in refused["errors"]
+        assert (await service.request("POST", f"/v1/clients/{key}/approve")).status == 200
+        assertions = [pair.sign(key), pair.sign(key, audience="https://wrong.example")]
+        for assertion, reason in zip(assertions, ("ok", "wrong_audience"), strict=True):
+            response = await service.request("POST", "/v1/client-authentication",
+                                             headers=service.everything, json={
+                "form": {"client_assertion_type": JWT_BEARER, "client_assertion": assertion},
+                "audiences": [AUDIENCE]})
+            assert (await response.json())["reason"] == reason
+        await wait_for_events(tap, topology.events_exchange, 2)
+        stored = await raw_documents(db := service.http.app[keys.DB])
+        assert stored and db is not None
+    logs = log_texts(debug_logs)
+    assert logs and any(b"canary-kid-4d1e" in text for text in logs)  # the kid is logged
+    parts = [part.encode() for assertion in assertions for part in assertion.split(".")]
+    numbers = [private[name].encode() for name in ("d", "p", "q", "dp", "dq", "qi")]
+    checks = [text for text, record in zip(logs, debug_logs.records, strict=True)
+              if record.name.startswith(("api", "common", "worker"))]
+    assert checks
+    for needle in parts + numbers:
+        assert not any(needle in text for text in logs), needle
+    assert not any(jwk["n"].encode() in text for text in checks)
+    wire, documents = tap.raw(), stored
+    for needle in parts + numbers:
+        assert not any(needle in message for message in wire), needle
+        assert not any(needle in document for document in documents), needle

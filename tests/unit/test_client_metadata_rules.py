@@ -86,7 +86,7 @@ def test_accepted(kind: Any, flow: Any, given: dict[str, Any], stored: dict[str,
 # --- refused, naming the field --------------------------------------------------------------
 
 @pytest.mark.parametrize(("kind", "flow", "given", "field", "says"), [
-    (OAUTH2, CODE, {"token_endpoint_auth_method": "private_key_jwt"},
+    (OAUTH2, CODE, {"token_endpoint_auth_method": "tls_client_auth"},
      "token_endpoint_auth_method", "not supported"),
     (OAUTH2, CODE, {"token_endpoint_auth_method": "none", "require_pkce": False},
      "require_pkce", "must use PKCE"),

@@ -24,6 +24,7 @@ OWNERS: dict[str, frozenset[str]] = {
     # Initial access tokens: made, listed, revoked and used by the gateway, their events
     # relayed by the workers.
     "REGISTRATION_TOKENS": frozenset({"common.registration_tokens"}),
+    "ASSERTION_JTIS": frozenset({"api.verify.assertion_replay"}),
     # worker.rekey re-seals every sealed value, wherever it is stored.
     "IDEMPOTENCY_KEYS": frozenset({"api.views.idempotency_records", "worker.rekey"}),
     # The worker writes clients; the gateway reads them (RFC 7592's read with the digest of
@@ -31,8 +32,8 @@ OWNERS: dict[str, frozenset[str]] = {
     # times and counts them.
     "CLIENTS": frozenset({"worker.repository", "api.views.queries", "api.verify.read_model",
                           "api.registration.client_access", "worker.pending_sweep",
-                          "api.views.stats", "worker.rekey", "bench.seed", "bench.database",
-                          "bench.reads"}),
+                          "api.views.stats", "worker.rekey", "bench.seed", "bench.assertions",
+                          "bench.database", "bench.reads"}),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from urllib.parse import quote_plus
 
 import pytest
@@ -65,6 +66,16 @@ def test_none_is_a_client_id_alone() -> None:
     assert read_presented("", {"client_id": "ck_a"}) == Presented("ck_a", PresentedMethod.NONE)
 
 
+def _unsigned(claims: dict[str, str]) -> str:
+    def part(value: dict[str, str]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+    return f"{part({'alg': 'RS256'})}.{part(claims)}.c2ln"
+
+
+BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION = _unsigned({"iss": "ck_a", "sub": "ck_a"})
+
+
 @pytest.mark.parametrize(("authorization", "form"), [
     (None, {}),
     (None, {"client_secret": "s"}),
@@ -76,11 +87,28 @@ def test_none_is_a_client_id_alone() -> None:
     ("Basic !!!not-base64!!!", {}),
     ("Basic " + base64.b64encode(b"no-colon").decode(), {}),
     ("Basic " + base64.b64encode(b":secret-without-id").decode(), {}),
+    # An assertion beside a secret, or naming no client (no sub, no client_id).
+    (basic("ck_a", "s"), {"client_assertion": ASSERTION, "client_assertion_type": BEARER}),
+    (None, {"client_assertion": ASSERTION, "client_assertion_type": BEARER,
+            "client_secret": "s"}),
+    (None, {"client_assertion": "not-a-jwt", "client_assertion_type": BEARER}),
+    (None, {"client_assertion": _unsigned({"iss": "ck_a"}), "client_assertion_type": BEARER}),
 ])
 def test_anything_else_presents_nothing(authorization: str | None,
                                         form: dict[str, str]) -> None:
     with pytest.raises(NotPresented):
         read_presented(authorization, form)
+
+
+def test_an_assertion_names_its_client_by_sub_or_by_client_id() -> None:
+    read = read_presented(None, {"client_assertion": ASSERTION,
+                                 "client_assertion_type": BEARER})
+    assert (read.client_id, read.method, read.assertion, read.client_id_sent) == (
+        "ck_a", PresentedMethod.PRIVATE_KEY_JWT, ASSERTION, False)
+    named = read_presented(None, {"client_assertion": "x.y.z", "client_id": "ck_b",
+                                  "client_assertion_type": BEARER})
+    assert (named.client_id, named.client_id_sent) == ("ck_b", True)
+    assert ASSERTION not in repr(read)
 
 
 def test_the_secret_is_not_in_the_repr() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from common.commands import RotateSecret, UpdateClient
 from common.keyring import command_secret_aad
 from common.outcomes import ErrorCode, OperationStatus
+from tests.client_keys import ec_pair, jwks, rsa_pair
 from tests.fakes import InMemoryClientStore
 from tests.unit.test_worker_handlers import KEYRING, create_command
 from worker.handlers import handle
@@ -146,3 +147,29 @@ async def test_an_old_document_is_edited_without_naming_the_defaults_as_changes(
     assert applied.events[0].changed_fields == ["name"]
     assert applied.events[0].client["scope"] == "openid"
     assert store.clients[key]["require_pkce"] is True
+
+
+async def test_public_keys_are_stored_compact_and_their_edits_named_in_the_event() -> None:
+    store = InMemoryClientStore()
+    old, new = rsa_pair("old"), ec_pair("new")
+    padded = {"keys": [old.public_jwk(x5t="abc")]}
+    key = await created(store, secret=None, token_endpoint_auth_method="private_key_jwt",
+                        jwks=padded)
+    assert store.clients[key]["jwks"] == jwks(old) and store.clients[key]["secret"] is None
+    rotated = await handle(update(key, jwks=jwks(new)), store, KEYRING)
+    [event] = rotated.events
+    assert event.changed_fields == ["jwks"] and event.client["jwks"] == jwks(new)
+    moved = await handle(update(key, cleared=["jwks"], jwks_uri="https://keys.example/j"),
+                         store, KEYRING)
+    assert moved.events[0].changed_fields == ["jwks", "jwks_uri"]
+    assert (moved.events[0].client["jwks"], moved.events[0].client["jwks_uri"]) == (
+        None, "https://keys.example/j")
+
+
+async def test_a_private_key_is_refused_by_the_worker_too() -> None:
+    store = InMemoryClientStore()
+    applied = await handle(create_command(
+        secret=None, token_endpoint_auth_method="private_key_jwt",
+        jwks={"keys": [rsa_pair("old").private_jwk()]}), store, KEYRING)
+    assert applied.outcome.error is not None
+    assert "jwks" in (applied.outcome.error.fields or {}) and store.clients == {}
