@@ -19,7 +19,7 @@ from common.commands import UpdateClient
 
 # What widens a client's reach: where tokens go, how they are got, what they allow.
 WIDENING_FIELDS: Final = frozenset({"redirect_uris", "grant_types", "response_types",
-                                    "token_endpoint_auth_method", "scope"})
+                                    "token_endpoint_auth_method", "scope", "jwks", "jwks_uri"})
 ACCESS_TOKEN_CHANGE: Final = "registration_access_token"
 
 

@@ -96,8 +96,11 @@ class RegistrationRequest(MetadataSchema):
     redirect_uris = _strings(maxItems=REDIRECT_URIS_MAX)
     grant_types = _strings(description="Default: authorization_code.")
     response_types = _strings(description="Default: code (with authorization_code).")
-    jwks = fields.Dict(metadata={"description": "Not supported: refused."})
-    jwks_uri = fields.String(validate=_TEXT, metadata={"description": "Not supported: refused."})
+    jwks = fields.Dict(metadata={
+        "description": "private_key_jwt: the client's public keys, a JWK Set (RFC 7517); give "
+                       "this or jwks_uri."})
+    jwks_uri = fields.String(validate=_TEXT, metadata={
+        "description": "private_key_jwt: where the client publishes its JWK Set (https)."})
 
 
 class RegisteredClientSchema(Schema):

@@ -31,7 +31,7 @@ from api.views.dispatch import dispatch
 from api.views.idempotency import command_id
 from api.views.operations import operation_view
 from common.client_documents import ClientDocument
-from common.client_metadata import METADATA_FIELDS, URI_FIELDS
+from common.client_metadata import KEY_FIELDS, METADATA_FIELDS, URI_FIELDS
 from common.client_origin import registration_actor, stored_origin
 from common.client_view import public_client
 from common.commands import RemoveClient, UpdateClient
@@ -113,7 +113,9 @@ async def update_registration(request: web.Request) -> web.StreamResponse:
             redirect_uris=fields.redirect_uris, grant_types=fields.grant_types,
             response_types=fields.response_types,
             **{name: getattr(metadata, name) for name in METADATA_FIELDS},
-            cleared=[name for name in URI_FIELDS if getattr(metadata, name) is None] or None,
+            # A replacement: every clearable field it does not give is cleared.
+            cleared=[name for name in (*URI_FIELDS, *KEY_FIELDS)
+                     if getattr(metadata, name) is None] or None,
             registration_access_sha256=token_digest(token), pending_if_widened=True)
         return await _send(request, command, lambda outcome: oauth_json(registered_client(
             request, outcome.client, registration_access_token=token)),

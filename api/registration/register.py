@@ -63,10 +63,6 @@ async def read_metadata(request: web.Request, schema: Schema = _REQUEST) -> dict
         errors = exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
         raise invalid_metadata({name: [str(m) for m in (v if isinstance(v, list) else [v])]
                                 for name, v in errors.items()}) from None
-    if "jwks" in data or "jwks_uri" in data:
-        raise invalid_metadata({"jwks": [
-            "Public keys (jwks, jwks_uri, private_key_jwt) are not supported; register a "
-            "client_secret_basic, client_secret_post or none client."]})
     return data
 
 

@@ -17,7 +17,7 @@ REGISTRATION_PATH = "/oauth/register"
 # RFC 7591 section 2 metadata as the public view names it (client_name: `name`).
 _METADATA = ("redirect_uris", "grant_types", "response_types", "token_endpoint_auth_method",
              "scope", "post_logout_redirect_uris", "client_uri", "logo_uri", "policy_uri",
-             "tos_uri", "contacts")
+             "tos_uri", "contacts", "jwks", "jwks_uri")
 
 
 def _epoch(value: str | None) -> int:

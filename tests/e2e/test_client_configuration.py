@@ -11,6 +11,7 @@ import pytest
 from api import keys
 from api.auth.principals import CLIENTS_VERIFY
 from common.settings import Settings
+from tests.client_keys import AUDIENCE, JWT_BEARER, KeyPair, ec_pair, jwks, rsa_pair
 from tests.e2e.conftest import AiohttpClient, Service, start_service
 from tests.e2e.registration_helpers import new_token, register, rfc7591_client, with_token
 from tests.harness import add_token, bearer
@@ -142,3 +143,34 @@ async def test_a_registered_client_verifies_only_once_approved(
     assert (await service.request("POST", f"/v1/clients/{key}/approve")).status == 200
     await service.http.app[keys.READ_MODEL].refresh(key)
     assert (await verdict())["valid"] is True
+
+
+async def test_a_private_key_jwt_client_registers_its_keys_and_authenticates_once_approved(
+        service: Service) -> None:
+    """RFC 7591 with `jwks`: no secret is made; its assertions authenticate once approved,
+    and a key change by RFC 7592 sends it back to pending, so no new key is trusted
+    without an administrator."""
+    first, second = rsa_pair("reg-rsa-1"), ec_pair("reg-ec-1")
+    client = await _registered(service, token_endpoint_auth_method="private_key_jwt",
+                               jwks=jwks(first))
+    assert "client_secret" not in client and "client_secret_expires_at" not in client
+    assert [key["kid"] for key in client["jwks"]["keys"]] == ["reg-rsa-1"]
+    key = client["client_id"]
+    verifier = bearer(add_token(service.settings, "authz", CLIENTS_VERIFY))
+
+    async def authenticate(pair: KeyPair) -> str:
+        response = await service.request("POST", "/v1/client-authentication", headers=verifier,
+                                         json={"form": {
+                                             "client_assertion_type": JWT_BEARER,
+                                             "client_assertion": pair.sign(key)},
+                                             "audiences": [AUDIENCE]})
+        return str((await response.json())["reason"])
+
+    assert await authenticate(first) == "not_approved"
+    assert (await service.request("POST", f"/v1/clients/{key}/approve")).status == 200
+    assert await authenticate(first) == "ok"
+    status, body, _ = await _call(service, "PUT", client, client["registration_access_token"],
+                                  {**_replacement(client), "jwks": jwks(second)})
+    assert status == 200, body
+    assert body["status"] == "pending"
+    assert await authenticate(second) == "not_approved"
