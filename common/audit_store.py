@@ -19,6 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from common.audit import AuditEntry
+from common.group_commit import GroupedInserts
 from common.store import AUDIT, Document
 
 
@@ -54,10 +55,24 @@ def audit_document(entry: AuditEntry) -> AuditDocument:
     return cast(AuditDocument, values)
 
 
-async def append_entry(db: AsyncDatabase[Document], entry: AuditEntry) -> None:
-    """Append the entry; another write of the same id (a redelivery) is ignored."""
+def grouped_inserts(db: AsyncDatabase[Document]) -> GroupedInserts:
+    """A worker's lane for `append_entry`: concurrent commands' entries go to the
+    database together (common.group_commit)."""
+    return GroupedInserts(db[AUDIT])
+
+
+async def append_entry(db: AsyncDatabase[Document], entry: AuditEntry, *,
+                       inserts: GroupedInserts | None = None) -> None:
+    """Append the entry; another write of the same id (a redelivery) is ignored.
+
+    With `inserts` (`grouped_inserts`), beside other commands' entries.
+    """
+    document = cast(Document, audit_document(entry))
     with suppress(DuplicateKeyError):
-        await db[AUDIT].insert_one(cast(Document, audit_document(entry)))
+        if inserts is None:
+            await db[AUDIT].insert_one(document)
+        else:
+            await inserts.insert_one(document)
 
 
 async def newest_entries(db: AsyncDatabase[Document], where: AuditFilter, *,

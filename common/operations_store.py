@@ -34,6 +34,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from common.commands import Command
+from common.group_commit import GroupedUpdates
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
 from common.store import BY_ID, OPERATIONS, Document, now
 
@@ -79,6 +80,12 @@ class Started:
 
 def _operations(db: AsyncDatabase[Document]) -> AsyncCollection[Document]:
     return db[OPERATIONS]
+
+
+def grouped_updates(db: AsyncDatabase[Document]) -> GroupedUpdates:
+    """A worker's lane for `start` and `record_outcome`: concurrent commands' writes of
+    their operations go to the database together (common.group_commit)."""
+    return GroupedUpdates(_operations(db))
 
 
 def _new(operation_id: str, kind: str, status: OperationStatus, *, client_key: str | None,
@@ -185,7 +192,8 @@ async def claim_client_key(db: AsyncDatabase[Document], operation_id: str,
 
 
 async def start(db: AsyncDatabase[Document], operation_id: str, kind: str, *,
-                claim_key: str | None = None) -> Started:
+                claim_key: str | None = None, updates: GroupedUpdates | None = None
+                ) -> Started:
     """Mark the operation started; its outcome if it already has one.
 
     An operation the gateway withdrew has a failed outcome, so the worker never
@@ -198,7 +206,8 @@ async def start(db: AsyncDatabase[Document], operation_id: str, kind: str, *,
     with no key claimed yet): matched, it is started and nothing needs reading.
     Any other operation is not matched, so the upsert collides with its `_id`,
     and only then is it read: a redelivery (its key claimed before), a finished
-    or a withdrawn one.
+    or a withdrawn one. With `updates` (`grouped_updates`) the write goes with
+    other commands' writes of their operations.
     """
     at = now()
     pending: Document = {"_id": operation_id, "status": OperationStatus.PENDING.value}
@@ -207,7 +216,7 @@ async def start(db: AsyncDatabase[Document], operation_id: str, kind: str, *,
         pending["client_key"] = None
         started["client_key"] = claim_key
     try:
-        written = await _operations(db).update_one(
+        written = await (updates or grouped_updates(db)).update_one(
             pending,
             {"$set": started,
              "$setOnInsert": {"kind": kind, "error": None, "created_at": at, "updated_at": at,
@@ -215,7 +224,7 @@ async def start(db: AsyncDatabase[Document], operation_id: str, kind: str, *,
             upsert=True, hint=BY_ID)
     except DuplicateKeyError:
         return await _started_before(db, operation_id, claim_key)
-    return Started(client_key=claim_key, recorded=written.upserted_id is not None)
+    return Started(client_key=claim_key, recorded=written.upserted)
 
 
 async def _started_before(db: AsyncDatabase[Document], operation_id: str,
@@ -233,13 +242,15 @@ async def _started_before(db: AsyncDatabase[Document], operation_id: str,
     return Started(client_key=operation["client_key"] if claim_key is not None else None)
 
 
-async def record_outcome(db: AsyncDatabase[Document], outcome: Outcome) -> None:
-    """Finish (or fail) the operation with `outcome`, recording it if it was never seen."""
+async def record_outcome(db: AsyncDatabase[Document], outcome: Outcome, *,
+                         updates: GroupedUpdates | None = None) -> None:
+    """Finish (or fail) the operation with `outcome`, recording it if it was never seen;
+    with `updates` (`grouped_updates`), beside other commands' outcomes."""
     data = outcome.to_dict()
     data.pop("operation_id")
     data.pop("kind")
     at = now()
-    await _operations(db).update_one(
+    await (updates or grouped_updates(db)).update_one(
         {"_id": outcome.operation_id},
         {"$set": {**data, "updated_at": at, "finished_at": at},
          "$setOnInsert": {"kind": outcome.kind, "created_at": at}},

@@ -24,6 +24,17 @@ changes anything else of a client raises its version, while the outbox only
 ever shrinks without one. So a matched write proves the document it changed
 was the one read, and `changed_document` computes what it left without
 reading it back; the outbox is published from that.
+
+The commands a worker has in hand write together (group commit,
+common.group_commit): their client reads go as one `find` by `key` `$in`,
+their client changes as one unordered bulk of updates, their creates as one of
+inserts, and likewise their operations' starts and outcomes and their audit
+entries. Each write is the one it would be alone, with its own guard, so every
+guarantee above holds per command; a lone command still writes at once. When
+a bulk's totals do not say whether a guarded change matched (some of the batch
+did, some did not), the client is read: the command id is in its
+`applied_commands` exactly when this change was applied, as the write that
+applied it recorded it there, and a guarded write never applies twice.
 """
 
 from __future__ import annotations
@@ -36,10 +47,10 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from common import operations_store
+from common import audit_store, operations_store
 from common.audit import AuditEntry
-from common.audit_store import append_entry
 from common.client_documents import LIVE, ClientDocument
+from common.group_commit import GroupedInserts, GroupedReads, GroupedUpdates
 from common.operations_store import Started
 from common.outcomes import Outcome
 from common.store import APPLIED_COMMANDS_KEPT, BY_KEY, CLIENTS, Document, now
@@ -127,13 +138,19 @@ class MongoClientStore:
         self._db = db
         # The only writer of clients: every document in and out is a ClientDocument.
         self._clients = cast(AsyncCollection[ClientDocument], db[CLIENTS])
+        # The lanes of group commit: one per collection and kind of write.
+        self._client_reads = GroupedReads(self._clients, "key")
+        self._client_updates = GroupedUpdates(self._clients)
+        self._client_inserts = GroupedInserts(self._clients)
+        self._operation_updates = operations_store.grouped_updates(db)
+        self._audit_inserts = audit_store.grouped_inserts(db)
 
     async def get_client(self, key: str, *, include_removed: bool = False
                          ) -> ClientDocument | None:
         # By `key` alone, whatever else is asked: one field, so that every server
         # serves it from its index (a filter of more fields, or a hint, can make some
         # plan it otherwise); whether it was removed is seen in the document.
-        found = await self._clients.find_one({"key": key})
+        found = cast(ClientDocument | None, await self._client_reads.find_one(key))
         if found is None or include_removed or found.get("removed_at") is None:
             return found
         return None
@@ -143,9 +160,9 @@ class MongoClientStore:
 
     async def insert_client(self, document: ClientDocument) -> None:
         try:
-            await self._clients.insert_one(document)
+            await self._client_inserts.insert_one(document)
         except DuplicateKeyError:
-            existing = await self._clients.find_one({"key": document["key"]})
+            existing = await self.get_client(document["key"], include_removed=True)
             if existing is not None and existing.get("created_by") == document["created_by"]:
                 raise AlreadyCreated(existing) from None
             # 192 random bits never collide in practice; if they did, this
@@ -162,8 +179,12 @@ class MongoClientStore:
             to_set["outbox_since"] = at
             to_push["outbox"] = event
         update = {"$set": to_set, "$inc": {"version": 1}, "$push": to_push}
-        written = await self._clients.update_one(_as_read(current), update, hint=BY_KEY)
-        if not written.matched_count:
+        written = await self._client_updates.update_one(_as_read(current), update, hint=BY_KEY)
+        matched = written.matched
+        if matched is None:  # some of its batch matched: was it this one?
+            after = await self.get_client(current["key"], include_removed=True)
+            matched = after is not None and command_id in after.get("applied_commands", [])
+        if not matched:
             return None
         return changed_document(current, changes, command_id, event, at)
 
@@ -175,17 +196,18 @@ class MongoClientStore:
         # Usually the outbox holds exactly the events just sent: one write clears it.
         # (Positions, not `outbox.id: {$all}`, which SecantusDB does not match.)
         exactly = {f"outbox.{i}.id": event_id for i, event_id in enumerate(event_ids)}
-        cleared = await self._clients.update_one(
+        cleared = await self._client_updates.update_one(
             {"key": key, "outbox": {"$size": len(event_ids)}, **exactly},
             {"$set": {"outbox": []}, "$unset": {"outbox_since": ""}}, hint=BY_KEY)
-        if cleared.matched_count:
+        if cleared.matched:
             return
-        # Another worker queued more events meanwhile, or sent ours already.
-        await self._clients.update_one({"key": key},
-                                       {"$pull": {"outbox": {"id": {"$in": event_ids}}}},
-                                       hint=BY_KEY)
-        await self._clients.update_one({"key": key, "outbox": {"$size": 0}},
-                                       {"$unset": {"outbox_since": ""}}, hint=BY_KEY)
+        # Another worker queued more events meanwhile, or sent ours already (or the
+        # batch cannot tell: both writes below change nothing when it was cleared).
+        await self._client_updates.update_one(
+            {"key": key}, {"$pull": {"outbox": {"id": {"$in": event_ids}}}}, hint=BY_KEY)
+        await self._client_updates.update_one(
+            {"key": key, "outbox": {"$size": 0}}, {"$unset": {"outbox_since": ""}},
+            hint=BY_KEY)
 
     async def stale_outboxes(self, written_before: datetime, limit: int) -> list[str]:
         found = self._clients.find({"outbox_since": {"$lt": written_before}}, {"key": 1}) \
@@ -202,10 +224,12 @@ class MongoClientStore:
 
     async def start_operation(self, operation_id: str, kind: str, *,
                               claim_key: str | None = None) -> Started:
-        return await operations_store.start(self._db, operation_id, kind, claim_key=claim_key)
+        return await operations_store.start(self._db, operation_id, kind, claim_key=claim_key,
+                                            updates=self._operation_updates)
 
     async def record_outcome(self, outcome: Outcome) -> None:
-        await operations_store.record_outcome(self._db, outcome)
+        await operations_store.record_outcome(self._db, outcome,
+                                              updates=self._operation_updates)
 
     async def record_audit(self, entry: AuditEntry) -> None:
-        await append_entry(self._db, entry)
+        await audit_store.append_entry(self._db, entry, inserts=self._audit_inserts)
