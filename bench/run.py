@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -211,7 +211,12 @@ def worker_costs(bench: Bench, keyring: Keyring) -> None:
     bench.rows.extend(cost.row(bench.profile.clients) for cost in costs)
 
 
-def measure(profile: Profile, folder: Path
+# `--only writes`: the figures of the write path alone (worker cost, create, scale-out,
+# approve), to compare two versions of the worker quickly, with fewer clients if asked.
+WRITES = "writes"
+
+
+def measure(profile: Profile, folder: Path, *, only: str | None = None
             ) -> tuple[list[Row], list[str], list[str], list[str]]:
     stack = Stack.start(folder)
     try:
@@ -223,13 +228,17 @@ def measure(profile: Profile, folder: Path
         # Before any gateway: its worker publishes no event (an in-memory broker), so its
         # approvals reach a gateway's read model through the gateway's load, not later.
         bench.attempt("worker cost", lambda: worker_costs(bench, keyring))
-        empty_mb = empty_gateway_mb(stack)
+        empty_mb = 0.0 if only == WRITES else empty_gateway_mb(stack)
         gateway = stack.gateway()
         loaded_mb = gateway.rss_mb()
         bench.attempt("create", lambda: bench.create(gateway))
-        bench.attempt("create, 202", bench.accept)
+        if only != WRITES:
+            bench.attempt("create, 202", bench.accept)
         bench.attempt("scale-out", lambda: scale_out(
             bench, gateway, (1, 2) if profile is SMOKE else (1, 2, 4)))
+        if only == WRITES:
+            bench.attempt("approve / disapprove", lambda: bench.approve(gateway))
+            return bench.rows, bench.notes, bench.problems, bench.refused
         bench.attempt("get one client", lambda: get_row(bench, gateway))
         bench.attempt("verify a secret", lambda: bench.verify(gateway))
         bench.attempt("authorization server calls",
@@ -253,16 +262,25 @@ def main(argv: list[str] | None = None) -> int:
                         help="a few seconds with few clients: checks the harness, not speed")
     parser.add_argument("--out", type=Path, help=f"where to write the table (default {RESULTS}; "
                         "with --smoke, nowhere)")
+    parser.add_argument("--only", choices=[WRITES],
+                        help="only the write path: worker cost, create, scale-out, approve")
+    parser.add_argument("--clients", type=int,
+                        help=f"how many clients to seed (default {FULL.clients:,})")
     args = parser.parse_args(argv)
     profile = SMOKE if args.smoke else FULL
+    if args.clients:
+        profile = replace(profile, clients=args.clients,
+                          with_secrets=min(profile.with_secrets, args.clients // 10))
     with tempfile.TemporaryDirectory(prefix="clientkeys-bench-") as folder:
-        rows, notes, problems, refused = measure(profile, Path(folder))
+        rows, notes, problems, refused = measure(profile, Path(folder), only=args.only)
     setup = (f"{profile.clients:,} clients seeded; wrk and each bare client at "
              f"{profile.connections} concurrent requests for {profile.seconds:g} s per figure; "
              "gateway and worker with production settings (JSON logs at INFO).")
     table = markdown(rows, setup=setup, details="\n\n".join(notes))
     print(table)
-    out = args.out or (None if args.smoke else RESULTS)
+    # Only the full table, as the README quotes it, replaces the latest results.
+    partial = args.smoke or args.only or args.clients
+    out = args.out or (None if partial else RESULTS)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(table)
