@@ -10,7 +10,9 @@ pinned in test_query_shapes.py.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -80,3 +82,40 @@ async def test_a_redelivered_finished_command_is_answered_from_its_operation(
         [("insert", AUDIT)],       # its audit entry, in case it was lost (a no-op here)
     ]
     assert await worker.db[CLIENTS].count_documents({}) == 1
+
+
+async def test_commands_in_hand_together_share_their_round_trips(
+        worker: CountedWorker) -> None:
+    """Group commit: each write of theirs still goes, but in one command per kind."""
+    keys = []
+    for _ in range(6):
+        created, _ = await worker.apply(create_command())
+        assert created.client_key is not None
+        keys.append(created.client_key)
+    approvals = [ApproveClient(id=f"approve-{n}", actor="bob", request_id="r",
+                               client_key=key) for n, key in enumerate(keys)]
+    worker.listener.clear()
+    worker.listener.commands.clear()
+    messages = [FakeMessage(encode_command(approve)) for approve in approvals]
+    await asyncio.gather(*(worker.consumer.on_message(message) for message in messages))
+    assert all(message.settled == ["ack"] for message in messages)
+    # Handed in at once, their first round trip is one start of six operations beside
+    # one read of six clients.
+    assert sorted(worker.listener.trips[0]) == [("find", CLIENTS), ("update", OPERATIONS)]
+    first_read, first_start = (dict(c) for _, c in sorted(worker.listener.commands[:2],
+                                                          key=lambda sent: sent[0]))
+    assert len(first_read["filter"]["key"]["$in"]) == 6
+    assert len(first_start["updates"]) == 6
+    # Every write was made, in fewer commands than six lone approvals (6 x 6) send.
+    def statements(name: str, command: dict[str, Any]) -> int:
+        """Keys read, documents inserted or updates made by one command."""
+        if name == "find":
+            return len(command["filter"]["key"]["$in"])
+        return len(command["updates"] if name == "update" else command["documents"])
+
+    assert sum(statements(*sent) for sent in worker.listener.commands) == 6 * 6
+    assert len(worker.listener.commands) < 6 * 6
+    for key in keys:
+        client = await worker.db[CLIENTS].find_one({"key": key})
+        assert client is not None and client["status"] == "approved" and client["outbox"] == []
+    assert await worker.db[AUDIT].count_documents({"_id": {"$regex": "^approve-"}}) == 6
