@@ -31,7 +31,7 @@ from bench.report import Row, compared, described, markdown
 from bench.scale_out import scale_out
 from bench.seed import Seeded, seed_clients
 from bench.stack import AMQP_URL, REPO, Process, Stack, StackError
-from bench.worker_cost import command_costs
+from bench.worker_cost import command_costs, command_throughput
 from bench.wrk import WrkError, run_wrk, write_requests
 from common.clients import Status
 from common.keyring import Keyring
@@ -209,6 +209,16 @@ def worker_costs(bench: Bench, keyring: Keyring) -> None:
     pending = bench.seeded.keys[Status.PENDING][-samples:]
     costs = asyncio.run(command_costs(bench.stack.mongodb_uri, keyring, pending))
     bench.rows.extend(cost.row(bench.profile.clients) for cost in costs)
+    # The worker's own limit, before the gateway's: 16 (20 times that) at a time. The
+    # keys after the write probe's; approved then disapproved, they end as they began.
+    keys = bench.seeded.keys[Status.DISAPPROVED][3:3 + 20 * bench.profile.connections]
+    rates = asyncio.run(command_throughput(bench.stack.mongodb_uri, keyring, keys,
+                                           in_flight=bench.profile.connections))
+    insert = raw("insert", bench.profile, uri=bench.stack.mongodb_uri)
+    update = raw("update", bench.profile, uri=bench.stack.mongodb_uri)
+    create, change = rates
+    bench.rows.append(create.row(bench.profile.connections, "insert_one", insert.rate))
+    bench.rows.append(change.row(bench.profile.connections, "update_one", update.rate))
 
 
 # `--only writes`: the figures of the write path alone (worker cost, create, scale-out,

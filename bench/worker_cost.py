@@ -10,6 +10,11 @@ time the worker waited for the database: from each round trip's first command
 sent to its last answer (commands sent together overlap, and a server that
 serves one at a time queues them, so their own durations would count the
 queueing twice).
+
+Then the same worker's throughput alone (`command_throughput`): many commands
+with 16 in hand at once, as a consumer with prefetch has them, still with the
+in-memory broker, beside the raw write of the same run: what the worker's
+database work allows, without the gateway, the broker or HTTP.
 """
 
 from __future__ import annotations
@@ -33,7 +38,13 @@ from pymongo.monitoring import (
 from bench.report import Row
 from common.clients import ClientType
 from common.command_mac import sign_command
-from common.commands import ApproveClient, Command, CreateClient, encode_command
+from common.commands import (
+    ApproveClient,
+    Command,
+    CreateClient,
+    DisapproveClient,
+    encode_command,
+)
 from common.keyring import Keyring, command_secret_aad, generate_secret
 from common.memory_bus import MemoryBus
 from common.operations_store import record_pending
@@ -135,28 +146,39 @@ def _create(keyring: Keyring, number: int) -> CreateClient:
         grant_types=["authorization_code"], response_types=["code"])
 
 
-async def command_costs(uri: str, keyring: Keyring, pending_keys: list[str]) -> list[Cost]:
-    """Creates, then approvals of `pending_keys` (each key once), one at a time."""
-    monitor = Monitor()
+def _signed(keyring: Keyring, command: Command) -> _Message:
+    body = encode_command(command)
+    return _Message(body, command.id, sign_command(keyring, body, message_id=command.id,
+                                                   reply_to=None))
+
+
+async def _in_process_worker(uri: str, keyring: Keyring, monitor: Monitor
+                             ) -> tuple[AsyncMongoClient[Document], CommandConsumer]:
+    """A worker's consumer on the benchmark's database, with an in-memory broker."""
     client: AsyncMongoClient[Document] = AsyncMongoClient(
         uri, tz_aware=True, uuidRepresentation="standard", event_listeners=[monitor])
-    db = database(client)
-    store = MongoClientStore(db)
+    store = MongoClientStore(database(client))
     bus = MemoryBus()
     metrics = WorkerMetrics(CollectorRegistry())
     consumer = CommandConsumer(bus, store, OutboxRelay(bus, store, "bench", metrics),
                                asyncio.Event(), metrics, keyring)
     # Connections for the commands a worker sends together, opened before timing.
-    await asyncio.gather(*(db.command("ping") for _ in range(4)))
+    await asyncio.gather(*(database(client).command("ping") for _ in range(8)))
+    return client, consumer
+
+
+async def command_costs(uri: str, keyring: Keyring, pending_keys: list[str]) -> list[Cost]:
+    """Creates, then approvals of `pending_keys` (each key once), one at a time."""
+    monitor = Monitor()
+    client, consumer = await _in_process_worker(uri, keyring, monitor)
+    db = database(client)
 
     async def cost(kind: str, commands: list[Command]) -> Cost:
         trips, sent, server_ms, took_ms = [], [], [], []
         loop = asyncio.get_running_loop()
         for command in commands:
             await record_pending(db, command)  # the gateway's write, not the worker's
-            body = encode_command(command)
-            message = _Message(body, command.id, sign_command(
-                keyring, body, message_id=command.id, reply_to=None))
+            message = _signed(keyring, command)
             monitor.reset()
             began = loop.time()
             await consumer.on_message(message)
@@ -175,5 +197,56 @@ async def command_costs(uri: str, keyring: Keyring, pending_keys: list[str]) -> 
             ApproveClient(id=str(uuid.uuid4()), actor="bench", request_id=f"cost-a{n}",
                           client_key=key) for n, key in enumerate(pending_keys)]
         return [await cost("create", list(creates)), await cost("approve", approvals)]
+    finally:
+        await client.close()
+
+
+@dataclass(frozen=True)
+class Throughput:
+    kind: str
+    rate: float  # commands applied a second
+    commands: float  # database commands sent a command applied
+
+    def row(self, in_flight: int, raw_name: str, raw_rate: float) -> Row:
+        ratio = self.rate / raw_rate if raw_rate else 0.0
+        return Row(f"worker alone, {in_flight} in hand: {self.kind}",
+                   f"{self.rate:,.0f}/s, {self.commands:.2f} database commands a command",
+                   f"{raw_name}: {raw_rate:,.0f}/s", f"{ratio:.0%}", "printed", None)
+
+
+async def command_throughput(uri: str, keyring: Keyring, disapproved_keys: list[str], *,
+                             in_flight: int = 16) -> list[Throughput]:
+    """Creates, then approvals and disapprovals of `disapproved_keys` (which end as they
+    began), `in_flight` at a time; the gateway's pending operations recorded untimed."""
+    monitor = Monitor()
+    client, consumer = await _in_process_worker(uri, keyring, monitor)
+    db = database(client)
+    slots = asyncio.Semaphore(in_flight)
+
+    async def apply(command: Command) -> None:
+        async with slots:
+            message = _signed(keyring, command)
+            await consumer.on_message(message)
+            if message.settled != ["ack"]:
+                raise RuntimeError(f"{command.kind} {command.id} was not applied")
+
+    async def rate(kind: str, commands: list[Command]) -> Throughput:
+        for command in commands:
+            await record_pending(db, command)
+        monitor.reset()
+        began = time.perf_counter()
+        await asyncio.gather(*(apply(command) for command in commands))
+        seconds = time.perf_counter() - began
+        return Throughput(kind, len(commands) / seconds, monitor.commands / len(commands))
+
+    try:
+        creates: list[Command] = [_create(keyring, n) for n in range(len(disapproved_keys))]
+        changes: list[Command] = [
+            command(id=str(uuid.uuid4()), actor="bench", request_id=f"rate-{n}",
+                    client_key=key)
+            for command in (ApproveClient, DisapproveClient)
+            for n, key in enumerate(disapproved_keys)]
+        return [await rate("create", creates),
+                await rate("approve / disapprove", changes)]
     finally:
         await client.close()
