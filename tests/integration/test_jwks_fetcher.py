@@ -125,6 +125,14 @@ async def test_sets_no_longer_usable_are_dropped(
     assert len(served.fetches) == 4
 
 
+async def test_a_published_encryption_key_is_left_out(
+        server: tuple[JwksServer, Path], fetcher: JwksFetcher) -> None:
+    served, _ = server
+    served.jwks = {"keys": [NEW.public_jwk(use="enc", alg="RSA-OAEP"), KEY.public_jwk()]}
+    assert await fetcher.key_set("c", served.uri()) == jwks(KEY)
+    assert outcomes(fetcher) == {"ok": 1}
+
+
 async def test_a_large_set_arriving_in_pieces_is_read_whole(
         server: tuple[JwksServer, Path], fetcher: JwksFetcher, clock: Clock) -> None:
     served, _ = server
