@@ -43,6 +43,7 @@ from common.client_documents import LIVE, ClientDocument
 from common.operations_store import Started
 from common.outcomes import Outcome
 from common.store import APPLIED_COMMANDS_KEPT, BY_KEY, CLIENTS, Document, now
+from worker.token_store import MongoTokenStore, TokenStore
 
 
 class AlreadyCreated(Exception):
@@ -54,6 +55,13 @@ class AlreadyCreated(Exception):
 
 
 class ClientStore(Protocol):
+    """The worker's storage: clients, and beside them what a command also writes —
+    its operation, its audit entry, and initial access tokens (`tokens`)."""
+
+    @property
+    def tokens(self) -> TokenStore:
+        """The initial access tokens (worker.token_store)."""
+
     async def get_client(self, key: str, *, include_removed: bool = False
                          ) -> ClientDocument | None:
         """The client, unless it does not exist or (unless asked for) was removed."""
@@ -127,6 +135,7 @@ class MongoClientStore:
         self._db = db
         # The only writer of clients: every document in and out is a ClientDocument.
         self._clients = cast(AsyncCollection[ClientDocument], db[CLIENTS])
+        self.tokens: TokenStore = MongoTokenStore(db)
 
     async def get_client(self, key: str, *, include_removed: bool = False
                          ) -> ClientDocument | None:
