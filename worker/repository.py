@@ -43,6 +43,7 @@ from common.client_documents import LIVE, ClientDocument
 from common.operations_store import Started
 from common.outcomes import Outcome
 from common.store import APPLIED_COMMANDS_KEPT, BY_KEY, CLIENTS, Document, now
+from worker.outbox_clear import clear_sent
 from worker.token_store import MongoTokenStore, TokenStore
 
 
@@ -181,20 +182,7 @@ class MongoClientStore:
         return list(document.get("outbox", [])) if document else []
 
     async def events_sent(self, key: str, event_ids: list[str]) -> None:
-        # Usually the outbox holds exactly the events just sent: one write clears it.
-        # (Positions, not `outbox.id: {$all}`, which SecantusDB does not match.)
-        exactly = {f"outbox.{i}.id": event_id for i, event_id in enumerate(event_ids)}
-        cleared = await self._clients.update_one(
-            {"key": key, "outbox": {"$size": len(event_ids)}, **exactly},
-            {"$set": {"outbox": []}, "$unset": {"outbox_since": ""}}, hint=BY_KEY)
-        if cleared.matched_count:
-            return
-        # Another worker queued more events meanwhile, or sent ours already.
-        await self._clients.update_one({"key": key},
-                                       {"$pull": {"outbox": {"id": {"$in": event_ids}}}},
-                                       hint=BY_KEY)
-        await self._clients.update_one({"key": key, "outbox": {"$size": 0}},
-                                       {"$unset": {"outbox_since": ""}}, hint=BY_KEY)
+        await clear_sent(self._clients, {"key": key}, event_ids, BY_KEY)
 
     async def stale_outboxes(self, written_before: datetime, limit: int) -> list[str]:
         found = self._clients.find({"outbox_since": {"$lt": written_before}}, {"key": 1}) \

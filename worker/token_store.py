@@ -29,7 +29,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from common.registration_tokens import RegistrationTokenDocument
-from common.store import REGISTRATION_TOKENS, Document
+from common.store import BY_ID, REGISTRATION_TOKENS, Document
+from worker.outbox_clear import clear_sent
 
 
 class TokenExists(Exception):
@@ -88,31 +89,26 @@ class MongoTokenStore:
         result = await self._tokens.update_one(
             {"_id": id_, "revoked": False},
             {"$set": {"revoked": True, "revoked_at": at, "outbox_since": at},
-             "$push": {"outbox": event, "applied_commands": command_id}})
+             "$push": {"outbox": event, "applied_commands": command_id}}, hint=BY_ID)
         return result.matched_count == 1
 
     async def take_use(self, id_: str, command_id: str, at: datetime) -> bool:
         result = await self._tokens.update_one(
             {"_id": id_, "uses_left": {"$gt": 0}, "revoked": False,
              "expires_at": {"$gt": at}, "used_by": {"$ne": command_id}},
-            {"$inc": {"uses_left": -1}, "$push": {"used_by": command_id}})
+            {"$inc": {"uses_left": -1}, "$push": {"used_by": command_id}}, hint=BY_ID)
         if result.matched_count == 1:
             return True
         # Not matched: no use left, or this command took one on an earlier delivery.
-        return await self._tokens.find_one({"_id": id_, "used_by": command_id},
-                                           {"_id": 1}) is not None
+        found = await self._tokens.find_one({"_id": id_}, {"used_by": 1})
+        return found is not None and command_id in found.get("used_by", [])
 
     async def pending_events(self, id_: str) -> list[Document]:
         found = await self._tokens.find_one({"_id": id_}, {"outbox": 1})
         return list(found.get("outbox", [])) if found else []
 
     async def events_sent(self, id_: str, event_ids: list[str]) -> None:
-        # A token has an event or two in its life: pull what was sent, then say it
-        # waits no more if nothing is left.
-        await self._tokens.update_one({"_id": id_},
-                                      {"$pull": {"outbox": {"id": {"$in": event_ids}}}})
-        await self._tokens.update_one({"_id": id_, "outbox": {"$size": 0}},
-                                      {"$unset": {"outbox_since": ""}})
+        await clear_sent(self._tokens, {"_id": id_}, event_ids, BY_ID)
 
     async def stale_outboxes(self, written_before: datetime, limit: int) -> list[str]:
         found = self._tokens.find({"outbox_since": {"$lt": written_before}}, {"_id": 1}) \

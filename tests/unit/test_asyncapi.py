@@ -8,8 +8,8 @@ against its message's payload schema in the document.
 from __future__ import annotations
 
 import copy
-import hashlib
 import dataclasses
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
