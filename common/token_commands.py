@@ -8,7 +8,7 @@ gateway makes it, shows it once, and sends only its SHA-256 digest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
 
@@ -33,22 +33,29 @@ from common.registration_tokens import (
 
 
 @dataclass(frozen=True)
-class CreateRegistrationToken(CommandBehaviour):
+class _TokenCommand(CommandBehaviour):
+    """What every command about a token carries; it names no client."""
+
+    id: str
+    actor: str
+    request_id: str
+    client_key: None = field(default=None, kw_only=True)
+    # The HTTP caller's address, for the audit trail, and when the gateway accepted it.
+    remote_addr: str | None = field(default=None, kw_only=True)
+    issued_at: datetime | None = field(default=None, kw_only=True)
+
+
+@dataclass(frozen=True)
+class CreateRegistrationToken(_TokenCommand):
     """Make an initial access token, of which the command carries the digest only."""
 
     kind: ClassVar[str] = "create_registration_token"
     answer: ClassVar[Answer] = Answer(201, shows=Shown.REGISTRATION_TOKEN)
-    id: str
-    actor: str
-    request_id: str
     token_sha256: str  # the SHA-256 hex digest of the token, never the token
     label: str
     expires_at: datetime
     max_uses: int
     policy: TokenPolicy
-    client_key: None = None
-    remote_addr: str | None = None  # the HTTP caller's address, for the audit trail
-    issued_at: datetime | None = None  # when the gateway accepted it (command latency)
 
     @property
     def token_id(self) -> str:
@@ -56,18 +63,12 @@ class CreateRegistrationToken(CommandBehaviour):
 
 
 @dataclass(frozen=True)
-class RevokeRegistrationToken(CommandBehaviour):
+class RevokeRegistrationToken(_TokenCommand):
     """Revoke an initial access token now; revoking a revoked one changes nothing."""
 
     kind: ClassVar[str] = "revoke_registration_token"
     answer: ClassVar[Answer] = Answer(204, shows=Shown.REGISTRATION_TOKEN)
-    id: str
-    actor: str
-    request_id: str
     token_id: str
-    client_key: None = None
-    remote_addr: str | None = None
-    issued_at: datetime | None = None
 
 
 class CreateRegistrationTokenSchema(CommandSchema):

@@ -31,7 +31,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -43,7 +42,7 @@ from common.client_documents import LIVE, ClientDocument
 from common.operations_store import Started
 from common.outcomes import Outcome
 from common.store import APPLIED_COMMANDS_KEPT, BY_KEY, CLIENTS, Document, now
-from worker.outbox_clear import clear_sent
+from worker.outbox_store import StoredOutboxes
 from worker.token_store import MongoTokenStore, TokenStore
 
 
@@ -131,11 +130,12 @@ def _as_read(current: ClientDocument) -> Document:
             "outbox": {"$exists": False} if outbox is None else {"$size": len(outbox)}}
 
 
-class MongoClientStore:
+class MongoClientStore(StoredOutboxes):
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._db = db
         # The only writer of clients: every document in and out is a ClientDocument.
         self._clients = cast(AsyncCollection[ClientDocument], db[CLIENTS])
+        super().__init__(self._clients, "key", BY_KEY)  # its outboxes, found by key
         self.tokens: TokenStore = MongoTokenStore(db)
 
     async def get_client(self, key: str, *, include_removed: bool = False
@@ -176,26 +176,6 @@ class MongoClientStore:
         if not written.matched_count:
             return None
         return changed_document(current, changes, command_id, event, at)
-
-    async def pending_events(self, key: str) -> list[Document]:
-        document = await self._clients.find_one({"key": key}, {"outbox": 1})
-        return list(document.get("outbox", [])) if document else []
-
-    async def events_sent(self, key: str, event_ids: list[str]) -> None:
-        await clear_sent(self._clients, {"key": key}, event_ids, BY_KEY)
-
-    async def stale_outboxes(self, written_before: datetime, limit: int) -> list[str]:
-        found = self._clients.find({"outbox_since": {"$lt": written_before}}, {"key": 1}) \
-            .sort("outbox_since", ASCENDING).limit(limit)
-        return [d["key"] for d in await found.to_list()]
-
-    async def outbox_backlog(self) -> int:
-        # Only clients with events waiting carry outbox_since (a sparse index).
-        rows = await (await self._db[CLIENTS].aggregate([  # rows, not clients
-            {"$match": {"outbox_since": {"$exists": True}}},
-            {"$group": {"_id": None, "events": {"$sum": {"$size": "$outbox"}}}},
-        ])).to_list()
-        return int(rows[0]["events"]) if rows else 0
 
     async def start_operation(self, operation_id: str, kind: str, *,
                               claim_key: str | None = None) -> Started:

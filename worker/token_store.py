@@ -21,16 +21,15 @@ redelivered create finds its command in `used_by` and takes none again.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from common.registration_tokens import RegistrationTokenDocument
 from common.store import BY_ID, REGISTRATION_TOKENS, Document
-from worker.outbox_clear import clear_sent
+from worker.outbox_store import StoredOutboxes
 
 
 class TokenExists(Exception):
@@ -68,9 +67,10 @@ class TokenStore(Protocol):
     async def outbox_backlog(self) -> int: ...
 
 
-class MongoTokenStore:
+class MongoTokenStore(StoredOutboxes):
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._tokens = cast(AsyncCollection[RegistrationTokenDocument], db[REGISTRATION_TOKENS])
+        super().__init__(self._tokens, "_id", BY_ID)  # its outboxes, found by id
 
     async def get_token(self, id_: str) -> RegistrationTokenDocument | None:
         return await self._tokens.find_one({"_id": id_})
@@ -102,19 +102,3 @@ class MongoTokenStore:
         # Not matched: no use left, or this command took one on an earlier delivery.
         found = await self._tokens.find_one({"_id": id_}, {"used_by": 1})
         return found is not None and command_id in found.get("used_by", [])
-
-    async def pending_events(self, id_: str) -> list[Document]:
-        found = await self._tokens.find_one({"_id": id_}, {"outbox": 1})
-        return list(found.get("outbox", [])) if found else []
-
-    async def events_sent(self, id_: str, event_ids: list[str]) -> None:
-        await clear_sent(self._tokens, {"_id": id_}, event_ids, BY_ID)
-
-    async def stale_outboxes(self, written_before: datetime, limit: int) -> list[str]:
-        found = self._tokens.find({"outbox_since": {"$lt": written_before}}, {"_id": 1}) \
-            .sort("outbox_since", ASCENDING).limit(limit)
-        return [doc["_id"] async for doc in found]
-
-    async def outbox_backlog(self) -> int:
-        waiting: Any = self._tokens.find({"outbox_since": {"$exists": True}}, {"outbox": 1})
-        return sum([len(doc.get("outbox", [])) async for doc in waiting])

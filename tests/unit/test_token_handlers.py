@@ -139,3 +139,14 @@ async def test_the_consumer_publishes_a_token_event_right_after_the_write() -> N
     assert store.audit[command.id].action == "create_registration_token"
     assert store.outcomes[command.id].token is not None
     assert len(bus.replies) == 2
+
+
+async def test_the_relays_sweep_publishes_a_token_outbox_left_behind() -> None:
+    """A worker that stopped between the token's write and its publish leaves the event
+    in the outbox: the sweep of any worker sends it, as it does a client's."""
+    store, bus = InMemoryClientStore(), RecordingBus()
+    applied = await handle(make(), store, FAKE_KEYRING)  # written, never published
+    store.tokens.tokens[TOKEN_ID]["outbox_since"] -= timedelta(minutes=1)
+    assert await consumer_of(store, bus).relay.sweep() == 1
+    assert [decode_event(key, body).id for key, body in bus.events] == [applied.events[0].id]
+    assert store.tokens.tokens[TOKEN_ID].get("outbox") == []
