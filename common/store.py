@@ -109,7 +109,7 @@ AUDIT_INDEXES = [
 # An initial access token is found by the digest of what the caller presents.
 REGISTRATION_TOKEN_INDEXES = [
     IndexModel([("sha256", ASCENDING)], unique=True, name="sha256_unique"),
-    # Only tokens with events waiting carry outbox_since, so the relay's poll is cheap.
+    # Only tokens with events waiting carry outbox_since, so the relay's sweep is cheap.
     IndexModel([("outbox_since", ASCENDING)], sparse=True, name="outbox_waiting"),
 ]
 OPERATION_INDEXES = [
