@@ -16,6 +16,7 @@ from api.docs.registration_schemas import (
     CreatedRegistrationTokenSchema,
     CreateRegistrationTokenRequest,
     OAuthErrorSchema,
+    QueuedRegistrationTokenSchema,
     RegisteredClientSchema,
     RegistrationRequest,
     RegistrationTokenListSchema,
@@ -199,7 +200,10 @@ ROUTES: tuple[Route, ...] = (
               summary="Make an initial access token for self-registration (shown once)",
               body=CreateRegistrationTokenRequest,
               answers=(Answer(201, "The token, shown this once, and its record.",
-                              CreatedRegistrationTokenSchema, (LOCATION,)),)),
+                              CreatedRegistrationTokenSchema, (LOCATION,)),
+                       Answer(202, "Queued, but not applied within the wait: the token, "
+                              "shown this once; the operation at `Location` tells the "
+                              "outcome.", QueuedRegistrationTokenSchema, (LOCATION,)))),
         Route("GET", "/v1/registration-tokens", token_views.list_registration_tokens,
               "list_registration_tokens", CONFIGURE_SERVER,
               summary="The initial access tokens (never the tokens themselves)",
@@ -207,7 +211,7 @@ ROUTES: tuple[Route, ...] = (
         Route("DELETE", "/v1/registration-tokens/{id}", token_views.revoke_registration_token,
               "revoke_registration_token", CONFIGURE_SERVER,
               summary="Revoke an initial access token at once",
-              answers=(Answer(204, "Revoked."),)),
+              answers=(Answer(204, "Revoked (or revoked before)."), _QUEUED)),
         Route("POST", "/oauth/register", register.register_client, "register_client", None,
               summary="RFC 7591 dynamic registration with an initial access token; the "
                       "client waits for approval",

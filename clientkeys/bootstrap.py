@@ -33,7 +33,6 @@ from worker.health import health_app, serve_health
 from worker.pending_sweep import PendingSweep
 from worker.repository import ClientStore, MongoClientStore
 from worker.service import Worker
-from worker.token_relay import TokenEventRelay
 from worker.worker_metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
@@ -98,8 +97,6 @@ async def create_worker(settings: Settings, bus: MessageBus | None = None,
         if db is not None and settings.pending_registration_ttl_days:
             worker.pending_sweep = PendingSweep(db, store, worker.relay, keyring,
                                                 settings.pending_registration_ttl_days)
-        if db is not None:
-            worker.token_relay = TokenEventRelay(db, bus, settings.namespace)
         try:
             yield WorkerParts(worker, bus, db)
         finally:

@@ -27,7 +27,12 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
 
 from common.amqp_bus import declare_own_queue
 from common.clients import ClientType
-from common.events import ClientEventType, UndecodableEvent, decode_event
+from common.events import (
+    ClientEventType,
+    RegistrationTokenEventType,
+    UndecodableEvent,
+    decode_event,
+)
 from common.memory_bus import topic_matches
 from common.settings import (
     PREFIX,
@@ -37,8 +42,7 @@ from common.settings import (
     load_settings,
     redact_url,
 )
-from common.token_events import RegistrationTokenEventType, decode_token_event
-from common.topology import TOKEN_EVENTS, Topology, event_routing_key, token_event_routing_key
+from common.topology import Topology, event_routing_key, token_event_routing_key
 
 CONNECT_TIMEOUT_S = 10
 ROUTING_KEY_MAX_BYTES = 255  # AMQP 0-9-1 short string
@@ -86,15 +90,11 @@ def _printable(text: str) -> str:
 
 
 def event_line(body: bytes, routing_key: str) -> str:
-    """`time  type  key  actor` of one event; a line saying so for anything else."""
+    """`time  type  key  actor` of one event (a token's id for its key); a line saying so
+    for anything else."""
     try:
-        if routing_key.startswith(TOKEN_EVENTS.removesuffix("#")):
-            token_event = decode_token_event(routing_key, body)
-            fields = (token_event.time.isoformat(), token_event.type.value,
-                      str(token_event.token["id"]), token_event.actor)
-        else:
-            event = decode_event(routing_key, body)
-            fields = (event.time.isoformat(), event.type.value, event.client_key, event.actor)
+        event = decode_event(routing_key, body)
+        fields = (event.time.isoformat(), event.type.value, event.subject, event.actor)
     except UndecodableEvent:
         return _printable(f"?  not a clientkeys event ({len(body)} bytes, routing key "
                           f"{routing_key!r})")

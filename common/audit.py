@@ -21,12 +21,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from common.commands import Command, audited
+from common.command_base import audited
+from common.commands import Command
 from common.outcomes import ErrorCode, OperationStatus, Outcome
 
 # A request's inputs that set the secret; anything not a client field is not recorded.
 _SECRET_INPUTS = ("secret", "secret_confirmation", "generate_secret")
-_REJECTIONS = (ErrorCode.INVALID, ErrorCode.NOT_FOUND, ErrorCode.CONFLICT, ErrorCode.STALE)
+_REJECTIONS = (ErrorCode.INVALID, ErrorCode.NOT_FOUND, ErrorCode.CONFLICT, ErrorCode.STALE,
+               ErrorCode.TOKEN_UNUSABLE)
 
 
 class AuditOutcome(StrEnum):

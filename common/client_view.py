@@ -22,7 +22,8 @@ from common.secret_grace import MAX_PREVIOUS_SECRETS, unexpired
 # When a secret last verified is kept by the gateways (api.verify.secret_usage), not in
 # the client's document: it is in API answers, never in events.
 _LAST_USED = ("When this secret last verified, to the minute (at most a minute or two "
-              "late); null if never seen to. In API answers only, never in events.")
+              "late); null if not seen to in the last 400 days. In API answers only, never "
+              "in events.")
 
 
 # The fields of ANSWERS_ONLY, as a schema's `exclude` names them: what the gateways add

@@ -14,64 +14,36 @@ A secret travels only sealed (see common.keyring): the broker never sees it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate
+from marshmallow import ValidationError, fields, validate
 
-from common.client_metadata import CLEARABLE_FIELDS, METADATA_FIELDS, SECRET_EXPIRY
+from common.client_metadata import CLEARABLE_FIELDS, SECRET_EXPIRY
 from common.client_origin import OriginSchema
 from common.clients import ClientType
+from common.command_base import (
+    ID,
+    SHA256_HEX,
+    Answer,
+    CommandBehaviour,
+    CommandSchema,
+    audited,
+    kind_field,
+)
 from common.keyring import SealedSecret
 from common.metadata_schema import MetadataSchema
 from common.secret_grace import GRACE_LIMIT_S
+from common.token_commands import (
+    TOKEN_COMMAND_SCHEMAS,
+    CreateRegistrationToken,
+    RevokeRegistrationToken,
+)
 
 
 @dataclass(frozen=True)
-class Answer:
-    """What the gateway answers a command of a type with once it succeeded."""
-
-    # 201: the command made a client, whose address is the answer's Location;
-    # 204: nothing to show (the body is left out).
-    status: int = 200
-    # Whether the body carries the rules' warnings about the fields the command set.
-    warnings: bool = False
-
-
-# The fields of a client a command may set, in the order the audit trail lists them.
-AUDITED_FIELDS = ("type", "name", "secret", "redirect_uris", "grant_types", "response_types",
-                  *METADATA_FIELDS, SECRET_EXPIRY)
-
-
-def audited(names: Iterable[str]) -> list[str]:
-    """The client fields among `names`, in the audit trail's order."""
-    given = set(names)
-    return [name for name in AUDITED_FIELDS if name in given]
-
-
-class _Behaviour:
-    """What every command type says about itself, so no reader branches on the type.
-
-    The gateway answers with `answer`, the audit trail records `audited_fields()`,
-    and a type that `makes_client` has its client's key claimed as its operation
-    starts (worker.handlers); after one that `removes_client` the gateway's read
-    model drops the client its outcome names (api.views.dispatch).
-    """
-
-    kind: ClassVar[str]
-    answer: ClassVar[Answer] = Answer()
-    makes_client: ClassVar[bool] = False
-    removes_client: ClassVar[bool] = False
-
-    def audited_fields(self) -> list[str]:
-        """The names (never the values) of what it sets."""
-        return []
-
-
-@dataclass(frozen=True)
-class CreateClient(_Behaviour):
+class CreateClient(CommandBehaviour):
     kind: ClassVar[str] = "create_client"
     answer: ClassVar[Answer] = Answer(201, warnings=True)
     makes_client: ClassVar[bool] = True
@@ -107,6 +79,12 @@ class CreateClient(_Behaviour):
     remote_addr: str | None = None  # the HTTP caller's address, for the audit trail
     issued_at: datetime | None = None  # when the gateway accepted it (command latency)
 
+    @property
+    def registration_token(self) -> str | None:
+        """The initial access token a self-registration takes one use of as it is made
+        (worker.handlers); None for an administrator's create and open registration."""
+        return None if self.origin is None else self.origin.get("token_id")
+
     def audited_fields(self) -> list[str]:
         """The fields given (an empty list is a field left out)."""
         return audited(name for name, value in vars(self).items()
@@ -114,7 +92,7 @@ class CreateClient(_Behaviour):
 
 
 @dataclass(frozen=True)
-class _OneClientCommand(_Behaviour):
+class _OneClientCommand(CommandBehaviour):
     id: str
     actor: str
     request_id: str
@@ -202,11 +180,11 @@ class EndSecretGrace(_OneClientCommand):
 
 
 Command = (CreateClient | UpdateClient | ApproveClient | DisapproveClient | RemoveClient
-           | RotateSecret | EndSecretGrace)
+           | RotateSecret | EndSecretGrace | CreateRegistrationToken | RevokeRegistrationToken)
 COMMAND_TYPES: dict[str, type[Command]] = {
     cls.kind: cls
     for cls in (CreateClient, UpdateClient, ApproveClient, DisapproveClient, RemoveClient,
-                RotateSecret, EndSecretGrace)
+                RotateSecret, EndSecretGrace, CreateRegistrationToken, RevokeRegistrationToken)
 }
 
 
@@ -224,14 +202,6 @@ class SealedSecretField(fields.Field[SealedSecret]):
             raise ValidationError("Not a sealed secret.") from None
 
 
-_ID = validate.Length(min=1, max=200)
-_SHA256_HEX = r"^[0-9a-f]{64}$"
-
-
-def _kind(command_type: type[Command]) -> fields.String:
-    return fields.String(required=True, validate=validate.Equal(command_type.kind))
-
-
 def _strings(**kwargs: Any) -> fields.List[str]:
     return fields.List(fields.String(), **kwargs)
 
@@ -240,29 +210,9 @@ def _optional_strings() -> fields.List[str]:
     return _strings(load_default=None, allow_none=True)
 
 
-class CommandSchema(Schema):
-    """What every command carries on the wire; each type's schema adds its own fields.
-
-    A field the type does not know is refused, so a body is one type's or none.
-    """
-
-    command_type: ClassVar[type[Command]]
-    id = fields.String(required=True, validate=_ID)
-    actor = fields.String(required=True, validate=_ID)
-    request_id = fields.String(required=True, validate=_ID)
-    remote_addr = fields.String(load_default=None, allow_none=True,
-                                validate=validate.Length(max=255))
-    issued_at = fields.AwareDateTime(load_default=None, allow_none=True)
-
-    @post_load
-    def _command(self, data: dict[str, Any], **kwargs: Any) -> Command:
-        data.pop("kind")
-        return self.command_type(**data)
-
-
 class CreateClientSchema(CommandSchema, MetadataSchema):
     command_type = CreateClient
-    kind = _kind(CreateClient)
+    kind = kind_field(CreateClient)
     type = fields.Enum(ClientType, by_value=True, required=True)
     name = fields.String(required=True)
     secret = SealedSecretField(load_default=None, allow_none=True)
@@ -271,18 +221,18 @@ class CreateClientSchema(CommandSchema, MetadataSchema):
     response_types = _strings(load_default=list)
     origin = fields.Nested(OriginSchema, load_default=None, allow_none=True)
     registration_access_sha256 = fields.String(
-        load_default=None, allow_none=True, validate=validate.Regexp(_SHA256_HEX))
+        load_default=None, allow_none=True, validate=validate.Regexp(SHA256_HEX))
     auto_approve = fields.Boolean(load_default=None, allow_none=True)
 
 
 class _OneClientSchema(CommandSchema):
-    client_key = fields.String(required=True, validate=_ID)
+    client_key = fields.String(required=True, validate=ID)
     expected_version = fields.Integer(load_default=None, allow_none=True, strict=True)
 
 
 class UpdateClientSchema(_OneClientSchema, MetadataSchema):
     command_type = UpdateClient
-    kind = _kind(UpdateClient)
+    kind = kind_field(UpdateClient)
     name = fields.String(load_default=None, allow_none=True)
     secret = SealedSecretField(load_default=None, allow_none=True)
     redirect_uris = _optional_strings()
@@ -291,28 +241,28 @@ class UpdateClientSchema(_OneClientSchema, MetadataSchema):
     cleared = fields.List(fields.String(validate=validate.OneOf(CLEARABLE_FIELDS)),
                           load_default=None, allow_none=True)
     registration_access_sha256 = fields.String(
-        load_default=None, allow_none=True, validate=validate.Regexp(_SHA256_HEX))
+        load_default=None, allow_none=True, validate=validate.Regexp(SHA256_HEX))
     pending_if_widened = fields.Boolean(load_default=None, allow_none=True)
 
 
 class ApproveClientSchema(_OneClientSchema):
     command_type = ApproveClient
-    kind = _kind(ApproveClient)
+    kind = kind_field(ApproveClient)
 
 
 class DisapproveClientSchema(_OneClientSchema):
     command_type = DisapproveClient
-    kind = _kind(DisapproveClient)
+    kind = kind_field(DisapproveClient)
 
 
 class RemoveClientSchema(_OneClientSchema):
     command_type = RemoveClient
-    kind = _kind(RemoveClient)
+    kind = kind_field(RemoveClient)
 
 
 class RotateSecretSchema(_OneClientSchema):
     command_type = RotateSecret
-    kind = _kind(RotateSecret)
+    kind = kind_field(RotateSecret)
     secret = SealedSecretField(required=True)
     grace_seconds = fields.Integer(required=True, strict=True,
                                    validate=validate.Range(min=0, max=GRACE_LIMIT_S))
@@ -321,16 +271,15 @@ class RotateSecretSchema(_OneClientSchema):
 
 class EndSecretGraceSchema(_OneClientSchema):
     command_type = EndSecretGrace
-    kind = _kind(EndSecretGrace)
+    kind = kind_field(EndSecretGrace)
 
 
 # The wire form of each command type, by its kind.
+_SCHEMA_TYPES: tuple[type[CommandSchema], ...] = (
+    CreateClientSchema, UpdateClientSchema, ApproveClientSchema, DisapproveClientSchema,
+    RemoveClientSchema, RotateSecretSchema, EndSecretGraceSchema, *TOKEN_COMMAND_SCHEMAS)
 COMMAND_SCHEMAS: dict[str, CommandSchema] = {
-    schema.command_type.kind: schema()
-    for schema in (CreateClientSchema, UpdateClientSchema, ApproveClientSchema,
-                   DisapproveClientSchema, RemoveClientSchema, RotateSecretSchema,
-                   EndSecretGraceSchema)
-}
+    schema.command_type.kind: schema() for schema in _SCHEMA_TYPES}
 
 
 class UndecodableCommand(ValueError):

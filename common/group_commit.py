@@ -97,7 +97,11 @@ class Lane(Generic[T, R]):
             outcomes = await self._outcomes([item for item, _ in batch])
         except BaseException as exc:
             for _, result in batch:
-                if not result.done():
+                if result.done():
+                    continue
+                if isinstance(exc, asyncio.CancelledError):
+                    result.cancel()  # the lane was cancelled (the loop is closing)
+                else:
                     result.set_exception(exc)
             if not isinstance(exc, Exception):
                 raise

@@ -7,7 +7,10 @@ of the kinds RFC 9700 and OpenID Connect expect are taken: RSA of at least 2048
 bits, EC P-256 and P-384, Ed25519. A private member or a symmetric key is
 refused naming the key, never echoing its value. The stored set keeps only each
 key's public members (kty, kid, alg, use and the key's own numbers), so what
-every gateway holds in memory for 100k clients stays small.
+every gateway holds in memory for 100k clients stays small. A key marked for
+encryption (`use: enc`, which a client's published set often carries beside its
+signing keys) is left out of the stored set rather than refused, unless it holds
+private material; a set must keep at least one key for signatures.
 
 PyJWT parses each key (with cryptography), so a key that does not load is
 refused here, at registration, not at the first token request.
@@ -69,16 +72,28 @@ def _name(key: Any, number: int) -> str:
     return f"Key {number}"
 
 
-def _key_problem(key: Any) -> str | None:
-    """Why one JWK cannot be a client's public key, or None."""
-    if not isinstance(key, dict):
-        return "is not a JSON object."
+def _for_encryption(key: Any) -> bool:
+    """A key the set says is for encryption: never used to check a signature."""
+    return isinstance(key, dict) and key.get("use") == "enc"
+
+
+def _private_problem(key: dict[str, Any]) -> str | None:
     private = [member for member in PRIVATE_MEMBERS if member in key]
     if key.get("kty") == "oct":
         return "is a symmetric key (kty oct): register public keys only."
     if private:
         return (f"holds private key material ({', '.join(private)}): register the public key "
                 "only, and keep the private key with the client.")
+    return None
+
+
+def _key_problem(key: Any) -> str | None:
+    """Why one JWK cannot be a client's public key, or None."""
+    if not isinstance(key, dict):
+        return "is not a JSON object."
+    problem = _private_problem(key)
+    if problem is not None:
+        return problem
     kid = key.get("kid")
     if not isinstance(kid, str) or not kid or len(kid) > KID_MAX:
         return f"needs a kid: a non-empty string of at most {KID_MAX} characters."
@@ -93,9 +108,10 @@ def _key_problem(key: Any) -> str | None:
                             or ALGORITHMS[alg][1] not in (None, key.get("crv"))):
         return f"has alg {str(alg)[:20]!r}, which is not one of {', '.join(ALGORITHMS)} for " \
                f"its key type."
-    if key.get("use") not in (None, "sig"):
-        return "has use other than sig."
+    if key.get("use") not in (None, "sig"):  # "enc" keys are set aside before
+        return "has a use other than sig or enc."
     return None
+
 
 
 class _TooSmall(ValueError):
@@ -121,6 +137,11 @@ def compact_jwks(value: Any) -> dict[str, Any]:
     kept: list[dict[str, Any]] = []
     seen: set[str] = set()
     for number, key in enumerate(keys, start=1):
+        if _for_encryption(key):
+            problem = _private_problem(key)
+            if problem is not None:
+                problems.append(f"{_name(key, number)} {problem}")
+            continue
         problem = _key_problem(key)
         if problem is None and key["kid"] in seen:
             problem = "has the kid of an earlier key: each kid must be unique."
@@ -137,6 +158,8 @@ def compact_jwks(value: Any) -> dict[str, Any]:
             kept.append(compact)
         if problem is not None:
             problems.append(f"{_name(key, number)} {problem}")
+    if not problems and not kept:
+        problems.append("Holds no key for signatures: every key is marked use enc.")
     if problems:
         raise JwkSetError(problems)
     return {"keys": kept}

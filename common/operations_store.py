@@ -59,6 +59,7 @@ class OperationDocument(TypedDict):
     # The rest of the outcome, once a worker recorded it.
     client: NotRequired[dict[str, Any] | None]
     warnings: NotRequired[list[str]]
+    token: NotRequired[dict[str, Any] | None]  # of a command about an initial access token
 
 
 class OperationFenced(Exception):

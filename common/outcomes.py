@@ -27,6 +27,9 @@ class ErrorCode(StrEnum):
     STALE = "stale"
     UNDELIVERABLE = "undeliverable"
     INTERNAL = "internal"
+    # A self-registration whose initial access token has no use left to take: expired,
+    # revoked or used up by the time the worker came to it (RFC 7591's 401).
+    TOKEN_UNUSABLE = "token_unusable"
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ class Outcome:
     client: dict[str, Any] | None = None
     error: OperationError | None = None
     warnings: list[str] = field(default_factory=list)
+    # The public record of the initial access token a token command made or revoked.
+    token: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +70,7 @@ class Outcome:
             "client": self.client,
             "error": self.error.to_dict() if self.error else None,
             "warnings": self.warnings,
+            "token": self.token,
         }
 
     @classmethod
@@ -78,6 +84,7 @@ class Outcome:
             client=data.get("client"),
             error=OperationError.from_dict(error) if error else None,
             warnings=list(data.get("warnings") or []),
+            token=data.get("token"),
         )
 
     def encode(self) -> bytes:

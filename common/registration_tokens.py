@@ -1,41 +1,36 @@
-"""The registration_tokens collection's one owner: initial access tokens.
+"""Initial access tokens of self-registration: their stored shape and public record.
 
-A token is shown once when it is made and stored only as its SHA-256 digest
-(the gateway hashes it, as it hashes API tokens: `api.auth.tokens.token_digest`);
-it is found by that digest (a unique index) and the digest compared again with
-`hmac.compare_digest`. Its `_id` is the first 12 hex digits of the digest,
-which reveal nothing usable.
+Written down once, for the one writer (the workers, `worker.token_store`, applying
+the `create_registration_token` and `revoke_registration_token` commands and
+taking a use for each self-registered client) and the gateway's reads
+(`api.registration.token_reads`). A token is shown once when it is made and
+stored only as its SHA-256 digest (the gateway hashes it, as it hashes API
+tokens: `api.auth.tokens.token_digest`): the broker carries the digest only.
+Its `_id` is the first 12 hex digits of the digest, which reveal nothing usable.
 
-A use is taken with one guarded update (`take_use`): it matches only a token
-that still has uses, is not revoked and has not expired, and decrements
-`uses_left`; `matched_count` says whether this caller got one. No
-findAndModify is needed, so the write is cheap on every MongoDB-wire server, and
-ten registrations at once on a token with three uses left take exactly three.
-
-Making and revoking a token write its event into the token's own `outbox` in
-the same single-document write (`registration_token_created`,
-`registration_token_revoked`, common.events), as a client's changes do; the
-workers' relay (worker.token_relay) publishes it and clears it (`events_sent`),
-finding waiting outboxes by the sparse index on `outbox_since`.
+`RegistrationTokenSchema` is the token's public record: what the management API
+answers and what `data.token` of its events holds; never the token, never its
+digest. `TokenPolicySchema` is its policy, on the wire of the command as in the
+HTTP request.
 """
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
-from typing import Any, Final, TypedDict, cast
+from typing import Any, Final, TypedDict
 
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
+from marshmallow import Schema, fields, validate
 
-from common.store import REGISTRATION_TOKENS, Document
+from common.clients import GRANT_TYPES, ClientType
 
-# How many tokens a listing shows at most: they are made by hand, a few at a time.
-LIST_LIMIT: Final = 500
 # A token's id: the first hex digits of its digest (as `api.auth.tokens.token_id`).
 ID_LENGTH: Final = 12
-# Read by the relay, never shown: the digest and the events waiting.
-_INTERNAL: Final = ("sha256", "outbox", "outbox_since")
+TOKEN_USES_MAX: Final = 10_000
+LABEL_MAX: Final = 200
+# Kept by the worker, never shown: the digest, the creates that took a use, the
+# commands applied, and the events waiting.
+INTERNAL: Final = ("sha256", "used_by", "applied_commands", "outbox", "outbox_since")
+_LIST = validate.Length(max=100)
 
 
 class TokenPolicy(TypedDict):
@@ -59,13 +54,56 @@ class RegistrationTokenDocument(TypedDict, total=False):
     revoked: bool
     revoked_at: datetime | None
     policy: TokenPolicy
+    # The ids of the create commands that took a use (at most max_uses), so a
+    # redelivered create takes none again.
+    used_by: list[str]
+    # The commands that made and revoked it, so a redelivered one is recognised.
+    applied_commands: list[str]
     # Events not yet confirmed by the broker, and since when (only while waiting).
     outbox: list[dict[str, Any]]
     outbox_since: datetime
 
 
-def _tokens(db: AsyncDatabase[Document]) -> AsyncCollection[Document]:
-    return db[REGISTRATION_TOKENS]
+class TokenPolicySchema(Schema):
+    client_types = fields.List(
+        fields.String(validate=validate.OneOf([t.value for t in ClientType])),
+        load_default=list, metadata={"description": "Allowed client types; empty: any."})
+    grant_types = fields.List(fields.String(validate=validate.OneOf(GRANT_TYPES)),
+                              load_default=list,
+                              metadata={"description": "Allowed grant types; empty: any."})
+    redirect_uri_hosts = fields.List(
+        fields.String(validate=[validate.Length(min=1, max=253),
+                                validate.Regexp(r"^(\*\.)?[A-Za-z0-9.-]+$")]),
+        load_default=list, validate=_LIST,
+        metadata={"description": "Hosts redirect URIs may point at: exact (app.example.com) "
+                                 "or `*.suffix` (the host only); empty: any."})
+    auto_approve = fields.Boolean(load_default=False, metadata={
+        "description": "Clients registered with the token are approved at once (default: "
+                       "they wait for an administrator)."})
+
+
+class RegistrationTokenSchema(Schema):
+    id = fields.String(required=True)
+    label = fields.String(required=True)
+    created_by = fields.String(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    expires_at = fields.AwareDateTime(required=True)
+    max_uses = fields.Integer(required=True)
+    uses_left = fields.Integer(required=True)
+    revoked = fields.Boolean(required=True)
+    revoked_at = fields.AwareDateTime(required=True, allow_none=True)
+    policy = fields.Nested(TokenPolicySchema, required=True)
+
+
+_RECORD = RegistrationTokenSchema()
+
+
+def canonical_policy(policy: TokenPolicy) -> TokenPolicy:
+    """The policy as stored: each list sorted and without repeats, hosts in lower case."""
+    return {"client_types": sorted(set(policy["client_types"])),
+            "grant_types": sorted(set(policy["grant_types"])),
+            "redirect_uri_hosts": sorted({h.lower() for h in policy["redirect_uri_hosts"]}),
+            "auto_approve": policy["auto_approve"]}
 
 
 def new_document(digest: str, *, label: str, created_by: str, created_at: datetime,
@@ -74,81 +112,12 @@ def new_document(digest: str, *, label: str, created_by: str, created_at: dateti
     return {"_id": digest[:ID_LENGTH], "sha256": digest, "label": label,
             "created_by": created_by, "created_at": created_at, "expires_at": expires_at,
             "max_uses": max_uses, "uses_left": max_uses, "revoked": False,
-            "revoked_at": None, "policy": policy}
-
-
-async def insert_token(db: AsyncDatabase[Document], document: RegistrationTokenDocument,
-                       event: dict[str, Any]) -> None:
-    """The token, with its `registration_token_created` event waiting in its outbox."""
-    stored = {**document, "outbox": [event], "outbox_since": event["time"]}
-    await _tokens(db).insert_one(stored)
-
-
-async def find_token(db: AsyncDatabase[Document], digest: str
-                     ) -> RegistrationTokenDocument | None:
-    """The token whose digest this is: found by it, compared in constant time."""
-    found = await _tokens(db).find_one({"sha256": digest}, {"outbox": 0})
-    if found is None or not hmac.compare_digest(str(found["sha256"]).encode(), digest.encode()):
-        return None
-    return cast(RegistrationTokenDocument, found)
-
-
-async def list_tokens(db: AsyncDatabase[Document]) -> list[RegistrationTokenDocument]:
-    """Every token, newest first (sorted here: there are few)."""
-    hidden = dict.fromkeys(_INTERNAL, 0)
-    found = [cast(RegistrationTokenDocument, doc)
-             async for doc in _tokens(db).find({}, hidden).limit(LIST_LIMIT)]
-    return sorted(found, key=lambda doc: doc["created_at"], reverse=True)
-
-
-async def get_token(db: AsyncDatabase[Document], id_: str) -> RegistrationTokenDocument | None:
-    found = await _tokens(db).find_one({"_id": id_}, dict.fromkeys(_INTERNAL, 0))
-    return None if found is None else cast(RegistrationTokenDocument, found)
-
-
-async def revoke_token(db: AsyncDatabase[Document], id_: str, at: datetime,
-                       event: dict[str, Any]) -> bool:
-    """Revoke it now, its `registration_token_revoked` event in the same write; False when
-    there is no such token or it was revoked already (no second event)."""
-    result = await _tokens(db).update_one(
-        {"_id": id_, "revoked": False},
-        {"$set": {"revoked": True, "revoked_at": at, "outbox_since": at},
-         "$push": {"outbox": event}})
-    return result.matched_count == 1
-
-
-async def take_use(db: AsyncDatabase[Document], id_: str, at: datetime) -> bool:
-    """One use of a usable token, atomically; False when none was left to take."""
-    result = await _tokens(db).update_one(
-        {"_id": id_, "uses_left": {"$gt": 0}, "revoked": False, "expires_at": {"$gt": at}},
-        {"$inc": {"uses_left": -1}})
-    return result.matched_count == 1
-
-
-async def give_back_use(db: AsyncDatabase[Document], id_: str) -> None:
-    """A use taken for a registration that was refused or never queued, returned.
-
-    Called only by the request that took it, once, so uses_left stays within max_uses."""
-    await _tokens(db).update_one({"_id": id_}, {"$inc": {"uses_left": 1}})
-
-
-async def waiting_outboxes(db: AsyncDatabase[Document], written_before: datetime, limit: int
-                           ) -> list[tuple[str, list[dict[str, Any]]]]:
-    """(token id, outbox) of the tokens whose events wait since before `written_before`."""
-    found = _tokens(db).find({"outbox_since": {"$lt": written_before}},
-                             {"outbox": 1}).limit(limit)
-    return [(doc["_id"], list(doc.get("outbox", []))) async for doc in found]
-
-
-async def events_sent(db: AsyncDatabase[Document], id_: str, event_ids: list[str]) -> None:
-    """Drop confirmed events from the token's outbox; with none left, it waits no more."""
-    await _tokens(db).update_one({"_id": id_},
-                                 {"$pull": {"outbox": {"id": {"$in": event_ids}}}})
-    await _tokens(db).update_one({"_id": id_, "outbox": []}, {"$unset": {"outbox_since": ""}})
+            "revoked_at": None, "policy": policy, "used_by": []}
 
 
 def public_token(document: RegistrationTokenDocument) -> dict[str, Any]:
-    """What the management API and the events show of a token: never its digest."""
+    """What the management API and the events show of a token, as JSON: never its digest."""
     shown = {key: value for key, value in document.items()
-             if key not in ("_id", *_INTERNAL)}
-    return {**shown, "id": document["_id"]}
+             if key not in ("_id", *INTERNAL)}
+    record: dict[str, Any] = _RECORD.dump({**shown, "id": document["_id"]})
+    return record

@@ -37,6 +37,10 @@ AUDIT = "audit"
 AUDIT_EXPIRY = "audit_expiry"
 # When each client secret last verified, written by the gateways (api.verify.secret_usage).
 SECRET_USAGE = "secret_usage"
+# A client's notes go once none of its secrets verified for this long (a TTL index on
+# `updated_at`, the field the gateways read each other's notes by).
+SECRET_USAGE_KEPT_DAYS = 400
+SECRET_USAGE_EXPIRY = "usage_expiry"
 # The jti of each accepted client assertion, until the assertion expires (one insert per
 # assertion, a duplicate is a replay; api.verify.assertion_replay): the TTL index on
 # `expires_at` removes each record once no gateway would accept its assertion.
@@ -105,7 +109,7 @@ AUDIT_INDEXES = [
 # An initial access token is found by the digest of what the caller presents.
 REGISTRATION_TOKEN_INDEXES = [
     IndexModel([("sha256", ASCENDING)], unique=True, name="sha256_unique"),
-    # Only tokens with events waiting carry outbox_since, so the relay's poll is cheap.
+    # Only tokens with events waiting carry outbox_since, so the relay's sweep is cheap.
     IndexModel([("outbox_since", ASCENDING)], sparse=True, name="outbox_waiting"),
 ]
 OPERATION_INDEXES = [
@@ -114,6 +118,8 @@ OPERATION_INDEXES = [
 # The operations' expiry once was a TTL on `created_at`, which would delete a
 # pending operation too: dropped where it is found.
 _OLD_OPERATIONS_EXPIRY = "expire"
+# The secret usage notes' index once was a plain one, so a removed client's notes stayed.
+_OLD_SECRET_USAGE_INDEX = "updated_at"
 
 
 def connect(uri: str, *, app_name: str) -> AsyncMongoClient[Document]:
@@ -149,14 +155,26 @@ async def ensure_indexes(db: AsyncDatabase[Document], *,
     await db[OPERATIONS].create_indexes(OPERATION_INDEXES)
     await db[IDEMPOTENCY_KEYS].create_indexes(IDEMPOTENCY_INDEXES)
     await db[AUDIT].create_indexes(AUDIT_INDEXES)
-    # Each gateway reads what the others wrote since its last look.
-    await db[SECRET_USAGE].create_index([("updated_at", ASCENDING)], name="updated_at")
+    await ensure_secret_usage_expiry(db)
     await db[REGISTRATION_TOKENS].create_indexes(REGISTRATION_TOKEN_INDEXES)
     await db[ASSERTION_JTIS].create_index([("expires_at", ASCENDING)], expireAfterSeconds=0,
                                           name="expire")
     if audit_retention_days is not None:
         await ensure_audit_expiry(db, audit_retention_days)
     await ensure_operations_expiry(db, operations_retention_h)
+
+
+async def ensure_secret_usage_expiry(db: AsyncDatabase[Document]) -> None:
+    """The index each gateway reads the others' secret usage notes by (`updated_at`),
+    also removing a client's notes once none of its secrets verified for
+    SECRET_USAGE_KEPT_DAYS: a removed client's among them, as it never verifies again.
+    The plain index it replaces is dropped first (two indexes cannot share a key)."""
+    collection = db[SECRET_USAGE]
+    existing = {index["name"] async for index in await collection.list_indexes()}
+    if _OLD_SECRET_USAGE_INDEX in existing:
+        await collection.drop_index(_OLD_SECRET_USAGE_INDEX)
+    await _ensure_expiry(db, SECRET_USAGE, SECRET_USAGE_EXPIRY, "updated_at",
+                         SECRET_USAGE_KEPT_DAYS * 24 * 3600)
 
 
 async def ensure_audit_expiry(db: AsyncDatabase[Document], days: int) -> None:

@@ -16,8 +16,10 @@ from common.keyring import Keyring, new_key_entry
 from common.memory_bus import MemoryBus
 from common.operations_store import Started
 from common.outcomes import OperationStatus, Outcome
+from common.registration_tokens import RegistrationTokenDocument
 from common.store import APPLIED_COMMANDS_KEPT, Document, now
 from worker.repository import AlreadyCreated
+from worker.token_store import TokenExists
 
 # The keyring the fake gateway signs commands with and the consumer under test checks.
 FAKE_KEYRING = Keyring.parse(new_key_entry("fake"))
@@ -25,10 +27,66 @@ FAKE_KEYRING = Keyring.parse(new_key_entry("fake"))
 SIGNED: Mapping[str, object] = MappingProxyType({})
 
 
+class InMemoryTokenStore:
+    """TokenStore in a dict, with the same guards as worker.token_store's writes."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, RegistrationTokenDocument] = {}
+
+    async def get_token(self, id_: str) -> RegistrationTokenDocument | None:
+        found = self.tokens.get(id_)
+        return None if found is None else copy.deepcopy(found)
+
+    async def insert_token(self, document: RegistrationTokenDocument) -> None:
+        if document["_id"] in self.tokens:
+            raise TokenExists(copy.deepcopy(self.tokens[document["_id"]]))
+        self.tokens[document["_id"]] = copy.deepcopy(document)
+
+    async def revoke_token(self, id_: str, command_id: str, at: datetime,
+                           event: Document) -> bool:
+        token = self.tokens.get(id_)
+        if token is None or token["revoked"]:
+            return False
+        token["revoked"], token["revoked_at"], token["outbox_since"] = True, at, at
+        token.setdefault("outbox", []).append(copy.deepcopy(event))
+        token.setdefault("applied_commands", []).append(command_id)
+        return True
+
+    async def take_use(self, id_: str, command_id: str, at: datetime) -> bool:
+        token = self.tokens.get(id_)
+        if token is None:
+            return False
+        if command_id in token.get("used_by", []):
+            return True
+        if token["uses_left"] <= 0 or token["revoked"] or token["expires_at"] <= at:
+            return False
+        token["uses_left"] -= 1
+        token.setdefault("used_by", []).append(command_id)
+        return True
+
+    async def pending_events(self, id_: str) -> list[Document]:
+        return copy.deepcopy(self.tokens.get(id_, {}).get("outbox", []))
+
+    async def events_sent(self, id_: str, event_ids: list[str]) -> None:
+        token = self.tokens.get(id_)
+        if token is not None:
+            token["outbox"] = [e for e in token.get("outbox", []) if e["id"] not in event_ids]
+            if not token["outbox"]:
+                token.pop("outbox_since", None)
+
+    async def stale_outboxes(self, written_before: datetime, limit: int) -> list[str]:
+        return [id_ for id_, t in self.tokens.items()
+                if "outbox_since" in t and t["outbox_since"] < written_before][:limit]
+
+    async def outbox_backlog(self) -> int:
+        return sum(len(t.get("outbox", [])) for t in self.tokens.values())
+
+
 class InMemoryClientStore:
     """ClientStore in a dict, with the same version guard and uniqueness as MongoDB."""
 
     def __init__(self) -> None:
+        self.tokens = InMemoryTokenStore()
         # Plain dicts, so that a test may store any shape it wants to see handled.
         self.clients: dict[str, Document] = {}
         self.outcomes: dict[str, Outcome] = {}

@@ -50,6 +50,7 @@ from common.operations_store import Started
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
 from common.store import OPERATIONS_RETENTION_MIN_H, is_outage, now
 from common.topology import COMMAND_DELIVERY_LIMIT
+from worker.applied import KeptIn
 from worker.handlers import handle, key_to_claim
 from worker.read_ahead import ReadAhead
 from worker.relay import OutboxRelay
@@ -178,13 +179,15 @@ class CommandConsumer:
             applied = await handle(command, store, self.keyring,
                                    claimed_key=started.client_key)
             outcome = applied.outcome
+            kept = applied.kept_in or (KeptIn(self.store, outcome.client_key)
+                                       if outcome.client_key else None)
             sent: list[str] = []
-            if outcome.client_key and applied.outbox:
+            if kept and applied.outbox:
                 sent = await self.relay.send(applied.outbox)
             writes = [self.store.record_audit(entry_for_command(command, outcome, now())),
                       self.store.record_outcome(outcome)]
-            if outcome.client_key and sent:
-                writes.append(self.store.events_sent(outcome.client_key, sent))
+            if kept and sent:
+                writes.append(kept.outboxes.events_sent(kept.owner, sent))
             await _all(*writes)
             self._count(command, outcome)
         elif not _withdrawn(outcome):

@@ -52,35 +52,23 @@ from common.commands import (
 from common.events import ClientEvent, ClientEventType
 from common.keyring import SecretKeyring
 from common.metadata_rules import check_registration
-from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
+from common.outcomes import ErrorCode, OperationStatus, Outcome
 from common.secret_grace import after_rotation, unexpired
-from common.store import Document, now
+from common.store import now
+from common.token_commands import CreateRegistrationToken, RevokeRegistrationToken
+from worker.applied import Applied, failed, outbox_of
 from worker.registration_changes import registration_changes
 from worker.repository import AlreadyCreated, ClientStore
 from worker.secret_changes import secret_changes, secret_checked
 from worker.stored_secrets import NotSealedForThisCommand, moved_to_previous, secret_to_store
+from worker.token_handlers import create_registration_token, revoke_registration_token
 
+# What a client's handler returns: its outcome and the client's events.
+ClientApplied = Applied[ClientEvent]
 CLIENT_KEY_BYTES = 24  # 192 random bits, 32 URL-safe characters
 # How often a handler re-reads and retries when another worker changed the
 # same client between its read and its write.
 MAX_VERSION_RETRIES = 20
-
-
-@dataclass(frozen=True)
-class Applied:
-    outcome: Outcome
-    # The events this call wrote to the outbox (none on a redelivery or a no-op).
-    events: list[ClientEvent] = field(default_factory=list)
-    # The client's whole outbox, oldest first, as this call's write returned it or
-    # as it read it: every event written before is there, in order (an event
-    # leaves the outbox only once the broker confirmed it), so publishing this
-    # keeps the client's order. Events queued after it are not: their own worker,
-    # or the relay's sweep, publishes them.
-    outbox: list[Document] = field(default_factory=list)
-
-
-def _outbox(document: ClientDocument) -> list[Document]:
-    return list(document.get("outbox", []))
 
 
 def new_client_key() -> str:
@@ -94,35 +82,28 @@ def _succeeded(command: Command, document: ClientDocument, warnings: list[str] |
                    warnings=warnings or [])
 
 
-def _failed(command: Command, code: ErrorCode, message: str,
-            fields: dict[str, list[str]] | None = None) -> Outcome:
-    return Outcome(command.id, command.kind, OperationStatus.FAILED,
-                   client_key=command.client_key,
-                   error=OperationError(code, message, fields))
-
-
-def _not_found(command: Command) -> Applied:
-    return Applied(_failed(command, ErrorCode.NOT_FOUND,
+def _not_found(command: Command) -> ClientApplied:
+    return Applied(failed(command, ErrorCode.NOT_FOUND,
                            f"There is no client with key {command.client_key!r}."))
 
 
-def _stale(command: Command, current: ClientDocument) -> Applied | None:
+def _stale(command: Command, current: ClientDocument) -> ClientApplied | None:
     """A failed outcome if the caller's expected version no longer holds."""
     expected = getattr(command, "expected_version", None)
     if expected is None or expected == current["version"]:
         return None
-    return Applied(_failed(
+    return Applied(failed(
         command, ErrorCode.STALE,
         f"The client is at version {current['version']}, not {expected}: it changed since "
         "it was read. Read it again and retry."))
 
 
-def _invalid(command: Command, exc: RuleViolation) -> Applied:
-    return Applied(_failed(command, ErrorCode.INVALID, "The client is not valid.", exc.errors))
+def _invalid(command: Command, exc: RuleViolation) -> ClientApplied:
+    return Applied(failed(command, ErrorCode.INVALID, "The client is not valid.", exc.errors))
 
 
-def _unsealable(command: Command, exc: NotSealedForThisCommand) -> Applied:
-    return Applied(_failed(command, ErrorCode.INVALID, str(exc), {"secret": [str(exc)]}))
+def _unsealable(command: Command, exc: NotSealedForThisCommand) -> ClientApplied:
+    return Applied(failed(command, ErrorCode.INVALID, str(exc), {"secret": [str(exc)]}))
 
 
 def _after(current: ClientDocument, changes: ClientDocument) -> dict[str, Any]:
@@ -151,7 +132,7 @@ def key_to_claim(command: Command) -> str | None:
 
 
 async def create_client(command: CreateClient, store: ClientStore, keyring: SecretKeyring,
-                        claimed_key: str | None = None) -> Applied:
+                        claimed_key: str | None = None) -> ClientApplied:
     """`claimed_key`: the key claimed as the operation started; claimed here if None."""
     try:
         fields, metadata, warnings = check_registration(ClientFields(
@@ -190,13 +171,19 @@ async def create_client(command: CreateClient, store: ClientStore, keyring: Secr
                         command.id, request_id=command.request_id, time=at)
     document["outbox"] = [event.to_document()]
     document["outbox_since"] = at
+    # A self-registration's use of its token, taken once the client is known valid and
+    # right before it is made (a redelivery takes none again): the token decides.
+    token_id = command.registration_token
+    if token_id is not None and not await store.tokens.take_use(token_id, command.id, at):
+        return Applied(failed(command, ErrorCode.TOKEN_UNUSABLE, "The initial access token "
+                              "has expired, was revoked or is used up."))
     try:
         await store.insert_client(document)
     except AlreadyCreated as exc:  # a redelivery: the client exists, say so again
         return Applied(_succeeded(command, exc.document, warnings),
-                       outbox=_outbox(exc.document))
+                       outbox=outbox_of(exc.document))
     # A new document: its outbox is exactly what this insert wrote.
-    return Applied(_succeeded(command, document, warnings), [event], _outbox(document))
+    return Applied(_succeeded(command, document, warnings), [event], outbox_of(document))
 
 
 @dataclass(frozen=True)
@@ -213,38 +200,39 @@ OneClientCommand = (UpdateClient | ApproveClient | DisapproveClient | RemoveClie
 
 
 async def _change_client(command: OneClientCommand, store: ClientStore,
-                         decide: Callable[[ClientDocument], Applied | _Change]) -> Applied:
+                         decide: Callable[[ClientDocument], ClientApplied | _Change]
+                         ) -> ClientApplied:
     """Read, decide, write guarded by the version read; read again if someone was faster."""
     for _ in range(MAX_VERSION_RETRIES):
         current = await store.get_client(command.client_key)
         if current is None:
             return await _gone(command, store)
         if command.id in current.get("applied_commands", []):  # a redelivery
-            return Applied(_succeeded(command, current), outbox=_outbox(current))
+            return Applied(_succeeded(command, current), outbox=outbox_of(current))
         decision = _stale(command, current) or decide(current)
         if isinstance(decision, Applied):  # nothing to write
-            return replace(decision, outbox=_outbox(current))
+            return replace(decision, outbox=outbox_of(current))
         updated = await store.update_client(current, decision.changes, command.id,
                                             decision.event.to_document())
         if updated is not None:
             return Applied(_succeeded(command, updated, decision.warnings), [decision.event],
-                           _outbox(updated))
-    return Applied(_failed(command, ErrorCode.CONFLICT,
+                           outbox_of(updated))
+    return Applied(failed(command, ErrorCode.CONFLICT,
                            "The client kept changing while this command was applied; "
                            "try again."))
 
 
-async def _gone(command: OneClientCommand, store: ClientStore) -> Applied:
+async def _gone(command: OneClientCommand, store: ClientStore) -> ClientApplied:
     """Not found, unless this very command was applied before the client was removed."""
     tombstone = await store.get_client(command.client_key, include_removed=True)
     if tombstone is not None and command.id in tombstone.get("applied_commands", []):
-        return Applied(_succeeded(command, tombstone), outbox=_outbox(tombstone))
+        return Applied(_succeeded(command, tombstone), outbox=outbox_of(tombstone))
     return _not_found(command)
 
 
 async def update_client(command: UpdateClient, store: ClientStore,
-                        keyring: SecretKeyring, claimed_key: str | None = None) -> Applied:
-    def decide(current: ClientDocument) -> Applied | _Change:
+                        keyring: SecretKeyring, claimed_key: str | None = None) -> ClientApplied:
+    def decide(current: ClientDocument) -> ClientApplied | _Change:
         before, meta_before = ClientFields.of(current), stored_metadata(current)
         try:
             edited = before.edited(vars(command))
@@ -274,8 +262,8 @@ async def update_client(command: UpdateClient, store: ClientStore,
 
 
 async def _change_status(command: ApproveClient | DisapproveClient, action: str,
-                         event_type: ClientEventType, store: ClientStore) -> Applied:
-    def decide(current: ClientDocument) -> Applied | _Change:
+                         event_type: ClientEventType, store: ClientStore) -> ClientApplied:
+    def decide(current: ClientDocument) -> ClientApplied | _Change:
         previous = Status(current["status"])
         target = next_status(action, previous)
         if target is None:
@@ -292,17 +280,18 @@ async def _change_status(command: ApproveClient | DisapproveClient, action: str,
 
 
 async def approve_client(command: ApproveClient, store: ClientStore,
-                         keyring: SecretKeyring, claimed_key: str | None = None) -> Applied:
+                         keyring: SecretKeyring, claimed_key: str | None = None) -> ClientApplied:
     return await _change_status(command, "approve", ClientEventType.APPROVED, store)
 
 
 async def disapprove_client(command: DisapproveClient, store: ClientStore,
-                            keyring: SecretKeyring, claimed_key: str | None = None) -> Applied:
+                            keyring: SecretKeyring, claimed_key: str | None = None
+                            ) -> ClientApplied:
     return await _change_status(command, "disapprove", ClientEventType.DISAPPROVED, store)
 
 
 async def remove_client(command: RemoveClient, store: ClientStore,
-                        keyring: SecretKeyring, claimed_key: str | None = None) -> Applied:
+                        keyring: SecretKeyring, claimed_key: str | None = None) -> ClientApplied:
     def decide(current: ClientDocument) -> _Change:
         at = now()
         # A tombstone without its secrets: readers skip it, a TTL index deletes it.
@@ -318,9 +307,9 @@ async def remove_client(command: RemoveClient, store: ClientStore,
 
 
 async def rotate_secret(command: RotateSecret, store: ClientStore,
-                        keyring: SecretKeyring, claimed_key: str | None = None) -> Applied:
+                        keyring: SecretKeyring, claimed_key: str | None = None) -> ClientApplied:
     """The new secret; the replaced one stays valid for the command's grace."""
-    def decide(current: ClientDocument) -> Applied | _Change:
+    def decide(current: ClientDocument) -> ClientApplied | _Change:
         at = now()
         try:
             secret = secret_to_store(keyring, command, current["key"])
@@ -347,10 +336,10 @@ async def rotate_secret(command: RotateSecret, store: ClientStore,
 
 
 async def end_secret_grace(command: EndSecretGrace, store: ClientStore,
-                           keyring: SecretKeyring, claimed_key: str | None = None) -> Applied:
+                           keyring: SecretKeyring, claimed_key: str | None = None) -> ClientApplied:
     """Previous secrets end now. An ordinary edit of the client, so its event is
     `updated` with changed_fields ["previous_secrets"]; with none valid, nothing changes."""
-    def decide(current: ClientDocument) -> Applied | _Change:
+    def decide(current: ClientDocument) -> ClientApplied | _Change:
         at = now()
         if not unexpired(current.get("previous_secrets"), at):
             return Applied(_succeeded(command, current))
@@ -366,7 +355,7 @@ async def end_secret_grace(command: EndSecretGrace, store: ClientStore,
 C = TypeVar("C", bound=Command)
 # Called with the command, the store, the keyring and the key its operation claimed
 # as it started (one only for a command that `makes_client`): one signature for all.
-Handler = Callable[[C, ClientStore, SecretKeyring, str | None], Awaitable[Applied]]
+Handler = Callable[[C, ClientStore, SecretKeyring, str | None], Awaitable[Applied[Any]]]
 
 
 def _handles(command_type: type[C], handler: Handler[C]) -> tuple[type[C], Handler[C]]:
@@ -385,10 +374,12 @@ HANDLERS: dict[type[Command], Handler[Any]] = dict([
     _handles(RemoveClient, remove_client),
     _handles(RotateSecret, rotate_secret),
     _handles(EndSecretGrace, end_secret_grace),
+    _handles(CreateRegistrationToken, create_registration_token),
+    _handles(RevokeRegistrationToken, revoke_registration_token),
 ])
 
 
 async def handle(command: Command, store: ClientStore, keyring: SecretKeyring, *,
-                 claimed_key: str | None = None) -> Applied:
+                 claimed_key: str | None = None) -> Applied[Any]:
     """Apply the command; `claimed_key` is what `key_to_claim` claimed for it."""
     return await HANDLERS[type(command)](command, store, keyring, claimed_key)

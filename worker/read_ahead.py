@@ -26,6 +26,7 @@ class ReadAhead:
 
     def __init__(self, store: ClientStore, key: str, document: ClientDocument | None) -> None:
         self._store = store
+        self.tokens = store.tokens
         self._key: str | None = key
         self._document = document
 

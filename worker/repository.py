@@ -42,7 +42,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -54,6 +53,8 @@ from common.group_commit import GroupedInserts, GroupedReads, GroupedUpdates
 from common.operations_store import Started
 from common.outcomes import Outcome
 from common.store import APPLIED_COMMANDS_KEPT, BY_KEY, CLIENTS, Document, now
+from worker.outbox_store import StoredOutboxes
+from worker.token_store import MongoTokenStore, TokenStore
 
 
 class AlreadyCreated(Exception):
@@ -65,6 +66,13 @@ class AlreadyCreated(Exception):
 
 
 class ClientStore(Protocol):
+    """The worker's storage: clients, and beside them what a command also writes —
+    its operation, its audit entry, and initial access tokens (`tokens`)."""
+
+    @property
+    def tokens(self) -> TokenStore:
+        """The initial access tokens (worker.token_store)."""
+
     async def get_client(self, key: str, *, include_removed: bool = False
                          ) -> ClientDocument | None:
         """The client, unless it does not exist or (unless asked for) was removed."""
@@ -133,7 +141,7 @@ def _as_read(current: ClientDocument) -> Document:
             "outbox": {"$exists": False} if outbox is None else {"$size": len(outbox)}}
 
 
-class MongoClientStore:
+class MongoClientStore(StoredOutboxes):
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._db = db
         # The only writer of clients: every document in and out is a ClientDocument.
@@ -144,6 +152,9 @@ class MongoClientStore:
         self._client_inserts = GroupedInserts(self._clients)
         self._operation_updates = operations_store.grouped_updates(db)
         self._audit_inserts = audit_store.grouped_inserts(db)
+        # Its outboxes, found by key; their clears share the lane of client updates.
+        super().__init__(self._clients, "key", BY_KEY, updates=self._client_updates)
+        self.tokens: TokenStore = MongoTokenStore(db)
 
     async def get_client(self, key: str, *, include_removed: bool = False
                          ) -> ClientDocument | None:
@@ -187,40 +198,6 @@ class MongoClientStore:
         if not matched:
             return None
         return changed_document(current, changes, command_id, event, at)
-
-    async def pending_events(self, key: str) -> list[Document]:
-        document = await self._clients.find_one({"key": key}, {"outbox": 1})
-        return list(document.get("outbox", [])) if document else []
-
-    async def events_sent(self, key: str, event_ids: list[str]) -> None:
-        # Usually the outbox holds exactly the events just sent: one write clears it.
-        # (Positions, not `outbox.id: {$all}`, which SecantusDB does not match.)
-        exactly = {f"outbox.{i}.id": event_id for i, event_id in enumerate(event_ids)}
-        cleared = await self._client_updates.update_one(
-            {"key": key, "outbox": {"$size": len(event_ids)}, **exactly},
-            {"$set": {"outbox": []}, "$unset": {"outbox_since": ""}}, hint=BY_KEY)
-        if cleared.matched:
-            return
-        # Another worker queued more events meanwhile, or sent ours already (or the
-        # batch cannot tell: both writes below change nothing when it was cleared).
-        await self._client_updates.update_one(
-            {"key": key}, {"$pull": {"outbox": {"id": {"$in": event_ids}}}}, hint=BY_KEY)
-        await self._client_updates.update_one(
-            {"key": key, "outbox": {"$size": 0}}, {"$unset": {"outbox_since": ""}},
-            hint=BY_KEY)
-
-    async def stale_outboxes(self, written_before: datetime, limit: int) -> list[str]:
-        found = self._clients.find({"outbox_since": {"$lt": written_before}}, {"key": 1}) \
-            .sort("outbox_since", ASCENDING).limit(limit)
-        return [d["key"] for d in await found.to_list()]
-
-    async def outbox_backlog(self) -> int:
-        # Only clients with events waiting carry outbox_since (a sparse index).
-        rows = await (await self._db[CLIENTS].aggregate([  # rows, not clients
-            {"$match": {"outbox_since": {"$exists": True}}},
-            {"$group": {"_id": None, "events": {"$sum": {"$size": "$outbox"}}}},
-        ])).to_list()
-        return int(rows[0]["events"]) if rows else 0
 
     async def start_operation(self, operation_id: str, kind: str, *,
                               claim_key: str | None = None) -> Started:

@@ -21,7 +21,6 @@ from worker.consumer import CommandConsumer
 from worker.pending_sweep import PendingSweep
 from worker.relay import OutboxRelay
 from worker.repository import ClientStore
-from worker.token_relay import TokenEventRelay
 from worker.worker_metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
@@ -45,8 +44,6 @@ class Worker:
         self._relay_task: asyncio.Task[None] | None = None
         # Set by the composition root when PENDING_REGISTRATION_TTL_DAYS is not 0.
         self.pending_sweep: PendingSweep | None = None
-        # Set by the composition root with MongoDB: initial access tokens' events.
-        self.token_relay: TokenEventRelay | None = None
         self._background: list[asyncio.Task[None]] = []
         self._in_hand = 0
         self._idle = asyncio.Event()
@@ -60,9 +57,6 @@ class Worker:
         if self.pending_sweep is not None:
             self._background.append(asyncio.create_task(
                 self.pending_sweep.run(), name="pending-registration-sweep"))
-        if self.token_relay is not None:
-            self._background.append(asyncio.create_task(
-                self.token_relay.run(), name="token-event-relay"))
         log.info("worker consuming commands (prefetch %d)", self._prefetch)
 
     async def _on_message(self, message: IncomingCommand) -> None:

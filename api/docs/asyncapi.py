@@ -1,7 +1,8 @@
 """The AsyncAPI 3.0 document of the messages other services see: events and commands.
 
 It is generated from what the code uses, so it cannot drift from it: one
-channel, message and `send` operation per `ClientEventType` (address from
+channel, message and `send` operation per event type of `common.events`, a client's and
+an initial access token's alike (address from
 `common.topology`'s routing key, CloudEvents `type` from `common.events`), one
 message per command kind of `common.commands` on the commands channel (a
 `receive` operation), exchange and queue names from `common.topology`, and
@@ -16,6 +17,7 @@ process that serves it, so every name in it is the real one.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, cast
@@ -26,22 +28,33 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from marshmallow import fields
 
-from api.docs import asyncapi_tokens
 from common.client_view import ClientSchema
 from common.clients import ClientType
 from common.command_mac import KEY_ID_HEADER, MAC_HEADER, SCHEME, SCHEME_HEADER
 from common.commands import COMMAND_SCHEMAS, COMMAND_TYPES, SealedSecretField
 from common.events import (
+    EVENT_TYPES,
     SPEC_VERSION,
     ClientEventType,
     CloudEventSchema,
     EventDataSchema,
+    EventType,
+    RegistrationTokenEventType,
+    TokenEventDataSchema,
     cloud_event_type,
     event_source,
 )
 from common.keyring import BOUND_FORMAT, SealedSecret
 from common.media_types import EVENT_CONTENT_TYPE, JSON_TYPE
-from common.topology import COMMAND_DELIVERY_LIMIT, Topology, event_routing_key
+from common.registration_tokens import RegistrationTokenSchema
+from common.topology import (
+    ALL_EVENTS,
+    COMMAND_DELIVERY_LIMIT,
+    TOKEN_EVENTS,
+    Topology,
+    event_routing_key,
+    token_event_routing_key,
+)
 
 ASYNCAPI_VERSION = "3.0.0"
 AMQP_BINDING_VERSION = "0.3.0"
@@ -53,23 +66,30 @@ _SCHEMAS = "#/components/schemas/"
 _CLIENT_TYPE = "clientType"
 
 # Event types missing here are documented all the same, with a generic summary.
-_EVENT_SUMMARIES: dict[str, str] = {
-    "created": "A client was registered (status `pending`).",
-    "updated": "A client's fields were edited; `changed_fields` names them.",
-    "approved": "A client was approved; `previous_status` says from what.",
-    "disapproved": "A client was disapproved; `previous_status` says from what.",
-    "removed": "A client was removed; `client` is its view as it was removed.",
-    "secret_rotated": "A client's secret was replaced; the replaced one stays valid until "
-                      "its `previous_secrets[].expires_at`.",
+_EVENT_SUMMARIES: dict[EventType, str] = {
+    ClientEventType.CREATED: "A client was registered (status `pending`).",
+    ClientEventType.UPDATED: "A client's fields were edited; `changed_fields` names them.",
+    ClientEventType.APPROVED: "A client was approved; `previous_status` says from what.",
+    ClientEventType.DISAPPROVED: "A client was disapproved; `previous_status` says from what.",
+    ClientEventType.REMOVED: "A client was removed; `client` is its view as it was removed.",
+    ClientEventType.SECRET_ROTATED: "A client's secret was replaced; the replaced one stays "
+                                    "valid until its `previous_secrets[].expires_at`.",
+    RegistrationTokenEventType.CREATED: "An administrator made an initial access token.",
+    RegistrationTokenEventType.REVOKED: "An administrator revoked an initial access token.",
 }
 
 
-# The schemas of common.events, with `data.client` (declared as any object) as what
-# the worker puts there: the public view of the client.
+# The schemas of common.events, with `data` as what the worker puts there: the public
+# view of the client, or the record of the initial access token.
 _EventData = EventDataSchema.from_dict({"client": fields.Nested(ClientSchema, required=True)},
                                        name="ClientEventData")
 _ClientEvent = CloudEventSchema.from_dict({"data": fields.Nested(_EventData, required=True)},
                                           name="ClientEvent")
+_TokenEventData = TokenEventDataSchema.from_dict(
+    {"token": fields.Nested(RegistrationTokenSchema, required=True)},
+    name="RegistrationTokenEventData")
+_TokenEvent = CloudEventSchema.from_dict(
+    {"data": fields.Nested(_TokenEventData, required=True)}, name="RegistrationTokenEvent")
 
 
 def _sealed_secret(converter: OpenAPIConverter, field: fields.Field[Any],
@@ -106,7 +126,7 @@ def _component_schemas() -> dict[str, Any]:
     spec.components.schema("ClientEventData", schema=_EventData)
     spec.components.schema("ClientEvent", schema=_ClientEvent)
     spec.components.schema("SealedSecret", _sealed_secret_schema())
-    spec.components.schema(asyncapi_tokens.SCHEMA_NAME, schema=asyncapi_tokens.TOKEN_EVENT_SCHEMA)
+    spec.components.schema("RegistrationTokenEvent", schema=_TokenEvent)
     for kind, schema in COMMAND_SCHEMAS.items():  # each command type's own wire form
         spec.components.schema(_schema_name(command_message_name(kind)), schema=schema)
     schemas: dict[str, Any] = spec.to_dict()["components"]["schemas"]
@@ -118,9 +138,10 @@ def _camel(*words: str) -> str:
     return parts[0] + "".join(part.capitalize() for part in parts[1:])
 
 
-def event_message_name(event_type: ClientEventType) -> str:
-    """`clientCreated`, `clientSecretRotated`: the message, channel and schema name."""
-    return _camel("client", event_type.value)
+def event_message_name(event_type: EventType) -> str:
+    """`clientCreated`, `clientSecretRotated`, `registrationTokenCreated`: the message,
+    channel and schema name."""
+    return _camel(event_type.subject, event_type.short)
 
 
 def command_message_name(kind: str) -> str:
@@ -131,42 +152,73 @@ def _schema_name(message_name: str) -> str:
     return message_name[0].upper() + message_name[1:]
 
 
+@dataclass(frozen=True)
+class _Subject:
+    """How the events about one kind of thing are documented."""
+
+    schema: str  # the payload's base schema
+    description: str  # of each of its messages
+    parameters: dict[str, Any]  # of its channels' addresses
+
+    def address(self, event_type: EventType) -> str:
+        if isinstance(event_type, ClientEventType):  # the client type is the parameter
+            return event_routing_key(f"{{{_CLIENT_TYPE}}}", event_type)
+        return token_event_routing_key(event_type.short)
+
+    def bind_hint(self, event_type: EventType) -> str:
+        if isinstance(event_type, ClientEventType):
+            return f"`client.*.{event_type}` or `{ALL_EVENTS}`"
+        return f"`{token_event_routing_key(event_type.short)}` or `{TOKEN_EVENTS}`"
+
+
+_SUBJECTS = {
+    ClientEventType.CREATED.subject: _Subject(
+        "ClientEvent",
+        "A CloudEvents 1.0 event in structured JSON mode; `subject` is the client key, "
+        "`data.client` its public view after the change (never a secret). The AMQP "
+        "`message_id` is the event `id`: a redelivered event has the same one.",
+        {_CLIENT_TYPE: {"enum": [client_type.value for client_type in ClientType],
+                        "description": "The type of the client the event is about."}}),
+    RegistrationTokenEventType.CREATED.subject: _Subject(
+        "RegistrationTokenEvent",
+        "A CloudEvents 1.0 event in structured JSON mode; `subject` is the token's id, "
+        "`data.token` its record (never the token, never its hash). The AMQP `message_id` "
+        "is the event `id`: a redelivered event has the same one.", {}),
+}
+
+
 def _events(topology: Topology, channels: dict[str, Any], operations: dict[str, Any],
             messages: dict[str, Any], schemas: dict[str, Any]) -> None:
     events = topology.exchange(topology.events_exchange)
     exchange = {"name": events.name, "type": events.kind, "durable": True,
                 "autoDelete": False}
-    for event_type in ClientEventType:
+    for event_type in EVENT_TYPES:
+        subject = _SUBJECTS[event_type.subject]
         name = event_message_name(event_type)
         schemas[_schema_name(name)] = {
-            "allOf": [{"$ref": _SCHEMAS + "ClientEvent"}],
+            "allOf": [{"$ref": _SCHEMAS + subject.schema}],
             "properties": {"specversion": {"const": SPEC_VERSION},
                            "type": {"const": cloud_event_type(event_type)},
                            "source": {"const": event_source(topology.namespace)},
                            "datacontenttype": {"const": JSON_TYPE}},
         }
+        title = f"{event_type.subject} {event_type.short}".replace("_", " ")
         messages[name] = {
             "name": name,
-            "title": f"Client {event_type.value.replace('_', ' ')}",
-            "summary": _EVENT_SUMMARIES.get(event_type, f"A client's `{event_type}` event."),
-            "description": "A CloudEvents 1.0 event in structured JSON mode; `subject` is "
-                           "the client key, `data.client` its public view after the "
-                           "change (never a secret). The AMQP `message_id` is the event "
-                           "`id`: a redelivered event has the same one.",
+            "title": title.capitalize(),
+            "summary": _EVENT_SUMMARIES.get(event_type, f"A `{event_type}` event."),
+            "description": subject.description,
             "contentType": EVENT_CONTENT_TYPE,
             "payload": {"$ref": _SCHEMAS + _schema_name(name)},
             "bindings": {"amqp": {"messageType": cloud_event_type(event_type),
                                   "bindingVersion": AMQP_BINDING_VERSION}},
         }
         channels[name] = {
-            # The client type is the channel parameter.
-            "address": event_routing_key(f"{{{_CLIENT_TYPE}}}", event_type),
+            "address": subject.address(event_type),
             "title": f"Routing key of `{event_type}` events",
             "description": f"Routing key on the topic exchange `{topology.events_exchange}`; "
-                           f"bind e.g. `client.*.{event_type}` or `client.#`.",
-            "parameters": {_CLIENT_TYPE: {
-                "enum": [client_type.value for client_type in ClientType],
-                "description": "The type of the client the event is about."}},
+                           f"bind e.g. {subject.bind_hint(event_type)}.",
+            **({"parameters": subject.parameters} if subject.parameters else {}),
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},
             "bindings": {"amqp": {"is": "routingKey", "exchange": exchange,
                                   "bindingVersion": AMQP_BINDING_VERSION}},
@@ -277,8 +329,6 @@ def build_document(namespace: str = DEFAULT_NAMESPACE) -> dict[str, Any]:
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     _events(topology, channels, operations, messages, schemas)
-    asyncapi_tokens.token_events(topology, channels, operations, messages, schemas,
-                                 binding_version=AMQP_BINDING_VERSION)
     _commands(topology, channels, operations, messages, schemas)
     return {
         "asyncapi": ASYNCAPI_VERSION,

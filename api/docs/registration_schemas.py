@@ -13,43 +13,27 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from api.docs.response_schemas import OperationSchema
 from common.clients import (
-    GRANT_TYPES,
     NAME_MAX,
     REDIRECT_URIS_MAX,
     SECRET_MAX,
     SECRET_MIN,
-    ClientType,
 )
 from common.metadata_schema import MetadataSchema
+from common.registration_tokens import (
+    LABEL_MAX,
+    TOKEN_USES_MAX,
+    RegistrationTokenSchema,
+    TokenPolicySchema,
+)
 
-TOKEN_USES_MAX = 10_000
-LABEL_MAX = 200
 _TEXT = validate.Length(max=4096)
 _LIST = validate.Length(max=100)
 
 
 def _strings(**documented: Any) -> fields.List[str]:
     return fields.List(fields.String(validate=_TEXT), validate=_LIST, metadata=documented)
-
-
-class TokenPolicySchema(Schema):
-    client_types = fields.List(
-        fields.String(validate=validate.OneOf([t.value for t in ClientType])),
-        load_default=list,
-                               metadata={"description": "Allowed client types; empty: any."})
-    grant_types = fields.List(fields.String(validate=validate.OneOf(GRANT_TYPES)),
-                              load_default=list,
-                              metadata={"description": "Allowed grant types; empty: any."})
-    redirect_uri_hosts = fields.List(
-        fields.String(validate=[validate.Length(min=1, max=253),
-                                validate.Regexp(r"^(\*\.)?[A-Za-z0-9.-]+$")]),
-        load_default=list, validate=_LIST,
-        metadata={"description": "Hosts redirect URIs may point at: exact (app.example.com) "
-                                 "or `*.suffix` (the host only); empty: any."})
-    auto_approve = fields.Boolean(load_default=False, metadata={
-        "description": "Clients registered with the token are approved at once (default: "
-                       "they wait for an administrator)."})
 
 
 class CreateRegistrationTokenRequest(Schema):
@@ -61,20 +45,16 @@ class CreateRegistrationTokenRequest(Schema):
     policy = fields.Nested(TokenPolicySchema, load_default=lambda: TokenPolicySchema().load({}))
 
 
-class RegistrationTokenSchema(Schema):
-    id = fields.String(required=True)
-    label = fields.String(required=True)
-    created_by = fields.String(required=True)
-    created_at = fields.AwareDateTime(required=True)
-    expires_at = fields.AwareDateTime(required=True)
-    max_uses = fields.Integer(required=True)
-    uses_left = fields.Integer(required=True)
-    revoked = fields.Boolean(required=True)
-    revoked_at = fields.AwareDateTime(required=True, allow_none=True)
-    policy = fields.Nested(TokenPolicySchema, required=True)
-
-
 class CreatedRegistrationTokenSchema(RegistrationTokenSchema):
+    token = fields.String(required=True, metadata={
+        "description": "The initial access token: shown this once, stored only as a hash."})
+
+
+class QueuedRegistrationTokenSchema(Schema):
+    """A token create queued but not applied within the wait: its operation tells the
+    outcome, and the token is shown now, this once."""
+
+    operation = fields.Nested(OperationSchema, required=True)
     token = fields.String(required=True, metadata={
         "description": "The initial access token: shown this once, stored only as a hash."})
 

@@ -2,11 +2,9 @@
 
 A token is looked up by its digest and checked for its state here, so a
 missing, unknown, expired, used-up or revoked token is refused before any
-work; its use is taken only once the request is known to be valid
-(`take_use`), right before the command is queued, and given back when the
-command is refused or never queued (`give_back`). A refused registration
-therefore costs no use, and a command redelivered to a worker none either (the
-use is taken once per HTTP request); a registration sent again with its
+work. Its use is taken by the worker that makes the client (worker.handlers),
+once per create command: a refused registration costs no use, nor does a
+command redelivered to a worker; a registration sent again with its
 Idempotency-Key is answered again without taking one (api.registration.idempotent),
 one sent again without a key is a new registration.
 
@@ -27,16 +25,11 @@ from api.auth.middleware import bearer_token
 from api.auth.tokens import token_digest
 from api.registration.oauth_answers import OAuthError, unauthorized
 from api.registration.policy import OPEN_POLICY
+from api.registration.token_reads import find_token, get_token
 from api.remote import caller_address, limiter_source
 from api.views.idempotency import HEADER
 from common.client_origin import registration_actor, registration_origin
-from common.registration_tokens import (
-    TokenPolicy,
-    find_token,
-    get_token,
-    give_back_use,
-    take_use,
-)
+from common.registration_tokens import TokenPolicy
 
 
 @dataclass(frozen=True)
@@ -77,25 +70,13 @@ async def initial_access(request: web.Request) -> Grant:
         raise unauthorized(token_given=False)
     found = await find_token(request.app[keys.DB], token_digest(token))
     # A retry with an Idempotency-Key may be the request that took the last use: it is
-    # answered again (api.registration.idempotent); a new request is refused when it
-    # comes to take a use (`take`).
+    # answered again (api.registration.idempotent); a new request is refused when the
+    # worker comes to take a use (worker.handlers).
     used_up = found is not None and found["uses_left"] <= 0 and HEADER not in request.headers
     if (found is None or found["revoked"] or used_up
             or found["expires_at"] <= datetime.now(UTC)):
         raise unauthorized(token_given=True)
     return Grant(found["_id"], found["label"], found["policy"])
-
-
-async def take(request: web.Request, grant: Grant) -> None:
-    """Take one use of the grant's token; 401 when another request took the last one."""
-    if grant.token_id is not None and not await take_use(
-            request.app[keys.DB], grant.token_id, datetime.now(UTC)):
-        raise unauthorized(token_given=True)
-
-
-async def give_back(request: web.Request, grant: Grant) -> None:
-    if grant.token_id is not None:
-        await give_back_use(request.app[keys.DB], grant.token_id)
 
 
 async def grant_of(request: web.Request, token_id: str | None, label: str | None) -> Grant:

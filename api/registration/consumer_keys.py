@@ -89,6 +89,6 @@ async def _create(request: web.Request, grant: access.Grant, fields: ClientField
         secret=request.app[keys.KEYRING].seal(secret, command_secret_aad(id_, CreateClient.kind)),
         origin=grant.origin, auto_approve=grant.policy["auto_approve"] or None)
     return await send_create(
-        request, grant, command, secret=None, shown_while_queued={},
+        request, command, secret=None, shown_while_queued={},
         made=lambda client, _: oauth_json({"key": client["key"], "status": client["status"]},
                                           201))

@@ -130,7 +130,7 @@ async def _create(request: web.Request, grant: access.Grant, data: dict[str, Any
         origin=grant.origin, registration_access_sha256=token_digest(access_token),
         auto_approve=grant.policy["auto_approve"] or None)
     return await send_create(
-        request, grant, command, secret=secret,
+        request, command, secret=secret,
         made=lambda client, generated: oauth_json(registered_client(
             request, client, client_secret=generated, registration_access_token=access_token),
             201),

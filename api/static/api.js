@@ -55,6 +55,8 @@ export class Api {
       await new Promise((resolve) => setTimeout(resolve, OPERATION_POLL_MS));
       const operation = await this.request("GET", `/v1/operations/${encodeURIComponent(operationId)}`);
       if (operation.status === "succeeded") {
+        // An initial access token made: the answer showed it, this once.
+        if (accepted.token) return accepted;
         if (!operation.client_key || operation.kind === "remove_client") return null;
         const client = await this.request("GET", `/v1/clients/${encodeURIComponent(operation.client_key)}`);
         return accepted.secret ? { ...client, secret: accepted.secret, warnings: [] } : client;

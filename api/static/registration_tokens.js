@@ -76,7 +76,8 @@ async function create(event) {
   try {
     const made = await api.request("POST", "/v1/registration-tokens", { body });
     $("shown-token").value = made.token;
-    $("shown-token-label").textContent = made.label;
+    // A create answered 202 shows the token, not yet its record.
+    $("shown-token-label").textContent = made.label ?? body.label;
     $("token-shown").hidden = false;
     $("copy-token").focus();
     $("token-form").reset();

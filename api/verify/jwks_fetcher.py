@@ -8,6 +8,9 @@ most once a minute per client, so a rotated key is picked up without waiting. A
 failed fetch keeps the last good set until its max-age plus an hour, then the
 client's assertions get `jwks_unavailable`. What a fetch returns is read by
 `common.jwk_rules`, as a registered `jwks` is: a private key in it fails the fetch.
+A set no longer usable (a removed client's, or one nobody asked for since it went
+stale) is dropped at most once a minute (`PRUNE_EVERY_S`), so what a gateway holds is
+bounded by the clients that authenticated within the last day or so.
 
 The URL is the client's, so the address it resolves to is checked (SSRF): loopback,
 private, link-local, unique-local and other non-global addresses are refused unless
@@ -46,6 +49,7 @@ MAX_AGE_MAX_S: Final = 24 * 3600
 MAX_AGE_DEFAULT_S: Final = 3600
 STALE_GRACE_S: Final = 3600
 UNKNOWN_KID_REFETCH_S: Final = 60
+PRUNE_EVERY_S: Final = 60
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?", re.IGNORECASE)
 _log = logging.getLogger(__name__)
 
@@ -121,6 +125,7 @@ class JwksFetcher:
         self._session: aiohttp.ClientSession | None = None
         self._held: dict[str, _Held] = {}
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._pruned_at = float("-inf")
 
     async def start(self) -> None:
         context = ssl.create_default_context()
@@ -141,10 +146,12 @@ class JwksFetcher:
 
     async def key_set(self, client_key: str, uri: str, *, unknown_kid: bool = False
                       ) -> dict[str, Any] | None:
+        clock = time.monotonic()
+        if clock - self._pruned_at >= PRUNE_EVERY_S:
+            self._prune(clock)
         held = self._held.get(client_key)
         if held is None or held.uri != uri:  # a new or edited jwks_uri
             held = self._held[client_key] = _Held(uri)
-        clock = time.monotonic()
         by_kid = (unknown_kid and clock < held.fresh_until
                   and clock - held.last_kid_refetch >= UNKNOWN_KID_REFETCH_S)
         if by_kid:
@@ -159,6 +166,19 @@ class JwksFetcher:
         if held.jwks is not None and time.monotonic() < held.usable_until:
             return held.jwks
         return None
+
+    @property
+    def held(self) -> int:
+        """How many clients' sets (or failed fetches) this gateway holds."""
+        return len(self._held)
+
+    def _prune(self, clock: float) -> None:
+        """Drop what no request can use any more: it would be fetched again anyway."""
+        self._pruned_at = clock
+        for key in [k for k, held in self._held.items()
+                    if clock >= held.usable_until and clock >= held.fresh_until
+                    and k not in self._inflight]:
+            del self._held[key]
 
     async def _refresh(self, held: _Held) -> None:
         try:

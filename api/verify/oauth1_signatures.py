@@ -102,6 +102,9 @@ class Reason(StrEnum):
 @dataclass(frozen=True)
 class Verification:
     reason: Reason
+    # Which of the consumer's `secrets` the signature was made with, once it was
+    # proven (ok, not_approved, replayed_nonce): its use is noted for the administrator.
+    matched: int | None = None
 
     @property
     def valid(self) -> bool:
@@ -166,7 +169,7 @@ class SignatureVerifier:
         if refusal is not None:
             return Verification(refusal)
         try:
-            return Verification(self._signed_by_approved_consumer(steps, rules, parsed))
+            return self._signed_by_approved_consumer(steps, rules, parsed)
         except ValueError:  # oauthlib could not build the base string
             return Verification(Reason.MALFORMED_REQUEST)
 
@@ -191,24 +194,27 @@ class SignatureVerifier:
         return None
 
     def _signed_by_approved_consumer(self, steps: _EndpointSteps, rules: _RequestRules,
-                                     parsed: Request) -> Reason:
+                                     parsed: Request) -> Verification:
         """Steps 6 to 8: signature with every secret slot, approval, then the nonce."""
         client_key, timestamp, nonce = _required(parsed)
         known = rules.validate_client_key(client_key, parsed)
         if not known:
             parsed.client_key = rules.dummy_client  # type: ignore[attr-defined]
-        matched = False
+        matched: int | None = None
         for slot in range(rules.slot_count):
             rules.slot = slot
-            matched |= steps._check_signature(parsed)  # no short cut: every slot costs the same
-        if not (known and matched and rules.consumer is not None):
-            return Reason.BAD_SIGNATURE
+            # No short cut: every slot is checked, so every slot costs the same.
+            if steps._check_signature(parsed) and matched is None:
+                matched = slot
+        if not known or matched is None or rules.consumer is None \
+                or matched >= len(rules.consumer.secrets):
+            return Verification(Reason.BAD_SIGNATURE)
         if not rules.consumer.approved:
-            return Reason.NOT_APPROVED
+            return Verification(Reason.NOT_APPROVED, matched)
         key = NonceKey(client_key, timestamp, nonce, parsed.resource_owner_key or "")
         if self._nonces.seen_before(key, int(timestamp) + self._window_s):
-            return Reason.REPLAYED_NONCE
-        return Reason.OK
+            return Verification(Reason.REPLAYED_NONCE, matched)
+        return Verification(Reason.OK, matched)
 
     def _is_stale(self, timestamp: str | None) -> bool:
         # A timestamp that is no number is oauthlib's to refuse, as malformed.

@@ -43,7 +43,7 @@ from api.verify.client_entries import (
 )
 from api.verify.client_order import ClientOrder, Window
 from common.client_documents import LIVE, ClientDocument
-from common.events import ClientEventType, UndecodableEvent, decode_event
+from common.events import ClientEvent, ClientEventType, UndecodableEvent, decode_event
 from common.store import CLIENTS, Document
 
 log = logging.getLogger(__name__)
@@ -217,6 +217,8 @@ class ClientReadModel:
     async def on_event(self, routing_key: str, body: bytes) -> None:
         try:
             event = decode_event(routing_key, body)
+            if not isinstance(event, ClientEvent):  # bound to client events only
+                raise UndecodableEvent(routing_key)
             view, key, version = event.client, event.client_key, int(event.client["version"])
         except (UndecodableEvent, KeyError, TypeError, ValueError):
             log.warning("ignoring an event that is not a client event (%s)", routing_key)

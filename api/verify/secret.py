@@ -91,13 +91,14 @@ class SecretChecker:
             usable.extend(self._usable(client, now)[:SECRETS_COMPARED])
         return usable + [None] * (SECRETS_COMPARED - len(usable))
 
-    def secrets_of(self, client: ClientEntry, now: datetime) -> tuple[str, ...]:
-        """The plain secrets a caller of `client` may present now, current first;
-        one that does not open for this client (see the module) is left out."""
+    def secrets_of(self, client: ClientEntry, now: datetime) -> tuple[tuple[str, int], ...]:
+        """The plain secrets a caller of `client` may present now, current first, each
+        with its place in `client.secrets`; one that does not open for this client
+        (see the module) is left out."""
         opened = []
-        for sealed, aad, _place in self._usable(client, now):
+        for sealed, aad, place in self._usable(client, now):
             try:
-                opened.append(self._keyring.open(sealed, aad))
+                opened.append((self._keyring.open(sealed, aad), place))
             except (KeyringError, InvalidTag):
                 continue
         return tuple(opened)

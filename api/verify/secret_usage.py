@@ -14,6 +14,8 @@ kept with it when a rotation makes it a previous one), or, for a previous secret
 replaced before issue times were kept, by minus its end of grace. This module is
 the `secret_usage` collection's one owner; its documents are
 `{_id: <client key>, used: {<name>: <minute>}, updated_at: <when last written>}`.
+A client's document is removed by the TTL index on `updated_at` once none of its
+secrets verified for SECRET_USAGE_KEPT_DAYS (common.store), a removed client's among them.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from api.problems import problem_response
 from api.verify.secret_usage import SecretUsage
 from api.views.operations import operation_view
 from api.views.preconditions import etag_headers
+from common.command_base import Answer, Shown
 from common.commands import COMMAND_TYPES
 from common.json_responses import json_response
 from common.operations_store import OperationDocument
@@ -32,6 +33,9 @@ _ERROR_STATUS = {
     # Never applied (withdrawn): the caller may try again.
     ErrorCode.UNDELIVERABLE: 503,
 }
+# The name a value the gateway generated is shown under, once: a client's secret, or
+# the initial access token itself.
+_GENERATED_AS = {Shown.CLIENT: "secret", Shown.REGISTRATION_TOKEN: "token"}
 
 
 async def read_own_write(request: web.Request, outcome: Outcome) -> None:
@@ -55,21 +59,38 @@ def outcome_answer(kind: str, outcome: Outcome, generated_secret: str | None,
     answer = COMMAND_TYPES[kind].answer  # what the command's own type says to answer
     if answer.status == 204:
         return web.Response(status=204)
+    if answer.shows is Shown.REGISTRATION_TOKEN:
+        return _token_answer(answer, outcome.token or {}, generated_secret)
     body: dict[str, Any] = usage.shown_in(outcome.client) if outcome.client else {}
     if answer.warnings:
         body["warnings"] = outcome.warnings
     if generated_secret is not None:
-        body["secret"] = generated_secret
+        body[_GENERATED_AS[answer.shows]] = generated_secret
     headers = etag_headers(body)
     if answer.status == 201:
         headers["Location"] = f"/v1/clients/{outcome.client_key}"
     return json_response(body, status=answer.status, headers=headers)
 
 
+def _token_answer(answer: Answer, token: dict[str, Any], generated: str | None
+                  ) -> web.Response:
+    """An initial access token's record, with the token itself when it was just made."""
+    body = dict(token)
+    headers = {"Cache-Control": "no-store"}
+    if generated is not None:
+        body[_GENERATED_AS[answer.shows]] = generated
+    if answer.status == 201:
+        headers["Location"] = f"/v1/registration-tokens/{token.get('id')}"
+    return json_response(body, status=answer.status, headers=headers)
+
+
 def accepted_answer(operation: OperationDocument, generated_secret: str | None) -> web.Response:
     """202: queued, not finished yet; the operation's address tells the outcome."""
     body: dict[str, Any] = {"operation": operation_view(operation)}
-    if generated_secret is not None:
-        body["secret"] = generated_secret
-    return json_response(body, status=202,
-                         headers={"Location": f"/v1/operations/{operation['_id']}"})
+    headers = {"Location": f"/v1/operations/{operation['_id']}"}
+    shows = COMMAND_TYPES[operation["kind"]].answer.shows
+    if generated_secret is not None:  # shown once: now, under its answer's name
+        body[_GENERATED_AS[shows]] = generated_secret
+    if shows is Shown.REGISTRATION_TOKEN:
+        headers["Cache-Control"] = "no-store"
+    return json_response(body, status=202, headers=headers)

@@ -107,9 +107,13 @@ async def verify_oauth1_request(request: web.Request) -> web.StreamResponse:
     await _not_held_back(request, key, pair)
     client = request.app[keys.READ_MODEL].get(key)
     consumer = None
+    at = now()
+    places: tuple[int, ...] = ()
     if client is not None and client.type == ClientType.OAUTH1:
-        opened = request.app[keys.SECRET_CHECKER].secrets_of(client, now())
-        consumer = Consumer(client.status == Status.APPROVED, opened)
+        opened = request.app[keys.SECRET_CHECKER].secrets_of(client, at)
+        places = tuple(place for _secret, place in opened)
+        consumer = Consumer(client.status == Status.APPROVED,
+                            tuple(secret for secret, _place in opened))
     try:
         verdict = request.app[keys.OAUTH1_VERIFIER].verify(
             signed, lambda asked: consumer if asked == key else None, data.get("token_secret"))
@@ -121,6 +125,8 @@ async def verify_oauth1_request(request: web.Request) -> web.StreamResponse:
                       headers={"Retry-After": str(exc.retry_after_s)}) from None
     if verdict.reason in _GUESSES:
         await _failed(request, key, pair)
+    elif verdict.valid and client is not None and verdict.matched is not None:
+        request.app[keys.SECRET_USAGE].note(client, places[verdict.matched], at)
     shown = consumer is not None and verdict.reason in (OAuth1Reason.OK,
                                                          OAuth1Reason.NOT_APPROVED)
     return json_response({"valid": verdict.valid, "reason": verdict.reason.value,

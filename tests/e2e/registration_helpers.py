@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from api.auth.tokens import token_digest, token_id
 from tests.e2e.conftest import Service
 
 REDIRECT = "https://app.example.com/cb"
@@ -28,8 +30,24 @@ async def new_token(service: Service, *, max_uses: int = 5, days: float = 1,
         "expires_at": (datetime.now(UTC) + timedelta(days=days)).isoformat(),
         "policy": policy})
     body: dict[str, Any] = await response.json()
+    if response.status == 202:  # queued, not applied within the wait: the token is shown now
+        return await _made_later(service, response.headers["Location"], body["token"])
     assert response.status == 201, body
     return body
+
+
+async def _made_later(service: Service, location: str, token: str) -> dict[str, Any]:
+    """The record of a token whose create was answered 202, once its operation succeeded."""
+    for _ in range(200):
+        operation = await (await service.request("GET", location)).json()
+        if operation["status"] != "pending":
+            break
+        await asyncio.sleep(0.05)
+    assert operation["status"] == "succeeded", operation
+    listed = await (await service.request("GET", "/v1/registration-tokens")).json()
+    made = token_id(token_digest(token))
+    [record] = [item for item in listed["items"] if item["id"] == made]
+    return {**record, "token": token}
 
 
 def with_token(token: str | None) -> dict[str, str]:

@@ -130,3 +130,31 @@ async def test_wrong_secret_unknown_key_replay_and_disapproval(
                                                     SIGNATURE_TYPE_AUTH_HEADER))
     assert refused == {"valid": False, "reason": "not_approved", "client_key": key,
                        "status": "disapproved"}
+
+
+async def test_a_signature_notes_when_the_secret_that_made_it_was_last_used(
+        consumer: tuple[Service, dict[str, str], str]) -> None:
+    service, verifier, key = consumer
+    usage = service.http.app[keys.SECRET_USAGE]
+    rotated = await service.request("POST", f"/v1/clients/{key}/secret/rotate", json={
+        "secret": "the-next-consumer-secret", "secret_confirmation": "the-next-consumer-secret",
+        "grace_seconds": 3600})
+    assert rotated.status == 200
+    await service.http.app[keys.READ_MODEL].refresh(key)
+    # Signed with the previous secret, still in its grace: only that one is noted.
+    previous = signed(key, SIGNATURE_HMAC_SHA1, SIGNATURE_TYPE_AUTH_HEADER)
+    assert (await check(service, verifier, previous))["valid"] is True
+    await usage.write()  # as the gateway does once a minute
+    client = await (await service.request("GET", f"/v1/clients/{key}")).json()
+    assert client["client_secret_last_used_at"] is None
+    [used] = [p["last_used_at"] for p in client["previous_secrets"]]
+    assert used is not None
+    # A bad signature notes nothing.
+    guessed = signed(key, SIGNATURE_HMAC_SHA1, SIGNATURE_TYPE_AUTH_HEADER, secret="guess")
+    assert (await check(service, verifier, guessed))["valid"] is False
+    current = signed(key, SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_BODY,
+                     secret="the-next-consumer-secret")
+    assert (await check(service, verifier, current))["valid"] is True
+    await usage.write()
+    client = await (await service.request("GET", f"/v1/clients/{key}")).json()
+    assert client["client_secret_last_used_at"] is not None

@@ -1,12 +1,13 @@
-"""Making and revoking an initial access token are announced: `registration_token_created`
-and `registration_token_revoked`, from the token's outbox, never with the token."""
+"""Making and revoking an initial access token are commands the workers apply, announced
+by `registration_token_created` and `registration_token_revoked` from the token's outbox
+through the relay every event takes, never with the token."""
 
 from __future__ import annotations
 
 import json
 
 from api.docs.asyncapi import build_document
-from common.token_events import RegistrationTokenEventType, decode_token_event
+from common.events import RegistrationTokenEvent, RegistrationTokenEventType, decode_event
 from common.topology import TOKEN_EVENTS
 from tests.asyncapi_contract import message_for_routing_key, payload_validator
 from tests.e2e.conftest import Service
@@ -22,11 +23,14 @@ async def test_a_token_made_and_revoked_gives_two_events(service: Service) -> No
         again = await service.request("DELETE", f"/v1/registration-tokens/{token['id']}")
         assert again.status == 204  # revoked before: no second event
         await tap.wait_for(2)
-    events = [decode_token_event(m.routing_key or "", m.body) for m in tap.messages]
+    events = [decode_event(m.routing_key or "", m.body) for m in tap.messages]
     assert [(e.type, e.routing_key) for e in events] == [
         (RegistrationTokenEventType.CREATED, "registration_token.created"),
         (RegistrationTokenEventType.REVOKED, "registration_token.revoked")]
     created, gone = events
+    assert isinstance(created, RegistrationTokenEvent) and isinstance(gone, RegistrationTokenEvent)
+    # Each was written by the command that made the change (the operation of its request).
+    assert created.command_id != gone.command_id
     assert created.token["id"] == gone.token["id"] == token["id"]
     assert created.actor == "alice" and created.token["policy"]["client_types"] == ["oidc"]
     assert (created.token["revoked"], gone.token["revoked"]) == (False, True)

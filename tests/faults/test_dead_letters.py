@@ -17,6 +17,7 @@ from tests.e2e.conftest import AiohttpClient, oauth1_client
 from tests.faults.conftest import Figures, wait_until
 from tests.harness import add_token, bearer, running_workers
 from worker import handlers
+from worker.applied import Applied
 from worker.dead_letters import run_dlq
 from worker.repository import ClientStore
 
@@ -30,7 +31,7 @@ async def test_a_failing_command_is_dead_lettered_and_replayed_once_fixed(
     real_create = handlers.create_client
 
     async def broken_create(command: CreateClient, store: ClientStore, keyring: SecretKeyring,
-                            claimed_key: str | None = None) -> handlers.Applied:
+                            claimed_key: str | None = None) -> Applied[Any]:
         nonlocal attempts
         if "poison" in command.name:
             attempts += 1

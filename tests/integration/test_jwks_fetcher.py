@@ -108,6 +108,31 @@ async def test_a_failed_fetch_keeps_the_last_set_until_max_age_and_an_hour(
     assert outcomes(fetcher) == {"ok": 1, "http_error": 2}
 
 
+async def test_sets_no_longer_usable_are_dropped(
+        server: tuple[JwksServer, Path], fetcher: JwksFetcher, clock: Clock) -> None:
+    served, _ = server
+    uri = served.uri()
+    assert await fetcher.key_set("removed", uri) == jwks(KEY)
+    clock.now += 3600 + 3600 + 1  # past its max-age and the hour after: unusable
+    assert await fetcher.key_set("active", uri) == jwks(KEY)
+    assert fetcher.held == 1  # the unusable one dropped, the one just fetched kept
+    clock.now += 30  # within the minute: no second pass
+    assert await fetcher.key_set("other", uri) == jwks(KEY)
+    assert fetcher.held == 2
+    # Dropped is not forgotten for good: asked again, it is fetched again.
+    clock.now += 60
+    assert await fetcher.key_set("removed", uri) == jwks(KEY)
+    assert len(served.fetches) == 4
+
+
+async def test_a_published_encryption_key_is_left_out(
+        server: tuple[JwksServer, Path], fetcher: JwksFetcher) -> None:
+    served, _ = server
+    served.jwks = {"keys": [NEW.public_jwk(use="enc", alg="RSA-OAEP"), KEY.public_jwk()]}
+    assert await fetcher.key_set("c", served.uri()) == jwks(KEY)
+    assert outcomes(fetcher) == {"ok": 1}
+
+
 async def test_a_large_set_arriving_in_pieces_is_read_whole(
         server: tuple[JwksServer, Path], fetcher: JwksFetcher, clock: Clock) -> None:
     served, _ = server

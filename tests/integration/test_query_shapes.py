@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from api.views import idempotency_records as records
+from common.client_origin import registration_origin
 from common.commands import ApproveClient, RemoveClient, UpdateClient, encode_command
 from common.operations_store import fence, get_operation, record_pending, withdraw
 from common.store import (
@@ -35,11 +36,14 @@ from common.store import (
     CLIENTS,
     IDEMPOTENCY_KEYS,
     OPERATIONS,
+    REGISTRATION_TOKENS,
     Document,
     now,
 )
+from common.token_commands import RevokeRegistrationToken
 from tests.fakes import FakeMessage
 from tests.integration.counted_worker import CountedWorker, counted_worker
+from tests.integration.test_round_trips import token_command
 from tests.unit.test_worker_handlers import create_command
 
 Shape = tuple[str, str, str, tuple[str, ...]]  # command, collection, index, filter fields
@@ -84,6 +88,18 @@ async def worker_path(worker: CountedWorker) -> None:
     # The relay's sweep reads an outbox and clears what it sent, also when more came.
     await worker.consumer.relay.publish(key)
     await worker.consumer.store.events_sent(key, ["gone"])
+    # An initial access token made, a use taken (and asked again, as on a redelivery),
+    # revoked, and its outbox cleared by the relay, also of what is gone.
+    made = token_command()
+    await worker.apply(made)
+    registration = create_command(origin=registration_origin(made.token_id, "t"))
+    await worker.apply(registration)
+    tokens = worker.consumer.store.tokens
+    assert await tokens.take_use(made.token_id, registration.id, now())
+    await worker.apply(RevokeRegistrationToken(id="revoke", actor="a", request_id="r",
+                                               token_id=made.token_id))
+    await worker.consumer.relay.publish(made.token_id, kept_in=tokens)
+    await tokens.events_sent(made.token_id, ["gone"])
 
 
 async def gateway_path(worker: CountedWorker) -> None:
@@ -133,6 +149,15 @@ async def test_every_write_path_query_names_an_index_the_server_scans(
         ("update", CLIENTS, BY_KEY, ("key", "outbox", "outbox.0.id")),
         ("update", CLIENTS, BY_KEY, ("key", "outbox")),
         ("update", CLIENTS, BY_KEY, ("key",)),
+        # ...a token: a use taken if one is left (read by id when none was), revoked
+        # unless it was, its outbox cleared as a client's.
+        ("update", REGISTRATION_TOKENS, BY_ID,
+         ("_id", "expires_at", "revoked", "used_by", "uses_left")),
+        ("find", REGISTRATION_TOKENS, BY_ID, ("_id",)),
+        ("update", REGISTRATION_TOKENS, BY_ID, ("_id", "revoked")),
+        ("update", REGISTRATION_TOKENS, BY_ID, ("_id", "outbox", "outbox.0.id")),
+        ("update", REGISTRATION_TOKENS, BY_ID, ("_id", "outbox")),
+        ("update", REGISTRATION_TOKENS, BY_ID, ("_id",)),
         # ...an operation by id: started if pending (a create: with no key claimed
         # yet), read when it was not, its outcome recorded.
         ("update", OPERATIONS, BY_ID, ("_id", "status")),

@@ -11,13 +11,17 @@ pinned in test_query_shapes.py.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from common.client_origin import registration_origin
 from common.commands import ApproveClient, encode_command
-from common.store import AUDIT, CLIENTS, OPERATIONS
+from common.store import AUDIT, CLIENTS, OPERATIONS, REGISTRATION_TOKENS
+from common.token_commands import CreateRegistrationToken, RevokeRegistrationToken
 from tests.fakes import FakeMessage
 from tests.integration.counted_worker import CountedWorker, counted_worker
 from tests.unit.test_worker_handlers import create_command
@@ -119,3 +123,48 @@ async def test_commands_in_hand_together_share_their_round_trips(
         client = await worker.db[CLIENTS].find_one({"key": key})
         assert client is not None and client["status"] == "approved" and client["outbox"] == []
     assert await worker.db[AUDIT].count_documents({"_id": {"$regex": "^approve-"}}) == 6
+
+
+def token_command() -> CreateRegistrationToken:
+    return CreateRegistrationToken(
+        id="token-1", actor="alice", request_id="r1",
+        token_sha256=hashlib.sha256(b"cki_round-trips").hexdigest(), label="partner",
+        expires_at=datetime.now(UTC) + timedelta(days=1), max_uses=2,
+        policy={"client_types": [], "grant_types": [], "redirect_uri_hosts": [],
+                "auto_approve": False})
+
+
+async def test_a_token_takes_three_round_trips_and_a_registration_one_more(
+        worker: CountedWorker) -> None:
+    made = token_command()
+    _, trips = await worker.apply(made)
+    assert trips == [
+        [("update", OPERATIONS)],
+        # 2. The token, with its `registration_token_created` event in its outbox.
+        [("insert", REGISTRATION_TOKENS)],
+        # 3. Together: the audit entry, the token's outbox cleared, the outcome.
+        sorted([("insert", AUDIT), ("update", OPERATIONS), ("update", REGISTRATION_TOKENS)]),
+    ]
+    registration = create_command(origin=registration_origin(made.token_id, "partner"))
+    _, trips = await worker.apply(registration)
+    assert trips == [
+        [("update", OPERATIONS)],
+        # The use of the token, a guarded update_one, right before the client's insert.
+        [("update", REGISTRATION_TOKENS)],
+        [("insert", CLIENTS)],
+        sorted([("insert", AUDIT), ("update", CLIENTS), ("update", OPERATIONS)]),
+    ]
+    revoke = RevokeRegistrationToken(id="revoke-1", actor="alice", request_id="r2",
+                                     token_id=made.token_id)
+    _, trips = await worker.apply(revoke)
+    assert trips == [
+        [("update", OPERATIONS)],
+        # Read to write its record into the event, then revoked with the event.
+        [("find", REGISTRATION_TOKENS)],
+        [("update", REGISTRATION_TOKENS)],
+        sorted([("insert", AUDIT), ("update", OPERATIONS), ("update", REGISTRATION_TOKENS)]),
+    ]
+    assert [rk for rk, _ in worker.bus.events] == [
+        "registration_token.created", "client.oidc.created", "registration_token.revoked"]
+    token = await worker.db[REGISTRATION_TOKENS].find_one({"_id": made.token_id})
+    assert token is not None and token["outbox"] == [] and token["uses_left"] == 1

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 from bson import ObjectId
-from pymongo import AsyncMongoClient
+from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.monitoring import (
     CommandFailedEvent,
@@ -24,7 +24,14 @@ from api.verify.secret_usage import SecretUsage
 from common.client_documents import ClientDocument
 from common.client_view import public_client
 from common.keyring import Keyring, SecretSlot, client_secret_aad, new_key_entry
-from common.store import SECRET_USAGE, Document, database, ensure_indexes
+from common.store import (
+    SECRET_USAGE,
+    SECRET_USAGE_EXPIRY,
+    SECRET_USAGE_KEPT_DAYS,
+    Document,
+    database,
+    ensure_indexes,
+)
 
 KEYRING = Keyring.parse(new_key_entry("k1"))
 AT = datetime(2026, 12, 6, 10, 0, 5, tzinfo=UTC)
@@ -127,3 +134,20 @@ async def test_a_secret_never_seen_verifying_shows_null(
     view = usage.shown_in(public_client(client("client-1").document()))
     assert view["client_secret_last_used_at"] is None
     assert [p["last_used_at"] for p in view["previous_secrets"]] == [None]
+
+
+async def test_notes_expire_once_no_secret_of_the_client_verified_for_long(
+        db: tuple[AsyncDatabase[Document], Updates]) -> None:
+    """A removed client's notes go with the others that stopped being written: the index
+    the gateways read by is a TTL one, which replaces the plain index older versions made."""
+    database_, _ = db
+    collection = database_[SECRET_USAGE]
+    await collection.drop_indexes()
+    await collection.create_index([("updated_at", ASCENDING)], name="updated_at")
+    await ensure_indexes(database_)
+    found = {index["name"]: (dict(index["key"]), index.get("expireAfterSeconds"))
+             async for index in await collection.list_indexes()}
+    assert "updated_at" not in found
+    assert found[SECRET_USAGE_EXPIRY] == ({"updated_at": 1}, SECRET_USAGE_KEPT_DAYS * 86400)
+    await ensure_indexes(database_)  # again: nothing changes
+    assert {index["name"] async for index in await collection.list_indexes()} == set(found)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -19,8 +20,16 @@ import pytest
 from api.docs.asyncapi import build_document, command_message_name, document_body
 from common.clients import ClientType
 from common.commands import COMMAND_TYPES, Command, CreateClient, encode_command
-from common.events import ClientEvent, ClientEventType, cloud_event, encode_event
+from common.events import (
+    EVENT_TYPES,
+    ClientEvent,
+    ClientEventType,
+    Event,
+    cloud_event,
+    encode_event,
+)
 from common.keyring import Keyring, SealedSecret, command_secret_aad, new_key_entry
+from common.registration_tokens import TokenPolicy
 from tests.asyncapi_contract import (
     message_for_routing_key,
     payload_validator,
@@ -32,8 +41,14 @@ from worker.handlers import handle
 NAMESPACE = "contract"
 KEYRING = Keyring.parse(new_key_entry("k1"))
 # Values for the fields a command must have, by type; `name` also for an update.
-_SAMPLES: dict[Any, Any] = {str: "sample", int: 60, ClientType: ClientType.OIDC}
-_EDITS = {"name": "Renamed portal"}
+_SAMPLES: dict[Any, Any] = {
+    str: "sample", int: 60, ClientType: ClientType.OIDC,
+    datetime: datetime(2031, 1, 31, tzinfo=UTC),
+    TokenPolicy: {"client_types": ["oidc"], "grant_types": [], "redirect_uri_hosts": [],
+                  "auto_approve": False}}
+_DIGEST = hashlib.sha256(b"cki_sample").hexdigest()
+# Fields whose value must have a form of its own: the name to edit, a token's digest and id.
+_EDITS = {"name": "Renamed portal", "token_sha256": _DIGEST, "token_id": _DIGEST[:12]}
 
 
 @pytest.fixture(scope="module")
@@ -74,15 +89,16 @@ def sample_command(kind: str, client_key: str) -> Command:
     return command_type(**values)
 
 
-async def every_command_and_event() -> tuple[list[Command], list[ClientEvent]]:
-    """Each command kind once, on one client (created first, removed last)."""
+async def every_command_and_event() -> tuple[list[Command], list[Event]]:
+    """Each command kind once, on one client (created first, removed last), and on one
+    initial access token (made, then revoked)."""
     store = InMemoryClientStore()
     create = sample_command("create_client", "")
     applied = await handle(create, store, KEYRING)
     key = applied.outcome.client_key
     assert key is not None, applied.outcome
     commands: list[Command] = [create]
-    events = list(applied.events)
+    events: list[Event] = list(applied.events)
     later = sorted((kind for kind in COMMAND_TYPES if kind != "create_client"),
                    key=lambda kind: kind == "remove_client")
     for kind in later:
@@ -144,7 +160,7 @@ def test_names_come_from_the_topology(document: dict[str, Any]) -> None:
 
 async def test_every_event_the_handlers_emit_validates(document: dict[str, Any]) -> None:
     _, events = await every_command_and_event()
-    assert {event.type for event in events} == set(ClientEventType)
+    assert {event.type for event in events} == set(EVENT_TYPES)
     for event in events:
         _, message = message_for_routing_key(document, event.routing_key)
         body = json.loads(encode_event(event, NAMESPACE))

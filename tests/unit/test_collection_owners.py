@@ -21,9 +21,9 @@ OWNERS: dict[str, frozenset[str]] = {
     "OPERATIONS": frozenset({"common.operations_store"}),
     "AUDIT": frozenset({"common.audit_store"}),
     "SECRET_USAGE": frozenset({"api.verify.secret_usage"}),
-    # Initial access tokens: made, listed, revoked and used by the gateway, their events
-    # relayed by the workers.
-    "REGISTRATION_TOKENS": frozenset({"common.registration_tokens"}),
+    # Initial access tokens: written by the workers alone (commands make and revoke them,
+    # a self-registration's create takes a use), read by the gateway.
+    "REGISTRATION_TOKENS": frozenset({"worker.token_store", "api.registration.token_reads"}),
     "ASSERTION_JTIS": frozenset({"api.verify.assertion_replay"}),
     # worker.rekey re-seals every sealed value, wherever it is stored.
     "IDEMPOTENCY_KEYS": frozenset({"api.views.idempotency_records", "worker.rekey"}),
@@ -35,6 +35,20 @@ OWNERS: dict[str, frozenset[str]] = {
                           "api.views.stats", "worker.rekey", "bench.seed", "bench.assertions",
                           "bench.database", "bench.reads"}),
 }
+
+
+# Collections with one writer among their owners: the others only read.
+WRITERS: dict[str, str] = {"REGISTRATION_TOKENS": "worker.token_store"}
+_WRITES = frozenset({"insert_one", "insert_many", "update_one", "update_many", "replace_one",
+                     "delete_one", "delete_many", "bulk_write", "find_one_and_update",
+                     "find_one_and_replace", "find_one_and_delete", "drop"})
+
+
+def writes_in(source: str) -> set[str]:
+    """The collection-writing methods a module's source calls."""
+    return {node.func.attr for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _WRITES}
 
 
 def collections_named(source: str) -> set[str]:
@@ -78,3 +92,17 @@ def test_only_its_owners_touch_a_collection() -> None:
 def test_every_owner_named_exists() -> None:
     known = {module for module, _ in modules()}
     assert {m for owners in OWNERS.values() for m in owners} <= known
+
+
+def test_the_write_finder_finds_what_it_looks_for() -> None:
+    assert writes_in("db[X].update_one({}, {})\ncoll.find_one({})\nc.insert_one({})") == {
+        "update_one", "insert_one"}
+
+
+def test_a_collection_with_one_writer_is_only_read_by_its_other_owners() -> None:
+    paths = dict(modules())
+    for name, writer in WRITERS.items():
+        assert writer in OWNERS[name]
+        readers = OWNERS[name] - {writer}
+        writing = {module: writes_in(paths[module].read_text()) for module in readers}
+        assert not any(writing.values()), f"{name} is written by {writer} alone: {writing}"

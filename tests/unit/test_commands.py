@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 
 import pytest
 
 from common.clients import ClientType
+from common.command_base import Answer
 from common.commands import (
     COMMAND_TYPES,
-    Answer,
     ApproveClient,
     Command,
     CreateClient,
@@ -24,12 +25,16 @@ from common.commands import (
     encode_command,
 )
 from common.keyring import Keyring, command_secret_aad, new_key_entry
+from common.token_commands import CreateRegistrationToken, RevokeRegistrationToken
 
 SECRET = "a-very-long-secret"
 KEYRING = Keyring.parse(new_key_entry("k1"))
 # One sealed value for every example: the wire form is tested here, not the binding.
 AAD = command_secret_aad("op-1", CreateClient.kind)
 SEALED = KEYRING.seal(SECRET, AAD)
+# An initial access token travels as its SHA-256 digest only.
+TOKEN = "cki_an-initial-access-token"
+TOKEN_DIGEST = hashlib.sha256(TOKEN.encode()).hexdigest()
 
 EXAMPLES: dict[str, list[Command]] = {
     "create_client": [
@@ -65,6 +70,16 @@ EXAMPLES: dict[str, list[Command]] = {
     ],
     "end_secret_grace": [
         EndSecretGrace(id="op-12", actor="alice", request_id="req-1", client_key="ck-1")],
+    "create_registration_token": [
+        CreateRegistrationToken(
+            id="op-13", actor="alice", request_id="req-1", token_sha256=TOKEN_DIGEST,
+            label="partner onboarding", expires_at=datetime(2031, 1, 31, tzinfo=UTC),
+            max_uses=3, policy={"client_types": ["oidc"], "grant_types": [],
+                                "redirect_uri_hosts": ["*.partner.example"],
+                                "auto_approve": False})],
+    "revoke_registration_token": [
+        RevokeRegistrationToken(id="op-14", actor="alice", request_id="req-1",
+                                token_id=TOKEN_DIGEST[:12])],
 }
 
 
@@ -89,7 +104,7 @@ def test_round_trip(kind: str) -> None:
 def test_encoded_command_never_holds_the_plaintext_secret(kind: str) -> None:
     for command in EXAMPLES[kind]:
         body = encode_command(command)
-        assert SECRET.encode() not in body
+        assert SECRET.encode() not in body and TOKEN.encode() not in body
         decoded = decode_command(body)
         secret = getattr(decoded, "secret", None)
         if secret is not None:
@@ -258,3 +273,11 @@ def test_each_command_type_says_what_the_gateway_answers(
 def test_each_command_type_says_what_the_audit_trail_records(
         command: Command, fields: list[str]) -> None:
     assert command.audited_fields() == fields
+
+
+def test_a_token_create_takes_a_digest_and_nothing_else() -> None:
+    body = json.loads(encode_command(EXAMPLES["create_registration_token"][0]))
+    for tampered in ({**body, "token_sha256": TOKEN}, {**body, "token": TOKEN},
+                     {**body, "max_uses": 0}, {**body, "policy": {"client_types": ["saml"]}}):
+        with pytest.raises(UndecodableCommand):
+            decode_command(json.dumps(tampered).encode())

@@ -11,9 +11,12 @@ from common.clients import ClientType
 from common.events import (
     ClientEvent,
     ClientEventType,
+    RegistrationTokenEvent,
+    RegistrationTokenEventType,
     UndecodableEvent,
     decode_event,
     encode_event,
+    event_from_document,
 )
 
 VIEW = {"key": "ck-1", "type": "oauth2", "status": "approved", "version": 3}
@@ -35,6 +38,7 @@ def test_optional_attributes_left_out_decode_as_none() -> None:
     event = ClientEvent(ClientEventType.CREATED, {"key": "k", "type": ClientType.OIDC.value},
                         "alice", "op-1")
     decoded = decode_event(event.routing_key, encode_event(event, "ns"))
+    assert isinstance(decoded, ClientEvent)
     assert (decoded.previous_status, decoded.changed_fields, decoded.request_id) == (
         None, None, None)
 
@@ -81,3 +85,34 @@ def test_an_event_under_a_routing_key_not_its_own_is_refused(routing_key: str) -
     with pytest.raises(UndecodableEvent) as info:
         decode_event(routing_key, encode_event(event, "ns"))
     assert "client.oauth2.approved" in str(info.value)
+
+
+TOKEN = {"id": "0123abcd4567", "label": "partner", "revoked": False}
+
+
+@pytest.mark.parametrize("event_type", list(RegistrationTokenEventType))
+def test_a_token_event_goes_through_the_same_envelope_and_decoder(
+        event_type: RegistrationTokenEventType) -> None:
+    event = RegistrationTokenEvent(event_type, {**TOKEN}, "alice", "op-2", request_id="r-2")
+    body = encode_event(event, "ns")
+    envelope = json.loads(body)
+    assert (envelope["type"], envelope["subject"]) == (
+        f"clientkeys.registration_token.{event_type.short}", TOKEN["id"])
+    assert envelope["data"] == {"token": TOKEN, "actor": "alice", "command_id": "op-2"}
+    assert event.routing_key == f"registration_token.{event_type.short}"
+    assert decode_event(event.routing_key, body) == event
+    # Kept in a token's outbox, it comes back as what it was.
+    assert event_from_document(event.to_document()) == event
+    # Under a client event's routing key, or without the token's id, it is not taken.
+    with pytest.raises(UndecodableEvent):
+        decode_event("client.oidc.created", body)
+    del envelope["data"]["token"]["id"]
+    with pytest.raises(UndecodableEvent):
+        decode_event(event.routing_key, json.dumps(envelope).encode())
+
+
+def test_a_client_event_with_token_data_is_refused() -> None:
+    body = json.loads(encode_event(_event(ClientEventType.APPROVED), "ns"))
+    body["data"] = {"token": TOKEN, "actor": "alice", "command_id": "op-1"}
+    with pytest.raises(UndecodableEvent):
+        decode_event("client.oauth2.approved", json.dumps(body).encode())

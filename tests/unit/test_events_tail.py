@@ -8,11 +8,12 @@ import json
 import pytest
 
 from clientkeys.events_tail import binding_pattern, event_line, json_line
-from common.events import ClientEvent, ClientEventType, encode_event
-from common.token_events import (
+from common.events import (
+    ClientEvent,
+    ClientEventType,
     RegistrationTokenEvent,
     RegistrationTokenEventType,
-    encode_token_event,
+    encode_event,
 )
 
 EVENT = ClientEvent(ClientEventType.APPROVED, {"key": "k-123", "type": "oidc"}, "alice", "c1")
@@ -40,12 +41,12 @@ def test_an_event_is_time_type_key_actor() -> None:
 
 def test_a_token_event_is_time_type_id_actor() -> None:
     event = RegistrationTokenEvent(RegistrationTokenEventType.REVOKED,
-                                   {"id": "0123abcd4567", "label": "x"}, "alice")
-    line = event_line(encode_token_event(event, "ns"), event.routing_key)
+                                   {"id": "0123abcd4567", "label": "x"}, "alice", "c2")
+    line = event_line(encode_event(event, "ns"), event.routing_key)
     assert line.split() == [event.time.isoformat(), "registration_token_revoked",
                             "0123abcd4567", "alice"]
     # Under a client event's routing key it is not a client event.
-    assert event_line(encode_token_event(event, "ns"), EVENT.routing_key).startswith("?")
+    assert event_line(encode_event(event, "ns"), EVENT.routing_key).startswith("?")
 
 
 def test_control_characters_are_escaped() -> None:

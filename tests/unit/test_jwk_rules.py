@@ -50,6 +50,16 @@ def test_only_public_members_are_kept() -> None:
     assert stored.jwks == jwks(RSA)
 
 
+def test_encryption_keys_are_left_out_not_refused() -> None:
+    # A client's published set often carries its encryption key beside its signing keys.
+    encryption = rsa_pair("enc").public_jwk(use="enc", alg="RSA-OAEP-256")
+    stored = register(token_endpoint_auth_method=PKJ,
+                      jwks={"keys": [encryption, RSA.public_jwk(), EC.public_jwk()]})
+    assert stored.jwks == jwks(RSA, EC)
+    assert stored.jwks is not None
+    assert [key.kid for key in public_keys(stored.jwks)] == [RSA.kid, EC.kid]
+
+
 def test_a_jwks_uri_is_taken() -> None:
     stored = register(token_endpoint_auth_method=PKJ, jwks_uri="https://app.example/jwks")
     assert (stored.jwks, stored.jwks_uri) == (None, "https://app.example/jwks")
@@ -81,7 +91,10 @@ def _without(key: dict[str, Any], member: str) -> dict[str, Any]:
     ({"jwks": {"keys": [{**EC.public_jwk(), "x": "not-a-point"}]}}, "jwks", "does not load"),
     ({"jwks": {"keys": [RSA.public_jwk(alg="ES256")]}}, "jwks", "has alg 'ES256'"),
     ({"jwks": {"keys": [RSA.public_jwk(alg="HS256")]}}, "jwks", "has alg 'HS256'"),
-    ({"jwks": {"keys": [RSA.public_jwk(use="enc")]}}, "jwks", "use other than sig"),
+    ({"jwks": {"keys": [RSA.public_jwk(use="enc")]}}, "jwks", "no key for signatures"),
+    ({"jwks": {"keys": [RSA.public_jwk(use="wrap")]}}, "jwks", "use other than sig or enc"),
+    ({"jwks": {"keys": [RSA.public_jwk(), {**rsa_pair("e").private_jwk(), "use": "enc"}]}},
+     "jwks", "Key 2 (kid 'e') holds private key material"),
     # Kids: present, unique.
     ({"jwks": {"keys": [_without(RSA.public_jwk(), "kid")]}}, "jwks", "Key 1 needs a kid"),
     ({"jwks": {"keys": [RSA.public_jwk(), {**EC.public_jwk(), "kid": "rsa-1"}]}}, "jwks",

@@ -59,7 +59,7 @@ def test_a_genuine_request_verifies(method: str, with_token: bool, placement: st
     request = signed(method, placement, with_token=with_token)
     result = SignatureVerifier().verify(request, lookup_of({KEY: APPROVED}),
                                         TOKEN_SECRET if with_token else None)
-    assert result == Verification(Reason.OK)
+    assert result == Verification(Reason.OK, matched=0)
     assert result.valid
 
 
@@ -169,6 +169,18 @@ def test_every_secret_still_in_its_grace_period_verifies(secret: str) -> None:
     assert verify(signed(secret=secret), consumer=consumer) is Reason.OK
     retired = Consumer(approved=True, secrets=tuple(s for s in consumer.secrets if s != secret))
     assert verify(signed(secret=secret), consumer=retired) is Reason.BAD_SIGNATURE
+
+
+@pytest.mark.parametrize(("secret", "place"), [(SECRET, 0), (PREVIOUS[0], 1), (PREVIOUS[1], 2)])
+def test_the_secret_that_signed_is_told_once_the_signature_proved_it(secret: str,
+                                                                      place: int) -> None:
+    consumer = Consumer(approved=True, secrets=(SECRET, *PREVIOUS))
+    result = SignatureVerifier().verify(signed(secret=secret), lookup_of({KEY: consumer}),
+                                        TOKEN_SECRET)
+    assert result == Verification(Reason.OK, matched=place)
+    guessed = SignatureVerifier().verify(signed(secret="guessed"), lookup_of({KEY: consumer}),
+                                         TOKEN_SECRET)
+    assert guessed == Verification(Reason.BAD_SIGNATURE, matched=None)
 
 
 @pytest.fixture

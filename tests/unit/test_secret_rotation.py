@@ -25,7 +25,8 @@ from common.keyring import (
 from common.outcomes import ErrorCode, OperationStatus
 from common.secret_grace import MAX_PREVIOUS_SECRETS, after_rotation, unexpired, valid_secrets
 from tests.fakes import InMemoryClientStore
-from worker.handlers import Applied, handle
+from worker.applied import Applied
+from worker.handlers import handle
 
 KEYRING = Keyring.parse(new_key_entry("k1"))
 DAY = 86400
@@ -86,7 +87,7 @@ async def new_client(store: InMemoryClientStore, secret: str = "secret-number-0"
     return applied.outcome.client_key
 
 
-def succeeded(applied: Applied) -> None:
+def succeeded(applied: Applied[Any]) -> None:
     assert applied.outcome.status is OperationStatus.SUCCEEDED, applied.outcome.error
 
 

@@ -23,7 +23,8 @@ from common.keyring import (
 )
 from common.outcomes import ErrorCode, OperationStatus
 from tests.fakes import InMemoryClientStore
-from worker.handlers import Applied, handle
+from worker.applied import Applied
+from worker.handlers import handle
 
 KEYRING = Keyring.parse(new_key_entry("k1"))
 SECRET, NEW = "the-first-secret-0a1b", "the-second-secret-2c3d"
@@ -60,7 +61,7 @@ async def created(store: InMemoryClientStore, command: CreateClient | None = Non
     return applied.outcome.client_key
 
 
-def refused_as_not_sealed_for_it(applied: Applied) -> None:
+def refused_as_not_sealed_for_it(applied: Applied[Any]) -> None:
     error = applied.outcome.error
     assert error is not None and error.code is ErrorCode.INVALID
     assert error.fields == {"secret": ["The command's secret was not sealed for this command."]}
