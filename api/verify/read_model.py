@@ -37,6 +37,7 @@ from pymongo.errors import PyMongoError
 from api.verify.client_entries import (
     STORED_FIELDS,
     ClientEntry,
+    count_secret_expiries,
     entry_of,
     from_epoch_ms,
     secrets_of,
@@ -95,13 +96,7 @@ class ClientReadModel:
         """(secrets expiring within `within` of `now`, secrets expired); None until loaded."""
         if not self.loaded.is_set():
             return None
-        horizon, soon, expired = now + within, 0, 0
-        for credential in self._clients.values():
-            at = credential.secret_expires_at
-            if at is not None:
-                soon += now < at <= horizon
-                expired += at <= now
-        return soon, expired
+        return count_secret_expiries(self._clients.values(), now, now + within)
 
     def counts(self) -> dict[tuple[str, str], int] | None:
         """Live clients by (type, status); None until the model is loaded."""
