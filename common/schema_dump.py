@@ -43,7 +43,7 @@ def _converter(name: str, field: fields.Field[Any]) -> Convert:
     if serialize is fields.Field._serialize:  # Boolean, Raw: the value as it is
         return _same
     if serialize is fields.String._serialize:
-        return utils.ensure_text_type
+        return _text
     if serialize is fields.Number._serialize and isinstance(field, fields.Number) \
             and not field.as_string and type(field)._format_num is fields.Number._format_num:
         return field.num_type
@@ -64,6 +64,11 @@ def _converter(name: str, field: fields.Field[Any]) -> Convert:
             and field.key_field is None and field.value_field is None:
         return field.mapping_type
     raise UncompilableSchema(f"field {name!r} ({type(field).__name__}) is not compiled")
+
+
+def _text(value: Any) -> str:
+    # Nearly every value is text already: that costs no call.
+    return value if type(value) is str else utils.ensure_text_type(value)
 
 
 def _nullable(convert: Convert) -> Convert:
@@ -94,8 +99,9 @@ def _one(schema: Schema) -> Dump:
         shown: dict[str, Any] = {}
         for name, convert in compiled:
             value = obj.get(name, _ABSENT)
-            if value is not _ABSENT:
-                shown[name] = None if value is None else convert(value)
+            if value is _ABSENT:
+                continue
+            shown[name] = value if value is None or convert is _same else convert(value)
         return shown
 
     return dump
