@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -26,6 +26,7 @@ from bson import ObjectId
 from marshmallow import Schema, fields, validate
 
 from common.client_documents import CURRENT_SECRET, PREVIOUS_SECRETS, ClientDocument
+from common.client_metadata import SECRET_EXPIRY
 from common.client_view import ANSWERS_ONLY, ClientSchema
 from common.keyring import SealedSecret, SecretSlot
 
@@ -193,7 +194,7 @@ class ClientEntry:
     @property
     def secret_expires_at(self) -> datetime | None:
         """When the current secret stops verifying (`client_secret_expires_at`); None: never."""
-        held = _present(self.values[_AT["client_secret_expires_at"]])
+        held = _present(self.values[_AT[SECRET_EXPIRY]])
         return None if held is None else from_epoch_ms(held)
 
     def secret_times(self, place: int) -> tuple[int | None, int | None]:
@@ -272,6 +273,24 @@ def _name_sort(values: tuple[Any, ...], known: str | None = None) -> str:
     if folded == name:
         return name
     return known if known == folded else folded
+
+
+def count_secret_expiries(entries: Iterable[ClientEntry], now: datetime, horizon: datetime
+                          ) -> tuple[int, int]:
+    """(current secrets expiring after `now` up to `horizon`, those expired at `now`).
+
+    The gauges ask this of every client every few seconds, while requests wait: held
+    expiries are whole epoch milliseconds, so comparing them with the bounds floored
+    to milliseconds decides exactly as comparing dates would, without making one
+    per client (100 000 dates took over 50 ms)."""
+    place, now_ms, horizon_ms = _AT[SECRET_EXPIRY], epoch_ms(now), epoch_ms(horizon)
+    soon = expired = 0
+    for entry in entries:
+        at = entry.values[place]
+        if type(at) is int:
+            soon += now_ms < at <= horizon_ms
+            expired += at <= now_ms
+    return soon, expired
 
 
 def secrets_of(document: ClientDocument) -> tuple[HeldSecret, ...]:
