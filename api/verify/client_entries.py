@@ -88,6 +88,34 @@ def _same(value: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=1024)
+def _shared_object(items: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    return dict(items)
+
+
+def _plain_codec() -> _Codec:
+    """A value the field's schema does not shape (a stored list shown as a string, a
+    small object shown through a Nested field): held once for all the clients that have
+    it, as common values are (an `origin` object was 184 bytes a client, a scope list
+    one more list). Shown as a copy, so no answer can change what others share."""
+    def compact(value: Any) -> Any:
+        if type(value) is list and all(type(item) is str for item in value):
+            return _shared(tuple(value))
+        if type(value) is dict and all(type(item) in (str, int, bool, type(None))
+                                       for item in value.values()):
+            return _shared_object(tuple(sorted(value.items())))
+        return value
+
+    def expand(held: Any) -> Any:
+        if type(held) is tuple:
+            return list(held)
+        if type(held) is dict:
+            return dict(held)
+        return held
+
+    return _Codec(compact, expand)
+
+
 def _json_codec() -> _Codec:
     # An object (a private_key_jwt client's JWK Set) as its compact JSON text: one string
     # instead of a dict per key and per member, about half the memory.
@@ -111,7 +139,7 @@ def _codec(field: fields.Field[Any]) -> _Codec:
             isinstance(rule, validate.OneOf) for rule in field.validators):
         # A handful of values for every client there is (type, status): one string each.
         return _Codec(lambda value: None if value is None else sys.intern(str(value)), _same)
-    return _Codec(_same, _same)
+    return _plain_codec()
 
 
 def codecs_of(schema: Schema) -> tuple[tuple[str, _Codec], ...]:

@@ -103,6 +103,21 @@ def test_shared_values_are_held_once() -> None:
     assert one.values[created] is one.values[changed]
 
 
+def test_origins_and_scopes_are_held_once_and_shown_as_copies() -> None:
+    origin = {"kind": "registration", "token_id": "0123456789ab", "label": "partners"}
+    one, other = (entry_of(stored(key=key, scope=["openid", "profile"], origin=dict(origin)))
+                  for key in ("k-1", "k-2"))
+    at = {name: i for i, (name, _c) in enumerate(HELD)}
+    for name in ("origin", "scope"):
+        assert one.values[at[name]] is other.values[at[name]], name
+    shown = one.document()
+    assert shown["origin"] == origin and shown["scope"] == ["openid", "profile"]
+    shown["origin"]["label"] = "changed by one answer"
+    shown["scope"].append("changed")
+    assert other.document()["origin"] == origin
+    assert other.document()["scope"] == ["openid", "profile"]
+
+
 def test_ids_and_instants_survive_their_compact_forms() -> None:
     oid = ObjectId()
     assert object_id_of(object_id_number(oid)) == oid
