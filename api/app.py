@@ -6,6 +6,7 @@ provider's key set) is one cleanup context: set up before `yield`, torn down aft
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
@@ -26,6 +27,7 @@ from api.routes import ROUTES, add_routes
 from api.verify.assertion_replay import AssertionReplay
 from api.verify.client_assertions import AssertionChecker
 from api.verify.client_authentication import ClientAuthenticator
+from api.verify.heap import FrozenHeap
 from api.verify.jwks_fetcher import JwksFetcher
 from api.verify.oauth1_signatures import SignatureVerifier
 from api.verify.read_model import ClientReadModel
@@ -50,10 +52,13 @@ CLIENT_CEILING_FACTOR = 10
 
 
 def create_app(settings: Settings, *, bus: MessageBus | None = None,
-               registry: CollectorRegistry | None = None) -> web.Application:
+               registry: CollectorRegistry | None = None,
+               heap: FrozenHeap | None = None) -> web.Application:
     """The gateway. Pass `bus` to share one (dev mode); otherwise it connects to RabbitMQ.
 
     Its metrics go into `registry` when given (dev mode shares one with its worker).
+    `heap`, only where the gateway has its process to itself, keeps the read model
+    out of the garbage collector's walks (`api.verify.heap`).
     """
     authenticator = _authenticator(settings)
     app = web.Application(middlewares=[observe_middleware, audit_middleware, problem_middleware,
@@ -84,7 +89,7 @@ def create_app(settings: Settings, *, bus: MessageBus | None = None,
     app.cleanup_ctx.append(_message_bus(bus))
     app[keys.LIVE_EVENTS] = LiveEvents(per_caller=settings.event_streams_per_token)
     app.cleanup_ctx.append(_jwks_fetcher)
-    app.cleanup_ctx.append(_client_events)
+    app.cleanup_ctx.append(functools.partial(_client_events, heap=heap))
     app.cleanup_ctx.append(_secret_usage)
     app.cleanup_ctx.append(_stats_poller)
     app.on_shutdown.append(_end_event_streams)
@@ -106,13 +111,15 @@ async def _stats_poller(app: web.Application) -> AsyncIterator[None]:
     await poller.stop()
 
 
-async def _client_events(app: web.Application) -> AsyncIterator[None]:
+async def _client_events(app: web.Application, heap: FrozenHeap | None
+                         ) -> AsyncIterator[None]:
     """One queue on the events exchange feeds both the read model and the live streams.
 
     Subscribe first, then load: no event can fall between the load and the queue.
     """
     model = ClientReadModel(app[keys.DB],
-                            reconcile_every_s=app[keys.SETTINGS].read_model_reconcile_s)
+                            reconcile_every_s=app[keys.SETTINGS].read_model_reconcile_s,
+                            settled=None if heap is None else heap.settled)
     live = app[keys.LIVE_EVENTS]
 
     async def on_event(routing_key: str, body: bytes) -> None:

@@ -19,6 +19,7 @@ import json
 import sys
 import tempfile
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,8 +120,16 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m bench.reads", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="few clients, one second each")
+    parser.add_argument("--clients", type=int, help=f"clients seeded (default {FULL.clients:,})")
+    parser.add_argument("--seconds", type=float,
+                        help=f"seconds each figure runs (default {FULL.seconds:g})")
     args = parser.parse_args(argv)
     profile = SMOKE if args.smoke else FULL
+    if args.clients is not None or args.seconds is not None:
+        clients = args.clients or profile.clients
+        profile = replace(profile, clients=clients,
+                          with_secrets=min(profile.with_secrets, clients),
+                          seconds=args.seconds or profile.seconds)
     with tempfile.TemporaryDirectory(prefix="clientkeys-bench-") as folder:
         stack = Stack.start(Path(folder))
         try:

@@ -24,6 +24,7 @@ from pymongo.errors import PyMongoError
 
 from api.app import create_app
 from api.http_server import SHUTDOWN_TIMEOUT_S, GatewayRunner, run_gateway_server
+from api.verify.heap import FrozenHeap
 from common.amqp_bus import connect_bus
 from common.bus import MessageBus
 from common.event_loop import new_event_loop, run
@@ -41,11 +42,13 @@ log = logging.getLogger(__name__)
 @asynccontextmanager
 async def create_gateway(settings: Settings, *, bus: MessageBus | None = None,
                          registry: CollectorRegistry | None = None,
-                         handle_signals: bool = False) -> AsyncIterator[GatewayRunner]:
+                         handle_signals: bool = False, heap: FrozenHeap | None = None
+                         ) -> AsyncIterator[GatewayRunner]:
     """The gateway's runner, set up (its cleanup contexts have connected); the caller
-    adds its sites. A `bus` handed in is shared (dev mode) and left open."""
+    adds its sites. A `bus` handed in is shared (dev mode) and left open; `heap` only
+    where the gateway has its process to itself (see `api.verify.heap`)."""
     # access_log=None: the observe middleware logs each request, without its query.
-    runner = GatewayRunner(create_app(settings, bus=bus, registry=registry),
+    runner = GatewayRunner(create_app(settings, bus=bus, registry=registry, heap=heap),
                            handle_signals=handle_signals, access_log=None,
                            shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
@@ -128,7 +131,7 @@ def run_worker(settings: Settings) -> None:
 
 
 async def _serve_gateway(settings: Settings) -> None:
-    async with create_gateway(settings, handle_signals=True) as runner:
+    async with create_gateway(settings, handle_signals=True, heap=FrozenHeap()) as runner:
         await web.TCPSite(runner, settings.http_host, settings.http_port).start()
         log.info("gateway listening on http://%s:%d", settings.http_host, settings.http_port)
         await asyncio.Event().wait()  # until SIGTERM/SIGINT raise GracefulExit

@@ -118,6 +118,11 @@ class ClientMetadata:
     def to_document(self) -> dict[str, Any]:
         return asdict(self)
 
+    def values(self) -> dict[str, Any]:
+        """Its fields, not copied (`to_document` copies every list, deep): for a view
+        that copies what it shows, on every read of a client."""
+        return {name: getattr(self, name) for name in METADATA_FIELDS}
+
 
 METADATA_FIELDS: Final = tuple(f.name for f in fields(ClientMetadata))
 

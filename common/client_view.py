@@ -17,6 +17,7 @@ from marshmallow import Schema, fields, validate
 from common.client_metadata import AuthMethod, scope_string, secret_facts, stored_metadata
 from common.client_origin import OriginSchema, stored_origin
 from common.clients import ClientType, Status
+from common.schema_dump import compiled_dump
 from common.secret_grace import MAX_PREVIOUS_SECRETS, unexpired
 
 # When a secret last verified is kept by the gateways (api.verify.secret_usage), not in
@@ -87,7 +88,7 @@ class ClientSchema(Schema):
                        "with the initial access token it used."})
 
 
-_CLIENT = ClientSchema()
+_CLIENT = compiled_dump(ClientSchema())
 
 
 def public_client(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,11 +97,10 @@ def public_client(document: Mapping[str, Any]) -> dict[str, Any]:
     Its metadata is read with the defaults of a client stored before it was kept."""
     metadata = stored_metadata(document)
     oauth1 = metadata.token_endpoint_auth_method is None
-    data: dict[str, Any] = _CLIENT.dump({
+    return _CLIENT({
         **document, "secret_rotated_at": document.get("secret_rotated_at"),
         "previous_secrets": [
             {"expires_at": entry["expires_at"], "issued_at": entry.get("issued_at")}
             for entry in unexpired(document.get("previous_secrets"), datetime.now(UTC))],
-        **metadata.to_document(), "scope": None if oauth1 else scope_string(metadata.scope),
+        **metadata.values(), "scope": None if oauth1 else scope_string(metadata.scope),
         **secret_facts(document, metadata), "origin": stored_origin(document)})
-    return data

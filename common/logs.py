@@ -81,10 +81,16 @@ def configure_logging(log_format: str = "json", level: str = "INFO",
 
 @contextmanager
 def correlated(**ids: str | None) -> Iterator[None]:
-    """Every line logged inside carries these ids (those that are not None)."""
-    with structlog.contextvars.bound_contextvars(
-            **{name: value for name, value in ids.items() if value is not None}):
+    """Every line logged inside carries these ids (those that are not None); what they
+    were before is back afterwards."""
+    # structlog's `bound_contextvars` reads every context variable there is to save them;
+    # the tokens of `bind_contextvars` restore the same for a few times less, per request.
+    tokens = structlog.contextvars.bind_contextvars(
+        **{name: value for name, value in ids.items() if value is not None})
+    try:
         yield
+    finally:
+        structlog.contextvars.reset_contextvars(**tokens)
 
 
 def current_ids() -> MutableMapping[str, Any]:

@@ -68,7 +68,8 @@ async function signIn(token) {
   setExpiryWarning(limits.secret_expiry_warning_days);
   session.table = new ClientTable({ api, actions: canManage ? rowActions : null, onOpen: openClient });
   api.onStale = () => session.table.refresh();
-  $("create").hidden = !canManage;
+  // The Create button (under the table, or the empty table's own) is shown by the table once
+  // it knows which: showing one now would swap it for the other under a pointer.
   $("open-tokens").hidden = !canManage;
   renderTabs();
   session.feed = new LiveFeed(token, {

@@ -9,10 +9,14 @@ import { expiryBadge } from "./expiry.js";
 import { uriList } from "./uris.js";
 import { originText } from "./origin.js";
 import { ACTION_TEXT, fieldsText, lastStatusChange, readHistory } from "./history.js";
+import { Latest } from "./latest.js";
 
 export const STATUS_TEXT = { pending: "Waiting for approval", approved: "Approved", disapproved: "Disapproved" };
 const dialog = $("detail-dialog");
 let returnFocus = null;
+// One client at a time: a client opened, closed and another opened before the first one's
+// answer came must not show the first one.
+const latest = new Latest();
 
 const time = (iso) => h("time", { datetime: iso }, formatTime(iso));
 const list = (values) => (values.length ? values.join(", ") : "—");
@@ -119,8 +123,11 @@ export async function openDetail({ api, key, catalogue, returnFocus: back }) {
   dialog.showModal();
   $("detail-close").focus();
   try {
-    const [client, history] = await Promise.all([
-      api.request("GET", `/v1/clients/${encodeURIComponent(key)}`), readHistory(api, key)]);
+    const answer = await latest.read((signal) => Promise.all([
+      api.request("GET", `/v1/clients/${encodeURIComponent(key)}`, { signal }),
+      readHistory(api, key, { signal })]));
+    if (!answer) return;
+    const [client, history] = answer.value;
     render(client, catalogue.find((t) => t.type === client.type), history);
   } catch (error) {
     $("detail-title").textContent = "Client";
@@ -130,6 +137,7 @@ export async function openDetail({ api, key, catalogue, returnFocus: back }) {
 
 $("detail-close").addEventListener("click", () => dialog.close());
 dialog.addEventListener("close", () => {
+  latest.cancel();
   if (returnFocus) returnFocus();
   returnFocus = null;
 });

@@ -19,8 +19,9 @@ export const FIELD_TEXT = {
 const STATUS_ACTIONS = new Set(["create_client", "approve_client", "disapprove_client"]);
 const EDITS = new Set(["update_client", "rotate_secret", "end_secret_grace"]);
 
-export async function readHistory(api, key) {
-  const page = await api.request("GET", `/v1/clients/${encodeURIComponent(key)}/history?limit=${HISTORY_LIMIT}`);
+export async function readHistory(api, key, { signal } = {}) {
+  const page = await api.request("GET", `/v1/clients/${encodeURIComponent(key)}/history?limit=${HISTORY_LIMIT}`,
+    { signal });
   return page.items;
 }
 

@@ -4,10 +4,13 @@ import { $, h, formatTime } from "./dom.js";
 import { describe } from "./api.js";
 import { copyText } from "./copy.js";
 import { notify } from "./notice.js";
+import { Latest } from "./latest.js";
 
 const dialog = $("tokens-dialog");
 const DEFAULT_DAYS = 7;
 let api = null;
+// The list is read on opening and after each create or revoke: only the newest read is shown.
+const latest = new Latest();
 
 function state(token) {
   if (token.revoked) return "Revoked";
@@ -50,7 +53,9 @@ function row(token) {
 }
 
 async function load() {
-  const { items } = await api.request("GET", "/v1/registration-tokens");
+  const answer = await latest.read((signal) => api.request("GET", "/v1/registration-tokens", { signal }));
+  if (!answer) return;
+  const { items } = answer.value;
   $("tokens-body").replaceChildren(...items.map(row));
   $("tokens-empty").hidden = items.length > 0;
 }
@@ -121,6 +126,7 @@ $("copy-token").addEventListener("click", async () => {
 $("tokens-close").addEventListener("click", () => dialog.close());
 // The token is shown once: gone from the page when the dialog closes.
 dialog.addEventListener("close", () => {
+  latest.cancel();
   $("shown-token").value = "";
   $("token-shown").hidden = true;
   $("copy-token-status").textContent = "";

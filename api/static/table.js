@@ -5,6 +5,7 @@ import { expiryBadge } from "./expiry.js";
 import { originBadge } from "./origin.js";
 import { $, h, formatDate, formatTime } from "./dom.js";
 import { describe } from "./api.js";
+import { Latest } from "./latest.js";
 import { keyLine } from "./copy.js";
 import { STATUS_TEXT } from "./detail.js";
 import { rowMenu } from "./menu.js";
@@ -17,6 +18,11 @@ const SORTABLE = { name: "name", status: "status", created: "created_at" };
 // A row menu is open: replacing the rows now would make it vanish under the pointer or keys.
 const menuOpen = () => Boolean(document.querySelector("#table-body .menu:not([hidden])"));
 
+// Every read of the table goes through one Latest (latest.js): sort, filter, search, page
+// size, tab, a page turn and a live refresh each supersede what was still on its way, so
+// the rows shown are always those of the controls as they are now. While an answer is
+// awaited the panel is aria-busy (data-state="loading"), and "ready" once the newest one
+// is shown: a screen reader, or a test, knows when the table has settled.
 export class ClientTable {
   // actions(client) -> [{ label, run }] for the row menu, or null when read-only;
   // onOpen(client): open the client's detail view.
@@ -33,7 +39,11 @@ export class ClientTable {
     $("status-filter").value = saved.status;
     $("page-size").value = String(saved.size);
     this.cursors = [null];  // the cursor of each page visited; the last one is shown
-    this.loading = null;
+    this.nextCursor = null;
+    this.latest = new Latest();
+    this.reading = false;  // a request of the newest ticket is on its way
+    this.timer = null;  // the search box's pause before it reads
+    this.refreshTimer = null;
     this.highlight = new Set();
     $("search").addEventListener("input", () => this.debounced());
     $("status-filter").addEventListener("change", () => this.reload());
@@ -44,6 +54,7 @@ export class ClientTable {
     $("filters").addEventListener("submit", (event) => event.preventDefault());
     $("previous-page").addEventListener("click", () => this.turn(-1));
     $("next-page").addEventListener("click", () => this.turn(1));
+    this.showState();
   }
 
   show(info) {
@@ -53,22 +64,45 @@ export class ClientTable {
     return this.reload();
   }
 
-  debounced() {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.reload(), 250);
+  // What the page shows no longer matches the controls: drop any answer on its way, and no
+  // paging until the new rows are in (the next page's cursor belongs to the old ones).
+  changing() {
+    this.latest.cancel();
+    this.reading = false;
+    this.nextCursor = null;
+    $("previous-page").disabled = true;
+    $("next-page").disabled = true;
   }
 
+  debounced() {
+    this.changing();
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.reload();
+    }, 250);
+    this.showState();
+  }
+
+  // A new view (tab, sort, filter, search, page size): from its first page, or the page a
+  // link asked for.
   async reload() {
+    this.changing();
+    clearTimeout(this.timer);
+    this.timer = null;
+    const ticket = this.begin();
     this.cursors = [null];
     const wanted = this.restorePage;
     this.restorePage = 1;
     // A page asked for by the URL: follow the cursors to it (cursors, not offsets).
     for (let page = 1; page < wanted; page += 1) {
-      const found = await this.api.request("GET", `/v1/clients?${this.query()}`).catch(() => null);
+      const found = await this.api.request("GET", `/v1/clients?${this.query()}`, { signal: ticket.signal })
+        .catch(() => null);
+      if (!ticket.current()) return;
       if (!found || !found.next_cursor) break;
       this.cursors.push(found.next_cursor);
     }
-    return this.load();
+    await this.load(ticket);
   }
 
   // Read the current page again (a live change): the same cursor, the same filters.
@@ -76,16 +110,26 @@ export class ClientTable {
     if (changedKey) this.highlight.add(changedKey);
     clearTimeout(this.refreshTimer);
     this.refreshTimer = setTimeout(() => {
-      // Not under an open row menu: it would vanish under the administrator's keys.
-      if (menuOpen()) this.refresh();
+      this.refreshTimer = null;
+      // Not under an open row menu: it would vanish under the administrator's keys. Not
+      // while another read is on its way either: it may be a new view still following
+      // its cursors; its answer may predate the change, so read again once it is shown.
+      if (menuOpen() || this.reading || this.timer) this.refresh();
       else this.load();
     }, 100);
+    this.showState();
   }
 
   turn(step) {
-    if (step > 0 && this.nextCursor) this.cursors.push(this.nextCursor);
-    if (step < 0 && this.cursors.length > 1) this.cursors.pop();
-    this.load().then(() => $("panel").focus());
+    if (step > 0 && !this.nextCursor) return;  // a new view is still on its way
+    if (step < 0 && this.cursors.length <= 1) return;
+    if (step > 0) this.cursors.push(this.nextCursor);
+    else this.cursors.pop();
+    this.changing();
+    const ticket = this.begin();
+    this.load(ticket).then(() => {
+      if (ticket.current()) $("panel").focus();
+    });
   }
 
   query() {
@@ -98,26 +142,48 @@ export class ClientTable {
     return params;
   }
 
-  async load() {
-    if (this.loading) this.loading.abort();
-    const controller = new AbortController();
-    this.loading = controller;
+  begin() {
+    const ticket = this.latest.begin();
+    this.reading = true;
+    this.showState();
+    return ticket;
+  }
+
+  async load(ticket = this.begin()) {
     try {
-      const page = await this.api.request("GET", `/v1/clients?${this.query()}`, { signal: controller.signal });
+      const page = await this.api.request("GET", `/v1/clients?${this.query()}`, { signal: ticket.signal });
+      if (!ticket.current()) return;
       if (page.items.length === 0 && this.cursors.length > 1) {
         this.cursors.pop();  // the last rows of this page went away: show the one before
-        return this.load();
+        await this.load(ticket);
+        return;
       }
       // A menu opened while the page was being read: show the rows once it closes.
       if (menuOpen()) this.refresh();
       else this.render(page);
     } catch (error) {
-      if (error.name === "AbortError") return;
+      if (!ticket.current()) return;  // aborted, or failed after a newer read began
       $("table-message").textContent = describe(error);
       notify(describe(error), "error");
+      this.showPager();
     } finally {
-      if (this.loading === controller) this.loading = null;
+      if (ticket.current()) {
+        this.reading = false;
+        this.showState();
+      }
     }
+  }
+
+  // aria-busy while anything the table will show is still to come.
+  showState() {
+    const busy = Boolean(this.reading || this.timer || this.refreshTimer);
+    $("panel").setAttribute("aria-busy", busy ? "true" : "false");
+    $("panel").dataset.state = busy ? "loading" : "ready";
+  }
+
+  showPager() {
+    $("previous-page").disabled = this.cursors.length <= 1;
+    $("next-page").disabled = !this.nextCursor;
   }
 
   columns() {
@@ -206,8 +272,7 @@ export class ClientTable {
     $("page-range").textContent = page.total
       ? `${first + 1}–${first + page.items.length} of ${page.total}` : "";
     this.nextCursor = page.next_cursor;
-    $("previous-page").disabled = this.cursors.length <= 1;
-    $("next-page").disabled = !page.next_cursor;
+    this.showPager();
     writeViewState({
       type: this.info.type, q: $("search").value.trim(), status: $("status-filter").value,
       sort: this.sort, size: this.size, page: this.cursors.length,

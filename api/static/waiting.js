@@ -4,10 +4,13 @@ import { $, h, formatTime } from "./dom.js";
 import { describe } from "./api.js";
 import { notify } from "./notice.js";
 import { originText } from "./origin.js";
+import { Latest } from "./latest.js";
 
 const dialog = $("waiting-dialog");
 const LIMIT = 200;
 let current = null;  // { api, catalogue, canManage, onChanged }
+// Read on opening and after each approval: only the newest read is shown.
+const latest = new Latest();
 
 function typeLabel(type) {
   const info = current.catalogue.find((t) => t.type === type);
@@ -40,7 +43,10 @@ function row(client) {
 
 async function load() {
   $("waiting-error").textContent = "";
-  const page = await current.api.request("GET", `/v1/clients?status=pending&limit=${LIMIT}`);
+  const answer = await latest.read((signal) =>
+    current.api.request("GET", `/v1/clients?status=pending&limit=${LIMIT}`, { signal }));
+  if (!answer) return;
+  const page = answer.value;
   $("waiting-count").textContent = page.total === 1
     ? "1 client waits for approval." : `${page.total} clients wait for approval.`;
   $("waiting-body").replaceChildren(...page.items.map(row));
@@ -62,3 +68,4 @@ export async function openWaiting({ api, catalogue, canManage, onChanged }) {
 }
 
 $("waiting-close").addEventListener("click", () => dialog.close());
+dialog.addEventListener("close", () => latest.cancel());

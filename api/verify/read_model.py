@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -37,6 +37,7 @@ from pymongo.errors import PyMongoError
 from api.verify.client_entries import (
     STORED_FIELDS,
     ClientEntry,
+    count_secret_expiries,
     entry_of,
     from_epoch_ms,
     secrets_of,
@@ -62,8 +63,14 @@ _READ_ALL_TIMEOUT_S = 300.0
 
 
 class ClientReadModel:
-    def __init__(self, db: AsyncDatabase[Document], *, reconcile_every_s: float) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, reconcile_every_s: float,
+                 settled: Callable[[int, int], bool] | None = None) -> None:
+        """`settled(held, made)` is told, after each load and reconciliation, how many
+        entries the model holds and how many it made since `settled` last returned
+        True (`api.verify.heap`)."""
         self._db = db
+        self._settled = settled
+        self._made = 0
         self._reconcile_every_s = reconcile_every_s
         self._clients: dict[str, ClientEntry] = {}
         # The list's orders and the live clients by (type, status), kept as the model
@@ -89,13 +96,7 @@ class ClientReadModel:
         """(secrets expiring within `within` of `now`, secrets expired); None until loaded."""
         if not self.loaded.is_set():
             return None
-        horizon, soon, expired = now + within, 0, 0
-        for credential in self._clients.values():
-            at = credential.secret_expires_at
-            if at is not None:
-                soon += now < at <= horizon
-                expired += at <= now
-        return soon, expired
+        return count_secret_expiries(self._clients.values(), now, now + within)
 
     def counts(self) -> dict[tuple[str, str], int] | None:
         """Live clients by (type, status); None until the model is loaded."""
@@ -116,6 +117,7 @@ class ClientReadModel:
             self._order.remove(old)
         self._clients[entry.key] = entry
         self._order.add(entry)
+        self._made += 1
 
     def _drop(self, key: str) -> None:
         old = self._clients.pop(key, None)
@@ -182,6 +184,8 @@ class ClientReadModel:
         self._removed = {k: v for k, v in self._removed.items()
                          if self._changed_at.get(k, -1) > started}
         self._changed_at = {k: n for k, n in self._changed_at.items() if n > started}
+        if self._settled is not None and self._settled(len(self._clients), self._made):
+            self._made = 0
         if not self.loaded.is_set():
             log.info("read model loaded: %d clients", len(self._clients))
             self.loaded.set()

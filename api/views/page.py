@@ -19,7 +19,7 @@ from api.problems import Problem
 STATIC = Path(__file__).parent.parent / "static"
 # The assets, by name: nothing else under the folder is reachable.
 SCRIPTS = frozenset({"app", "api", "approval", "client_dialog", "confirm", "copy", "detail",
-                     "dom", "history", "live", "menu", "notice", "secret_dialog", "table",
+                     "dom", "history", "latest", "live", "menu", "notice", "secret_dialog", "table",
                      "uris", "view_state", "advanced", "expiry", "origin", "waiting",
                      "registration_tokens"})
 STYLES = frozenset({"clientkeys"})

@@ -31,7 +31,25 @@ async def signed_in(browser: Browser, service: Service, headers: dict[str, str] 
     await page.get_by_label("API token").fill(token_of(headers or service.admin))
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.locator("#live-status")).to_have_text("Live")
+    # Once live, the panel is shown or not for good (a token that may not read clients).
+    if await page.locator("#panel").is_visible():
+        await settled(page)
     return page
+
+
+async def settled(page: Page) -> None:
+    """Wait until the table shows the answer to its newest read, as the page marks its panel.
+
+    Acting sooner may act on what a render in progress replaces (an empty tab swaps the
+    Create button under the table for its own).
+    """
+    await expect(page.locator("#panel")).to_have_attribute("data-state", "ready")
+    await expect(page.locator("#panel")).to_have_attribute("aria-busy", "false")
+
+
+async def open_tab(page: Page, label: str) -> None:
+    await page.get_by_role("tab", name=label).click()
+    await settled(page)
 
 
 def row(page: Page, name: str) -> Locator:
@@ -52,7 +70,7 @@ async def client_named(service: Service, name: str) -> dict[str, Any] | None:
 
 
 async def create_through_dialog(page: Page, client_type: str, name: str) -> None:
-    await page.get_by_role("tab", name=TAB[client_type]).click()
+    await open_tab(page, TAB[client_type])
     await page.get_by_role("button", name="Create client").click()
     dialog = page.get_by_role("dialog")
     # The type is preset from the tab.

@@ -88,14 +88,3 @@ async def service(settings: Settings, aiohttp_client: AiohttpClient,
     async for running in start_service(settings, aiohttp_client, WORKERS):
         yield running
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests get two more tries: a click can race the page's own re-render.
-
-    Two such races showed in CI runs (a click on Next overtaken by a sorted page still on
-    its way; Create clicked while the first render swapped it for the empty state's). A
-    test that fails three times still fails; the races themselves are still to be fixed.
-    """
-    for item in items:
-        if item.path.name.startswith("test_admin_page"):
-            item.add_marker(pytest.mark.flaky(reruns=2, reruns_delay=1))

@@ -19,6 +19,7 @@ from tests.e2e.admin_page import (
     confirm,
     create_through_dialog,
     expect_colour,
+    open_tab,
     row,
     row_action,
     signed_in,
@@ -83,7 +84,7 @@ async def test_an_administrator_manages_a_client_of_each_type(
 
 async def test_bad_input_is_shown_next_to_its_field(service: Service, browser: Browser) -> None:
     page = await signed_in(browser, service)
-    await page.get_by_role("tab", name="OpenID Connect").click()
+    await open_tab(page, "OpenID Connect")
     await page.get_by_role("button", name="Create client").click()
     dialog = page.get_by_role("dialog")
     await dialog.get_by_label("Client name").fill("Careless portal")
@@ -134,7 +135,7 @@ async def test_bad_input_is_shown_next_to_its_field(service: Service, browser: B
 async def test_a_generated_secret_is_shown_once_and_works(service: Service,
                                                           browser: Browser) -> None:
     page = await signed_in(browser, service)
-    await page.get_by_role("tab", name="OAuth 1.0a").click()
+    await open_tab(page, "OAuth 1.0a")
     await page.get_by_role("button", name="Create client").click()
     dialog = page.get_by_role("dialog")
     await dialog.get_by_label("Consumer name").fill("Generated consumer")
@@ -166,7 +167,7 @@ async def test_a_generated_secret_is_shown_once_and_works(service: Service,
 
 async def test_a_change_made_elsewhere_appears_live(service: Service, browser: Browser) -> None:
     page = await signed_in(browser, service)
-    await page.get_by_role("tab", name="OpenID Connect").click()
+    await open_tab(page, "OpenID Connect")
     await expect(page.get_by_text("There are no OpenID Connect clients yet.")).to_be_visible()
 
     created = await service.create(oidc_client("Made through the API"))

@@ -17,6 +17,7 @@ from clientkeys.devdb import free_port
 from tests.e2e.admin_page import (
     confirm,
     create_through_dialog,
+    open_tab,
     page_range,
     row,
     row_action,
@@ -70,7 +71,7 @@ async def test_a_read_only_token_sees_but_cannot_change(service: Service,
     page = await signed_in(browser, service, service.reader)
     await expect(page.get_by_text("Signed in as dashboard")).to_be_visible()
     await expect(page.get_by_text(re.compile("^Read-only"))).to_be_visible()
-    await page.get_by_role("tab", name="OpenID Connect").click()
+    await open_tab(page, "OpenID Connect")
     await expect(row(page, "Visible portal")).to_be_visible()
     await expect(page.get_by_role("button", name="Create client")).to_be_hidden()
     await expect(page.get_by_role("button", name=re.compile("^Actions for"))).to_have_count(0)
@@ -137,7 +138,7 @@ async def test_a_narrow_screen_shows_every_field_of_a_row(service: Service,
                                                           browser: Browser) -> None:
     await service.create(oidc_client("Narrow portal"))
     page = await signed_in(browser, service, viewport=NARROW)
-    await page.get_by_role("tab", name="OpenID Connect").click()
+    await open_tab(page, "OpenID Connect")
     shown = row(page, "Narrow portal")
     await expect(shown).to_contain_text("https://portal.example.com/cb")
     width = await page.evaluate("document.documentElement.scrollWidth")

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from playwright.async_api import Browser, expect
 
 from tests.client_keys import ec_pair, jwks, rsa_pair
-from tests.e2e.admin_page import client_named, row, row_action, signed_in
+from tests.e2e.admin_page import client_named, open_tab, row, row_action, signed_in
 from tests.e2e.browser import browser, screenshot, script_errors
 from tests.e2e.conftest import Service, oidc_client
 
@@ -22,7 +22,7 @@ __all__ = ["browser"]  # the fixture
 async def test_a_public_client_is_made_in_the_advanced_section(service: Service,
                                                                browser: Browser) -> None:
     page = await signed_in(browser, service)
-    await page.get_by_role("tab", name="OpenID Connect").click()
+    await open_tab(page, "OpenID Connect")
     await page.get_by_role("button", name="Create client").click()
     dialog = page.get_by_role("dialog")
     advanced = dialog.locator("#advanced-fields")
@@ -72,7 +72,7 @@ async def test_an_edit_sends_only_the_metadata_that_changed(service: Service,
                                                             browser: Browser) -> None:
     await service.create(oidc_client("Shop", scope="orders", contacts=["a@example.com"]))
     page = await signed_in(browser, service)
-    await page.get_by_role("tab", name="OpenID Connect").click()
+    await open_tab(page, "OpenID Connect")
     await row_action(page, "Shop", "Edit")
     dialog = page.get_by_role("dialog")
     scope = dialog.get_by_label("Scope", exact=True)
@@ -101,7 +101,7 @@ async def test_a_secret_expiring_soon_is_marked_in_the_table_and_the_detail_view
                                      policy_uri="https://portal.example.com/privacy"))
     await service.create(oidc_client("Lasting portal", client_secret_expires_at=later))
     page = await signed_in(browser, service)
-    await page.get_by_role("tab", name="OpenID Connect").click()
+    await open_tab(page, "OpenID Connect")
     await expect(row(page, "Expiring portal")).to_contain_text("Secret expires in 3 days")
     await expect(row(page, "Lasting portal")).not_to_contain_text("Secret expires")
     await screenshot(page, "list-expiring")
@@ -120,7 +120,7 @@ async def test_a_client_with_public_keys_is_made_and_its_keys_listed(
         service: Service, browser: Browser) -> None:
     rsa, ec = rsa_pair("page-rsa"), ec_pair("page-ec")
     page = await signed_in(browser, service)
-    await page.get_by_role("tab", name="OpenID Connect").click()
+    await open_tab(page, "OpenID Connect")
     await page.get_by_role("button", name="Create client").click()
     dialog = page.get_by_role("dialog")
     await dialog.get_by_label("Client name").fill("Signed app")

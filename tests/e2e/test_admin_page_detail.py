@@ -9,7 +9,7 @@ import re
 
 from playwright.async_api import Browser, expect
 
-from tests.e2e.admin_page import confirm, page_range, row, row_action, signed_in, token_of
+from tests.e2e.admin_page import confirm, open_tab, page_range, row, row_action, signed_in, token_of
 from tests.e2e.browser import NARROW, browser, open_page, screenshot, script_errors
 from tests.e2e.conftest import Service, oauth1_client, oidc_client
 
@@ -27,7 +27,7 @@ async def test_the_detail_view_shows_the_history_after_an_edit_and_an_approval(
     for action in ("approve", "disapprove"):
         assert (await service.request("POST", f"/v1/clients/{key}/{action}")).status == 200
     page = await signed_in(browser, service)
-    await page.get_by_role("tab", name="OpenID Connect").click()
+    await open_tab(page, "OpenID Connect")
     shown = row(page, "Shop portal")
     await expect(shown).to_contain_text(PUNYCODE)  # the homograph is visible in the table
 
@@ -89,7 +89,7 @@ async def test_the_detail_view_shows_the_history_after_an_edit_and_an_approval(
 async def test_the_detail_view_fits_a_phone(service: Service, browser: Browser) -> None:
     await service.create(oidc_client("Phone portal", redirect_uris=[IDN_URI]))
     page = await signed_in(browser, service, viewport=NARROW)
-    await page.get_by_role("tab", name="OpenID Connect").click()
+    await open_tab(page, "OpenID Connect")
     await row(page, "Phone portal").get_by_role("button", name="Phone portal", exact=True).click()
     detail = page.get_by_role("dialog", name="Phone portal")
     await expect(detail.locator("ol.history li")).to_have_count(1)

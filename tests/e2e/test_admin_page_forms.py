@@ -8,7 +8,7 @@ import re
 
 from playwright.async_api import Browser, expect
 
-from tests.e2e.admin_page import SECRET, client_named, signed_in
+from tests.e2e.admin_page import SECRET, client_named, open_tab, signed_in
 from tests.e2e.browser import NARROW, browser, screenshot, script_errors
 from tests.e2e.conftest import Service
 
@@ -75,7 +75,7 @@ async def test_the_secret_dialog_fits_a_phone(service: Service, browser: Browser
 async def test_a_bad_redirect_uri_is_marked_as_it_is_entered(service: Service,
                                                              browser: Browser) -> None:
     page = await signed_in(browser, service)
-    await page.get_by_role("tab", name="OAuth 2.0").click()
+    await open_tab(page, "OAuth 2.0")
     await page.get_by_role("button", name="Create client").click()
     dialog = page.get_by_role("dialog")
     uri = dialog.get_by_role("textbox", name="Redirect URIs")
@@ -108,7 +108,7 @@ async def test_a_bad_redirect_uri_is_marked_as_it_is_entered(service: Service,
 async def test_one_save_shows_every_field_error_under_its_field(service: Service,
                                                                 browser: Browser) -> None:
     page = await signed_in(browser, service)
-    await page.get_by_role("tab", name="OpenID Connect").click()
+    await open_tab(page, "OpenID Connect")
     await page.get_by_role("button", name="Create client").click()
     dialog = page.get_by_role("dialog")
     await dialog.get_by_label("Client name").fill("   ")

@@ -8,7 +8,7 @@ import re
 
 from playwright.async_api import Browser, expect
 
-from tests.e2e.admin_page import row, signed_in
+from tests.e2e.admin_page import open_tab, row, signed_in
 from tests.e2e.browser import browser, screenshot, script_errors
 from tests.e2e.conftest import Service, oauth1_client, oidc_client
 from tests.e2e.registration_helpers import new_token, register, rfc7591_client
@@ -65,7 +65,7 @@ async def test_waiting_for_approval_lists_every_type_with_its_origin(service: Se
     assert (await service.request("POST", f"/v1/clients/{approved['key']}/approve")
             ).status == 200
     page = await signed_in(browser, service)
-    await page.get_by_role("tab", name="OAuth 2.0").click()
+    await open_tab(page, "OAuth 2.0")
     await expect(row(page, "Self-made app").locator(".origin-badge")).to_have_text(
         "Self-registered")
 

@@ -15,6 +15,7 @@ from tests.e2e.admin_page import (
     confirm,
     expect_colour,
     open_row_menu,
+    open_tab,
     overlaps,
     page_range,
     row,
@@ -86,7 +87,7 @@ async def test_the_only_row_of_a_table_is_approved_disapproved_and_removed_by_po
         service: Service, browser: Browser, size: str) -> None:
     await service.create(oidc_client("Lonely portal"))
     page = await signed_in(browser, service, viewport=VIEWPORTS[size])
-    await page.get_by_role("tab", name="OpenID Connect").click()
+    await open_tab(page, "OpenID Connect")
     await expect(page.locator("#table-body tr")).to_have_count(1)
     await expect_create_covers_nothing(page)
     await approve_disapprove_remove(page, service, "Lonely portal")
@@ -102,7 +103,7 @@ async def test_the_table_does_not_scroll_inside_itself(service: Service,
     await service.create(oidc_client("Wide portal", redirect_uris=[
         "https://portal.example.com/a/very/long/path/that/goes/on/and/on/callback"]))
     page = await signed_in(browser, service, viewport=LAPTOP)
-    await page.get_by_role("tab", name="OpenID Connect").click()
+    await open_tab(page, "OpenID Connect")
     await expect(row(page, "Wide portal")).to_be_visible()
     table = page.locator("#table")
     sizes = await table.evaluate(

@@ -109,3 +109,24 @@ async def test_counts_follow_loads_events_removals_and_reconciliation(
     assert counts is not None and {k: n for k, n in counts.items() if n} == {
         ("oauth1", "approved"): 1}
     assert sum(counts.values()) == len(model) == 1
+
+
+async def test_each_reconciliation_says_how_many_entries_it_made_since_the_heap_froze(
+        db: AsyncDatabase[Document]) -> None:
+    """What `api.verify.heap` decides from: entries made since its last freeze."""
+    told: list[tuple[int, int]] = []
+
+    def settled(held: int, made: int) -> bool:
+        told.append((held, made))
+        return made >= 2
+
+    await db[CLIENTS].insert_many([stored("a", 1), stored("b", 1), stored("c", 1)])
+    model = ClientReadModel(db, reconcile_every_s=60, settled=settled)
+    await model.reconcile()
+    await model.reconcile()  # nothing changed: nothing made
+    await model.on_event(*event("approved", "a", 2, "approved"))
+    await model.reconcile()  # one made since the freeze: not frozen, so still counted
+    await db[CLIENTS].update_one({"key": "b"}, {"$set": {"version": 2, "status": "approved"}})
+    await model.reconcile()
+    await model.reconcile()
+    assert told == [(3, 3), (3, 0), (3, 1), (3, 2), (3, 0)]

@@ -17,6 +17,7 @@ from api.verify.client_entries import (
     HELD,
     STORED_FIELDS,
     codecs_of,
+    count_secret_expiries,
     entry_of,
     from_epoch_ms,
     object_id_number,
@@ -100,6 +101,21 @@ def test_shared_values_are_held_once() -> None:
     created, changed = (i for i, (name, _c) in enumerate(HELD)
                         if name in ("created_at", "status_changed_at"))
     assert one.values[created] is one.values[changed]
+
+
+def test_origins_and_scopes_are_held_once_and_shown_as_copies() -> None:
+    origin = {"kind": "registration", "token_id": "0123456789ab", "label": "partners"}
+    one, other = (entry_of(stored(key=key, scope=["openid", "profile"], origin=dict(origin)))
+                  for key in ("k-1", "k-2"))
+    at = {name: i for i, (name, _c) in enumerate(HELD)}
+    for name in ("origin", "scope"):
+        assert one.values[at[name]] is other.values[at[name]], name
+    shown = one.document()
+    assert shown["origin"] == origin and shown["scope"] == ["openid", "profile"]
+    shown["origin"]["label"] = "changed by one answer"
+    shown["scope"].append("changed")
+    assert other.document()["origin"] == origin
+    assert other.document()["scope"] == ["openid", "profile"]
 
 
 def test_ids_and_instants_survive_their_compact_forms() -> None:
@@ -203,3 +219,21 @@ def test_an_entry_of_a_client_stored_before_expiry_and_issue_times_has_neither()
     assert entry.secret_expires_at is None
     assert entry.secret_times(0) == (None, None)
     assert entry.secret_times(1) == (None, int((AT + timedelta(days=1)).timestamp() * 1000))
+
+
+def test_secret_expiries_are_counted_as_the_dates_compare() -> None:
+    """Held as epoch milliseconds, compared with bounds that are not whole milliseconds."""
+    expires = [AT, AT + timedelta(days=3), AT + timedelta(days=14), None]
+    entries = [entry_of(stored(key=f"k-{n}", client_secret_expires_at=at))
+               for n, at in enumerate(expires)]
+    entries.append(entry_of(stored(key="k-absent")))  # stored before expiries were kept
+
+    def by_dates(moment: datetime, horizon: datetime) -> tuple[int, int]:
+        held = [e.secret_expires_at for e in entries if e.secret_expires_at is not None]
+        return (sum(moment < at <= horizon for at in held), sum(at <= moment for at in held))
+
+    for moment in (AT - timedelta(microseconds=1), AT, AT + timedelta(microseconds=999),
+                AT + timedelta(days=3), AT + timedelta(days=20)):
+        horizon = moment + timedelta(days=14)
+        assert count_secret_expiries(entries, moment, horizon) == by_dates(moment, horizon)
+    assert count_secret_expiries(entries, AT, AT + timedelta(days=14)) == (2, 1)

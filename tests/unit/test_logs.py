@@ -50,6 +50,15 @@ def test_ids_bound_by_correlated_reach_every_line_inside_and_no_line_after(
     assert "request_id" not in after
 
 
+def test_an_inner_correlated_block_gives_the_outer_ids_back() -> None:
+    with correlated(request_id="outer", command_id="c-1"):
+        with correlated(request_id="inner", kind="approve"):
+            assert dict(current_ids()) == {"request_id": "inner", "command_id": "c-1",
+                                           "kind": "approve"}
+        assert dict(current_ids()) == {"request_id": "outer", "command_id": "c-1"}
+    assert dict(current_ids()) == {}
+
+
 def test_a_field_named_like_a_secret_is_redacted(captured: io.StringIO) -> None:
     logging.getLogger("x").warning("careless", extra={
         "secret": "hunter2-value", "client_secret": "hunter2-value",
