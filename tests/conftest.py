@@ -8,9 +8,10 @@ afterwards, so tests and runs never see each other's messages.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,13 +20,48 @@ from pymongo import MongoClient
 from clientkeys.devdb import DevDatabase
 from common.keyring import new_key_entry
 from common.settings import Settings
+from tests.stuck_tasks import note_loop, watched
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    done = watched(f"setup of {item.nodeid}")
+    try:
+        return (yield)
+    finally:
+        done()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    done = watched(item.nodeid)
+    try:
+        return (yield)
+    finally:
+        done()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    done = watched(f"teardown of {item.nodeid}")
+    try:
+        return (yield)
+    finally:
+        done()
+
+
+@pytest.fixture(autouse=True)
+async def _loop_noted() -> None:
+    """Which loop a hung test waits in (tests.stuck_tasks)."""
+    note_loop(asyncio.get_running_loop())
+
+
 @pytest.fixture(scope="session")
 def mongodb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`mongodb://host:port` of the server the run uses (no database name)."""
+    """`mongodb://host:port` of the server the run uses (no database name; maybe options
+    after `/?`)."""
     given = os.environ.get("CLIENTKEYS_TEST_MONGODB_URI")
     if given:
         yield given.rstrip("/")
@@ -33,7 +69,7 @@ def mongodb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("secantus")
     server = DevDatabase(folder / "data", folder / "secantusd.log")
     try:
-        yield f"mongodb://127.0.0.1:{server.port}"
+        yield server.uri("")  # with its options (clientkeys.devdb)
     finally:
         server.stop()
 
@@ -46,7 +82,8 @@ def namespace() -> str:
 @pytest.fixture
 def mongodb_uri(mongodb_server: str, namespace: str) -> Iterator[str]:
     database = namespace.replace("-", "_")
-    yield f"{mongodb_server}/{database}"
+    server, _, options = mongodb_server.partition("?")
+    yield f"{server.rstrip('/')}/{database}" + (f"?{options}" if options else "")
     client: MongoClient[dict[str, object]]
     with MongoClient(mongodb_server, serverSelectionTimeoutMS=5000) as client:
         client.drop_database(database)

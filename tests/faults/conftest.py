@@ -23,11 +23,13 @@ from tests.e2e.conftest import service  # noqa: F401 - the running service, as f
 REPO = Path(__file__).resolve().parents[2]
 
 
-def through(url: str, port: int) -> str:
-    """`url` with its host and port replaced by the proxy's."""
+def through(url: str, port: int, *options: str) -> str:
+    """`url` with its host and port replaced by the proxy's, and `options` (`name=value`)
+    added to its query."""
     parts = urlsplit(url)
     credentials = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
-    return urlunsplit(parts._replace(netloc=f"{credentials}127.0.0.1:{port}"))
+    query = "&".join(part for part in (parts.query, *options) if part)
+    return urlunsplit(parts._replace(netloc=f"{credentials}127.0.0.1:{port}", query=query))
 
 
 def host_and_port(url: str, default_port: int) -> tuple[str, int]:

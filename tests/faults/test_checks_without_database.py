@@ -26,7 +26,7 @@ async def test_profile_and_authentication_answer_with_the_database_cut_off(
     admin = bearer(add_token(settings, "alice", CONFIGURE_SERVER))
     verifier = bearer(add_token(settings, "authz", CLIENTS_VERIFY))
     async with tcp_proxy(host, port) as link, running_workers(settings, 1):
-        proxied = through(settings.mongodb_uri, link.port) + "?directConnection=true"
+        proxied = through(settings.mongodb_uri, link.port, "directConnection=true")
         http = await aiohttp_client(create_app(settings.with_overrides(mongodb_uri=proxied)))
         created = await http.post("/v1/clients", json=oidc_client(), headers=admin)
         key = (await created.json())["key"]

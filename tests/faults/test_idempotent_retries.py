@@ -96,7 +96,7 @@ async def test_retried_creates_and_approves_apply_once_across_a_long_outage(
     figures = Figures(f"Idempotency-Key retries, MongoDB down {outage_s:.0f} s")
     host, port = host_and_port(settings.mongodb_uri, 27017)
     async with tcp_proxy(host, port) as link, event_tap(settings, "client.#") as tap:
-        proxied = through(settings.mongodb_uri, link.port) + "?directConnection=true"
+        proxied = through(settings.mongodb_uri, link.port, "directConnection=true")
         service_settings = settings.with_overrides(mongodb_uri=proxied, sync_wait_s=2.0)
         admin = bearer(add_token(settings, "alice", CONFIGURE_SERVER))
         http = await aiohttp_client(create_app(service_settings))

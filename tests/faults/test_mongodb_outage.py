@@ -27,7 +27,7 @@ async def test_a_database_outage_loses_and_doubles_nothing(
     figures = Figures("MongoDB outage")
     host, port = host_and_port(settings.mongodb_uri, 27017)
     async with tcp_proxy(host, port) as link:
-        proxied = through(settings.mongodb_uri, link.port) + "?directConnection=true"
+        proxied = through(settings.mongodb_uri, link.port, "directConnection=true")
         service_settings = settings.with_overrides(mongodb_uri=proxied, sync_wait_s=2.0)
         admin = bearer(add_token(settings, "alice", CONFIGURE_SERVER))
         http = await aiohttp_client(create_app(service_settings))
