@@ -190,6 +190,7 @@ class StatsPoller:
         self._db, self._bus, self._metrics, self._every_s = db, bus, metrics, every_s
         self._known = known
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def refresh(self) -> bool:
         """Whether the gauges were refreshed (not while the read model is loading)."""
@@ -203,7 +204,7 @@ class StatsPoller:
         return True
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 if not await self.refresh():
                     await asyncio.sleep(_LOADING_CHECK_S)
@@ -211,14 +212,30 @@ class StatsPoller:
             except PyMongoError:  # the gauges keep their last values; /readyz tells the outage
                 log.warning("stats: the database did not answer; gauges not refreshed")
             except Exception:  # never let the gauges stop for good
+                if self._stopping:
+                    return
                 log.exception("stats: gauges not refreshed")
             await asyncio.sleep(self._every_s)
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="stats-poller")
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop the loop, waiting at most `timeout_s`.
+
+        A cancellation that lands inside a read of the broker or the database can come
+        back as another exception, which the loop takes for a failed refresh; so the
+        loop also checks `_stopping`, and the wait is bounded: a stopping gateway hung
+        here once, the poller cancelled but asleep for its next round."""
+        self._stopping = True
+        task = self._task
+        if task is None:
+            return
+        task.cancel()
+        done, _pending = await asyncio.wait({task}, timeout=timeout_s)
+        if not done:
+            log.warning("stats: the poller did not stop within %.0fs", timeout_s)
+            return
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
