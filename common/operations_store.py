@@ -1,9 +1,12 @@
 """The operations collection: the record of each command, and its only owner.
 
 Three processes write it, each at its own moment of a command's life: the
-gateway records a command pending before publishing it (and withdraws it when
-the broker did not confirm, or fences one a retry took over), the worker starts
-it, claims a create's key on it and records its outcome, and the dead-letter
+gateway records a command pending before publishing it when an Idempotency-Key
+retry may ask for it, or once its caller is answered 202 and will poll it (and
+withdraws it when the broker did not confirm, or fences one a retry took over),
+the worker starts it (recording it, when no gateway did: most commands finish
+within the gateway's wait, so their record costs one write, the worker's), claims
+a create's key on it and records its outcome, and the dead-letter
 tool resets it for a replay or fails it when purged. All of them go through
 this module, so the document's shape (`OperationDocument`) is written down once.
 
@@ -102,14 +105,19 @@ def _new(operation_id: str, kind: str, status: OperationStatus, *, client_key: s
     return operation
 
 
+def pending_operation(command: Command) -> OperationDocument:
+    """The record of a command not started yet, as a gateway writes it (if it must)."""
+    return _new(command.id, command.kind, OperationStatus.PENDING,
+                client_key=command.client_key, error=None, actor=command.actor,
+                request_id=command.request_id)
+
+
 async def record_pending(db: AsyncDatabase[Document], command: Command) -> OperationDocument:
     """Record a command pending before it is published.
 
     Raises OperationFenced when a retry's fence holds its id already.
     """
-    operation = _new(command.id, command.kind, OperationStatus.PENDING,
-                     client_key=command.client_key, error=None, actor=command.actor,
-                     request_id=command.request_id)
+    operation = pending_operation(command)
     try:
         await _operations(db).insert_one(cast(Document, operation))
     except DuplicateKeyError:
@@ -134,6 +142,16 @@ async def fence(db: AsyncDatabase[Document], operation_id: str, kind: str, actor
     return False
 
 
+async def record_queued(db: AsyncDatabase[Document], operation: OperationDocument) -> None:
+    """Record a queued command pending, unless a worker recorded it already.
+
+    For a caller answered 202, who polls the operation: a worker may not have
+    started it yet. A worker that did wrote the record first, and it stays.
+    """
+    with contextlib.suppress(DuplicateKeyError):
+        await _operations(db).insert_one(cast(Document, operation))
+
+
 def is_withdrawn(operation: OperationDocument) -> bool:
     """Whether no worker applied it, nor ever will: withdrawn, fenced or undecodable."""
     error = operation.get("error") or {}
@@ -148,15 +166,30 @@ def outcome_of(operation: OperationDocument) -> Outcome | None:
     return Outcome.from_dict({**operation, "operation_id": operation["_id"]})
 
 
-async def withdraw(db: AsyncDatabase[Document], operation_id: str) -> bool:
-    """Mark an unconfirmed command failed; False when a worker has already started it."""
+async def withdraw(db: AsyncDatabase[Document], operation_id: str, *,
+                   pending: OperationDocument | None = None) -> bool:
+    """Mark an unconfirmed command failed; False when a worker has already started it.
+
+    With `pending` (the record of a command a gateway did not write before publishing
+    it), a missing operation is recorded withdrawn: a worker that gets the command
+    later finds it so and never applies it. One that started it first holds the
+    `_id` already, so the upsert collides with it, which says it started.
+    """
     error = OperationError(ErrorCode.UNDELIVERABLE, "The broker did not accept the command.")
     at = now()
-    result = await _operations(db).update_one(
-        {"_id": operation_id, "started_at": {"$exists": False}},
-        {"$set": {"status": OperationStatus.FAILED.value, "error": error.to_dict(),
-                  "updated_at": at, "finished_at": at}}, hint=BY_ID)
-    return result.modified_count == 1
+    failed: Document = {"status": OperationStatus.FAILED.value, "error": error.to_dict(),
+                        "updated_at": at, "finished_at": at}
+    guard: Document = {"_id": operation_id, "started_at": {"$exists": False}}
+    if pending is None:
+        result = await _operations(db).update_one(guard, {"$set": failed}, hint=BY_ID)
+        return result.modified_count == 1
+    rest = {k: v for k, v in pending.items() if k not in failed and k != "_id"}
+    try:
+        result = await _operations(db).update_one(
+            guard, {"$set": failed, "$setOnInsert": rest}, upsert=True, hint=BY_ID)
+    except DuplicateKeyError:
+        return False
+    return result.modified_count == 1 or result.upserted_id is not None
 
 
 async def get_operation(db: AsyncDatabase[Document], operation_id: str

@@ -12,6 +12,7 @@ replica set and a sharded cluster (shard key: `key`) all work.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from pymongo.errors import (
     PyMongoError,
     WriteConcernError,
 )
+from pymongo.monitoring import CommandListener
 
 CLIENTS = "clients"
 OPERATIONS = "operations"
@@ -122,11 +124,14 @@ _OLD_OPERATIONS_EXPIRY = "expire"
 _OLD_SECRET_USAGE_INDEX = "updated_at"
 
 
-def connect(uri: str, *, app_name: str) -> AsyncMongoClient[Document]:
+def connect(uri: str, *, app_name: str, listeners: Sequence[CommandListener] = ()
+            ) -> AsyncMongoClient[Document]:
+    """The service's client; `listeners` see each command it sends (tests count them)."""
     # timeoutMS bounds every operation, so a half-open connection cannot hang a
     # request or hold a command past shutdown.
     return AsyncMongoClient(uri, tz_aware=True, appname=app_name, timeoutMS=10_000,
-                            serverSelectionTimeoutMS=5000, uuidRepresentation="standard")
+                            serverSelectionTimeoutMS=5000, uuidRepresentation="standard",
+                            event_listeners=list(listeners))
 
 
 def is_outage(exc: BaseException) -> bool:

@@ -237,13 +237,35 @@ async def rotate_secret(request: web.Request) -> web.StreamResponse:
     return await dispatch(request, command, generated_secret=generated)
 
 
+async def _status_change_target(request: web.Request) -> tuple[str, int | None]:
+    """The key a change of status applies to, and the version its If-Match pins (if any).
+
+    From the read model when it holds the client, so the request costs the database
+    nothing before its command is queued; as stored otherwise (a client this gateway
+    has not heard of yet, or the model still loading). The model may be a moment
+    behind another gateway's change: that matters only to an If-Match, so a tag the
+    model's version does not match is checked against the database before a 412.
+    Without If-Match the worker applies the change to the version it finds, and
+    answers 404 for a client removed meanwhile.
+    """
+    key = _key(request)
+    model = request.app[keys.READ_MODEL]
+    entry = model.get(key) if model.loaded.is_set() else None
+    if entry is not None:
+        try:
+            return entry.key, expected_version(request, entry.version)
+        except Problem:
+            pass  # maybe only behind: the stored version decides
+    current = await _existing(request)
+    return current["key"], expected_version(request, current["version"])
+
+
 async def _simple_command(request: web.Request,
                           kind: type[ApproveClient | DisapproveClient | RemoveClient
                                      | EndSecretGrace]
                           ) -> web.StreamResponse:
-    current = await _existing(request)
-    command = kind(**_origin(request), client_key=current["key"],
-                   expected_version=expected_version(request, current["version"]))
+    key, expected = await _status_change_target(request)
+    command = kind(**_origin(request), client_key=key, expected_version=expected)
     return await dispatch(request, command)
 
 

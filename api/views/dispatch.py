@@ -1,15 +1,22 @@
 """Send a command to the workers and answer the HTTP caller with its outcome.
 
-The pending operation is recorded first, so `/v1/operations/{id}` answers from
-the moment the caller can know the id. Nothing is acknowledged before the
-broker confirmed the command; then the gateway waits up to
-`CLIENTKEYS_SYNC_WAIT_S` for the outcome and answers 201/200/204, or 202 with
-the operation's address.
+Nothing is acknowledged before the broker confirmed the command; then the
+gateway waits up to `CLIENTKEYS_SYNC_WAIT_S` for the outcome and answers
+201/200/204, or 202 with the operation's address.
+
+The operation is recorded by whoever needs it first, so that a command costs the
+database no write of the gateway's on its usual path: the worker records it as it
+starts it; the gateway records it pending before publishing when the request has
+an Idempotency-Key (a retry asks that operation, `api.views.idempotency`), before
+answering 202 (the caller polls `/v1/operations/{id}` from then on, maybe before a
+worker started it), and withdrawn when the broker did not confirm the command (so
+a worker that gets it after all never applies it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 from aiohttp import web
@@ -24,9 +31,18 @@ from api.views.operations import record_pending
 from common.bus import BrokerUnavailable
 from common.command_mac import sign_command
 from common.commands import Command, encode_command
-from common.operations_store import OperationDocument, get_operation, outcome_of, withdraw
+from common.operations_store import (
+    OperationDocument,
+    get_operation,
+    outcome_of,
+    pending_operation,
+    record_queued,
+    withdraw,
+)
 from common.outcomes import Outcome
 from common.store import Document
+
+log = logging.getLogger(__name__)
 
 # How a route answers a finished command, and one still queued: the management API's
 # by default (api.views.command_answers, the client with when its secrets last verified);
@@ -46,7 +62,10 @@ async def dispatch(request: web.Request, command: Command, *,
         # Kept sealed with the Idempotency-Key, if any, before anything is queued:
         # a retry answered from the operation shows it as the first answer did.
         await keep_generated_secret(request, generated_secret)
-    pending = await record_pending(db, command)
+    pending = pending_operation(command)
+    recorded = keys.IDEMPOTENCY_CLAIM in request
+    if recorded:
+        await record_pending(db, command)
     encoded, reply_to = encode_command(command), app[keys.REPLY_ADDRESS]
     # Signed, so that a worker applies only what a gateway sent (common.command_mac).
     mac = sign_command(app[keys.KEYRING], encoded, message_id=command.id, reply_to=reply_to)
@@ -57,7 +76,7 @@ async def dispatch(request: web.Request, command: Command, *,
         except BrokerUnavailable:
             retry_after = {"Retry-After": str(settings.retry_after_s)}
             try:
-                withdrawn = await withdraw(db, command.id)
+                withdrawn = await withdraw(db, command.id, pending=pending)
             except PyMongoError:
                 request[keys.COMMAND_QUEUED] = True  # maybe: its operation will tell
                 raise Problem(503, "The broker did not confirm the command and the database "
@@ -76,11 +95,26 @@ async def dispatch(request: web.Request, command: Command, *,
         # no wait at all nothing can have finished yet, so the 202 path skips the read.
         outcome = await _stored_outcome(db, command.id)
     if outcome is None:
+        if not recorded:
+            await _record_queued(db, pending)
         return accepted(pending, generated_secret)
     await read_own_write(request, outcome)
     if answer is None:
         return outcome_answer(command.kind, outcome, generated_secret, app[keys.SECRET_USAGE])
     return answer(command.kind, outcome, generated_secret)
+
+
+async def _record_queued(db: AsyncDatabase[Document], pending: OperationDocument) -> None:
+    """The record a 202's caller polls, unless a worker wrote it first.
+
+    The command is queued already: if the database is away, the worker records the
+    operation as it starts it, and the caller's poll finds it then.
+    """
+    try:
+        await record_queued(db, pending)
+    except PyMongoError as exc:
+        log.warning("operation %s not recorded before its 202 (%s); its worker records it",
+                    pending["_id"], type(exc).__name__)
 
 
 async def _stored_outcome(db: AsyncDatabase[Document], operation_id: str) -> Outcome | None:

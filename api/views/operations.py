@@ -1,9 +1,10 @@
 """The gateway's view of operations: the record of each command it accepted.
 
-The pending operation is written before the command is published, so its
-address answers from the first moment a caller can know it. If the broker does
-not confirm the publish, the operation is withdrawn — unless a worker already
-started it, which proves the broker had the command after all. The collection
+The operation's address answers from the first moment a caller can know it:
+from a 202, recorded before it is sent (or by the worker, once it started), and
+from any other answer, written by the worker that applied it (`api.views.dispatch`).
+If the broker does not confirm the publish, the operation is withdrawn — unless a
+worker already started it, which proves the broker had the command after all. The collection
 itself is owned by `common.operations_store`; this module adds what only the
 gateway says about it: the 409 of a fenced request and the public view.
 

@@ -67,10 +67,14 @@ class CountedWorker:
     bus: RecordingBus
     listener: SentCommands
 
-    async def apply(self, command: Command) -> tuple[Outcome, list[list[tuple[str, str]]]]:
-        """The outcome of a command the gateway recorded, and the worker's round trips
-        (the commands of each sorted: those sent together go in any order)."""
-        await record_pending(self.db, command)
+    async def apply(self, command: Command, *, recorded: bool = False
+                    ) -> tuple[Outcome, list[list[tuple[str, str]]]]:
+        """The outcome of a command, and the worker's round trips (the commands of each
+        sorted: those sent together go in any order). Its operation is recorded by the
+        worker's start, as on the usual path, or first as a gateway does (`recorded`:
+        an Idempotency-Key request, api.views.dispatch)."""
+        if recorded:
+            await record_pending(self.db, command)
         # Connections for the commands sent together, so none waits for one to open.
         await asyncio.gather(*(self.db.command("ping") for _ in range(4)))
         self.listener.clear()

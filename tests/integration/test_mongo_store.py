@@ -18,7 +18,10 @@ from common.operations_store import (
     any_pending,
     fail_purged,
     get_operation,
+    is_withdrawn,
+    pending_operation,
     record_outcome,
+    record_queued,
     reset_for_replay,
     withdraw,
 )
@@ -131,6 +134,42 @@ async def test_a_withdrawn_operation_is_not_started(store: MongoClientStore,
     await record_pending(db, started)
     assert (await store.start_operation("op2", started.kind)).outcome is None
     assert not await withdraw(db, "op2")  # a worker has it: the broker took it
+
+
+async def test_a_command_no_gateway_recorded_is_withdrawn_by_its_record(
+        store: MongoClientStore, db: AsyncDatabase[Document]) -> None:
+    """The usual path records nothing before publishing: a withdrawal writes the record
+    withdrawn, so a worker that gets the command after all never applies it."""
+    command = RemoveClient(id="op1", actor="alice", request_id="r1", client_key="k")
+    assert await withdraw(db, "op1", pending=pending_operation(command))
+    stored = await get_operation(db, "op1")
+    assert stored is not None and is_withdrawn(stored)
+    assert (stored["kind"], stored["actor"], stored["request_id"]) == \
+        (command.kind, "alice", "r1")
+    outcome = (await store.start_operation("op1", command.kind)).outcome
+    assert outcome is not None and outcome.error is not None
+    assert outcome.error.code is ErrorCode.UNDELIVERABLE
+
+    # Started first (recorded by the worker's start): the broker had it, nothing withdrawn.
+    started = RemoveClient(id="op2", actor="a", request_id="r", client_key="k")
+    assert (await store.start_operation("op2", started.kind)).outcome is None
+    assert not await withdraw(db, "op2", pending=pending_operation(started))
+    kept = await get_operation(db, "op2")
+    assert kept is not None and kept["status"] == OperationStatus.PENDING.value
+
+
+async def test_a_queued_record_never_replaces_the_workers(
+        store: MongoClientStore, db: AsyncDatabase[Document]) -> None:
+    command = RemoveClient(id="op1", actor="a", request_id="r", client_key="k")
+    await record_queued(db, pending_operation(command))
+    queued = await get_operation(db, "op1")
+    assert queued is not None and queued["status"] == OperationStatus.PENDING.value
+    assert (await store.start_operation("op1", command.kind)).outcome is None
+    await store.record_outcome(Outcome("op1", command.kind, OperationStatus.SUCCEEDED,
+                                       client_key="k"))
+    await record_queued(db, pending_operation(command))  # a 202 after it finished
+    finished = await get_operation(db, "op1")
+    assert finished is not None and finished["status"] == OperationStatus.SUCCEEDED.value
 
 
 async def read(store: MongoClientStore, key: str) -> ClientDocument:

@@ -33,12 +33,14 @@ async def worker(mongodb_uri: str) -> AsyncIterator[CountedWorker]:
         yield counted
 
 
-async def test_a_create_takes_three_round_trips(worker: CountedWorker) -> None:
-    _, trips = await worker.apply(create_command())
+@pytest.mark.parametrize("recorded", [False, True], ids=["usual", "gateway-recorded"])
+async def test_a_create_takes_three_round_trips(worker: CountedWorker, recorded: bool) -> None:
+    _, trips = await worker.apply(create_command(), recorded=recorded)
     assert trips == [
         # 1. The operation started, the client's key claimed in the same write; an
-        #    update_one that matches only a pending operation (a finished or withdrawn
-        #    one collides on _id and only then is read).
+        #    upsert that matches only a pending operation (a finished or withdrawn
+        #    one collides on _id and only then is read), or records it when no
+        #    gateway did (the usual path: api.views.dispatch).
         [("update", OPERATIONS)],
         # 2. The client, with its `created` event in the outbox.
         [("insert", CLIENTS)],
