@@ -52,7 +52,8 @@ class OperationDocument(TypedDict):
     error: dict[str, Any] | None  # OperationError.to_dict()
     created_at: datetime
     updated_at: datetime
-    # Recorded by the gateway; absent when a worker saw the command first.
+    # Who sent it (from the command, by whoever recorded it first); absent only from an
+    # operation recorded without its command (one set aside as undecodable).
     actor: NotRequired[str | None]
     request_id: NotRequired[str | None]
     # Set once a worker started it; a gateway withdraws only what none started.
@@ -226,7 +227,8 @@ async def claim_client_key(db: AsyncDatabase[Document], operation_id: str,
 
 
 async def start(db: AsyncDatabase[Document], operation_id: str, kind: str, *,
-                claim_key: str | None = None, updates: GroupedUpdates | None = None
+                claim_key: str | None = None, actor: str | None = None,
+                request_id: str | None = None, updates: GroupedUpdates | None = None
                 ) -> Started:
     """Mark the operation started; its outcome if it already has one.
 
@@ -234,7 +236,7 @@ async def start(db: AsyncDatabase[Document], operation_id: str, kind: str, *,
     applies it behind the caller's back. With `claim_key` (a create) it also
     claims the client's key as `claim_client_key` does, in the same write when
     it can. An operation no gateway recorded (its record was lost) is recorded
-    here, pending.
+    here, pending, with the command's `actor` and `request_id`.
 
     One upsert that matches only a pending operation (and, for a create, one
     with no key claimed yet): matched, it is started and nothing needs reading.
@@ -254,6 +256,7 @@ async def start(db: AsyncDatabase[Document], operation_id: str, kind: str, *,
             pending,
             {"$set": started,
              "$setOnInsert": {"kind": kind, "error": None, "created_at": at, "updated_at": at,
+                              "actor": actor, "request_id": request_id,
                               **({} if claim_key is not None else {"client_key": None})}},
             upsert=True, hint=BY_ID)
     except DuplicateKeyError:

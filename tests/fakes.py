@@ -160,7 +160,8 @@ class InMemoryClientStore:
         return sum(len(c.get("outbox", [])) for c in self.clients.values())
 
     async def start_operation(self, operation_id: str, kind: str, *,
-                              claim_key: str | None = None) -> Started:
+                              claim_key: str | None = None, actor: str | None = None,
+                              request_id: str | None = None) -> Started:
         self._maybe_fail()
         self.started.append(operation_id)
         outcome = self.outcomes.get(operation_id)

@@ -205,7 +205,8 @@ class CommandConsumer:
     async def _start(self, command: Command) -> tuple[Started, ClientStore]:
         """Start the operation and, at the same time, read the client it changes."""
         start = self.store.start_operation(command.id, command.kind,
-                                           claim_key=key_to_claim(command))
+                                           claim_key=key_to_claim(command),
+                                           actor=command.actor, request_id=command.request_id)
         key = command.client_key
         if key is None:
             return await start, self.store

@@ -60,8 +60,10 @@ class ReadAhead:
         return await self._store.outbox_backlog()
 
     async def start_operation(self, operation_id: str, kind: str, *,
-                              claim_key: str | None = None) -> Started:
-        return await self._store.start_operation(operation_id, kind, claim_key=claim_key)
+                              claim_key: str | None = None, actor: str | None = None,
+                              request_id: str | None = None) -> Started:
+        return await self._store.start_operation(operation_id, kind, claim_key=claim_key,
+                                                 actor=actor, request_id=request_id)
 
     async def record_outcome(self, outcome: Outcome) -> None:
         await self._store.record_outcome(outcome)

@@ -103,13 +103,15 @@ class ClientStore(Protocol):
         """How many events, in every outbox together, wait for the broker's confirm."""
 
     async def start_operation(self, operation_id: str, kind: str, *,
-                              claim_key: str | None = None) -> Started:
+                              claim_key: str | None = None, actor: str | None = None,
+                              request_id: str | None = None) -> Started:
         """Mark the operation started; its outcome if it already has one.
 
         An operation the gateway withdrew (its publish was not confirmed) has a
         failed outcome, so the worker never applies it behind the caller's back.
         With `claim_key` (a create) it also claims the client's key as
-        `claim_client_key` does, in the same write when it can.
+        `claim_client_key` does, in the same write when it can. `actor` and
+        `request_id` go into a record no gateway wrote (the usual path).
         """
 
     async def record_outcome(self, outcome: Outcome) -> None: ...
@@ -200,8 +202,10 @@ class MongoClientStore(StoredOutboxes):
         return changed_document(current, changes, command_id, event, at)
 
     async def start_operation(self, operation_id: str, kind: str, *,
-                              claim_key: str | None = None) -> Started:
+                              claim_key: str | None = None, actor: str | None = None,
+                              request_id: str | None = None) -> Started:
         return await operations_store.start(self._db, operation_id, kind, claim_key=claim_key,
+                                            actor=actor, request_id=request_id,
                                             updates=self._operation_updates)
 
     async def record_outcome(self, outcome: Outcome) -> None:

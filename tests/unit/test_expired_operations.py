@@ -31,8 +31,10 @@ class UnrecordedStore(InMemoryClientStore):
     """Every operation started here was not there before (`recorded`)."""
 
     async def start_operation(self, operation_id: str, kind: str, *,
-                              claim_key: str | None = None) -> Started:
-        started = await super().start_operation(operation_id, kind, claim_key=claim_key)
+                              claim_key: str | None = None, actor: str | None = None,
+                              request_id: str | None = None) -> Started:
+        started = await super().start_operation(operation_id, kind, claim_key=claim_key,
+                                              actor=actor, request_id=request_id)
         return Started(started.outcome, started.client_key, recorded=started.outcome is None)
 
 

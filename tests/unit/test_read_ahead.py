@@ -43,11 +43,13 @@ class CountingStore(InMemoryClientStore):
         return await super().get_client(key, include_removed=include_removed)
 
     async def start_operation(self, operation_id: str, kind: str, *,
-                              claim_key: str | None = None) -> Started:
+                              claim_key: str | None = None, actor: str | None = None,
+                              request_id: str | None = None) -> Started:
         self.starting = True
         await asyncio.sleep(0)  # a round trip: the read goes out meanwhile
         try:
-            return await super().start_operation(operation_id, kind, claim_key=claim_key)
+            return await super().start_operation(operation_id, kind, claim_key=claim_key,
+                                              actor=actor, request_id=request_id)
         finally:
             self.starting = False
 
