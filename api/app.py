@@ -119,6 +119,8 @@ async def _client_events(app: web.Application, heap: FrozenHeap | None
     """
     model = ClientReadModel(app[keys.DB],
                             reconcile_every_s=app[keys.SETTINGS].read_model_reconcile_s,
+                            full_reconcile_every_s=app[keys.SETTINGS]
+                            .read_model_full_reconcile_s,
                             settled=None if heap is None else heap.settled)
     live = app[keys.LIVE_EVENTS]
 

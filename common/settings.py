@@ -119,8 +119,10 @@ class Settings:
     pending_registration_ttl_days: int = 30
     # Requests to the self-registration endpoints per caller address per minute, per gateway.
     registrations_per_minute: int = 20
-    # How often each gateway's read model is checked against MongoDB (api.verify.read_model).
+    # How often each gateway's read model is checked against MongoDB (api.verify.read_model):
+    # against the clients written lately, and against every client.
     read_model_reconcile_s: float = 60.0
+    read_model_full_reconcile_s: float = 3600.0
     # OAuth 1.0a checks (api.verify.oauth1_signatures): accepted clock skew either way, and
     # whether the signed URL must be https.
     oauth1_window_s: int = 300
@@ -276,6 +278,7 @@ VARIABLES: tuple[Variable, ...] = (
     _var("PENDING_REGISTRATION_TTL_DAYS", Integer(0, 3650), _readers(Process.WORKER)),
     _var("REGISTRATIONS_PER_MINUTE", Integer(1, 100_000)),
     _var("READ_MODEL_RECONCILE_S", Number(1, 3600)),
+    _var("READ_MODEL_FULL_RECONCILE_S", Number(1, 86_400)),
     _var("OAUTH1_WINDOW_S", Integer(10, 3600)),
     _var("OAUTH1_REQUIRE_HTTPS", Flag()),
     _var("JWT_JWKS_URL", KeySetUrl()),

@@ -78,6 +78,8 @@ CLIENT_INDEXES = [
     IndexModel([("removed_at", ASCENDING)], expireAfterSeconds=TOMBSTONE_TTL_S,
                name="tombstone_expiry"),
     # Only clients with events waiting carry outbox_since, so the relay's sweep is cheap.
+    # A gateway's read model catches up on the clients written lately (api.verify.read_model).
+    IndexModel([("updated_at", ASCENDING)], name="updated"),
     IndexModel([("outbox_since", ASCENDING)], sparse=True, name="outbox_waiting"),
     # The list queries: newest first, or by name, each optionally by type and status.
     IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="created"),

@@ -12,7 +12,7 @@ import pytest
 from api import keys
 from api.auth.principals import CLIENTS_VERIFY
 from common.settings import Settings
-from common.store import CLIENTS
+from common.store import CLIENTS, now
 from tests.e2e.conftest import AiohttpClient, Service, oauth1_client, oidc_client, start_service
 from tests.harness import add_token, bearer
 
@@ -89,18 +89,25 @@ async def test_a_disapproval_stops_verification_within_the_bound(
               f"(bound {bound:.0f} s)")
 
 
+@pytest.mark.parametrize(("full_every_s", "stamped"), [
+    (3600.0, True),   # a worker's write (it sets updated_at): the catch-up sees it
+    (2.0, False),     # a change without updated_at: the pass over every client does
+], ids=["catch-up", "full"])
 async def test_reconciliation_repairs_what_no_event_told(
-        settings: Settings, aiohttp_client: AiohttpClient, topology_cleanup: None) -> None:
-    async for service in start_service(settings.with_overrides(read_model_reconcile_s=1.0),
-                                       aiohttp_client, 1):
+        settings: Settings, aiohttp_client: AiohttpClient, topology_cleanup: None,
+        full_every_s: float, stamped: bool) -> None:
+    overrides = settings.with_overrides(read_model_reconcile_s=1.0,
+                                        read_model_full_reconcile_s=full_every_s)
+    async for service in start_service(overrides, aiohttp_client, 1):
         verifier = bearer(add_token(settings, "authz", CLIENTS_VERIFY))
         key = (await service.create(oidc_client()))["key"]
         await service.http.app[keys.READ_MODEL].refresh(key)
         assert (await service.request("POST", f"/v1/clients/{key}/approve")).status == 200
         assert (await wait_for(service, verifier, key, SECRET, valid=True))["valid"]
         # A change no event announced (as if the event was lost with the connection).
+        changes = {"status": "disapproved", **({"updated_at": now()} if stamped else {})}
         await service.http.app[keys.DB][CLIENTS].update_one(
-            {"key": key}, {"$set": {"status": "disapproved"}, "$inc": {"version": 1}})
+            {"key": key}, {"$set": changes, "$inc": {"version": 1}})
         repaired = await wait_for(service, verifier, key, SECRET, valid=False, bound_s=10)
         assert repaired["status"] == "disapproved"
 

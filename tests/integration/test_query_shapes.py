@@ -29,7 +29,14 @@ import pytest
 from api.views import idempotency_records as records
 from common.client_origin import registration_origin
 from common.commands import ApproveClient, RemoveClient, UpdateClient, encode_command
-from common.operations_store import fence, get_operation, record_pending, withdraw
+from common.operations_store import (
+    fence,
+    get_operation,
+    pending_operation,
+    record_pending,
+    record_queued,
+    withdraw,
+)
 from common.store import (
     BY_ID,
     BY_KEY,
@@ -108,6 +115,10 @@ async def gateway_path(worker: CountedWorker) -> None:
     command = ApproveClient(id="gw-1", actor="a", request_id="r", client_key="k")
     await record_pending(db, command)
     await withdraw(db, command.id)
+    # The usual path: no record until a worker's start, so a withdrawal writes one.
+    unrecorded = ApproveClient(id="gw-3", actor="a", request_id="r", client_key="k")
+    await withdraw(db, unrecorded.id, pending=pending_operation(unrecorded))
+    await record_queued(db, pending_operation(unrecorded))
     await get_operation(db, command.id)
     await fence(db, "gw-2", command.kind, "a", "r")
     collection = db[IDEMPOTENCY_KEYS]

@@ -13,7 +13,9 @@ from api.verify.read_model import ClientReadModel
 from common.client_view import public_client
 from common.events import ClientEvent, ClientEventType, encode_event
 from common.keyring import Keyring, SecretSlot, client_secret_aad, new_key_entry
-from common.store import CLIENTS, Document, connect, database, now
+from common.store import CLIENTS, Document, connect, database, ensure_indexes, now
+from tests.integration.counted_worker import SentCommands
+from tests.integration.test_query_shapes import plan_stages
 
 KEYRING = Keyring.parse(new_key_entry("k1"))
 
@@ -130,3 +132,55 @@ async def test_each_reconciliation_says_how_many_entries_it_made_since_the_heap_
     await model.reconcile()
     await model.reconcile()
     assert told == [(3, 3), (3, 0), (3, 1), (3, 2), (3, 0)]
+
+
+async def test_a_catch_up_reads_only_what_was_written_lately(
+        db: AsyncDatabase[Document]) -> None:
+    """Every minute a gateway reads the clients written since its last pass (removals
+    too), on the `updated` index; what changed without `updated_at` (a re-sealed
+    secret) waits for the hourly pass over every client."""
+    await ensure_indexes(db)
+    await db[CLIENTS].insert_many([stored("a", 1), stored("b", 1), stored("c", 1)])
+    model = ClientReadModel(db, reconcile_every_s=60, full_reconcile_every_s=3600)
+    await model.reconcile()
+    written = now()
+    await db[CLIENTS].update_one({"key": "a"}, {"$set": {"status": "approved",
+                                                        "updated_at": written},
+                                               "$inc": {"version": 1}})
+    await db[CLIENTS].update_one({"key": "b"}, {"$set": {"removed_at": written,
+                                                        "updated_at": written},
+                                               "$inc": {"version": 1}})
+    # No updated_at nor version: as `clientkeys keys rotate` re-seals a secret.
+    before = model.get("c")
+    assert before is not None
+    resealed = KEYRING.seal("s", client_secret_aad("c", SecretSlot.CURRENT)).to_document()
+    await db[CLIENTS].update_one({"key": "c"}, {"$set": {"secret": resealed}})
+    await model.catch_up()
+    approved = model.get("a")
+    assert approved is not None and approved.status == "approved" and approved.version == 2
+    assert model.get("b") is None
+    assert model.get("c") == before
+    await model.reconcile()
+    after = model.get("c")
+    assert after is not None and after.secrets != before.secrets
+
+
+async def test_a_catch_up_is_one_query_the_updated_index_serves(mongodb_uri: str) -> None:
+    sent = SentCommands()
+    client = connect(mongodb_uri, app_name="clientkeys-test", listeners=[sent])
+    try:
+        db = database(client)
+        await ensure_indexes(db)
+        await db[CLIENTS].insert_many([stored(f"k{n}", 1) for n in range(5)])
+        model = ClientReadModel(db, reconcile_every_s=60, full_reconcile_every_s=3600)
+        await model.reconcile()
+        sent.commands.clear()
+        await model.catch_up()
+        [(name, command)] = [(n, c) for n, c in sent.commands if n in ("find", "getMore")]
+        assert (name, command["find"], list(command["filter"])) == ("find", CLIENTS,
+                                                                    ["updated_at"])
+        explained = await db[CLIENTS].find(command["filter"]).explain()
+        plan = list(plan_stages(explained["queryPlanner"]["winningPlan"]))
+        assert ("IXSCAN", "updated") in plan, plan
+    finally:
+        await client.close()
