@@ -12,6 +12,7 @@ replica set and a sharded cluster (shard key: `key`) all work.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -71,6 +72,10 @@ APPLIED_COMMANDS_KEPT = 50
 
 Document = dict[str, Any]
 
+# Indexes an earlier release made on clients and none of its queries needs any more,
+# dropped at start: each one is a write of its own on every client change.
+RETIRED_CLIENT_INDEXES = ("type_created", "type_status_created", "type_name")
+
 CLIENT_INDEXES = [
     IndexModel([("key", ASCENDING)], unique=True, name=BY_KEY),
     # Removed clients stay as tombstones (no secret) for a while, so that a late
@@ -81,17 +86,14 @@ CLIENT_INDEXES = [
     # A gateway's read model catches up on the clients written lately (api.verify.read_model).
     IndexModel([("updated_at", ASCENDING)], name="updated"),
     IndexModel([("outbox_since", ASCENDING)], sparse=True, name="outbox_waiting"),
-    # The list queries: newest first, or by name, each optionally by type and status.
+    # The list queries MongoDB answers while a gateway's read model loads (after that the
+    # model does, api.views.queries): newest first, by status, by name. A type filter
+    # rides these too; an index per type as well cost every client write its upkeep
+    # (RETIRED_CLIENT_INDEXES).
     IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="created"),
     IndexModel([("status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
                name="status_created"),
-    IndexModel([("type", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
-               name="type_created"),
-    IndexModel([("type", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING),
-                ("_id", DESCENDING)], name="type_status_created"),
     IndexModel([("name_sort", ASCENDING), ("_id", ASCENDING)], name="name"),
-    IndexModel([("type", ASCENDING), ("name_sort", ASCENDING), ("_id", ASCENDING)],
-               name="type_name"),
     # The sweep of self-registered clients never approved (worker.pending_sweep).
     IndexModel([("status", ASCENDING), ("origin.kind", ASCENDING),
                 ("status_changed_at", ASCENDING)], name="pending_registrations"),
@@ -159,6 +161,7 @@ async def ensure_indexes(db: AsyncDatabase[Document], *,
     finished operations' expiry as `operations_retention_h` says (without it,
     one of OPERATIONS_RETENTION_MIN_H hours where there is none yet)."""
     await db[CLIENTS].create_indexes(CLIENT_INDEXES)
+    await drop_retired_indexes(db)
     await db[OPERATIONS].create_indexes(OPERATION_INDEXES)
     await db[IDEMPOTENCY_KEYS].create_indexes(IDEMPOTENCY_INDEXES)
     await db[AUDIT].create_indexes(AUDIT_INDEXES)
@@ -169,6 +172,15 @@ async def ensure_indexes(db: AsyncDatabase[Document], *,
     if audit_retention_days is not None:
         await ensure_audit_expiry(db, audit_retention_days)
     await ensure_operations_expiry(db, operations_retention_h)
+
+
+async def drop_retired_indexes(db: AsyncDatabase[Document]) -> None:
+    """Drop the clients' indexes no query uses any more (RETIRED_CLIENT_INDEXES)."""
+    existing = {index["name"] async for index in await db[CLIENTS].list_indexes()}
+    for name in RETIRED_CLIENT_INDEXES:
+        if name in existing:
+            with contextlib.suppress(OperationFailure):  # another process dropped it first
+                await db[CLIENTS].drop_index(name)
 
 
 async def ensure_secret_usage_expiry(db: AsyncDatabase[Document]) -> None:

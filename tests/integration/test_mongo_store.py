@@ -28,7 +28,9 @@ from common.operations_store import (
 from common.outcomes import ErrorCode, OperationStatus, Outcome
 from common.store import (
     APPLIED_COMMANDS_KEPT,
+    CLIENTS,
     OPERATIONS,
+    RETIRED_CLIENT_INDEXES,
     Document,
     connect,
     database,
@@ -282,3 +284,16 @@ async def test_a_dead_letter_replay_and_purge_move_only_what_they_expect(
     assert finished is not None and finished["status"] == OperationStatus.SUCCEEDED.value
     assert finished["client_key"] == "k1" and finished["error"] is None
     assert not await any_pending(db)
+
+
+async def test_indexes_an_earlier_release_made_and_no_query_uses_are_dropped(
+        db: AsyncDatabase[Document]) -> None:
+    """Each index is a write of its own on every client change, so one left over costs
+    every write for nothing: starting drops them (twice over is no error)."""
+    await db[CLIENTS].create_index([("type", 1), ("created_at", -1), ("_id", -1)],
+                                   name="type_created")
+    await ensure_indexes(db)
+    await ensure_indexes(db)
+    names = {index["name"] async for index in await db[CLIENTS].list_indexes()}
+    assert names.isdisjoint(RETIRED_CLIENT_INDEXES)
+    assert {"key_unique", "created", "status_created", "name", "updated"} <= names
