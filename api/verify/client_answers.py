@@ -113,6 +113,17 @@ def _fresh(value: Any) -> Any:
     return value
 
 
+# How each field is shown, decided once per field rather than on every answer.
+_COPY, _DATE, _LIST, _NUMBER, _KEPT, _PREVIOUS_SECRETS, _SECRET_ISSUED, _SECRET_EXPIRES, \
+    _ROTATION = range(9)
+_CONVERTED: Final = {_iso: _DATE, _held_list: _LIST, int: _NUMBER, _same: _COPY}
+_PLAN: Final = tuple(
+    (name, place, _KEPT if name in _DERIVED else _PREVIOUS_SECRETS if name == _PREVIOUS
+     else _SECRET_ISSUED if name == _ISSUED else _SECRET_EXPIRES if name == SECRET_EXPIRY
+     else _ROTATION if name == _ROTATED else _CONVERTED[convert])
+    for name, place, convert in _STEPS)
+
+
 def public_view(entry: ClientEntry, now: datetime) -> dict[str, Any]:
     """`public_client(entry.document())` at `now` (which previous secrets still hold)."""
     values = entry.values
@@ -123,22 +134,27 @@ def public_view(entry: ClientEntry, now: datetime) -> dict[str, Any]:
         derived, keeps_secret = _derived.__wrapped__(shared)
     iso = _Dates()
     shown: dict[str, Any] = {}
-    for name, place, convert in _STEPS:
+    for name, place, how in _PLAN:
         held = values[place]
-        if name in _DERIVED:
+        if how == _KEPT:
             shown[name] = _fresh(derived[name])
-        elif name == _PREVIOUS:
-            shown[name] = _previous(held, epoch_ms(now), iso)
-        elif name == _ISSUED:
+        elif how == _SECRET_ISSUED:
             shown[name] = _issued(values, iso) if keeps_secret else None
-        elif name == SECRET_EXPIRY:
-            shown[name] = iso(held) if keeps_secret and not is_absent(held) \
-                and held is not None else None
-        elif not is_absent(held):
-            shown[name] = None if held is None else iso(held) if convert is _iso \
-                else convert(held)
-        elif name == _ROTATED:
-            shown[name] = None
+        elif how == _SECRET_EXPIRES:
+            shown[name] = iso(held) if keeps_secret and type(held) is int else None
+        elif how == _PREVIOUS_SECRETS:
+            shown[name] = _previous(held, epoch_ms(now), iso)
+        elif is_absent(held):
+            if how == _ROTATION:
+                shown[name] = None
+        elif held is None or how == _COPY:
+            shown[name] = held
+        elif how in (_DATE, _ROTATION):
+            shown[name] = iso(held)
+        elif how == _LIST:
+            shown[name] = _held_list(held)
+        else:
+            shown[name] = int(held)
     return shown
 
 
