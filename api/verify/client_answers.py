@@ -20,6 +20,7 @@ The rules stay `public_client`'s: `tests/unit/test_client_answers.py` holds this
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
@@ -38,7 +39,10 @@ _ISSUED = "client_secret_issued_at"
 _SHARED_FROM: Final = ("type", "grant_types", *METADATA_FIELDS, _ORIGIN)
 _DERIVED: Final = frozenset((*METADATA_FIELDS, _ORIGIN))
 _AT: Final = {name: place for place, (name, _codec) in enumerate(HELD)}
-_SHARED_AT: Final = tuple(_AT[name] for name in _SHARED_FROM)
+# The shared fields of an entry's values, in one C call; the origin last.
+_SHARED_OF: Final = operator.itemgetter(*(_AT[name] for name in _SHARED_FROM))
+_ISSUED_FROM: Final = tuple(_AT[name] for name in ("client_secret_issued_at",
+                                                     "secret_rotated_at", "created_at"))
 
 
 def _iso(held: int) -> str:
@@ -127,7 +131,8 @@ _PLAN: Final = tuple(
 def public_view(entry: ClientEntry, now: datetime) -> dict[str, Any]:
     """`public_client(entry.document())` at `now` (which previous secrets still hold)."""
     values = entry.values
-    shared = tuple(_hashable(values[place]) for place in _SHARED_AT)
+    shared = _SHARED_OF(values)
+    shared = (*shared[:-1], _hashable(shared[-1]))
     try:
         derived, keeps_secret = _derived(shared)
     except TypeError:  # a value that cannot be a key (an origin holding a list): not kept
@@ -169,8 +174,8 @@ def _previous(held: Any, now_ms: int, iso: _Dates) -> list[dict[str, Any]]:
 
 def _issued(values: tuple[Any, ...], iso: _Dates) -> str | None:
     """When the current secret was set, as common.secret_grace.secret_issued_at tells."""
-    for name in (_ISSUED, _ROTATED, "created_at"):
-        held = values[_AT[name]]
+    for place in _ISSUED_FROM:
+        held = values[place]
         if not is_absent(held) and held is not None:
             return iso(held)
     return None
