@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
+from contextvars import Token
 from typing import Any, TextIO
 
 import structlog
@@ -83,14 +84,24 @@ def configure_logging(log_format: str = "json", level: str = "INFO",
 def correlated(**ids: str | None) -> Iterator[None]:
     """Every line logged inside carries these ids (those that are not None); what they
     were before is back afterwards."""
-    # structlog's `bound_contextvars` reads every context variable there is to save them;
-    # the tokens of `bind_contextvars` restore the same for a few times less, per request.
-    tokens = structlog.contextvars.bind_contextvars(
-        **{name: value for name, value in ids.items() if value is not None})
+    tokens = bind_ids(**ids)
     try:
         yield
     finally:
-        structlog.contextvars.reset_contextvars(**tokens)
+        unbind_ids(tokens)
+
+
+def bind_ids(**ids: str | None) -> Mapping[str, Token[Any]]:
+    """`correlated` without its context manager, for the gateway's every request: bind
+    these ids (those that are not None); `unbind_ids` of the result puts back what was."""
+    # structlog's `bound_contextvars` reads every context variable there is to save them;
+    # the tokens of `bind_contextvars` restore the same for a few times less, per request.
+    return structlog.contextvars.bind_contextvars(
+        **{name: value for name, value in ids.items() if value is not None})
+
+
+def unbind_ids(tokens: Mapping[str, Token[Any]]) -> None:
+    structlog.contextvars.reset_contextvars(**tokens)
 
 
 def current_ids() -> MutableMapping[str, Any]:

@@ -71,6 +71,7 @@ def parse_tokens(text: str, source: str) -> dict[str, Principal]:
 class TokenStore:
     def __init__(self, path: Path) -> None:
         self._path = path
+        self._where = os.fspath(path)  # stat'ed on every request: no Path conversion then
         self._mtime: float | None = None
         self._principals: list[tuple[str, Principal]] = []
         self.reload()
@@ -87,7 +88,7 @@ class TokenStore:
 
     def _refresh(self) -> None:
         try:
-            mtime = os.stat(self._path).st_mtime
+            mtime = os.stat(self._where).st_mtime
         except OSError:
             return  # keep serving the tokens we have; the file may be mid-replace
         if mtime == self._mtime:

@@ -220,6 +220,12 @@ class ClientEntry:
         return tuple(self.values[_AT["redirect_uris"]])
 
     @property
+    def secret_expires_ms(self) -> int | None:
+        """`secret_expires_at` in epoch milliseconds, as held; None: never."""
+        held = self.values[_AT[SECRET_EXPIRY]]
+        return held if type(held) is int else None
+
+    @property
     def secret_expires_at(self) -> datetime | None:
         """When the current secret stops verifying (`client_secret_expires_at`); None: never."""
         held = _present(self.values[_AT[SECRET_EXPIRY]])
@@ -264,6 +270,11 @@ class _Absent:
 
 
 _ABSENT: Final = _Absent()
+
+
+def is_absent(value: Any) -> bool:
+    """Whether a held value stands for a field the source did not have."""
+    return value is _ABSENT
 
 
 def _present(value: Any) -> Any:

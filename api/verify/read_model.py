@@ -40,12 +40,13 @@ from typing import Any, Final, cast
 import pymongo
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
+from sortedcontainers import SortedList
 
 from api.verify.client_entries import (
     STORED_FIELDS,
     ClientEntry,
-    count_secret_expiries,
     entry_of,
+    epoch_ms,
     from_epoch_ms,
     secrets_of,
 )
@@ -93,6 +94,10 @@ class ClientReadModel:
         # The list's orders and the live clients by (type, status), kept as the model
         # changes: pages, totals and the gauges read them (api.views.stats).
         self._order = ClientOrder()
+        # Every current secret's expiry (epoch ms), kept as the model changes: the gauges
+        # ask how many expire soon every few seconds, and counting them over every client
+        # held the requests of that moment up (a ~20 ms stall at 100 000 clients).
+        self._expiries = SortedList()
         # A counter of changes made from events, so a reconciliation can tell
         # which entries changed while it was reading.
         self._change = 0
@@ -113,7 +118,11 @@ class ClientReadModel:
         """(secrets expiring within `within` of `now`, secrets expired); None until loaded."""
         if not self.loaded.is_set():
             return None
-        return count_secret_expiries(self._clients.values(), now, now + within)
+        # Held expiries are whole milliseconds: bounds floored to milliseconds decide
+        # as the dates would (api.verify.client_entries.count_secret_expiries).
+        now_ms, horizon_ms = epoch_ms(now), epoch_ms(now + within)
+        expired = self._expiries.bisect_right(now_ms)
+        return self._expiries.bisect_right(horizon_ms) - expired, expired
 
     def counts(self) -> dict[tuple[str, str], int] | None:
         """Live clients by (type, status); None until the model is loaded."""
@@ -131,15 +140,24 @@ class ClientReadModel:
     def _set(self, entry: ClientEntry) -> None:
         old = self._clients.get(entry.key)
         if old is not None:
-            self._order.remove(old)
+            self._unindex(old)
         self._clients[entry.key] = entry
         self._order.add(entry)
+        expires = entry.secret_expires_ms
+        if expires is not None:
+            self._expiries.add(expires)
         self._made += 1
 
     def _drop(self, key: str) -> None:
         old = self._clients.pop(key, None)
         if old is not None:
-            self._order.remove(old)
+            self._unindex(old)
+
+    def _unindex(self, entry: ClientEntry) -> None:
+        self._order.remove(entry)
+        expires = entry.secret_expires_ms
+        if expires is not None:
+            self._expiries.remove(expires)
 
     def _changed(self, key: str) -> None:
         self._change += 1

@@ -20,7 +20,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from bson import ObjectId
@@ -29,6 +29,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
 
+from api.verify.client_answers import public_view
 from api.verify.client_entries import ClientEntry, epoch_ms, object_id_number, object_id_of
 from api.verify.client_order import Window
 from api.verify.read_model import ClientReadModel
@@ -137,8 +138,9 @@ async def list_clients(db: AsyncDatabase[Document], model: ClientReadModel,
     entries, total = model.page(Window(where.type, where.status, where.q, sort, limit, after))
     more = len(entries) > limit
     entries = entries[:limit]
+    now = datetime.now(UTC)
     return Page(
-        items=[public_client(entry.document()) for entry in entries],
+        items=[public_view(entry, now) for entry in entries],
         next_cursor=encode_cursor(sort, _cursor_fields(entries[-1])) if more else None,
         total=total,
     )
@@ -171,7 +173,7 @@ async def read_client(db: AsyncDatabase[Document], model: ClientReadModel, key: 
         document = await find_client(db, key)
         return None if document is None else public_client(document)
     entry = model.get(key)
-    return None if entry is None else public_client(entry.document())
+    return None if entry is None else public_view(entry, datetime.now(UTC))
 
 
 async def find_client(db: AsyncDatabase[Document], key: str) -> ClientDocument | None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from api.verify.client_entries import count_secret_expiries
 from api.verify.read_model import ClientReadModel
 from common.client_view import public_client
 from common.events import ClientEvent, ClientEventType, encode_event
@@ -111,6 +112,35 @@ async def test_counts_follow_loads_events_removals_and_reconciliation(
     assert counts is not None and {k: n for k, n in counts.items() if n} == {
         ("oauth1", "approved"): 1}
     assert sum(counts.values()) == len(model) == 1
+
+
+async def test_expiring_secrets_follow_loads_changes_and_removals(
+        db: AsyncDatabase[Document]) -> None:
+    """The gauges' expiry counts are kept as the model changes, and are what counting
+    every held client tells (count_secret_expiries, the definition)."""
+    moment = datetime(2026, 12, 10, tzinfo=UTC)
+    soon, later, past = (moment + timedelta(days=3), moment + timedelta(days=30),
+                         moment - timedelta(days=1))
+    model = ClientReadModel(db, reconcile_every_s=60)
+    assert model.expiring_secrets(moment, timedelta(days=14)) is None  # not loaded
+    await db[CLIENTS].insert_many([
+        stored("a", 1, client_secret_expires_at=soon),
+        stored("b", 1, client_secret_expires_at=soon),
+        stored("c", 1, client_secret_expires_at=past), stored("d", 1),
+        stored("e", 1, client_secret_expires_at=moment)])
+
+    def counted() -> tuple[int, int]:
+        return count_secret_expiries([e for e in map(model.get, "abcde") if e is not None],
+                                     moment, moment + timedelta(days=14))
+
+    await model.reconcile()
+    assert model.expiring_secrets(moment, timedelta(days=14)) == counted() == (2, 2)
+    await db[CLIENTS].update_one({"key": "a"}, {"$set": {"client_secret_expires_at": later},
+                                                "$inc": {"version": 1}})
+    await model.refresh("a")  # a new version: its old expiry no longer counts
+    await model.on_event(*event("removed", "c", 2, "pending"))
+    assert model.expiring_secrets(moment, timedelta(days=14)) == counted() == (1, 1)
+    assert model.expiring_secrets(moment, timedelta(days=40)) == (2, 1)
 
 
 async def test_each_reconciliation_says_how_many_entries_it_made_since_the_heap_froze(
