@@ -47,7 +47,6 @@ from common.commands import (
 )
 from common.keyring import Keyring, command_secret_aad, generate_secret
 from common.memory_bus import MemoryBus
-from common.operations_store import record_pending
 from common.store import Document, database
 from worker.consumer import CommandConsumer
 from worker.relay import OutboxRelay
@@ -171,13 +170,12 @@ async def command_costs(uri: str, keyring: Keyring, pending_keys: list[str]) -> 
     """Creates, then approvals of `pending_keys` (each key once), one at a time."""
     monitor = Monitor()
     client, consumer = await _in_process_worker(uri, keyring, monitor)
-    db = database(client)
 
     async def cost(kind: str, commands: list[Command]) -> Cost:
         trips, sent, server_ms, took_ms = [], [], [], []
         loop = asyncio.get_running_loop()
         for command in commands:
-            await record_pending(db, command)  # the gateway's write, not the worker's
+            # As on the usual path, no gateway recorded it: the worker's start does.
             message = _signed(keyring, command)
             monitor.reset()
             began = loop.time()
@@ -217,10 +215,10 @@ class Throughput:
 async def command_throughput(uri: str, keyring: Keyring, disapproved_keys: list[str], *,
                              in_flight: int = 16) -> list[Throughput]:
     """Creates, then approvals and disapprovals of `disapproved_keys` (which end as they
-    began), `in_flight` at a time; the gateway's pending operations recorded untimed."""
+    began), `in_flight` at a time; as on the usual path, each worker's start records its
+    operation (no gateway did)."""
     monitor = Monitor()
     client, consumer = await _in_process_worker(uri, keyring, monitor)
-    db = database(client)
     slots = asyncio.Semaphore(in_flight)
 
     async def apply(command: Command) -> None:
@@ -231,8 +229,6 @@ async def command_throughput(uri: str, keyring: Keyring, disapproved_keys: list[
                 raise RuntimeError(f"{command.kind} {command.id} was not applied")
 
     async def rate(kind: str, commands: list[Command]) -> Throughput:
-        for command in commands:
-            await record_pending(db, command)
         monitor.reset()
         began = time.perf_counter()
         await asyncio.gather(*(apply(command) for command in commands))
