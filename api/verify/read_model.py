@@ -323,9 +323,13 @@ class ClientReadModel:
             return
         self._changed(key)
         current = self._clients.get(key)
-        if current is not None and current.version >= version:
+        # Its event may have come first: the view is applied then, and its sealed secrets
+        # are being read in the background; the caller must not check a credential
+        # against the old ones, so they are read here too, before the answer.
+        refreshing = key in self._refreshing
+        if current is not None and current.version >= version and not refreshing:
             return
-        if current is None or not current.same_secret_facts(view):
+        if current is None or refreshing or not current.same_secret_facts(view):
             try:
                 await self.refresh(key)
             except PyMongoError as exc:

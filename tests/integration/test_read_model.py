@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from api.verify.client_entries import count_secret_expiries
+from api.verify.client_entries import count_secret_expiries, secrets_of
 from api.verify.read_model import ClientReadModel
+from common.client_documents import ClientDocument
 from common.client_view import public_client
 from common.events import ClientEvent, ClientEventType, encode_event
 from common.keyring import Keyring, SecretSlot, client_secret_aad, new_key_entry
@@ -214,3 +215,32 @@ async def test_a_catch_up_is_one_query_the_updated_index_serves(mongodb_uri: str
         assert ("IXSCAN", "updated") in plan, plan
     finally:
         await client.close()
+
+
+async def test_an_outcome_after_its_own_event_still_reads_the_new_secret(
+        db: AsyncDatabase[Document]) -> None:
+    """The event of a rotation may reach the gateway before the command's reply: its
+    view is applied at once and the sealed secrets are read in the background. The
+    answer to the rotation must not wait on that read's luck: a credential check
+    right after it sees the new secret."""
+    await db[CLIENTS].insert_one(stored("a", 1, "approved"))
+    model = ClientReadModel(db, reconcile_every_s=60)
+    await model.reconcile()
+    before = model.get("a")
+    assert before is not None
+    rotated_at = now()
+    new_secret = KEYRING.seal("s2", client_secret_aad("a", SecretSlot.CURRENT)).to_document()
+    await db[CLIENTS].update_one({"key": "a"}, {"$set": {
+        "secret": new_secret, "secret_rotated_at": rotated_at, "version": 2,
+        "updated_at": rotated_at}})
+    view = public_client({**stored("a", 2, "approved"), "secret_rotated_at": rotated_at,
+                          "updated_at": rotated_at})
+    published = ClientEvent(ClientEventType.SECRET_ROTATED, view, "alice", "command-a-2")
+    await model.on_event(published.routing_key, encode_event(published, "ns"))
+    await model.apply_outcome(view, removed=False)  # before the background read ran
+    after = model.get("a")
+    stored_now = await db[CLIENTS].find_one({"key": "a"})
+    assert stored_now is not None
+    assert after is not None and after.version == 2
+    assert after.secrets == secrets_of(cast(ClientDocument, stored_now)) != before.secrets
+    await model.stop()
