@@ -2,10 +2,11 @@
 
 Two approved clients are seeded with their public keys (by the worker's own create
 handler, as `bench.seed` does), and each load is a list of assertions signed here, one
-`jti` each: the first pass over the list is the real path (signature, claims, and the
-one `insert_one` of the jti); once wrk goes round the list again, an assertion is a
-replay, refused after the same checks but without the write. So the figure is printed
-beside the raw insert_one rate (the write the accepted ones make), not judged.
+`jti` each, more than the load gets through: every request is the real path (signature,
+claims, and the one `insert_one` of the jti). Were wrk to go round the list again, an
+assertion would be a replay, refused, and past the failure limiter's allowance held back
+with 429. The figure is printed beside the raw insert_one rate (the write each makes), not
+judged.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ if TYPE_CHECKING:
 
 AUDIENCE = "https://as.example.com/token"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-# Assertions per second of the load signed in advance (RSA signing is about a millisecond).
+# Assertions per second of the load signed in advance, at least (RSA signing is about a
+# millisecond).
 SIGNED_PER_SECOND = 800
 Signers = dict[str, tuple[str, Any]]  # alg -> (client key, private key)
 
@@ -100,11 +102,14 @@ def assertion_rows(bench: Bench, gateway: Process, signers: Signers) -> None:
     from bench.run import raw  # the one way raw limits are measured
 
     insert = raw("insert", bench.profile, uri=bench.stack.mongodb_uri)
-    count = int(bench.profile.seconds * SIGNED_PER_SECOND)
+    # Each accepted assertion is one insert of its jti, so the load cannot go much past
+    # the insert rate: signed for half as much again, it never runs into replays, whose
+    # failures past the limiter's allowance would be held back with 429.
+    count = int(bench.profile.seconds * max(SIGNED_PER_SECOND, 1.5 * insert.rate))
     for alg, (key, private) in signers.items():
         measured = bench.load(gateway, f"assertion-{alg}", _requests(alg, key, private, count),
                               200)
         bench.rows.append(Row(
-            f"client assertion {alg} ({count:,} distinct, then replays)",
+            f"client assertion {alg} ({count:,} signed, each once)",
             described(measured, 200), f"insert_one: {described(insert)}",
             f"{measured.rate / insert.rate:.0%}" if insert.rate else "—", "printed", None))
