@@ -34,6 +34,7 @@ from worker.health import health_app, serve_health
 from worker.pending_sweep import PendingSweep
 from worker.repository import ClientStore, MongoClientStore
 from worker.service import Worker
+from worker.tombstone_purge import TombstonePurge
 from worker.worker_metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,9 @@ async def create_worker(settings: Settings, bus: MessageBus | None = None,
             except PyMongoError as exc:
                 raise Unreachable("MongoDB", settings.mongodb_uri, exc) from None
             store = MongoClientStore(db)
+            purge: TombstonePurge | None = TombstonePurge(store)
+        else:
+            purge = None
         if bus is None:
             owned = await connect_bus(settings)
             stack.push_async_callback(owned.close)
@@ -97,6 +101,7 @@ async def create_worker(settings: Settings, bus: MessageBus | None = None,
         worker = Worker(bus, store, namespace=settings.namespace,
                         prefetch=settings.worker_prefetch, keyring=keyring, metrics=metrics,
                         operations_kept=timedelta(hours=settings.operations_retention_h))
+        worker.tombstone_purge = purge
         if db is not None and settings.pending_registration_ttl_days:
             worker.pending_sweep = PendingSweep(db, store, worker.relay, keyring,
                                                 settings.pending_registration_ttl_days)

@@ -66,6 +66,7 @@ BY_KEY = "key_unique"
 # the index on `status`.
 PENDING = "pending"
 TOMBSTONE_TTL_S = 7 * 24 * 3600
+TOMBSTONES = "tombstones"
 # How many applied command ids a client remembers, so a redelivered command
 # is recognised and not applied twice.
 APPLIED_COMMANDS_KEPT = 50
@@ -74,14 +75,16 @@ Document = dict[str, Any]
 
 # Indexes an earlier release made on clients and none of its queries needs any more,
 # dropped at start: each one is a write of its own on every client change.
-RETIRED_CLIENT_INDEXES = ("type_created", "type_status_created", "type_name")
+RETIRED_CLIENT_INDEXES = ("type_created", "type_status_created", "type_name",
+                          # The TTL index the tombstones' purge replaced (worker.tombstone_purge).
+                          "tombstone_expiry")
 
 CLIENT_INDEXES = [
     IndexModel([("key", ASCENDING)], unique=True, name=BY_KEY),
-    # Removed clients stay as tombstones (no secret) for a while, so that a late
-    # redelivery of a command that touched them is still recognised.
-    IndexModel([("removed_at", ASCENDING)], expireAfterSeconds=TOMBSTONE_TTL_S,
-               name="tombstone_expiry"),
+    # Removed clients stay as tombstones (no secret) for TOMBSTONE_TTL_S, so that a late
+    # redelivery of a command that touched them is still recognised; each worker then
+    # deletes them by this index (worker.tombstone_purge says why not by a TTL index).
+    IndexModel([("removed_at", ASCENDING)], sparse=True, name=TOMBSTONES),
     # Only clients with events waiting carry outbox_since, so the relay's sweep is cheap.
     # A gateway's read model catches up on the clients written lately (api.verify.read_model).
     IndexModel([("updated_at", ASCENDING)], name="updated"),
@@ -160,8 +163,9 @@ async def ensure_indexes(db: AsyncDatabase[Document], *,
     given (the gateway, which has the setting; 0 removes the expiry), and the
     finished operations' expiry as `operations_retention_h` says (without it,
     one of OPERATIONS_RETENTION_MIN_H hours where there is none yet)."""
-    await db[CLIENTS].create_indexes(CLIENT_INDEXES)
+    # Retired first: the tombstones' new index has the key of a retired one.
     await drop_retired_indexes(db)
+    await db[CLIENTS].create_indexes(CLIENT_INDEXES)
     await db[OPERATIONS].create_indexes(OPERATION_INDEXES)
     await db[IDEMPOTENCY_KEYS].create_indexes(IDEMPOTENCY_INDEXES)
     await db[AUDIT].create_indexes(AUDIT_INDEXES)

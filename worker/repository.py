@@ -5,8 +5,8 @@ version the handler read, records the command id, and appends the events it
 causes to the client's `outbox` array. Change and events are therefore stored
 together or not at all, with no multi-document transaction; the consumer
 publishes the outbox and only then clears it. A removed client stays as a
-tombstone (`removed_at`, no secret) that readers skip and a TTL index deletes
-later, so a late redelivery is still recognised.
+tombstone (`removed_at`, no secret) that readers skip and a purge deletes a week
+later (worker.tombstone_purge), so a late redelivery is still recognised.
 
 A create is made idempotent through its operation: the key is claimed on the
 operation document first (in the write that starts the operation), so a
@@ -52,7 +52,7 @@ from common.client_documents import LIVE, ClientDocument
 from common.group_commit import GroupedInserts, GroupedReads, GroupedUpdates
 from common.operations_store import Started
 from common.outcomes import Outcome
-from common.store import APPLIED_COMMANDS_KEPT, BY_KEY, CLIENTS, Document, now
+from common.store import APPLIED_COMMANDS_KEPT, BY_KEY, CLIENTS, TOMBSTONES, Document, now
 from worker.outbox_store import StoredOutboxes
 from worker.token_store import MongoTokenStore, TokenStore
 
@@ -167,6 +167,13 @@ class MongoClientStore(StoredOutboxes):
         if found is None or include_removed or found.get("removed_at") is None:
             return found
         return None
+
+    async def purge_tombstones(self, removed_before: datetime) -> int:
+        """Delete the tombstones of clients removed before `removed_before`
+        (worker.tombstone_purge): by the sparse index on `removed_at`."""
+        deleted = await self._clients.delete_many({"removed_at": {"$lt": removed_before}},
+                                                  hint=TOMBSTONES)
+        return deleted.deleted_count
 
     async def claim_client_key(self, operation_id: str, candidate: str) -> str:
         return await operations_store.claim_client_key(self._db, operation_id, candidate)

@@ -21,6 +21,7 @@ from worker.consumer import CommandConsumer
 from worker.pending_sweep import PendingSweep
 from worker.relay import OutboxRelay
 from worker.repository import ClientStore
+from worker.tombstone_purge import TombstonePurge
 from worker.worker_metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ class Worker:
         self._relay_task: asyncio.Task[None] | None = None
         # Set by the composition root when PENDING_REGISTRATION_TTL_DAYS is not 0.
         self.pending_sweep: PendingSweep | None = None
+        # Set by the composition root when the store is MongoDB's.
+        self.tombstone_purge: TombstonePurge | None = None
         self._background: list[asyncio.Task[None]] = []
         self._in_hand = 0
         self._idle = asyncio.Event()
@@ -57,6 +60,9 @@ class Worker:
         if self.pending_sweep is not None:
             self._background.append(asyncio.create_task(
                 self.pending_sweep.run(), name="pending-registration-sweep"))
+        if self.tombstone_purge is not None:
+            self._background.append(asyncio.create_task(
+                self.tombstone_purge.run(), name="tombstone-purge"))
         log.info("worker consuming commands (prefetch %d)", self._prefetch)
 
     async def _on_message(self, message: IncomingCommand) -> None:

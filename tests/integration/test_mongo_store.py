@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any, cast
 
 import pytest
@@ -31,6 +32,8 @@ from common.store import (
     CLIENTS,
     OPERATIONS,
     RETIRED_CLIENT_INDEXES,
+    TOMBSTONE_TTL_S,
+    TOMBSTONES,
     Document,
     connect,
     database,
@@ -38,6 +41,7 @@ from common.store import (
     now,
 )
 from worker.repository import AlreadyCreated, MongoClientStore
+from worker.tombstone_purge import TOMBSTONE_KEPT, TombstonePurge
 
 
 @pytest.fixture
@@ -297,3 +301,36 @@ async def test_indexes_an_earlier_release_made_and_no_query_uses_are_dropped(
     names = {index["name"] async for index in await db[CLIENTS].list_indexes()}
     assert names.isdisjoint(RETIRED_CLIENT_INDEXES)
     assert {"key_unique", "created", "status_created", "name", "updated"} <= names
+
+
+async def test_the_tombstones_expiry_index_becomes_the_purges_plain_one(
+        db: AsyncDatabase[Document]) -> None:
+    """SecantusDB's TTL monitor reads every document of a collection with a TTL index
+    once a minute, holding its lock (worker.tombstone_purge): the clients keep none.
+    An index of the same key with an expiry, as an earlier release made, is replaced."""
+    await db[CLIENTS].drop_index(TOMBSTONES)
+    await db[CLIENTS].create_index([("removed_at", 1)], expireAfterSeconds=TOMBSTONE_TTL_S,
+                                   name="tombstone_expiry")
+    await ensure_indexes(db)
+    indexes = {index["name"]: index async for index in await db[CLIENTS].list_indexes()}
+    assert "tombstone_expiry" not in indexes
+    assert dict(indexes[TOMBSTONES]["key"]) == {"removed_at": 1}
+    assert indexes[TOMBSTONES].get("sparse") is True
+    assert [name for name, index in indexes.items() if "expireAfterSeconds" in index] == []
+
+
+async def test_only_tombstones_over_a_week_old_are_purged(
+        db: AsyncDatabase[Document], store: MongoClientStore) -> None:
+    at = now()
+    kept = TOMBSTONE_KEPT
+    await db[CLIENTS].insert_many([
+        dict(client_document("live", "c1")),
+        dict(client_document("old-tombstone", "c2", removed_at=at - kept - timedelta(hours=1),
+                             secret=None)),
+        dict(client_document("new-tombstone", "c3", removed_at=at - kept + timedelta(hours=1),
+                             secret=None)),
+    ])
+    assert await TombstonePurge(store).purge() == 1
+    left = {document["key"] async for document in db[CLIENTS].find({}, {"key": 1})}
+    assert left == {"live", "new-tombstone"}
+    assert await TombstonePurge(store).purge() == 0

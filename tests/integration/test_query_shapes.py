@@ -44,6 +44,7 @@ from common.store import (
     IDEMPOTENCY_KEYS,
     OPERATIONS,
     REGISTRATION_TOKENS,
+    TOMBSTONES,
     Document,
     now,
 )
@@ -52,6 +53,7 @@ from tests.fakes import FakeMessage
 from tests.integration.counted_worker import CountedWorker, counted_worker
 from tests.integration.test_round_trips import token_command
 from tests.unit.test_worker_handlers import create_command
+from worker.repository import MongoClientStore
 
 Shape = tuple[str, str, str, tuple[str, ...]]  # command, collection, index, filter fields
 
@@ -107,6 +109,8 @@ async def worker_path(worker: CountedWorker) -> None:
                                                token_id=made.token_id))
     await worker.consumer.relay.publish(made.token_id, kept_in=tokens)
     await tokens.events_sent(made.token_id, ["gone"])
+    # Tombstones a week old purged (worker.tombstone_purge).
+    await MongoClientStore(worker.db).purge_tombstones(now())
 
 
 async def gateway_path(worker: CountedWorker) -> None:
@@ -160,6 +164,8 @@ async def test_every_write_path_query_names_an_index_the_server_scans(
         ("update", CLIENTS, BY_KEY, ("key", "outbox", "outbox.0.id")),
         ("update", CLIENTS, BY_KEY, ("key", "outbox")),
         ("update", CLIENTS, BY_KEY, ("key",)),
+        # ...and, once an hour, the tombstones a week old deleted.
+        ("delete", CLIENTS, TOMBSTONES, ("removed_at",)),
         # ...a token: a use taken if one is left (read by id when none was), revoked
         # unless it was, its outbox cleared as a client's.
         ("update", REGISTRATION_TOKENS, BY_ID,
