@@ -61,7 +61,7 @@ class DevDatabase:
         self._log = log_file.open("ab")
         self._process = subprocess.Popen(
             [_command(), "--host", "127.0.0.1", "--port", str(self.port),
-             "--storage-path", str(storage), "--log-level", "WARNING"],
+             "--storage-path", str(storage), "--log-level", "WARNING", "--standalone"],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self._wait_until_ready(timeout_s, log_file)
 
