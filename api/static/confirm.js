@@ -24,6 +24,7 @@ export function confirmAction({ title, text, details = [], ok, danger = false, a
 
 $("confirm-cancel").addEventListener("click", () => dialog.close());
 dialog.addEventListener("close", () => {
+  if (dialog.open) return;  // asked again before this event came: that question stands
   if (pending && pending.returnFocus) pending.returnFocus();
   pending = null;
 });

@@ -137,6 +137,9 @@ export async function openDetail({ api, key, catalogue, returnFocus: back }) {
 
 $("detail-close").addEventListener("click", () => dialog.close());
 dialog.addEventListener("close", () => {
+  // The event comes as a task of its own: opened again meanwhile (Enter on the name right
+  // after closing), that opening's read and return of focus stand.
+  if (dialog.open) return;
   latest.cancel();
   if (returnFocus) returnFocus();
   returnFocus = null;

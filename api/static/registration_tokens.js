@@ -126,6 +126,7 @@ $("copy-token").addEventListener("click", async () => {
 $("tokens-close").addEventListener("click", () => dialog.close());
 // The token is shown once: gone from the page when the dialog closes.
 dialog.addEventListener("close", () => {
+  if (dialog.open) return;  // opened again before this event came (see detail.js)
   latest.cancel();
   $("shown-token").value = "";
   $("token-shown").hidden = true;

@@ -68,4 +68,6 @@ export async function openWaiting({ api, catalogue, canManage, onChanged }) {
 }
 
 $("waiting-close").addEventListener("click", () => dialog.close());
-dialog.addEventListener("close", () => latest.cancel());
+dialog.addEventListener("close", () => {
+  if (!dialog.open) latest.cancel();  // unless opened again before this event came (detail.js)
+});

@@ -86,6 +86,30 @@ async def test_the_detail_view_shows_the_history_after_an_edit_and_an_approval(
     assert script_errors(page) == []
 
 
+async def test_a_detail_opened_again_at_once_after_closing_loads(
+        service: Service, browser: Browser) -> None:
+    """A dialog's `close` event comes as a task of its own, after whatever ran with the
+    close: a view opened again in between (Enter on the name right after Escape, a fast
+    double action) must not be cancelled by the earlier closing's handler."""
+    await service.create(oidc_client("Quick portal", redirect_uris=[IDN_URI]))
+    page = await signed_in(browser, service)
+    await open_tab(page, "OpenID Connect")
+    opener = row(page, "Quick portal").get_by_role("button", name="Quick portal", exact=True)
+    await opener.click()
+    detail = page.get_by_role("dialog", name="Quick portal")
+    await expect(detail.locator("ol.history li")).to_have_count(1)
+    # Closed and opened again in one task: the close event fires after the second opening.
+    await opener.evaluate("""(opener) => {
+        document.getElementById("detail-close").click();
+        opener.click();
+    }""")
+    await expect(detail.locator("ol.history li")).to_have_count(1)
+    await expect(page.get_by_role("dialog", name="Loading…")).to_have_count(0)
+    await page.keyboard.press("Escape")
+    await expect(opener).to_be_focused()
+    assert script_errors(page) == []
+
+
 async def test_the_detail_view_fits_a_phone(service: Service, browser: Browser) -> None:
     await service.create(oidc_client("Phone portal", redirect_uris=[IDN_URI]))
     page = await signed_in(browser, service, viewport=NARROW)
