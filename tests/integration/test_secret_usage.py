@@ -31,6 +31,7 @@ from common.store import (
     Document,
     database,
     ensure_indexes,
+    now,
 )
 
 KEYRING = Keyring.parse(new_key_entry("k1"))
@@ -79,7 +80,8 @@ def client(key: str) -> ClientEntry:
         "secret": seal("new", client_secret_aad(key, SecretSlot.CURRENT)).to_document(),
         "previous_secrets": [{
             "secret": seal("old", client_secret_aad(key, SecretSlot.PREVIOUS)).to_document(),
-            "expires_at": AT + timedelta(days=1), "issued_at": ISSUED}]}
+            # Still valid whenever the test runs (shown_in drops an expired one).
+            "expires_at": now() + timedelta(days=1), "issued_at": ISSUED}]}
     return entry_of(cast(ClientDocument, document))
 
 
