@@ -13,6 +13,14 @@ The service does not rely on the driver's one retry: every write it makes is saf
 repeat by itself (guarded by version, keyed by command or operation id), and a write
 that fails for a lost connection is retried by its caller as an outage. Against a real
 MongoDB, keep the driver's default (on) unless there is a reason like this one.
+
+It runs as a standalone server (`--standalone`), as a single mongod without a replica
+set: by default it presents itself as a one-member replica set and so writes an
+oplog entry for every document changed. The service uses neither transactions nor
+change streams (common.store), so nothing reads that oplog. Measured on one server
+holding 100,000 clients: a bare `update_one` ran at 1,655/s standalone and about 650/s
+with the oplog, `insert_one` at 3,007/s and about 1,100/s, and the test suite and
+`make run` write alike.
 """
 
 from __future__ import annotations
