@@ -20,7 +20,6 @@ and the others find the client gone. Stopping cancels the loop between batches.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -36,6 +35,7 @@ from common.commands import RemoveClient
 from common.keyring import SecretKeyring
 from common.outcomes import OperationStatus
 from common.store import CLIENTS, Document, now
+from worker.every import run_every
 from worker.handlers import handle
 from worker.relay import OutboxRelay
 from worker.repository import ClientStore
@@ -82,10 +82,4 @@ class PendingSweep:
         return removed
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception:  # an outage: the next round tries again
-                log.warning("pending registration sweep failed; retrying in %.0fs",
-                            self._every_s, exc_info=True)
-            await asyncio.sleep(self._every_s)
+        await run_every(self._every_s, self.sweep, "pending registration sweep", log)

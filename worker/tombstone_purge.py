@@ -12,18 +12,17 @@ under load). So the clients collection has no TTL index: a sparse index on
 an index range on either server whatever the number of clients.
 
 Several workers may purge at once: a delete is idempotent. Stopping cancels the
-loop; a cancellation that lands inside a database call and comes back as another
-error still ends it (the task's cancelling count says so).
+loop (worker.every).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 from typing import Final, Protocol
 
 from common.store import TOMBSTONE_TTL_S, now
+from worker.every import run_every
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +47,4 @@ class TombstonePurge:
         return purged
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.purge()
-            except Exception:  # an outage: the next round tries again
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise asyncio.CancelledError from None
-                log.warning("tombstone purge failed; retrying in %.0fs", self._every_s,
-                            exc_info=True)
-            await asyncio.sleep(self._every_s)
+        await run_every(self._every_s, self.purge, "tombstone purge", log)
