@@ -69,8 +69,19 @@ _BATCH = 200
 # each failed load started again from the beginning.
 _READ_ALL_TIMEOUT_S = 300.0
 # How far back before its last pass a catch-up reads again: `updated_at` is a worker's
-# clock, taken before its write commits, and the workers' and gateways' clocks differ.
-_CATCH_UP_OVERLAP = timedelta(minutes=5)
+# clock, taken before its write commits (within the driver's 10 s `timeoutMS`, which
+# the server enforces), and the workers' and gateways' clocks differ (by far less on
+# hosts that keep time). It was 5 minutes: under steady writes each pass then read six
+# minutes of them again, one query that held SecantusDB (one request at a time) for
+# 0.4 s after a few thousand creates (its profiler). A change that falls outside it
+# still reaches the model by its event, or by the hourly pass over every client.
+CATCH_UP_OVERLAP = timedelta(seconds=60)
+# A catch-up reads its time in slices, one query each: SecantusDB answers a query only
+# once it has read all of it, and serves nothing else meanwhile, so one query over two
+# minutes of steady creates held every other request for 0.2-0.4 s (its profiler).
+# Five seconds of writes is a short hold there, and a few dozen small queries a minute
+# cost MongoDB nothing.
+CATCH_UP_SLICE = timedelta(seconds=5)
 # A removed client's fields, for a catch-up to see the removal.
 _CAUGHT_UP_FIELDS: Final[dict[str, int]] = {**STORED_FIELDS, "removed_at": 1}
 
@@ -237,26 +248,31 @@ class ClientReadModel:
 
     async def catch_up(self) -> None:
         """Correct the model from the clients written since the last pass began (less an
-        overlap for clocks), removed ones included: one query on the `updated` index,
-        whatever the number of clients."""
+        overlap for clocks), removed ones included: queries on the `updated` index,
+        whatever the number of clients, one per CATCH_UP_SLICE of that time."""
         if self._caught_up_to is None:
             await self.reconcile()
             return
         began = now()
-        since = self._caught_up_to - _CATCH_UP_OVERLAP
+        since = self._caught_up_to - CATCH_UP_OVERLAP
         read = 0
         with pymongo.timeout(_READ_ALL_TIMEOUT_S):
-            cursor = self._db[CLIENTS].find({"updated_at": {"$gte": since}}, _CAUGHT_UP_FIELDS,
-                                            batch_size=_BATCH)
-            async for found in cursor:
-                document = cast(ClientDocument, found)
-                read += 1
-                if document.get("removed_at") is not None:
-                    self._removed_at(document["key"], document["version"])
-                elif not self._unchanged(document):
-                    self._put(entry_of(document), from_events=False)
-                if read % _BATCH == 0:
-                    await asyncio.sleep(0)
+            while since < began:
+                until = min(since + CATCH_UP_SLICE, began)
+                cursor = self._db[CLIENTS].find(
+                    {"updated_at": {"$gte": since, "$lt": until}}, _CAUGHT_UP_FIELDS,
+                    batch_size=_BATCH)
+                async for found in cursor:
+                    document = cast(ClientDocument, found)
+                    read += 1
+                    if document.get("removed_at") is not None:
+                        self._removed_at(document["key"], document["version"])
+                    elif not self._unchanged(document):
+                        self._put(entry_of(document), from_events=False)
+                    if read % _BATCH == 0:
+                        await asyncio.sleep(0)
+                since = until
+                await asyncio.sleep(0)  # let requests in between
         self._caught_up_to = began
         if self._settled is not None and self._settled(len(self._clients), self._made):
             self._made = 0

@@ -10,7 +10,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.verify.client_entries import count_secret_expiries, secrets_of
-from api.verify.read_model import ClientReadModel
+from api.verify.read_model import CATCH_UP_OVERLAP, CATCH_UP_SLICE, ClientReadModel
 from common.client_documents import ClientDocument
 from common.client_view import public_client
 from common.events import ClientEvent, ClientEventType, encode_event
@@ -196,7 +196,29 @@ async def test_a_catch_up_reads_only_what_was_written_lately(
     assert after is not None and after.secrets != before.secrets
 
 
-async def test_a_catch_up_is_one_query_the_updated_index_serves(mongodb_uri: str) -> None:
+async def test_a_write_that_commits_after_a_pass_began_is_caught_next_time(
+        db: AsyncDatabase[Document]) -> None:
+    """`updated_at` is taken before the write commits: a change stamped before a pass
+    began but written after it is read by the next catch-up (within CATCH_UP_OVERLAP)."""
+    await ensure_indexes(db)
+    await db[CLIENTS].insert_one(stored("a", 1))
+    model = ClientReadModel(db, reconcile_every_s=60, full_reconcile_every_s=3600)
+    await model.reconcile()
+    stamped = now() - CATCH_UP_OVERLAP / 2  # before the pass below began
+    await model.catch_up()
+    await db[CLIENTS].update_one({"key": "a"}, {"$set": {"status": "approved",
+                                                        "updated_at": stamped},
+                                               "$inc": {"version": 1}})
+    await model.catch_up()
+    caught = model.get("a")
+    assert caught is not None and caught.version == 2 and caught.status == "approved"
+
+
+async def test_a_catch_up_reads_its_time_in_slices_the_updated_index_serves(
+        mongodb_uri: str) -> None:
+    """One query per CATCH_UP_SLICE (SecantusDB holds every other request while it
+    answers one), each on the `updated` index, together covering the time since the
+    last pass, less the overlap, without a gap."""
     sent = SentCommands()
     client = connect(mongodb_uri, app_name="clientkeys-test", listeners=[sent])
     try:
@@ -204,13 +226,19 @@ async def test_a_catch_up_is_one_query_the_updated_index_serves(mongodb_uri: str
         await ensure_indexes(db)
         await db[CLIENTS].insert_many([stored(f"k{n}", 1) for n in range(5)])
         model = ClientReadModel(db, reconcile_every_s=60, full_reconcile_every_s=3600)
+        began = now()
         await model.reconcile()
         sent.commands.clear()
         await model.catch_up()
-        [(name, command)] = [(n, c) for n, c in sent.commands if n in ("find", "getMore")]
-        assert (name, command["find"], list(command["filter"])) == ("find", CLIENTS,
-                                                                    ["updated_at"])
-        explained = await db[CLIENTS].find(command["filter"]).explain()
+        finds = [c for n, c in sent.commands if n == "find"]
+        assert {(c["find"], tuple(c["filter"])) for c in finds} == {(CLIENTS, ("updated_at",))}
+        ranges = [(c["filter"]["updated_at"]["$gte"], c["filter"]["updated_at"]["$lt"])
+                  for c in finds]
+        assert len(ranges) >= CATCH_UP_OVERLAP / CATCH_UP_SLICE
+        assert ranges[0][0] <= began - CATCH_UP_OVERLAP
+        assert all(end - start <= CATCH_UP_SLICE for start, end in ranges)
+        assert all(ranges[n][1] == ranges[n + 1][0] for n in range(len(ranges) - 1))
+        explained = await db[CLIENTS].find(finds[0]["filter"]).explain()
         plan = list(plan_stages(explained["queryPlanner"]["winningPlan"]))
         assert ("IXSCAN", "updated") in plan, plan
     finally:
