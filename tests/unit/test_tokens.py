@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from api.auth.principals import CLIENTS_READ, CLIENTS_VERIFY, CONFIGURE_SERVER, Principal
-from api.auth.tokens import TokensFileError, TokenStore, token_digest
+from api.auth.tokens import RECHECK_S, TokensFileError, TokenStore, token_digest
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def write(path: Path, entries: list[dict[str, object]], mtime: float) -> None:
@@ -37,19 +45,43 @@ def test_tokens_authenticate_by_hash_and_carry_permissions(tmp_path: Path) -> No
 
 def test_a_changed_file_is_picked_up_and_a_broken_one_is_reported(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    path = tmp_path / "tokens.json"
+    path, clock = tmp_path / "tokens.json", Clock()
     write(path, [entry("alice", "tok-a", CONFIGURE_SERVER)], 1000)
-    store = TokenStore(path)
+    store = TokenStore(path, clock=clock)
     write(path, [entry("bob", "tok-b", CLIENTS_READ)], 2000)
+    clock.now += RECHECK_S * 1.1
     assert store.authenticate("tok-a") is None  # revoked
     assert store.authenticate("tok-b") is not None
     path.write_text("[{broken")
     os.utime(path, (3000, 3000))
+    clock.now += RECHECK_S * 1.1
     assert store.authenticate("tok-b") is not None  # last good tokens stay
+    clock.now += RECHECK_S * 1.1
     assert store.authenticate("tok-b") is not None
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1  # once per change, not once per request
     assert "not reloaded" in errors[0].getMessage()
+
+
+def test_an_added_token_works_at_once_and_a_revocation_within_the_recheck(
+        tmp_path: Path) -> None:
+    path, clock = tmp_path / "tokens.json", Clock()
+    write(path, [entry("alice", "tok-a", CONFIGURE_SERVER)], 1000)
+    store = TokenStore(path, clock=clock)
+    assert store.authenticate("tok-a") is not None
+    # Added: not known yet, so the file is looked at again, whatever the clock says.
+    write(path, [entry("alice", "tok-a", CONFIGURE_SERVER), entry("bob", "tok-b", CLIENTS_READ)],
+          2000)
+    bob = store.authenticate("tok-b")
+    assert bob is not None and bob.subject == "bob"
+    # Revoked: a known token is taken until the recheck is due, and no longer after.
+    write(path, [entry("bob", "tok-b", CLIENTS_READ)], 3000)
+    assert store.authenticate("tok-a") is not None
+    clock.now += RECHECK_S * 0.9
+    assert store.authenticate("tok-a") is not None
+    clock.now += RECHECK_S * 0.2
+    assert store.authenticate("tok-a") is None
+    assert store.authenticate("tok-b") is not None
 
 
 @pytest.mark.parametrize("content", [
