@@ -29,6 +29,9 @@ from pymongo.errors import (
 )
 from pymongo.monitoring import CommandListener
 
+from common.client_origin import OriginKind
+from common.clients import Status
+
 CLIENTS = "clients"
 OPERATIONS = "operations"
 IDEMPOTENCY_KEYS = "idempotency_keys"
@@ -67,6 +70,9 @@ BY_KEY = "key_unique"
 PENDING = "pending"
 TOMBSTONE_TTL_S = 7 * 24 * 3600
 TOMBSTONES = "tombstones"
+# Self-registered clients still pending (worker.pending_sweep): a partial index, so it
+# holds those alone and its sweep reads only them.
+PENDING_SELF_REGISTERED = "pending_self_registered"
 # How many applied command ids a client remembers, so a redelivered command
 # is recognised and not applied twice.
 APPLIED_COMMANDS_KEPT = 50
@@ -77,7 +83,10 @@ Document = dict[str, Any]
 # dropped at start: each one is a write of its own on every client change.
 RETIRED_CLIENT_INDEXES = ("type_created", "type_status_created", "type_name",
                           # The TTL index the tombstones' purge replaced (worker.tombstone_purge).
-                          "tombstone_expiry")
+                          "tombstone_expiry",
+                          # Every client's status, origin and status change: the pending
+                          # sweep's, which PENDING_SELF_REGISTERED replaced.
+                          "pending_registrations")
 
 CLIENT_INDEXES = [
     IndexModel([("key", ASCENDING)], unique=True, name=BY_KEY),
@@ -97,9 +106,13 @@ CLIENT_INDEXES = [
     IndexModel([("status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
                name="status_created"),
     IndexModel([("name_sort", ASCENDING), ("_id", ASCENDING)], name="name"),
-    # The sweep of self-registered clients never approved (worker.pending_sweep).
-    IndexModel([("status", ASCENDING), ("origin.kind", ASCENDING),
-                ("status_changed_at", ASCENDING)], name="pending_registrations"),
+    # The sweep of self-registered clients never approved (worker.pending_sweep): only
+    # theirs are indexed. One index over every client's status, origin and status change
+    # served it on MongoDB, but SecantusDB read it by scanning the pending clients
+    # (0.7 s among 100,000) at each worker's start and hourly, holding every request.
+    IndexModel([("status_changed_at", ASCENDING)], name=PENDING_SELF_REGISTERED,
+               partialFilterExpression={"status": Status.PENDING.value,
+                                        "origin.kind": OriginKind.REGISTRATION.value}),
 ]
 IDEMPOTENCY_INDEXES = [
     IndexModel([("created_at", ASCENDING)], expireAfterSeconds=IDEMPOTENCY_TTL_S,

@@ -4,10 +4,11 @@
 Self-registration makes a client at once, so anyone with an initial access token
 (or anyone at all, with open registration) leaves clients behind that an
 administrator never looked at. A periodic sweep in each worker finds those
-pending since their creation for longer than the setting, through the index
-`pending_registrations` (status, origin kind, status_changed_at; never a scan),
-and removes each the way a `remove_client` command does: the same handler, the
-same single write of the tombstone with its event in the outbox, the relay, the
+pending since their creation for longer than the setting, through the partial
+index `pending_self_registered` (status_changed_at of the self-registered clients
+still pending, and of no others: never a scan, on SecantusDB either), and
+removes each the way a `remove_client` command does: the same handler, the same
+single write of the tombstone with its event in the outbox, the relay, the
 audit entry (actor `system:pending-registration-expiry`). Each removal is
 pinned to the version read, so a client approved in between stays. "Never
 approved" is a client whose status never changed (`status_changed_at` is its
@@ -34,7 +35,7 @@ from common.clients import Status
 from common.commands import RemoveClient
 from common.keyring import SecretKeyring
 from common.outcomes import OperationStatus
-from common.store import CLIENTS, Document, now
+from common.store import CLIENTS, PENDING_SELF_REGISTERED, Document, now
 from worker.every import run_every
 from worker.handlers import handle
 from worker.relay import OutboxRelay
@@ -61,7 +62,7 @@ class PendingSweep:
             {"status": Status.PENDING.value, "origin.kind": OriginKind.REGISTRATION.value,
              "status_changed_at": {"$lt": at - self._ttl}, **LIVE},
             {"key": 1, "version": 1, "created_at": 1, "status_changed_at": 1},
-        ).limit(SWEEP_BATCH)
+        ).hint(PENDING_SELF_REGISTERED).limit(SWEEP_BATCH)
         return [(doc["key"], doc["version"]) async for doc in found
                 if doc.get("status_changed_at") == doc.get("created_at")]
 

@@ -31,6 +31,7 @@ from common.store import (
     APPLIED_COMMANDS_KEPT,
     CLIENTS,
     OPERATIONS,
+    PENDING_SELF_REGISTERED,
     RETIRED_CLIENT_INDEXES,
     TOMBSTONE_TTL_S,
     TOMBSTONES,
@@ -317,6 +318,21 @@ async def test_the_tombstones_expiry_index_becomes_the_purges_plain_one(
     assert dict(indexes[TOMBSTONES]["key"]) == {"removed_at": 1}
     assert indexes[TOMBSTONES].get("sparse") is True
     assert [name for name, index in indexes.items() if "expireAfterSeconds" in index] == []
+
+
+async def test_the_pending_sweeps_index_over_every_client_becomes_a_partial_one(
+        db: AsyncDatabase[Document]) -> None:
+    """An earlier release indexed every client's status, origin kind and status change
+    for the pending sweep; SecantusDB read that by scanning the pending clients, so it is
+    replaced by one holding only the self-registered clients still pending."""
+    await db[CLIENTS].drop_index(PENDING_SELF_REGISTERED)
+    await db[CLIENTS].create_index([("status", 1), ("origin.kind", 1), ("status_changed_at", 1)],
+                                   name="pending_registrations")
+    await ensure_indexes(db)
+    indexes = {index["name"]: index async for index in await db[CLIENTS].list_indexes()}
+    assert "pending_registrations" not in indexes
+    assert dict(indexes[PENDING_SELF_REGISTERED]["key"]) == {"status_changed_at": 1}
+    assert "partialFilterExpression" in indexes[PENDING_SELF_REGISTERED]
 
 
 async def test_only_tombstones_over_a_week_old_are_purged(

@@ -43,16 +43,18 @@ from common.store import (
     CLIENTS,
     IDEMPOTENCY_KEYS,
     OPERATIONS,
+    PENDING_SELF_REGISTERED,
     REGISTRATION_TOKENS,
     TOMBSTONES,
     Document,
     now,
 )
 from common.token_commands import RevokeRegistrationToken
-from tests.fakes import FakeMessage
+from tests.fakes import FAKE_KEYRING, FakeMessage
 from tests.integration.counted_worker import CountedWorker, counted_worker
 from tests.integration.test_round_trips import token_command
 from tests.unit.test_worker_handlers import create_command
+from worker.pending_sweep import PendingSweep
 from worker.repository import MongoClientStore
 
 Shape = tuple[str, str, str, tuple[str, ...]]  # command, collection, index, filter fields
@@ -188,3 +190,45 @@ async def test_every_write_path_query_names_an_index_the_server_scans(
         ("update", IDEMPOTENCY_KEYS, BY_ID, ("_id", "owner")),
         ("delete", IDEMPOTENCY_KEYS, BY_ID, ("_id", "owner")),
     }
+
+
+async def test_the_pending_sweep_reads_only_the_self_registered_pending_clients(
+        worker: CountedWorker) -> None:
+    """Its index is partial: it holds the self-registered clients still pending and no
+    others, so the sweep costs what there is to sweep, not a walk of every pending
+    client (on SecantusDB an index over all of them was read by scanning, 0.7 s among
+    100,000 clients, at each worker's start)."""
+    made = token_command()  # two uses
+    await worker.apply(made)
+    admins = [create_command(id=f"admin-{n}") for n in range(6)]
+    registered = [create_command(id=f"registered-{n}",
+                                 origin=registration_origin(made.token_id, "t"))
+                  for n in range(2)]
+    keys: dict[str, str] = {}
+    for created in (*admins, *registered):
+        outcome, _ = await worker.apply(created)
+        assert outcome.client_key is not None
+        keys[created.id] = outcome.client_key
+    approved = ApproveClient(id="approve-r1", actor="a", request_id="r",
+                             client_key=keys["registered-1"])
+    await worker.apply(approved)
+    old = now() - timedelta(days=40)
+    await worker.db[CLIENTS].update_many(
+        {"key": {"$in": [keys[each.id] for each in (*admins, registered[0])]}},
+        {"$set": {"created_at": old, "status_changed_at": old}})
+    store = MongoClientStore(worker.db)
+    sweep = PendingSweep(worker.db, store, worker.consumer.relay, FAKE_KEYRING, ttl_days=30)
+    worker.listener.commands.clear()
+    assert await sweep.expired(now()) == [(keys["registered-0"], 1)]
+    [(name, command)] = worker.listener.commands
+    assert (name, command["hint"]) == ("find", PENDING_SELF_REGISTERED)
+    explained = await worker.db[CLIENTS].find(command["filter"]).hint(command["hint"]).explain()
+    plan = list(plan_stages(explained["queryPlanner"]["winningPlan"]))
+    assert ("IXSCAN", PENDING_SELF_REGISTERED) in plan, plan
+    # The six admins' pending clients and the approved self-registration are not in it
+    # (SecantusDB's explain counts only the keys it returns, so the index itself says).
+    [index] = [index async for index in await worker.db[CLIENTS].list_indexes()
+               if index["name"] == PENDING_SELF_REGISTERED]
+    assert dict(index["key"]) == {"status_changed_at": 1}
+    assert dict(index["partialFilterExpression"]) == {"status": "pending",
+                                                      "origin.kind": "registration"}
