@@ -21,7 +21,7 @@ from api.auth.middleware import bearer_token
 from api.auth.tokens import token_digest
 from api.docs.route_docs import ID_MAX
 from api.registration.oauth_answers import unauthorized
-from common.client_documents import LIVE, WITHOUT_SECRETS, ClientDocument
+from common.client_documents import WITHOUT_SECRETS, ClientDocument, live
 from common.store import CLIENTS
 
 _DIGEST = "registration_access_sha256"
@@ -37,7 +37,7 @@ async def opened_client(request: web.Request) -> ClientDocument:
         raise unauthorized(token_given=False)
     found = None
     if len(key) <= ID_MAX:
-        found = await request.app[keys.DB][CLIENTS].find_one({"key": key, **LIVE}, _PROJECTION)
+        found = live(await request.app[keys.DB][CLIENTS].find_one({"key": key}, _PROJECTION))
     stored = (found or {}).get(_DIGEST)
     if not isinstance(stored, str) or not hmac.compare_digest(
             stored.encode(), token_digest(token).encode()):

@@ -51,7 +51,7 @@ from api.verify.client_entries import (
     secrets_of,
 )
 from api.verify.client_order import ClientOrder, Window
-from common.client_documents import LIVE, ClientDocument
+from common.client_documents import LIVE, ClientDocument, live
 from common.events import ClientEvent, ClientEventType, UndecodableEvent, decode_event
 from common.store import CLIENTS, Document, now
 
@@ -82,7 +82,7 @@ CATCH_UP_OVERLAP = timedelta(seconds=60)
 # Five seconds of writes is a short hold there, and a few dozen small queries a minute
 # cost MongoDB nothing.
 CATCH_UP_SLICE = timedelta(seconds=5)
-# A removed client's fields, for a catch-up to see the removal.
+# A removed client's fields, for a catch-up (and a read by key) to see the removal.
 _CAUGHT_UP_FIELDS: Final[dict[str, int]] = {**STORED_FIELDS, "removed_at": 1}
 
 
@@ -285,7 +285,7 @@ class ClientReadModel:
             and current.secrets == secrets_of(document)
 
     async def refresh(self, key: str) -> None:
-        document = await self._db[CLIENTS].find_one({"key": key, **LIVE}, STORED_FIELDS)
+        document = live(await self._db[CLIENTS].find_one({"key": key}, _CAUGHT_UP_FIELDS))
         if document is not None:
             self._put(entry_of(cast(ClientDocument, document)), from_events=True)
 

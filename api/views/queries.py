@@ -33,7 +33,7 @@ from api.verify.client_answers import public_view
 from api.verify.client_entries import ClientEntry, epoch_ms, object_id_number, object_id_of
 from api.verify.client_order import Window
 from api.verify.read_model import ClientReadModel
-from common.client_documents import LIVE, WITHOUT_SECRETS, ClientDocument
+from common.client_documents import LIVE, WITHOUT_SECRETS, ClientDocument, live
 from common.client_view import public_client
 from common.store import CLIENTS, Document
 
@@ -178,7 +178,7 @@ async def read_client(db: AsyncDatabase[Document], model: ClientReadModel, key: 
 
 async def find_client(db: AsyncDatabase[Document], key: str) -> ClientDocument | None:
     """A stored client without its secret, as a write reads the client it changes."""
-    found = await db[CLIENTS].find_one({"key": key, **LIVE}, WITHOUT_SECRETS)
+    found = live(await db[CLIENTS].find_one({"key": key}, WITHOUT_SECRETS))
     return cast(ClientDocument | None, found)
 
 

@@ -26,7 +26,9 @@ from typing import Any
 
 import pytest
 
+from api.verify.read_model import ClientReadModel
 from api.views import idempotency_records as records
+from api.views.queries import find_client
 from common.client_origin import registration_origin
 from common.commands import ApproveClient, RemoveClient, UpdateClient, encode_command
 from common.operations_store import (
@@ -118,6 +120,12 @@ async def worker_path(worker: CountedWorker) -> None:
 async def gateway_path(worker: CountedWorker) -> None:
     """The gateway's write path: operations and Idempotency-Key records."""
     db = worker.db
+    # A client read by its key: the one a write changes, and the read model's after a
+    # change (a tombstone is left out after the read, not in the filter).
+    created, _ = await worker.apply(create_command())
+    assert created.client_key is not None
+    await find_client(db, created.client_key)
+    await ClientReadModel(db, reconcile_every_s=60).refresh(created.client_key)
     command = ApproveClient(id="gw-1", actor="a", request_id="r", client_key="k")
     await record_pending(db, command)
     await withdraw(db, command.id)
