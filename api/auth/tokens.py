@@ -115,10 +115,11 @@ class TokenStore:
 
     def authenticate(self, token: str) -> Principal | None:
         digest = token_digest(token).encode()
-        if self._clock() - self._checked >= RECHECK_S:
+        looked = self._clock() - self._checked >= RECHECK_S
+        if looked:
             self._refresh()
         found = self._find(digest)
-        if found is None:  # perhaps added since the last look: look now
+        if found is None and not looked:  # perhaps added since the last look: look now
             self._refresh()
             found = self._find(digest)
         return found
