@@ -43,12 +43,12 @@ from jwt.exceptions import (
 
 from api.gateway_metrics import GatewayMetrics
 from api.verify.assertion_replay import JTI_MAX, JtiLedger
+from api.verify.client_answers import public_view
 from api.verify.client_authentication import Authentication, AuthenticationReason
 from api.verify.presented_credentials import Presented, PresentedMethod
 from api.verify.profile import profile_of
 from api.verify.read_model import ClientReadModel
 from common.client_metadata import AuthMethod
-from common.client_view import public_client
 from common.clients import Status
 from common.jwk_rules import ALGORITHMS, PublicKey, public_keys
 
@@ -111,7 +111,7 @@ class AssertionChecker:
         entry = self._model.get(key)
         if entry is None:
             return _refused(Reason.INVALID_CLIENT)
-        view = public_client(entry.document())
+        view = public_view(entry, now)
         if view["token_endpoint_auth_method"] != AuthMethod.PRIVATE_KEY_JWT:
             return _refused(Reason.WRONG_METHOD)
         alg, kid = str(header.get("alg")), header.get("kid")

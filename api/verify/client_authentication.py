@@ -27,6 +27,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from api.verify.client_answers import public_view
 from api.verify.client_entries import ClientEntry
 from api.verify.presented_credentials import (
     NotPresented,
@@ -37,7 +38,6 @@ from api.verify.presented_credentials import (
 from api.verify.profile import profile_of
 from api.verify.read_model import ClientReadModel
 from api.verify.secret import Reason, SecretChecker
-from common.client_view import public_client
 from common.clients import Status
 
 
@@ -96,7 +96,7 @@ class ClientAuthenticator:
         entry = self._model.get(presented.client_id)
         if entry is None:
             return Authentication(False, AuthenticationReason.INVALID_CLIENT, method)
-        view = public_client(entry.document())
+        view = public_view(entry, now)
         registered = view["token_endpoint_auth_method"]  # None: an OAuth 1.0a consumer
         if method is PresentedMethod.NONE:
             if registered != PresentedMethod.NONE:

@@ -9,10 +9,11 @@ neither its value nor when it was set or ends.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Final
 
+from api.verify.client_answers import public_view
 from api.verify.client_entries import ClientEntry
-from common.client_view import public_client
 
 # The public view's fields a profile shows, in the order it shows them.
 PROFILE_FIELDS: Final = (
@@ -21,9 +22,9 @@ PROFILE_FIELDS: Final = (
     "client_uri", "logo_uri", "policy_uri", "tos_uri", "version")
 
 
-def client_profile(entry: ClientEntry) -> dict[str, Any]:
-    """The profile of the client `entry` holds."""
-    return profile_of(public_client(entry.document()))
+def client_profile(entry: ClientEntry, now: datetime) -> dict[str, Any]:
+    """The profile of the client `entry` holds, at `now`."""
+    return profile_of(public_view(entry, now))
 
 
 def profile_of(view: dict[str, Any]) -> dict[str, Any]:

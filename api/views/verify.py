@@ -140,7 +140,7 @@ async def client_profile_view(request: web.Request) -> web.StreamResponse:
     entry = request.app[keys.READ_MODEL].get(key) if len(key) <= ID_MAX else None
     if entry is None:
         raise Problem(404, f"There is no client with key {key[:100]!r}.")
-    profile = client_profile(entry)
+    profile = client_profile(entry, now())
     return json_response(profile, headers=etag_headers(profile))
 
 
