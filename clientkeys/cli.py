@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -138,6 +139,17 @@ def show_dlq(result: DlqResult, *, as_json: bool) -> None:
     print(f"{done} {len(result.letters)} of {result.found} dead-lettered command(s)")
 
 
+# What stops the long-lived processes cleanly (each handles both on its event loop).
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+
+
+def take_stop_signals() -> None:
+    """Unblock SIGTERM and SIGINT, which a process inherits blocked from a parent that
+    waits for them itself (`sigwait` needs them blocked): its handlers would never run,
+    and only SIGKILL would stop it, with its commands and requests in progress."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Readable lines for the tools; the long-lived processes switch to their settings.
@@ -165,11 +177,13 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "dev":
             from clientkeys.devmode import run_dev
 
+            take_stop_signals()
             run_dev()
         else:
             settings = load_settings()
             settings.keyring()  # both refuse to start without a usable keyring
             configure_logging(settings.log_format, settings.log_level)
+            take_stop_signals()
             if args.command == "gateway":
                 from clientkeys.bootstrap import run_gateway
 

@@ -23,8 +23,15 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def stop(process: subprocess.Popen[str]) -> int:
+    """SIGTERM, and its exit code; killed if it has not exited within 30 s (and the wait's
+    TimeoutExpired raised), so that a test never leaves it running."""
     process.send_signal(signal.SIGTERM)
-    return process.wait(30)
+    try:
+        return process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
 
 
 def wait_for_line(process: subprocess.Popen[str], prefix: str, timeout_s: float = 60) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import subprocess
 import time
@@ -115,6 +116,28 @@ def test_gateway_and_worker_processes_serve_and_stop_on_sigterm(
         assert gone.returncode == 1
         assert gone.stderr.startswith("clientkeys healthcheck: http://127.0.0.1:")
         assert len(gone.stderr.splitlines()) == 1
+
+
+def _with_stop_signals_blocked() -> None:
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+
+
+def test_a_worker_started_with_stop_signals_blocked_still_stops_on_sigterm(
+        settings_env: dict[str, str]) -> None:
+    """A parent that waits for signals with sigwait blocks them, and a child inherits
+    the blocked mask: the process unblocks them, or SIGTERM would never reach it."""
+    settings_env = {**settings_env, "CLIENTKEYS_WORKER_HTTP_PORT": str(free_port())}
+    worker = subprocess.Popen([*CLI, "worker"], env=settings_env, text=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              preexec_fn=_with_stop_signals_blocked)
+    try:
+        deadline = time.monotonic() + 60
+        while healthcheck(settings_env, "--worker").returncode != 0:
+            assert time.monotonic() < deadline and worker.poll() is None
+            time.sleep(0.2)
+    finally:
+        code = stop(worker)
+    assert code == 0
 
 
 @pytest.mark.parametrize(("variable", "value", "named"), [
