@@ -15,6 +15,14 @@ Then the same worker's throughput alone (`command_throughput`): many commands
 with 16 in hand at once, as a consumer with prefetch has them, still with the
 in-memory broker, beside the raw write of the same run: what the worker's
 database work allows, without the gateway, the broker or HTTP.
+
+Last, the writes of a create alone (`create_writes`): the worker's own store makes
+them, 16 creates at a time, from documents the create handler made beforehand:
+the start of the operation (claiming the key), the client with its outbox, then
+together the audit entry, the outcome and the outbox's clear. No handler, consumer
+or broker runs meanwhile, so the rate is what the database allows for those writes
+on the service's indexes: the ceiling of a create on that database, whatever the
+service around them does.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
@@ -36,6 +45,8 @@ from pymongo.monitoring import (
 )
 
 from bench.report import Row
+from common.audit import entry_for_command
+from common.client_documents import ClientDocument
 from common.clients import ClientType
 from common.command_mac import sign_command
 from common.commands import (
@@ -47,10 +58,12 @@ from common.commands import (
 )
 from common.keyring import Keyring, command_secret_aad, generate_secret
 from common.memory_bus import MemoryBus
-from common.store import Document, database
+from common.outcomes import Outcome
+from common.store import Document, database, now
 from worker.consumer import CommandConsumer
+from worker.handlers import create_client, key_to_claim
 from worker.relay import OutboxRelay
-from worker.repository import MongoClientStore
+from worker.repository import ClientStore, MongoClientStore
 from worker.worker_metrics import WorkerMetrics
 
 # Round trips each command may take (issue 17's targets).
@@ -204,10 +217,12 @@ class Throughput:
     kind: str
     rate: float  # commands applied a second
     commands: float  # database commands sent a command applied
+    # Whose rate: the whole worker, or only the database writes of its commands.
+    alone: str = "worker alone"
 
     def row(self, in_flight: int, raw_name: str, raw_rate: float) -> Row:
         ratio = self.rate / raw_rate if raw_rate else 0.0
-        return Row(f"worker alone, {in_flight} in hand: {self.kind}",
+        return Row(f"{self.alone}, {in_flight} in hand: {self.kind}",
                    f"{self.rate:,.0f}/s, {self.commands:.2f} database commands a command",
                    f"{raw_name}: {raw_rate:,.0f}/s", f"{ratio:.0%}", "printed", None)
 
@@ -244,5 +259,76 @@ async def command_throughput(uri: str, keyring: Keyring, disapproved_keys: list[
             for n, key in enumerate(disapproved_keys)]
         return [await rate("create", creates),
                 await rate("approve / disapprove", changes)]
+    finally:
+        await client.close()
+
+
+@dataclass(frozen=True)
+class _Made:
+    """A create the handler made beforehand: its command, client key, document, outcome."""
+
+    command: CreateClient
+    key: str
+    document: ClientDocument
+    outcome: Outcome
+
+
+@dataclass
+class _Kept:
+    """Stands in for the store while the handler makes a document: keeps it."""
+
+    documents: list[ClientDocument] = field(default_factory=list)
+
+    async def claim_client_key(self, operation_id: str, candidate: str) -> str:
+        return candidate
+
+    async def insert_client(self, document: ClientDocument) -> None:
+        self.documents.append(document)
+
+
+async def _made(keyring: Keyring, count: int) -> list[_Made]:
+    kept = _Kept()
+    made = []
+    for number in range(count):
+        command = _create(keyring, number)
+        key = key_to_claim(command)
+        assert key is not None
+        applied = await create_client(command, cast(ClientStore, kept), keyring,
+                                      claimed_key=key)
+        if applied.outcome.error is not None:
+            raise RuntimeError(f"create {number}: {applied.outcome.error.message}")
+        made.append(_Made(command, key, kept.documents[-1], applied.outcome))
+    return made
+
+
+async def create_writes(uri: str, keyring: Keyring, count: int, *, in_flight: int = 16
+                        ) -> Throughput:
+    """`count` creates' writes by the worker's store, `in_flight` creates at a time."""
+    monitor = Monitor()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        uri, tz_aware=True, uuidRepresentation="standard", event_listeners=[monitor])
+    store = MongoClientStore(database(client))
+    slots = asyncio.Semaphore(in_flight)
+
+    async def write(made: _Made) -> None:
+        async with slots:
+            command = made.command
+            await store.start_operation(command.id, command.kind, claim_key=made.key,
+                                        actor=command.actor, request_id=command.request_id)
+            await store.insert_client(made.document)
+            sent = [event["id"] for event in made.document.get("outbox", [])]
+            await asyncio.gather(
+                store.record_audit(entry_for_command(command, made.outcome, now())),
+                store.record_outcome(made.outcome), store.events_sent(made.key, sent))
+
+    try:
+        creates = await _made(keyring, count)
+        await asyncio.gather(*(database(client).command("ping") for _ in range(8)))
+        monitor.reset()
+        began = time.perf_counter()
+        await asyncio.gather(*(write(made) for made in creates))
+        seconds = time.perf_counter() - began
+        return Throughput("create", count / seconds, monitor.commands / count,
+                          alone="its database writes alone")
     finally:
         await client.close()
