@@ -7,7 +7,8 @@ provider's key set) is one cleanup context: set up before `yield`, torn down aft
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -40,10 +41,13 @@ from api.views.stats import StatsPoller, known_clients
 from api.views.waiter import OutcomeWaiter
 from common.amqp_bus import connect_bus
 from common.bus import MessageBus
+from common.command_mac import verify_event
 from common.metrics import REGISTRY_KEY, new_registry
 from common.settings import PREFIX, Settings, SettingsError, Unreachable
 from common.store import connect, database, ensure_indexes
 from common.topology import ALL_EVENTS
+
+log = logging.getLogger(__name__)
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 # Failed secret checks one client may take from all sources together, in multiples
@@ -71,7 +75,8 @@ def create_app(settings: Settings, *, bus: MessageBus | None = None,
     app[keys.SETTINGS] = settings
     app[keys.KEYRING] = settings.live_keyring()
     app[keys.AUTHENTICATOR] = authenticator
-    app[keys.WAITER] = OutcomeWaiter()
+    app[keys.WAITER] = OutcomeWaiter(app[keys.KEYRING], lambda rejection: app[keys.METRICS]
+                                     .messages_rejected.labels("reply", rejection.value).inc())
     app[keys.ROUTE_PERMISSIONS] = add_routes(app)
     app[keys.OPENAPI_DOCUMENT] = document_body(ROUTES)
     app[keys.AUDITED_ROUTES] = frozenset(r.name for r in ROUTES if r.is_management)
@@ -115,7 +120,9 @@ async def _client_events(app: web.Application, heap: FrozenHeap | None
                          ) -> AsyncIterator[None]:
     """One queue on the events exchange feeds both the read model and the live streams.
 
-    Subscribe first, then load: no event can fall between the load and the queue.
+    Subscribe first, then load: no event can fall between the load and the queue. An
+    event no key of the keyring vouches for (common.command_mac) reaches neither: the
+    read model's credential checks believe what events say of a client's status.
     """
     model = ClientReadModel(app[keys.DB],
                             reconcile_every_s=app[keys.SETTINGS].read_model_reconcile_s,
@@ -124,7 +131,13 @@ async def _client_events(app: web.Application, heap: FrozenHeap | None
                             settled=None if heap is None else heap.settled)
     live = app[keys.LIVE_EVENTS]
 
-    async def on_event(routing_key: str, body: bytes) -> None:
+    async def on_event(routing_key: str, body: bytes, headers: Mapping[str, object]) -> None:
+        rejection = verify_event(app[keys.KEYRING], routing_key, body, headers)
+        if rejection is not None:
+            log.warning("ignoring an event no key vouches for (%s, %s)", routing_key[:100],
+                        rejection.value)
+            app[keys.METRICS].messages_rejected.labels("event", rejection.value).inc()
+            return
         try:
             await model.on_event(routing_key, body)
         finally:

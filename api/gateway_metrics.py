@@ -54,6 +54,11 @@ class GatewayMetrics:
             "clientkeys_dead_lettered_commands",
             "Commands set aside in the dead-letter queue for an operator.", registry=registry)
 
+        self.messages_rejected = Counter(
+            "clientkeys_gateway_messages_rejected",
+            "Events and outcome replies no key of the keyring vouches for, not applied, by "
+            "kind (event, reply) and reason (missing, unknown_key, bad_mac).",
+            ["kind", "reason"], registry=registry)
         self.client_assertions = Counter(
             "clientkeys_client_assertions",
             "private_key_jwt client assertions checked, by reason (ok or why refused).",

@@ -172,7 +172,7 @@ async def _in_process_worker(uri: str, keyring: Keyring, monitor: Monitor
     store = MongoClientStore(database(client))
     bus = MemoryBus()
     metrics = WorkerMetrics(CollectorRegistry())
-    consumer = CommandConsumer(bus, store, OutboxRelay(bus, store, "bench", metrics),
+    consumer = CommandConsumer(bus, store, OutboxRelay(bus, store, "bench", metrics, keyring),
                                asyncio.Event(), metrics, keyring)
     # Connections for the commands a worker sends together, opened before timing.
     await asyncio.gather(*(database(client).command("ping") for _ in range(8)))

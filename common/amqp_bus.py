@@ -227,18 +227,20 @@ class AmqpBus:
                             message)
 
     async def publish_event(self, routing_key: str, body: bytes, *, message_id: str,
+                            headers: Mapping[str, str],
                             correlation_id: str | None = None) -> None:
         assert self._events is not None
         message = aio_pika.Message(
-            body, message_id=message_id, correlation_id=correlation_id,
+            body, message_id=message_id, correlation_id=correlation_id, headers=dict(headers),
             content_type=EVENT_CONTENT_TYPE,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
         # Not mandatory: an event nobody subscribes to yet is not an error.
         await self._publish(self._events, routing_key, message, mandatory=False)
 
-    async def publish_reply(self, reply_to: str, body: bytes, *, correlation_id: str) -> None:
+    async def publish_reply(self, reply_to: str, body: bytes, *, correlation_id: str,
+                            headers: Mapping[str, str]) -> None:
         assert self._replies is not None
-        message = aio_pika.Message(body, correlation_id=correlation_id,
+        message = aio_pika.Message(body, correlation_id=correlation_id, headers=dict(headers),
                                    content_type=JSON_TYPE)
         try:
             # Not mandatory: a gateway that has gone away has no queue, and the
@@ -256,7 +258,7 @@ class AmqpBus:
                                         passive_exchanges=self._passive)
 
         async def on_reply(message: AbstractIncomingMessage) -> None:
-            handler(message.body)
+            handler(message.body, message.headers or {})
 
         await queue.consume(on_reply, no_ack=True)
         self._consuming.append(channel)
@@ -273,7 +275,8 @@ class AmqpBus:
 
         async def on_event(message: AbstractIncomingMessage) -> None:
             async with message.process(ignore_processed=True):
-                await subscriber(message.routing_key or "", message.body)
+                await subscriber(message.routing_key or "", message.body,
+                                 message.headers or {})
 
         await queue.consume(on_event)
         self._consuming.append(channel)

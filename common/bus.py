@@ -42,9 +42,10 @@ class IncomingCommand(Protocol):
 
 
 CommandHandler = Callable[[IncomingCommand], Coroutine[Any, Any, None]]
-ReplyHandler = Callable[[bytes], None]
-# (routing key, body) of one event.
-EventSubscriber = Callable[[str, bytes], Coroutine[Any, Any, None]]
+# (body, AMQP headers) of one outcome reply.
+ReplyHandler = Callable[[bytes, Mapping[str, object]], None]
+# (routing key, body, AMQP headers) of one event.
+EventSubscriber = Callable[[str, bytes, Mapping[str, object]], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,15 @@ class MessageBus(Protocol):
         """
 
     async def publish_event(self, routing_key: str, body: bytes, *, message_id: str,
+                            headers: Mapping[str, str],
                             correlation_id: str | None = None) -> None:
-        """Persistent, confirmed publish to the events exchange."""
+        """Persistent, confirmed publish to the events exchange; `headers` travel with
+        the event as AMQP headers: its MAC (common.command_mac)."""
 
-    async def publish_reply(self, reply_to: str, body: bytes, *, correlation_id: str) -> None:
-        """Best-effort outcome to one gateway; the operation document is the record."""
+    async def publish_reply(self, reply_to: str, body: bytes, *, correlation_id: str,
+                            headers: Mapping[str, str]) -> None:
+        """Best-effort outcome to one gateway; the operation document is the record.
+        `headers`: its MAC, as for an event."""
 
     async def listen_for_replies(self, handler: ReplyHandler) -> str:
         """Start receiving outcomes; returns the address to put in `reply_to`."""

@@ -101,15 +101,17 @@ class MemoryBus:
         self._commands.put_nowait(_Envelope(body, reply_to, message_id, dict(headers)))
 
     async def publish_event(self, routing_key: str, body: bytes, *, message_id: str,
+                            headers: Mapping[str, str],
                             correlation_id: str | None = None) -> None:
         for pattern, subscriber in list(self._subscribers):
             if topic_matches(pattern, routing_key):
-                await subscriber(routing_key, body)
+                await subscriber(routing_key, body, dict(headers))
 
-    async def publish_reply(self, reply_to: str, body: bytes, *, correlation_id: str) -> None:
+    async def publish_reply(self, reply_to: str, body: bytes, *, correlation_id: str,
+                            headers: Mapping[str, str]) -> None:
         handler = self._replies.get(reply_to)
         if handler is not None:
-            handler(body)
+            handler(body, dict(headers))
 
     async def listen_for_replies(self, handler: ReplyHandler) -> str:
         address = f"memory.replies.{uuid.uuid4().hex}"

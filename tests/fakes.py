@@ -189,19 +189,27 @@ class RecordingBus(MemoryBus):
         super().__init__()
         self.events: list[tuple[str, bytes]] = []
         self.replies: list[tuple[str, bytes]] = []
+        # The MAC headers each event and reply was published with, in the same order.
+        self.event_headers: list[dict[str, str]] = []
+        self.reply_headers: list[dict[str, str]] = []
         self.fail_events: list[Exception] = []
 
     async def publish_event(self, routing_key: str, body: bytes, *, message_id: str,
+                            headers: Mapping[str, str],
                             correlation_id: str | None = None) -> None:
         if self.fail_events:
             raise self.fail_events.pop(0)
         self.events.append((routing_key, body))
+        self.event_headers.append(dict(headers))
         await super().publish_event(routing_key, body, message_id=message_id,
-                                    correlation_id=correlation_id)
+                                    headers=headers, correlation_id=correlation_id)
 
-    async def publish_reply(self, reply_to: str, body: bytes, *, correlation_id: str) -> None:
+    async def publish_reply(self, reply_to: str, body: bytes, *, correlation_id: str,
+                            headers: Mapping[str, str]) -> None:
         self.replies.append((reply_to, body))
-        await super().publish_reply(reply_to, body, correlation_id=correlation_id)
+        self.reply_headers.append(dict(headers))
+        await super().publish_reply(reply_to, body, correlation_id=correlation_id,
+                                    headers=headers)
 
 
 @dataclass

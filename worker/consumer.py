@@ -42,7 +42,7 @@ from typing import TypeVar
 
 from common.audit import entry_for_command
 from common.bus import BrokerUnavailable, IncomingCommand, MessageBus
-from common.command_mac import verify_command
+from common.command_mac import sign_reply, verify_command
 from common.commands import Command, UndecodableCommand, decode_command
 from common.keyring import SecretKeyring
 from common.logs import correlated
@@ -195,7 +195,14 @@ class CommandConsumer:
             # write was lost; appending it again is a no-op when it was not.
             await self.store.record_audit(entry_for_command(command, outcome, now()))
         if reply_to:
-            await self.bus.publish_reply(reply_to, outcome.encode(), correlation_id=command.id)
+            await self._reply(reply_to, outcome)
+
+    async def _reply(self, reply_to: str, outcome: Outcome) -> None:
+        """The outcome to the gateway that waits for it, with its MAC (common.command_mac):
+        the gateway applies it to its read model and answers its caller with it."""
+        body = outcome.encode()
+        await self.bus.publish_reply(reply_to, body, correlation_id=outcome.operation_id,
+                                     headers=sign_reply(self.keyring, body))
 
     def _older_than_operations(self, command: Command) -> bool:
         """Whether its operation may have finished and expired (no age: cannot tell)."""
@@ -239,8 +246,7 @@ class CommandConsumer:
                     await self.store.record_audit(entry_for_command(command, outcome, now()))
                 await self.store.record_outcome(outcome)
                 if reply_to:
-                    await self.bus.publish_reply(reply_to, outcome.encode(),
-                                                 correlation_id=command_id)
+                    await self._reply(reply_to, outcome)
             except Exception as exc:
                 if not _is_outage(exc):
                     raise

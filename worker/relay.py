@@ -10,6 +10,8 @@ between its write and its publish — so every stored event leaves even if no
 command ever touches that document again. An event is marked sent only after
 the broker's confirm; it may therefore leave twice, always with the same id,
 and the events of one client (or token) leave in the order they were written.
+Each carries a MAC (common.command_mac), so that a gateway applies
+to its read model only events a worker published.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import logging
 from datetime import timedelta
 
 from common.bus import MessageBus
+from common.command_mac import sign_event
 from common.events import encode_event, event_from_document
+from common.keyring import SecretKeyring
 from common.store import Document, now
 from worker.applied import Outboxes
 from worker.repository import ClientStore
@@ -35,11 +39,12 @@ SWEEP_BATCH = 100
 
 class OutboxRelay:
     def __init__(self, bus: MessageBus, store: ClientStore, namespace: str,
-                 metrics: WorkerMetrics) -> None:
+                 metrics: WorkerMetrics, keyring: SecretKeyring) -> None:
         self._bus = bus
         self._store = store
         self._namespace = namespace
         self._metrics = metrics
+        self._keyring = keyring
 
     async def publish(self, owner: str, outbox: list[Document] | None = None, *,
                       kept_in: Outboxes | None = None) -> int:
@@ -65,9 +70,10 @@ class OutboxRelay:
         """
         pending = [event_from_document(d) for d in outbox]
         for event in pending:
-            await self._bus.publish_event(event.routing_key,
-                                          encode_event(event, self._namespace),
-                                          message_id=event.id, correlation_id=event.request_id)
+            body = encode_event(event, self._namespace)
+            await self._bus.publish_event(
+                event.routing_key, body, message_id=event.id, correlation_id=event.request_id,
+                headers=sign_event(self._keyring, event.routing_key, body))
             self._metrics.events_published.labels(event.type.value).inc()
             self._metrics.event_publish.observe(max(0.0, (now() - event.time).total_seconds()))
         return [event.id for event in pending]

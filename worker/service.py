@@ -37,7 +37,7 @@ class Worker:
         self._prefetch = prefetch
         self._stopping = asyncio.Event()
         self.metrics = metrics if metrics is not None else WorkerMetrics(new_registry())
-        self.relay = OutboxRelay(bus, store, namespace, self.metrics)
+        self.relay = OutboxRelay(bus, store, namespace, self.metrics, keyring)
         # The keyring checks each command's MAC (common.command_mac) before anything else.
         self._consumer = CommandConsumer(bus, store, self.relay, self._stopping, self.metrics,
                                          keyring, operations_kept)

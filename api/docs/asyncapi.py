@@ -30,7 +30,7 @@ from marshmallow import fields
 
 from common.client_view import ClientSchema
 from common.clients import ClientType
-from common.command_mac import KEY_ID_HEADER, MAC_HEADER, SCHEME, SCHEME_HEADER
+from common.command_mac import EVENT_SCHEME, KEY_ID_HEADER, MAC_HEADER, SCHEME, SCHEME_HEADER
 from common.commands import COMMAND_SCHEMAS, COMMAND_TYPES, SealedSecretField
 from common.events import (
     EVENT_TYPES,
@@ -192,6 +192,7 @@ def _events(topology: Topology, channels: dict[str, Any], operations: dict[str, 
     events = topology.exchange(topology.events_exchange)
     exchange = {"name": events.name, "type": events.kind, "durable": True,
                 "autoDelete": False}
+    schemas["EventMacHeaders"] = _event_mac_headers()
     for event_type in EVENT_TYPES:
         subject = _SUBJECTS[event_type.subject]
         name = event_message_name(event_type)
@@ -209,6 +210,7 @@ def _events(topology: Topology, channels: dict[str, Any], operations: dict[str, 
             "summary": _EVENT_SUMMARIES.get(event_type, f"A `{event_type}` event."),
             "description": subject.description,
             "contentType": EVENT_CONTENT_TYPE,
+            "headers": {"$ref": _SCHEMAS + "EventMacHeaders"},
             "payload": {"$ref": _SCHEMAS + _schema_name(name)},
             "bindings": {"amqp": {"messageType": cloud_event_type(event_type),
                                   "bindingVersion": AMQP_BINDING_VERSION}},
@@ -242,16 +244,15 @@ def _command_summary(command_type: type[Any], kind: str) -> str:
     return doc.strip().splitlines()[0]
 
 
-def _command_mac_headers() -> dict[str, Any]:
-    """The AMQP headers that authenticate a command (common.command_mac)."""
+def _mac_headers(scheme: str, description: str) -> dict[str, Any]:
+    """The AMQP headers that authenticate a message of the kind `scheme` names
+    (common.command_mac)."""
     return {
         "type": "object",
-        "description": "A worker applies a command only if these verify; otherwise it is "
-                       "dead-lettered unread and counted by "
-                       "`clientkeys_worker_commands_rejected_total`. HMAC-SHA256, under the "
-                       "command key derived from the keyring entry named by the key id, of "
-                       "the scheme, the key id, `message_id`, `reply_to` and the body, each "
-                       "prefixed by its length as 8 bytes big-endian.",
+        "description": description + " HMAC-SHA256, under the command key derived from the "
+                       "keyring entry named by the key id, of the scheme, the key id, the "
+                       "message id, the address and the body, each prefixed by its length "
+                       "as 8 bytes big-endian.",
         "required": [MAC_HEADER, KEY_ID_HEADER, SCHEME_HEADER],
         "properties": {
             MAC_HEADER: {"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$",
@@ -259,9 +260,25 @@ def _command_mac_headers() -> dict[str, Any]:
             KEY_ID_HEADER: {"type": "string", "minLength": 1,
                             "description": "The keyring entry whose command key made it: "
                                            "the current one when it was signed."},
-            SCHEME_HEADER: {"const": SCHEME, "description": "What was signed, and how."},
+            SCHEME_HEADER: {"const": scheme, "description": "What was signed, and how."},
         },
     }
+
+
+def _command_mac_headers() -> dict[str, Any]:
+    return _mac_headers(SCHEME, (
+        "A worker applies a command only if these verify; otherwise it is dead-lettered "
+        "unread and counted by `clientkeys_worker_commands_rejected_total`. The message id "
+        "is `message_id`, the address `reply_to`."))
+
+
+def _event_mac_headers() -> dict[str, Any]:
+    return _mac_headers(EVENT_SCHEME, (
+        "Made by the worker that published the event. The service's gateways apply an "
+        "event to their clients only if these verify (otherwise it is dropped and counted "
+        "by `clientkeys_gateway_messages_rejected_total{kind=\"event\"}`); other "
+        "subscribers, which hold no key, may ignore them. The message id signed is empty "
+        "(the event's `id` is in its body), the address is the routing key."))
 
 
 def _commands(topology: Topology, channels: dict[str, Any], operations: dict[str, Any],

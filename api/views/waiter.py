@@ -2,7 +2,10 @@
 
 The worker sends each outcome to the gateway that published the command; this
 resolves the matching waiter. Unknown or late outcomes are dropped: the
-operation document in MongoDB is the record, this is only the fast path.
+operation document in MongoDB is the record, this is only the fast path. So is
+an outcome no key of the keyring vouches for (common.command_mac): the gateway
+answers its caller with an outcome's client view and applies it to its read model,
+so one published to the broker by anyone but a worker must count for nothing.
 """
 
 from __future__ import annotations
@@ -11,15 +14,21 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 
+from common.command_mac import Rejection, verify_reply
+from common.keyring import SecretKeyring
 from common.outcomes import Outcome
 
 log = logging.getLogger(__name__)
 
 
 class OutcomeWaiter:
-    def __init__(self) -> None:
+    def __init__(self, keyring: SecretKeyring,
+                 rejected: Callable[[Rejection], None] = lambda _: None) -> None:
+        """`rejected`: told of each reply refused, and why (the gateway counts them)."""
+        self._keyring = keyring
+        self._rejected = rejected
         self._waiting: dict[str, asyncio.Future[Outcome]] = {}
 
     @contextlib.contextmanager
@@ -32,7 +41,12 @@ class OutcomeWaiter:
         finally:
             self._waiting.pop(operation_id, None)
 
-    def on_reply(self, body: bytes) -> None:
+    def on_reply(self, body: bytes, headers: Mapping[str, object]) -> None:
+        rejection = verify_reply(self._keyring, body, headers)
+        if rejection is not None:
+            log.warning("ignoring an outcome reply no key vouches for (%s)", rejection.value)
+            self._rejected(rejection)
+            return
         try:
             outcome = Outcome.decode(body)
         except (ValueError, KeyError, TypeError, json.JSONDecodeError):

@@ -96,7 +96,7 @@ async def counted_worker(mongodb_uri: str) -> AsyncIterator[CountedWorker]:
     store = MongoClientStore(db)
     bus = RecordingBus()
     metrics = WorkerMetrics(CollectorRegistry())
-    consumer = CommandConsumer(bus, store, OutboxRelay(bus, store, "ns", metrics),
+    consumer = CommandConsumer(bus, store, OutboxRelay(bus, store, "ns", metrics, FAKE_KEYRING),
                                asyncio.Event(), metrics, FAKE_KEYRING)
     try:
         yield CountedWorker(db, consumer, bus, listener)

@@ -45,7 +45,7 @@ async def test_publishing_on_a_closed_connection_is_broker_unavailable(bus: Amqp
     with pytest.raises(BrokerUnavailable):
         await bus.publish_command(b"{}", message_id="m1", reply_to=None, headers={})
     with pytest.raises(BrokerUnavailable):
-        await bus.publish_event("client.oidc.created", b"{}", message_id="e1")
+        await bus.publish_event("client.oidc.created", b"{}", message_id="e1", headers={})
 
 
 async def test_a_command_with_no_queue_bound_fails_loudly(bus: AmqpBus,
@@ -66,11 +66,11 @@ async def test_every_message_passes_a_named_exchange_a_tap_can_bind_to(
         bus: AmqpBus, settings: Settings) -> None:
     topology = Topology(settings.namespace)
     received: asyncio.Queue[bytes] = asyncio.Queue()
-    address = await bus.listen_for_replies(received.put_nowait)
+    address = await bus.listen_for_replies(lambda body, headers: received.put_nowait(body))
     async with wire_tap(settings, reply_addresses=[address]) as tap:
         await bus.publish_command(b"command", message_id="m1", reply_to=address, headers={})
-        await bus.publish_reply(address, b"outcome", correlation_id="m1")
-        await bus.publish_event("client.oidc.created", b"event", message_id="e1")
+        await bus.publish_reply(address, b"outcome", correlation_id="m1", headers={})
+        await bus.publish_event("client.oidc.created", b"event", message_id="e1", headers={})
         await collect(bus, 1, "dead_letter")
         assert await asyncio.wait_for(received.get(), 5) == b"outcome"
         for _ in range(50):

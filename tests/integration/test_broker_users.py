@@ -14,7 +14,7 @@ import os
 import secrets
 import shutil
 import subprocess
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -114,10 +114,12 @@ async def test_each_process_does_its_job_as_its_own_user(
     subscriber = await aio_pika.connect(urls["subscriber"])
     try:
         replies: asyncio.Queue[bytes] = asyncio.Queue()
-        address = await gateway.listen_for_replies(replies.put_nowait)
+        address = await gateway.listen_for_replies(lambda body, headers: replies.put_nowait(
+            body))
         seen_by_gateway: asyncio.Queue[str] = asyncio.Queue()
 
-        async def on_event(routing_key: str, body: bytes) -> None:
+        async def on_event(routing_key: str, body: bytes, headers: Mapping[str, object]
+                           ) -> None:
             seen_by_gateway.put_nowait(routing_key)
 
         await gateway.subscribe_events(["client.#"], on_event)
@@ -134,9 +136,11 @@ async def test_each_process_does_its_job_as_its_own_user(
         await billing.consume(on_subscribed, no_ack=True)
 
         async def apply(message: IncomingCommand) -> None:
-            await worker.publish_event("client.oidc.created", b"event", message_id="e1")
+            await worker.publish_event("client.oidc.created", b"event", message_id="e1",
+                                       headers={})
             assert message.reply_to is not None
-            await worker.publish_reply(message.reply_to, b"outcome", correlation_id="m1")
+            await worker.publish_reply(message.reply_to, b"outcome", correlation_id="m1",
+                                       headers={})
             await message.ack()
 
         await worker.consume_commands(apply, prefetch=1)

@@ -13,7 +13,7 @@ can undo; on them the requeue case expects the broker's count.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 import aio_pika
 import pytest
@@ -253,17 +253,20 @@ async def test_queue_depths_count_the_consumers(contract: Contract) -> None:
 
 async def test_replies_go_to_the_listener_that_asked_only(contract: Contract) -> None:
     bus = contract.bus
-    mine: asyncio.Queue[bytes] = asyncio.Queue()
-    theirs: asyncio.Queue[bytes] = asyncio.Queue()
-    address = await bus.listen_for_replies(mine.put_nowait)
-    other = await bus.listen_for_replies(theirs.put_nowait)
+    mine: asyncio.Queue[tuple[bytes, dict[str, object]]] = asyncio.Queue()
+    theirs: asyncio.Queue[tuple[bytes, dict[str, object]]] = asyncio.Queue()
+    address = await bus.listen_for_replies(lambda body, headers: mine.put_nowait(
+        (body, dict(headers))))
+    other = await bus.listen_for_replies(lambda body, headers: theirs.put_nowait(
+        (body, dict(headers))))
     assert address != other
-    await bus.publish_reply(address, b"outcome", correlation_id="op-1")
-    await bus.publish_reply(other, b"theirs", correlation_id="op-2")
+    # Its headers (a reply's MAC) travel with it.
+    await bus.publish_reply(address, b"outcome", correlation_id="op-1", headers={"x-mac": "1"})
+    await bus.publish_reply(other, b"theirs", correlation_id="op-2", headers={"x-mac": "2"})
     # A reply to an address nobody listens on is dropped, never an error.
-    await bus.publish_reply("nobody", b"lost", correlation_id="op-3")
-    assert await asyncio.wait_for(mine.get(), WAIT_S) == b"outcome"
-    assert await asyncio.wait_for(theirs.get(), WAIT_S) == b"theirs"
+    await bus.publish_reply("nobody", b"lost", correlation_id="op-3", headers={})
+    assert await asyncio.wait_for(mine.get(), WAIT_S) == (b"outcome", {"x-mac": "1"})
+    assert await asyncio.wait_for(theirs.get(), WAIT_S) == (b"theirs", {"x-mac": "2"})
     assert mine.empty()
 
 
@@ -272,10 +275,12 @@ async def test_events_reach_the_subscribers_whose_pattern_matches(contract: Cont
     approvals: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
     everything: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
 
-    async def approved(routing_key: str, body: bytes) -> None:
+    async def approved(routing_key: str, body: bytes, headers: Mapping[str, object]) -> None:
+        # Its headers (an event's MAC) travel with it.
+        assert dict(headers) == {"x-mac": routing_key}
         approvals.put_nowait((routing_key, body))
 
-    async def any_event(routing_key: str, body: bytes) -> None:
+    async def any_event(routing_key: str, body: bytes, headers: Mapping[str, object]) -> None:
         everything.put_nowait((routing_key, body))
 
     await bus.subscribe_events(["client.*.approved"], approved)
@@ -283,7 +288,7 @@ async def test_events_reach_the_subscribers_whose_pattern_matches(contract: Cont
     keys = ["client.oidc.approved", "client.oidc.created", "other.oidc.approved",
             "client.oauth1.approved"]
     for key in keys:
-        await bus.publish_event(key, key.encode(), message_id=key)
+        await bus.publish_event(key, key.encode(), message_id=key, headers={"x-mac": key})
     # One queue keeps its order: once the last approval is in, a stray one would be too.
     got = [await asyncio.wait_for(approvals.get(), WAIT_S) for _ in range(2)]
     assert got == [(k, k.encode()) for k in ("client.oidc.approved", "client.oauth1.approved")]
@@ -297,7 +302,7 @@ async def test_consumers_are_attached_once_started_and_not_after_close(
         contract: Contract) -> None:
     bus = contract.bus
     assert not bus.consumers_attached()
-    await bus.listen_for_replies(lambda body: None)
+    await bus.listen_for_replies(lambda body, headers: None)
     assert bus.consumers_attached()
     await bus.close()
     assert not bus.consumers_attached()

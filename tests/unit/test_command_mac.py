@@ -6,16 +6,23 @@ from typing import Any
 
 import pytest
 
-from api.docs.asyncapi import build_document, command_message_name
+from api.docs.asyncapi import build_document, command_message_name, event_message_name
 from common.command_mac import (
+    EVENT_SCHEME,
     KEY_ID_HEADER,
     MAC_HEADER,
+    REPLY_SCHEME,
     SCHEME_HEADER,
     Rejection,
     sign_command,
+    sign_event,
+    sign_reply,
     verify_command,
+    verify_event,
+    verify_reply,
 )
 from common.commands import COMMAND_TYPES
+from common.events import EVENT_TYPES
 from common.keyring import Keyring, new_key_entry
 from tests.asyncapi_contract import payload_validator
 
@@ -106,4 +113,61 @@ def test_the_asyncapi_document_describes_the_headers_a_gateway_sends() -> None:
         assert list(validator.iter_errors(headers)) == []
         for broken in ({}, {**headers, MAC_HEADER: "short"},
                        {**headers, SCHEME_HEADER: "hmac-sha1/v0"}):
+            assert list(validator.iter_errors(broken)) != [], broken
+
+
+ROUTING_KEY = "client.oidc.approved"
+EVENT = b'{"id": "e-1", "type": "approved"}'
+
+
+def test_an_event_and_a_reply_verify_as_what_they_are_and_nothing_else() -> None:
+    keyring = Keyring.parse(OLD)
+    event = sign_event(keyring, ROUTING_KEY, EVENT)
+    reply = sign_reply(keyring, EVENT)
+    assert event[SCHEME_HEADER] == EVENT_SCHEME and reply[SCHEME_HEADER] == REPLY_SCHEME
+    assert verify_event(keyring, ROUTING_KEY, EVENT, event) is None
+    assert verify_reply(keyring, EVENT, reply) is None
+    # A MAC made for one kind of message vouches for no other, over the very same bytes.
+    command = sign_command(keyring, EVENT, message_id="", reply_to=ROUTING_KEY)
+    assert verify_event(keyring, ROUTING_KEY, EVENT, command) is Rejection.BAD_MAC
+    assert verify_event(keyring, ROUTING_KEY, EVENT, reply) is Rejection.BAD_MAC
+    assert verify_reply(keyring, EVENT, event) is Rejection.BAD_MAC
+    assert verify_command(keyring, EVENT, message_id="", reply_to=ROUTING_KEY,
+                          headers=event) is Rejection.BAD_MAC
+    # The same scheme claimed in the header does not help a MAC made for another kind.
+    assert verify_event(keyring, ROUTING_KEY, EVENT,
+                        {**command, SCHEME_HEADER: EVENT_SCHEME}) is Rejection.BAD_MAC
+
+
+@pytest.mark.parametrize(("routing_key", "body"), [
+    ("client.oidc.disapproved", EVENT),  # another routing key
+    (ROUTING_KEY, EVENT.replace(b"approved", b"removed!")),  # another body
+])
+def test_an_event_mac_covers_its_routing_key_and_body(routing_key: str, body: bytes) -> None:
+    keyring = Keyring.parse(OLD)
+    headers = sign_event(keyring, ROUTING_KEY, EVENT)
+    assert verify_event(keyring, routing_key, body, headers) is Rejection.BAD_MAC
+
+
+def test_events_and_replies_are_refused_as_commands_are() -> None:
+    signer, rotated = Keyring.parse(OLD), Keyring.parse(f"{NEW},{OLD}")
+    assert verify_event(signer, ROUTING_KEY, EVENT, {}) is Rejection.MISSING
+    assert verify_reply(signer, EVENT, {}) is Rejection.MISSING
+    assert verify_event(rotated, ROUTING_KEY, EVENT, sign_event(signer, ROUTING_KEY, EVENT)) \
+        is None  # signed before the rotation
+    assert verify_reply(Keyring.parse(NEW), EVENT, sign_reply(signer, EVENT)) \
+        is Rejection.UNKNOWN_KEY  # "old" retired
+
+
+def test_the_asyncapi_document_describes_the_headers_a_worker_puts_on_events() -> None:
+    document = build_document()
+    keyring = Keyring.parse(OLD)
+    for event_type in EVENT_TYPES:
+        name = event_message_name(event_type)
+        assert document["components"]["messages"][name]["headers"] == {
+            "$ref": "#/components/schemas/EventMacHeaders"}
+        validator = payload_validator(document, name, "headers")
+        headers = sign_event(keyring, ROUTING_KEY, EVENT)
+        assert list(validator.iter_errors(headers)) == []
+        for broken in ({}, signed(keyring), {**headers, MAC_HEADER: "short"}):
             assert list(validator.iter_errors(broken)) != [], broken

@@ -53,7 +53,7 @@ async def test_an_unrecorded_command_is_applied_only_while_young(
     command = ApproveClient(id="old", actor="bob", request_id="r", client_key=key,
                             issued_at=None if age is None else now() - age)
     metrics = WorkerMetrics(CollectorRegistry())
-    consumer = CommandConsumer(bus, store, OutboxRelay(bus, store, "ns", metrics),
+    consumer = CommandConsumer(bus, store, OutboxRelay(bus, store, "ns", metrics, FAKE_KEYRING),
                                asyncio.Event(), metrics, FAKE_KEYRING, operations_kept=KEPT)
     message = FakeMessage(encode_command(command))
     await consumer.on_message(message)

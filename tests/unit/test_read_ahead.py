@@ -56,7 +56,7 @@ class CountingStore(InMemoryClientStore):
 
 def consumer_of(store: InMemoryClientStore, bus: RecordingBus) -> CommandConsumer:
     metrics = WorkerMetrics(CollectorRegistry())
-    return CommandConsumer(bus, store, OutboxRelay(bus, store, "ns", metrics),
+    return CommandConsumer(bus, store, OutboxRelay(bus, store, "ns", metrics, FAKE_KEYRING),
                            asyncio.Event(), metrics, FAKE_KEYRING)
 
 

@@ -10,7 +10,7 @@ topology exists, the events tail, and the dead-letter tool.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -188,7 +188,7 @@ async def test_a_gateway_declares_its_own_queues_as_the_table_says(
     broker = made()
     bus = await _connect(broker, monkeypatch)
     durable = (len(broker.declared), len(broker.bound))
-    reply_to = await bus.listen_for_replies(lambda body: None)
+    reply_to = await bus.listen_for_replies(lambda body, headers: None)
     await bus.subscribe_events([ALL_EVENTS], _no_event)
     declared, bound = broker.declared[durable[0]:], broker.bound[durable[1]:]
     (events_queue,) = [d.name for d in declared
@@ -235,5 +235,5 @@ async def _no_command(command: Any) -> None:
     raise AssertionError("no command is delivered here")
 
 
-async def _no_event(routing_key: str, body: bytes) -> None:
+async def _no_event(routing_key: str, body: bytes, headers: Mapping[str, object]) -> None:
     raise AssertionError("no event is delivered here")

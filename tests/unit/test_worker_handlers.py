@@ -190,7 +190,7 @@ async def test_a_write_that_loses_the_race_reads_again() -> None:
 async def consume(message: FakeMessage, store: InMemoryClientStore,
                   bus: RecordingBus, metrics: WorkerMetrics | None = None) -> None:
     metrics = metrics or WorkerMetrics(CollectorRegistry())
-    consumer = CommandConsumer(bus, store, OutboxRelay(bus, store, "ns", metrics),
+    consumer = CommandConsumer(bus, store, OutboxRelay(bus, store, "ns", metrics, FAKE_KEYRING),
                                asyncio.Event(), metrics, FAKE_KEYRING)
     await consumer.on_message(message)
 
@@ -342,7 +342,7 @@ async def test_an_expected_version_that_no_longer_holds_is_stale(
 
 async def test_the_relay_sweeps_outboxes_left_behind(monkeypatch: pytest.MonkeyPatch) -> None:
     store, bus = InMemoryClientStore(), RecordingBus()
-    relay = OutboxRelay(bus, store, "ns", WorkerMetrics(CollectorRegistry()))
+    relay = OutboxRelay(bus, store, "ns", WorkerMetrics(CollectorRegistry()), FAKE_KEYRING)
     created = await handle(create_command(), store, KEYRING)  # written, never published: a crash
     key = created.outcome.client_key
     assert key is not None
