@@ -22,7 +22,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from pymongo import AsyncMongoClient
 
 from bench.report import Row, described
-from bench.seed import _Collected
+from bench.seed import Collected
 from common.clients import ClientType, Status
 from common.commands import CreateClient
 from common.keyring import Keyring
@@ -56,7 +56,7 @@ def _key_pair(alg: str) -> tuple[Any, dict[str, Any]]:
 async def seed_signing_clients(uri: str, keyring: Keyring) -> Signers:
     """An approved private_key_jwt client per algorithm; their keys to sign with."""
     signers: Signers = {}
-    collected = _Collected()
+    collected = Collected()
     for alg in ("RS256", "ES256"):
         private, public = _key_pair(alg)
         command = CreateClient(

@@ -30,7 +30,7 @@ _TYPES = (ClientType.OAUTH2, ClientType.OIDC, ClientType.OAUTH1)
 
 
 @dataclass
-class _Collected:
+class Collected:
     """Stands in for the store: keeps what the handler would insert."""
 
     documents: list[ClientDocument] = field(default_factory=list)
@@ -75,7 +75,7 @@ async def seed_clients(uri: str, keyring: Keyring, count: int, *,
         db = client.get_default_database()
         await ensure_indexes(db)
         for first in range(0, count, BATCH):
-            collected = _Collected()
+            collected = Collected()
             store = cast(ClientStore, collected)
             for number in range(first, min(first + BATCH, count)):
                 checked = number < with_secrets

@@ -45,6 +45,7 @@ from pymongo.monitoring import (
 )
 
 from bench.report import Row
+from bench.seed import Collected
 from common.audit import entry_for_command
 from common.client_documents import ClientDocument
 from common.clients import ClientType
@@ -273,21 +274,8 @@ class _Made:
     outcome: Outcome
 
 
-@dataclass
-class _Kept:
-    """Stands in for the store while the handler makes a document: keeps it."""
-
-    documents: list[ClientDocument] = field(default_factory=list)
-
-    async def claim_client_key(self, operation_id: str, candidate: str) -> str:
-        return candidate
-
-    async def insert_client(self, document: ClientDocument) -> None:
-        self.documents.append(document)
-
-
 async def _made(keyring: Keyring, count: int) -> list[_Made]:
-    kept = _Kept()
+    kept = Collected()
     made = []
     for number in range(count):
         command = _create(keyring, number)

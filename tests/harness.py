@@ -178,6 +178,22 @@ async def wire_tap(settings: Settings, *, reply_addresses: Sequence[str] = ()
         await connection.close()
 
 
+async def publish_straight(settings: Settings, exchange: str, routing_key: str, body: bytes,
+                           message_id: str, headers: dict[str, str]) -> None:
+    """What anyone with write permission on `exchange` can do: publish, no gateway or
+    worker in between."""
+    connection = await aio_pika.connect(settings.amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        target = await channel.get_exchange(exchange)
+        await target.publish(
+            aio_pika.Message(body, message_id=message_id, headers=dict(headers),
+                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key=routing_key)
+    finally:
+        await connection.close()
+
+
 async def dead_letter_count(settings: Settings) -> int:
     """How many commands the namespace's dead-letter queue holds, as the broker counts."""
     connection = await aio_pika.connect(settings.amqp_url)

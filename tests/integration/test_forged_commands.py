@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import aio_pika
 import pytest
 
 from api import keys
@@ -28,7 +27,13 @@ from common.store import AUDIT, CLIENTS, OPERATIONS
 from common.topology import Topology
 from tests.e2e.conftest import AiohttpClient, oauth1_client
 from tests.faults.conftest import wait_until
-from tests.harness import add_token, bearer, dead_letter_count, running_workers
+from tests.harness import (
+    add_token,
+    bearer,
+    dead_letter_count,
+    publish_straight,
+    running_workers,
+)
 from worker.dead_letters import run_dlq
 
 
@@ -36,16 +41,8 @@ async def publish_raw(settings: Settings, body: bytes, message_id: str,
                       headers: Mapping[str, str]) -> None:
     """What an attacker with write permission on the commands exchange can do."""
     topology = Topology(settings.namespace)
-    connection = await aio_pika.connect(settings.amqp_url)
-    try:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(topology.commands_exchange)
-        await exchange.publish(
-            aio_pika.Message(body, message_id=message_id, headers=dict(headers),
-                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-            routing_key=topology.commands_routing_key)
-    finally:
-        await connection.close()
+    await publish_straight(settings, topology.commands_exchange,
+                           topology.commands_routing_key, body, message_id, dict(headers))
 
 
 def forgeries(settings: Settings, client_key: str) -> list[tuple[str, bytes, str,

@@ -16,7 +16,6 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-import aio_pika
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -32,21 +31,14 @@ from common.store import CLIENTS
 from common.topology import Topology
 from tests.e2e.conftest import AiohttpClient
 from tests.faults.conftest import wait_until
-from tests.harness import add_token, bearer, running_workers
+from tests.harness import add_token, bearer, publish_straight, running_workers
 
 
 async def publish_event_raw(settings: Settings, routing_key: str, body: bytes,
                             headers: Mapping[str, str]) -> None:
     """What an attacker with write permission on the events exchange can do."""
-    topology = Topology(settings.namespace)
-    connection = await aio_pika.connect(settings.amqp_url)
-    try:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(topology.events_exchange)
-        await exchange.publish(aio_pika.Message(body, message_id="forged", headers=dict(headers)),
-                               routing_key=routing_key)
-    finally:
-        await connection.close()
+    await publish_straight(settings, Topology(settings.namespace).events_exchange,
+                           routing_key, body, "forged", dict(headers))
 
 
 def approval(stored: dict[str, Any], namespace: str) -> tuple[str, bytes]:
