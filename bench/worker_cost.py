@@ -165,18 +165,24 @@ def _signed(keyring: Keyring, command: Command) -> _Message:
                                                    reply_to=None))
 
 
+async def _monitored_store(uri: str, monitor: Monitor
+                           ) -> tuple[AsyncMongoClient[Document], MongoClientStore]:
+    """The worker's store on the benchmark's database, its commands seen by `monitor`."""
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        uri, tz_aware=True, uuidRepresentation="standard", event_listeners=[monitor])
+    # Connections for the commands a worker sends together, opened before timing.
+    await asyncio.gather(*(database(client).command("ping") for _ in range(8)))
+    return client, MongoClientStore(database(client))
+
+
 async def _in_process_worker(uri: str, keyring: Keyring, monitor: Monitor
                              ) -> tuple[AsyncMongoClient[Document], CommandConsumer]:
     """A worker's consumer on the benchmark's database, with an in-memory broker."""
-    client: AsyncMongoClient[Document] = AsyncMongoClient(
-        uri, tz_aware=True, uuidRepresentation="standard", event_listeners=[monitor])
-    store = MongoClientStore(database(client))
+    client, store = await _monitored_store(uri, monitor)
     bus = MemoryBus()
     metrics = WorkerMetrics(CollectorRegistry())
     consumer = CommandConsumer(bus, store, OutboxRelay(bus, store, "bench", metrics, keyring),
                                asyncio.Event(), metrics, keyring)
-    # Connections for the commands a worker sends together, opened before timing.
-    await asyncio.gather(*(database(client).command("ping") for _ in range(8)))
     return client, consumer
 
 
@@ -293,9 +299,8 @@ async def create_writes(uri: str, keyring: Keyring, count: int, *, in_flight: in
                         ) -> Throughput:
     """`count` creates' writes by the worker's store, `in_flight` creates at a time."""
     monitor = Monitor()
-    client: AsyncMongoClient[Document] = AsyncMongoClient(
-        uri, tz_aware=True, uuidRepresentation="standard", event_listeners=[monitor])
-    store = MongoClientStore(database(client))
+    creates = await _made(keyring, count)
+    client, store = await _monitored_store(uri, monitor)
     slots = asyncio.Semaphore(in_flight)
 
     async def write(made: _Made) -> None:
@@ -310,8 +315,6 @@ async def create_writes(uri: str, keyring: Keyring, count: int, *, in_flight: in
                 store.record_outcome(made.outcome), store.events_sent(made.key, sent))
 
     try:
-        creates = await _made(keyring, count)
-        await asyncio.gather(*(database(client).command("ping") for _ in range(8)))
         monitor.reset()
         began = time.perf_counter()
         await asyncio.gather(*(write(made) for made in creates))
