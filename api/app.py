@@ -128,7 +128,8 @@ async def _client_events(app: web.Application, heap: FrozenHeap | None
                             reconcile_every_s=app[keys.SETTINGS].read_model_reconcile_s,
                             full_reconcile_every_s=app[keys.SETTINGS]
                             .read_model_full_reconcile_s,
-                            settled=None if heap is None else heap.settled)
+                            settled=None if heap is None else heap.settled,
+                            awaited=app[keys.WAITER].awaits)
     live = app[keys.LIVE_EVENTS]
 
     async def on_event(routing_key: str, body: bytes, headers: Mapping[str, object]) -> None:

@@ -1,4 +1,5 @@
-"""Outcomes: how a command ended, as stored in the operation and sent to the gateway.
+"""Outcomes: how a command ended, as stored in the operation and sent to the gateway
+(common.outcome_replies).
 
 The worker writes the outcome to the `operations` collection first and only then
 sends it to the waiting gateway, so a lost reply never loses an outcome.
@@ -6,7 +7,6 @@ sends it to the waiting gateway, so a lost reply never loses an outcome.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -87,9 +87,3 @@ class Outcome:
             token=data.get("token"),
         )
 
-    def encode(self) -> bytes:
-        return json.dumps(self.to_dict(), separators=(",", ":")).encode()
-
-    @classmethod
-    def decode(cls, body: bytes) -> Outcome:
-        return cls.from_dict(json.loads(body))

@@ -3,6 +3,7 @@ publish, with where that outbox is kept (a client's, or an initial access token'
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -55,6 +56,10 @@ class Applied(Generic[E]):
     outbox: list[Document] = field(default_factory=list)
     # Where that outbox is kept; None: in the client the outcome names.
     kept_in: KeptIn | None = None
+    # The client as this call stored it, when it wrote the client's secrets: its `_id`
+    # and sealed secrets go to the waiting gateway with the outcome
+    # (common.outcome_replies), so that gateway need not read them back.
+    stored: Mapping[str, Any] | None = None
 
 
 def outbox_of(document: Any) -> list[Document]:

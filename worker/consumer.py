@@ -35,10 +35,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from common.audit import entry_for_command
 from common.bus import BrokerUnavailable, IncomingCommand, MessageBus
@@ -47,6 +47,7 @@ from common.commands import Command, UndecodableCommand, decode_command
 from common.keyring import SecretKeyring
 from common.logs import correlated
 from common.operations_store import Started
+from common.outcome_replies import OutcomeReply, StoredSecrets
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
 from common.store import OPERATIONS_RETENTION_MIN_H, is_outage, now
 from common.topology import COMMAND_DELIVERY_LIMIT
@@ -174,11 +175,11 @@ class CommandConsumer:
         started, store = await self._start(command)
         if started.recorded and self._older_than_operations(command):
             raise OperationExpired(command.id)
-        outcome = started.outcome
+        outcome, stored = started.outcome, None
         if outcome is None:
             applied = await handle(command, store, self.keyring,
                                    claimed_key=started.client_key)
-            outcome = applied.outcome
+            outcome, stored = applied.outcome, applied.stored
             kept = applied.kept_in or (KeptIn(self.store, outcome.client_key)
                                        if outcome.client_key else None)
             sent: list[str] = []
@@ -195,12 +196,15 @@ class CommandConsumer:
             # write was lost; appending it again is a no-op when it was not.
             await self.store.record_audit(entry_for_command(command, outcome, now()))
         if reply_to:
-            await self._reply(reply_to, outcome)
+            await self._reply(reply_to, outcome, stored)
 
-    async def _reply(self, reply_to: str, outcome: Outcome) -> None:
+    async def _reply(self, reply_to: str, outcome: Outcome,
+                     stored: Mapping[str, Any] | None = None) -> None:
         """The outcome to the gateway that waits for it, with its MAC (common.command_mac):
-        the gateway applies it to its read model and answers its caller with it."""
-        body = outcome.encode()
+        the gateway applies it to its read model and answers its caller with it. With
+        `stored` (the client, when the command wrote its secrets), also its `_id` and
+        sealed secrets (common.outcome_replies)."""
+        body = OutcomeReply(outcome, StoredSecrets.of(stored) if stored else None).encode()
         await self.bus.publish_reply(reply_to, body, correlation_id=outcome.operation_id,
                                      headers=sign_reply(self.keyring, body))
 

@@ -22,7 +22,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from common.client_documents import ClientDocument
+from bson import ObjectId
+
+from common.client_documents import CURRENT_SECRET, PREVIOUS_SECRETS, ClientDocument
 from common.client_metadata import (
     METADATA_FIELDS,
     ClientMetadata,
@@ -63,6 +65,9 @@ from worker.secret_changes import secret_changes, secret_checked
 from worker.stored_secrets import NotSealedForThisCommand, moved_to_previous, secret_to_store
 from worker.token_handlers import create_registration_token, revoke_registration_token
 
+# What a command writes that a gateway's read model keeps beyond the public view: with
+# it, the client as stored goes to the gateway with the outcome (common.outcome_replies).
+_SECRETS = frozenset((CURRENT_SECRET, PREVIOUS_SECRETS))
 # What a client's handler returns: its outcome and the client's events.
 ClientApplied = Applied[ClientEvent]
 CLIENT_KEY_BYTES = 24  # 192 random bits, 32 URL-safe characters
@@ -150,6 +155,7 @@ async def create_client(command: CreateClient, store: ClientStore, keyring: Secr
     except NotSealedForThisCommand as exc:
         return _unsealable(command, exc)
     document: ClientDocument = {
+        "_id": ObjectId(),  # here, not by the driver's insert: the reply carries it
         "key": key,
         "type": fields.type.value,
         **_editable(fields, metadata),
@@ -183,7 +189,8 @@ async def create_client(command: CreateClient, store: ClientStore, keyring: Secr
         return Applied(_succeeded(command, exc.document, warnings),
                        outbox=outbox_of(exc.document))
     # A new document: its outbox is exactly what this insert wrote.
-    return Applied(_succeeded(command, document, warnings), [event], outbox_of(document))
+    return Applied(_succeeded(command, document, warnings), [event], outbox_of(document),
+                   stored=document)
 
 
 @dataclass(frozen=True)
@@ -215,8 +222,11 @@ async def _change_client(command: OneClientCommand, store: ClientStore,
         updated = await store.update_client(current, decision.changes, command.id,
                                             decision.event.to_document())
         if updated is not None:
+            wrote_secrets = not _SECRETS.isdisjoint(decision.changes) \
+                and "removed_at" not in decision.changes
             return Applied(_succeeded(command, updated, decision.warnings), [decision.event],
-                           outbox_of(updated))
+                           outbox_of(updated),
+                           stored=updated if wrote_secrets else None)
     return Applied(failed(command, ErrorCode.CONFLICT,
                            "The client kept changing while this command was applied; "
                            "try again."))

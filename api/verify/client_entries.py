@@ -354,3 +354,11 @@ def entry_of(document: ClientDocument) -> ClientEntry:
     values = _compact(document)
     return ClientEntry(object_id_number(document["_id"]), values, _held(secrets_of(document)),
                        _name_sort(values))
+
+
+def entry_of_view(view: Mapping[str, Any], stored: ClientDocument) -> ClientEntry:
+    """The entry of a client from its public view and the `_id` and sealed secrets of
+    its stored document (`stored`, as an outcome reply carries them)."""
+    values = _compact(view)
+    return ClientEntry(object_id_number(stored["_id"]), values, _held(secrets_of(stored)),
+                       _name_sort(values))

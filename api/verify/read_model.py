@@ -11,7 +11,8 @@ for a comparison) and the list's orders (`api.verify.client_order`). It is:
 2. kept current by the events exchange, on a queue of this gateway's own: an
    event's public view is applied at once (a disapproval takes effect on
    arrival), and for events that may change a secret the client is read again
-   from MongoDB in the background;
+   from MongoDB in the background, with the others due (after the reply, if this
+   gateway's own command made the change);
 3. told of this gateway's own writes before it answers them (`apply_outcome`), so a
    caller reads what it wrote, whichever event comes first;
 4. reconciled with MongoDB, which repairs anything an event could not carry (events
@@ -32,8 +33,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
 
@@ -46,6 +48,7 @@ from api.verify.client_entries import (
     STORED_FIELDS,
     ClientEntry,
     entry_of,
+    entry_of_view,
     epoch_ms,
     from_epoch_ms,
     secrets_of,
@@ -53,6 +56,7 @@ from api.verify.client_entries import (
 from api.verify.client_order import ClientOrder, Window
 from common.client_documents import LIVE, ClientDocument, live
 from common.events import ClientEvent, ClientEventType, UndecodableEvent, decode_event
+from common.outcome_replies import StoredSecrets
 from common.store import CLIENTS, Document, now
 
 log = logging.getLogger(__name__)
@@ -84,15 +88,25 @@ CATCH_UP_OVERLAP = timedelta(seconds=60)
 CATCH_UP_SLICE = timedelta(seconds=5)
 # A removed client's fields, for a catch-up (and a read by key) to see the removal.
 _CAUGHT_UP_FIELDS: Final[dict[str, int]] = {**STORED_FIELDS, "removed_at": 1}
+# A client an event names that the model must read (new to it, or its secrets changed)
+# is read in the background, with the others due then in one query by key. But the
+# event of this gateway's own command comes before its reply (a worker publishes the
+# events before its last writes and replies after them), and the reply carries the
+# client's stored secrets (common.outcome_replies): while the gateway still awaits it,
+# the read waits, looking again every REPLY_CHECK_S, and the reply makes it needless.
+REPLY_CHECK_S = 0.05
+_READ_BATCH = 100
 
 
 class ClientReadModel:
     def __init__(self, db: AsyncDatabase[Document], *, reconcile_every_s: float,
                  full_reconcile_every_s: float | None = None,
-                 settled: Callable[[int, int], bool] | None = None) -> None:
+                 settled: Callable[[int, int], bool] | None = None,
+                 awaited: Callable[[str], bool] = lambda _: False) -> None:
         """`settled(held, made)` is told, after each load and reconciliation, how many
         entries the model holds and how many it made since `settled` last returned
-        True (`api.verify.heap`)."""
+        True (`api.verify.heap`). `awaited(command_id)`: whether this gateway still
+        awaits the reply to that command (`api.views.waiter.OutcomeWaiter.awaits`)."""
         self._db = db
         self._settled = settled
         self._made = 0
@@ -114,7 +128,14 @@ class ClientReadModel:
         self._change = 0
         self._changed_at: dict[str, int] = {}
         self._removed: dict[str, int] = {}  # key -> version it was removed at
+        self._awaited = awaited
+        # Clients to read again, with the version whose event asked it: those waiting
+        # for this gateway's reply (and its command), those due, those being read.
+        self._after_reply: dict[str, tuple[int, str]] = {}
+        self._due: dict[str, int] = {}
         self._refreshing: set[str] = set()
+        self._reading: asyncio.Task[None] | None = None
+        self._waiting_replies: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self.loaded = asyncio.Event()
@@ -324,14 +345,17 @@ class ClientReadModel:
         if current is not None:
             self._set(current.with_view(view))
         if event.type in _SECRET_EVENTS or current is None:
-            self._refresh_soon(key)
+            self._refresh_soon(key, version, event.command_id)
 
-    async def apply_outcome(self, view: Mapping[str, Any], *, removed: bool) -> None:
+    async def apply_outcome(self, view: Mapping[str, Any], *, removed: bool,
+                            stored: StoredSecrets | None = None) -> None:
         """A client view this gateway's own command produced, applied before it answers.
 
         A new client (its `_id` unknown here) or a view whose rotation facts differ
-        (its sealed secrets changed) is read from MongoDB first, by key: so the caller's
-        next list, read or credential check on this gateway shows the change.
+        (its sealed secrets changed) needs the `_id` and sealed secrets of its document:
+        those the worker's reply carried (`stored`), else read from MongoDB first, by
+        key. So the caller's next list, read or credential check on this gateway shows
+        the change.
         """
         key, version = str(view["key"]), int(view["version"])
         if removed:
@@ -340,14 +364,21 @@ class ClientReadModel:
         self._changed(key)
         current = self._clients.get(key)
         # Its event may have come first: the view is applied then, and its sealed secrets
-        # are being read in the background; the caller must not check a credential
-        # against the old ones, so they are read here too, before the answer.
-        refreshing = key in self._refreshing
+        # are to be read in the background; the caller must not check a credential
+        # against the old ones, so they are taken from the reply or read here, before
+        # the answer.
+        refreshing = key in self._refreshing or key in self._due or key in self._after_reply
         if current is not None and current.version >= version and not refreshing:
+            return
+        if stored is not None:
+            self._put(entry_of_view(view, cast(ClientDocument, stored.document())),
+                      from_events=True)
+            self._read_for(key, version)
             return
         if current is None or refreshing or not current.same_secret_facts(view):
             try:
                 await self.refresh(key)
+                self._read_for(key, version)
             except PyMongoError as exc:
                 log.warning("could not read client %s after its change (%s); its event or "
                             "reconciliation will", key, type(exc).__name__)
@@ -362,21 +393,67 @@ class ClientReadModel:
             self._drop(key)
         self._removed[key] = max(version, self._removed.get(key, version))
 
-    def _refresh_soon(self, key: str) -> None:
-        """Read the client again in the background; one read per key at a time."""
+    def _read_for(self, key: str, version: int) -> None:
+        """The client's secrets as of `version` are known: a read asked for no later
+        version would bring nothing new."""
+        if self._due.get(key, version) <= version:
+            self._due.pop(key, None)
+        if self._after_reply.get(key, (version, ""))[0] <= version:
+            self._after_reply.pop(key, None)
+
+    def _refresh_soon(self, key: str, version: int, command_id: str) -> None:
+        """Read the client again in the background: at once, with the others due, unless
+        this gateway awaits the reply to `command_id`; one read per key at a time."""
         if key in self._refreshing:
             return
-        self._refreshing.add(key)
+        if self._awaited(command_id):
+            wanted = max(version, self._after_reply.get(key, (version, ""))[0])
+            self._after_reply[key] = (wanted, command_id)
+            if self._waiting_replies is None:
+                self._waiting_replies = self._background(self._wait_for_replies())
+            return
+        self._due[key] = max(version, self._due.get(key, version))
+        if self._reading is None:
+            self._reading = self._background(self._read_due())
 
-        async def refresh() -> None:
-            try:
-                await self.refresh(key)
-            except PyMongoError as exc:
-                log.warning("could not refresh client %s (%s); reconciliation will",
-                            key, type(exc).__name__)
-            finally:
-                self._refreshing.discard(key)
-
-        task = asyncio.create_task(refresh())
+    def _background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _wait_for_replies(self) -> None:
+        """Reads asked for while this gateway awaited its own command's reply become due
+        once it awaits it no more (the reply came without the secrets, or never)."""
+        try:
+            while self._after_reply:
+                await asyncio.sleep(REPLY_CHECK_S)
+                for key, (version, command_id) in list(self._after_reply.items()):
+                    if not self._awaited(command_id):
+                        del self._after_reply[key]
+                        self._refresh_soon(key, version, command_id)
+        finally:
+            self._waiting_replies = None
+
+    async def _read_due(self) -> None:
+        try:
+            while self._due:
+                keys = list(itertools.islice(self._due, _READ_BATCH))
+                for key in keys:
+                    del self._due[key]
+                self._refreshing.update(keys)
+                try:
+                    await self._read_again(keys)
+                except PyMongoError as exc:
+                    log.warning("could not read %d changed clients again (%s); "
+                                "reconciliation will", len(keys), type(exc).__name__)
+                finally:
+                    self._refreshing.difference_update(keys)
+        finally:
+            self._reading = None
+
+    async def _read_again(self, keys: list[str]) -> None:
+        found = self._db[CLIENTS].find({"key": {"$in": keys}}, _CAUGHT_UP_FIELDS)
+        for document in await found.to_list():
+            if live(document) is not None:
+                self._put(entry_of(cast(ClientDocument, document)), from_events=True)

@@ -23,6 +23,7 @@ from common.command_base import Answer, Shown
 from common.commands import COMMAND_TYPES
 from common.json_responses import json_response
 from common.operations_store import OperationDocument
+from common.outcome_replies import StoredSecrets
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
 
 _ERROR_STATUS = {
@@ -38,12 +39,14 @@ _ERROR_STATUS = {
 _GENERATED_AS = {Shown.CLIENT: "secret", Shown.REGISTRATION_TOKEN: "token"}
 
 
-async def read_own_write(request: web.Request, outcome: Outcome) -> None:
+async def read_own_write(request: web.Request, outcome: Outcome,
+                         stored: StoredSecrets | None = None) -> None:
     """The client a succeeded command left, into this gateway's read model: the
-    caller's next read here shows it (api.verify.read_model.apply_outcome)."""
+    caller's next read here shows it (api.verify.read_model.apply_outcome). `stored`:
+    its `_id` and sealed secrets, when the worker's reply carried them."""
     if outcome.status is OperationStatus.SUCCEEDED and outcome.client is not None:
         await request.app[keys.READ_MODEL].apply_outcome(
-            outcome.client, removed=COMMAND_TYPES[outcome.kind].removes_client)
+            outcome.client, removed=COMMAND_TYPES[outcome.kind].removes_client, stored=stored)
 
 
 def outcome_answer(kind: str, outcome: Outcome, generated_secret: str | None,

@@ -39,6 +39,7 @@ from common.operations_store import (
     record_queued,
     withdraw,
 )
+from common.outcome_replies import OutcomeReply
 from common.outcomes import Outcome
 from common.store import Document
 
@@ -89,7 +90,8 @@ async def dispatch(request: web.Request, command: Command, *,
             # A worker already started it: the broker did take the command.
         request[keys.COMMAND_QUEUED] = True
         app[keys.METRICS].commands_published.labels(command.kind).inc()
-        outcome = await _wait(reply, settings.sync_wait_s)
+        replied = await _wait(reply, settings.sync_wait_s)
+    outcome, stored = (replied.outcome, replied.stored) if replied else (None, None)
     if outcome is None and settings.sync_wait_s > 0:
         # Waited in vain: the reply may be lost while the outcome is recorded. With
         # no wait at all nothing can have finished yet, so the 202 path skips the read.
@@ -98,7 +100,7 @@ async def dispatch(request: web.Request, command: Command, *,
         if not recorded:
             await _record_queued(db, pending)
         return accepted(pending, generated_secret)
-    await read_own_write(request, outcome)
+    await read_own_write(request, outcome, stored)
     if answer is None:
         return outcome_answer(command.kind, outcome, generated_secret, app[keys.SECRET_USAGE])
     return answer(command.kind, outcome, generated_secret)
@@ -129,7 +131,7 @@ async def _stored_outcome(db: AsyncDatabase[Document], operation_id: str) -> Out
     return None if stored is None else outcome_of(stored)
 
 
-async def _wait(reply: asyncio.Future[Outcome], seconds: float) -> Outcome | None:
+async def _wait(reply: asyncio.Future[OutcomeReply], seconds: float) -> OutcomeReply | None:
     if seconds <= 0:
         return None
     try:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 from common.command_mac import Rejection, verify_reply
 from common.keyring import SecretKeyring
-from common.outcomes import Outcome
+from common.outcome_replies import OutcomeReply
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +29,21 @@ class OutcomeWaiter:
         """`rejected`: told of each reply refused, and why (the gateway counts them)."""
         self._keyring = keyring
         self._rejected = rejected
-        self._waiting: dict[str, asyncio.Future[Outcome]] = {}
+        self._waiting: dict[str, asyncio.Future[OutcomeReply]] = {}
 
     @contextlib.contextmanager
-    def expect(self, operation_id: str) -> Iterator[asyncio.Future[Outcome]]:
+    def expect(self, operation_id: str) -> Iterator[asyncio.Future[OutcomeReply]]:
         """Register before publishing, so a fast reply cannot arrive unseen."""
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[OutcomeReply] = asyncio.get_running_loop().create_future()
         self._waiting[operation_id] = future
         try:
             yield future
         finally:
             self._waiting.pop(operation_id, None)
+
+    def awaits(self, operation_id: str) -> bool:
+        """Whether a request here still waits for that command's reply."""
+        return operation_id in self._waiting
 
     def on_reply(self, body: bytes, headers: Mapping[str, object]) -> None:
         rejection = verify_reply(self._keyring, body, headers)
@@ -48,10 +52,10 @@ class OutcomeWaiter:
             self._rejected(rejection)
             return
         try:
-            outcome = Outcome.decode(body)
+            reply = OutcomeReply.decode(body)
         except (ValueError, KeyError, TypeError, json.JSONDecodeError):
             log.warning("ignoring an outcome reply that cannot be read")
             return
-        future = self._waiting.get(outcome.operation_id)
+        future = self._waiting.get(reply.outcome.operation_id)
         if future is not None and not future.done():
-            future.set_result(outcome)
+            future.set_result(reply)

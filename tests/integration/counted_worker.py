@@ -23,6 +23,7 @@ from pymongo.monitoring import (
 
 from api.views.operations import record_pending
 from common.commands import Command, encode_command
+from common.outcome_replies import OutcomeReply
 from common.outcomes import OperationStatus, Outcome
 from common.store import Document, database, ensure_indexes
 from tests.fakes import FAKE_KEYRING, FakeMessage, RecordingBus
@@ -81,7 +82,7 @@ class CountedWorker:
         message = FakeMessage(encode_command(command))
         await self.consumer.on_message(message)
         assert message.settled == ["ack"]
-        outcome = Outcome.decode(self.bus.replies[-1][1])
+        outcome = OutcomeReply.decode(self.bus.replies[-1][1]).outcome
         assert outcome.status is OperationStatus.SUCCEEDED
         return outcome, [sorted(trip) for trip in self.listener.trips]
 

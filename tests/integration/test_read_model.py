@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -10,13 +11,21 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.verify.client_entries import count_secret_expiries, secrets_of
-from api.verify.read_model import CATCH_UP_OVERLAP, CATCH_UP_SLICE, ClientReadModel
+from api.verify.read_model import (
+    CATCH_UP_OVERLAP,
+    CATCH_UP_SLICE,
+    REPLY_CHECK_S,
+    ClientReadModel,
+)
 from common.client_documents import ClientDocument
 from common.client_view import public_client
 from common.events import ClientEvent, ClientEventType, encode_event
 from common.keyring import Keyring, SecretSlot, client_secret_aad, new_key_entry
-from common.store import CLIENTS, Document, connect, database, ensure_indexes, now
+from common.outcome_replies import OutcomeReply, StoredSecrets
+from common.outcomes import OperationStatus, Outcome
+from common.store import BY_KEY, CLIENTS, Document, connect, database, ensure_indexes, now
 from tests.integration.counted_worker import SentCommands
+from tests.integration.test_bus_contract import eventually
 from tests.integration.test_query_shapes import plan_stages
 
 KEYRING = Keyring.parse(new_key_entry("k1"))
@@ -271,4 +280,118 @@ async def test_an_outcome_after_its_own_event_still_reads_the_new_secret(
     assert stored_now is not None
     assert after is not None and after.version == 2
     assert after.secrets == secrets_of(cast(ClientDocument, stored_now)) != before.secrets
+    await model.stop()
+
+
+@pytest.fixture
+async def counted_db(mongodb_uri: str
+                     ) -> AsyncIterator[tuple[AsyncDatabase[Document], SentCommands]]:
+    sent = SentCommands()
+    client = connect(mongodb_uri, app_name="clientkeys-test", listeners=[sent])
+    db = database(client)
+    await ensure_indexes(db)
+    yield db, sent
+    await client.close()
+
+
+def _client_finds(sent: SentCommands) -> list[Document]:
+    return [command["filter"] for name, command in sent.commands
+            if name == "find" and command["find"] == CLIENTS]
+
+
+async def test_clients_new_here_named_by_events_together_are_read_in_one_query(
+        counted_db: tuple[AsyncDatabase[Document], SentCommands]) -> None:
+    """Another gateway's creates: their events name clients this model has never held,
+    and each must be read for its `_id` and sealed secrets; those due together are read
+    together, by key."""
+    db, sent = counted_db
+    model = ClientReadModel(db, reconcile_every_s=60)
+    await model.reconcile()
+    await db[CLIENTS].insert_many([stored(key, 1) for key in ("a", "b", "c")])
+    sent.commands.clear()
+    for key in ("a", "b", "c"):
+        await model.on_event(*event("created", key, 1, "pending"))
+    async def all_held() -> bool:
+        return all(model.get(key) is not None for key in ("a", "b", "c"))
+
+    await eventually(all_held)
+    assert _client_finds(sent) == [{"key": {"$in": ["a", "b", "c"]}}]
+    for key in ("a", "b", "c"):
+        held, found = model.get(key), await db[CLIENTS].find_one({"key": key})
+        assert held is not None and found is not None
+        assert held.secrets == secrets_of(cast(ClientDocument, found))
+    explained = await db[CLIENTS].find({"key": {"$in": ["a", "b"]}}).explain()
+    plan = list(plan_stages(explained["queryPlanner"]["winningPlan"]))
+    assert ("IXSCAN", BY_KEY) in plan, plan
+    await model.stop()
+
+
+async def _rotated(db: AsyncDatabase[Document]) -> tuple[Document, dict[str, Any], bytes]:
+    """Client "a" rotated to version 2 in MongoDB: the document, its view, and the
+    routing key and body of its event (command "command-a-2")."""
+    rotated_at = now()
+    new_secret = KEYRING.seal("s2", client_secret_aad("a", SecretSlot.CURRENT)).to_document()
+    await db[CLIENTS].update_one({"key": "a"}, {"$set": {
+        "secret": new_secret, "secret_rotated_at": rotated_at, "version": 2,
+        "updated_at": rotated_at}})
+    written = await db[CLIENTS].find_one({"key": "a"})
+    assert written is not None
+    view = public_client({**stored("a", 2, "approved"), "secret_rotated_at": rotated_at,
+                          "updated_at": rotated_at})
+    published = ClientEvent(ClientEventType.SECRET_ROTATED, view, "alice", "command-a-2")
+    return written, view, encode_event(published, "ns")
+
+
+async def test_a_reply_carrying_the_stored_secrets_spares_the_read_its_event_asked_for(
+        counted_db: tuple[AsyncDatabase[Document], SentCommands]) -> None:
+    """This gateway's own rotation: its event comes first, while the gateway awaits the
+    reply, and the read it asks for waits; the worker's reply brings the `_id` and
+    sealed secrets as stored, so none is made, and a credential check right after the
+    answer sees the new secret."""
+    db, sent = counted_db
+    await db[CLIENTS].insert_one(stored("a", 1, "approved"))
+    awaiting = {"command-a-2"}
+    model = ClientReadModel(db, reconcile_every_s=60, awaited=awaiting.__contains__)
+    await model.reconcile()
+    written, view, body = await _rotated(db)
+    sent.commands.clear()
+    await model.on_event("client.oauth1.secret_rotated", body)
+    await asyncio.sleep(3 * REPLY_CHECK_S)
+    assert _client_finds(sent) == []  # still awaited
+    reply = OutcomeReply.decode(OutcomeReply(
+        Outcome("command-a-2", "rotate_secret", OperationStatus.SUCCEEDED, "a", view),
+        StoredSecrets.of(written)).encode())  # as it crosses the broker
+    awaiting.clear()
+    assert reply.outcome.client is not None
+    await model.apply_outcome(reply.outcome.client, removed=False, stored=reply.stored)
+    held = model.get("a")
+    assert held is not None and held.version == 2
+    assert held.secrets == secrets_of(cast(ClientDocument, written))
+    await asyncio.sleep(3 * REPLY_CHECK_S)
+    assert _client_finds(sent) == []
+    await model.stop()
+
+
+async def test_a_read_waiting_for_a_reply_that_never_came_is_made_once_none_awaits_it(
+        counted_db: tuple[AsyncDatabase[Document], SentCommands]) -> None:
+    """The request gave up waiting (it answered 202) or the reply was lost: the read
+    its event asked for is made then, so the model holds the new secret."""
+    db, sent = counted_db
+    await db[CLIENTS].insert_one(stored("a", 1, "approved"))
+    awaiting = {"command-a-2"}
+    model = ClientReadModel(db, reconcile_every_s=60, awaited=awaiting.__contains__)
+    await model.reconcile()
+    written, _, body = await _rotated(db)
+    sent.commands.clear()
+    await model.on_event("client.oauth1.secret_rotated", body)
+    await asyncio.sleep(3 * REPLY_CHECK_S)
+    assert _client_finds(sent) == []
+    awaiting.clear()
+
+    async def read_again() -> bool:
+        held = model.get("a")
+        return held is not None and held.secrets == secrets_of(cast(ClientDocument, written))
+
+    await eventually(read_again)
+    assert _client_finds(sent) == [{"key": {"$in": ["a"]}}]
     await model.stop()

@@ -7,6 +7,7 @@ import pytest
 from api.views.waiter import OutcomeWaiter
 from common.command_mac import Rejection, sign_command, sign_reply
 from common.keyring import Keyring, new_key_entry
+from common.outcome_replies import OutcomeReply
 from common.outcomes import OperationStatus, Outcome
 
 KEYRING = Keyring.parse(new_key_entry("k1"))
@@ -15,7 +16,8 @@ KEYRING = Keyring.parse(new_key_entry("k1"))
 async def test_a_signed_reply_resolves_its_waiter_and_a_forged_one_does_not() -> None:
     refused: list[Rejection] = []
     waiter = OutcomeWaiter(KEYRING, refused.append)
-    body = Outcome("op-1", "approve_client", OperationStatus.SUCCEEDED, client_key="k").encode()
+    body = OutcomeReply(Outcome("op-1", "approve_client", OperationStatus.SUCCEEDED,
+                                client_key="k")).encode()
     guessed = Keyring.parse(new_key_entry("k1"))
     with waiter.expect("op-1") as future:
         waiter.on_reply(body, {})
@@ -24,10 +26,14 @@ async def test_a_signed_reply_resolves_its_waiter_and_a_forged_one_does_not() ->
         assert not future.done()
         assert refused == [Rejection.MISSING, Rejection.BAD_MAC, Rejection.BAD_MAC]
         waiter.on_reply(body, sign_reply(KEYRING, body))
-        assert future.done() and future.result().operation_id == "op-1"
+        assert future.done() and future.result().outcome.operation_id == "op-1"
 
 
-@pytest.mark.parametrize("body", [b"not json", b"{}"])
+_BAD_STORED = (b'{"operation_id": "op-1", "kind": "create_client", "status": "succeeded", '
+               b'"stored": {"_id": "not an object id", "secret": null}}')
+
+
+@pytest.mark.parametrize("body", [b"not json", b"{}", _BAD_STORED])
 async def test_a_signed_reply_that_cannot_be_read_is_dropped(body: bytes) -> None:
     waiter = OutcomeWaiter(KEYRING)
     with waiter.expect("op-1") as future:

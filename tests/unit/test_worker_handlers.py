@@ -21,10 +21,12 @@ from common.commands import (
     CreateClient,
     DisapproveClient,
     RemoveClient,
+    RotateSecret,
     UpdateClient,
     encode_command,
 )
 from common.keyring import SealedSecret, SecretSlot, client_secret_aad, command_secret_aad
+from common.outcome_replies import OutcomeReply
 from common.outcomes import ErrorCode, OperationError, OperationStatus, Outcome
 from common.topology import COMMAND_DELIVERY_LIMIT
 from tests.fakes import FAKE_KEYRING, FakeMessage, InMemoryClientStore, RecordingBus
@@ -203,8 +205,37 @@ async def test_consumer_publishes_events_records_the_outcome_replies_then_acks()
     assert message.settled == ["ack"]
     assert [rk for rk, _ in bus.events] == ["client.oidc.created"]
     assert store.outcomes[command.id].status is OperationStatus.SUCCEEDED
-    assert [Outcome.decode(body).operation_id for _, body in bus.replies] == [command.id]
+    replied = [OutcomeReply.decode(body).outcome.operation_id for _, body in bus.replies]
+    assert replied == [command.id]
     assert b"a-long-secret" not in bus.events[0][1] + bus.replies[0][1]
+
+
+async def test_a_reply_carries_the_stored_secrets_only_of_a_command_that_wrote_them() -> None:
+    """A create's and a rotation's reply carry the client's `_id` and sealed secrets as
+    stored (the gateway's read model needs them and would read them back); an approval,
+    which changes no secret, and a redelivery carry none."""
+    store, bus = InMemoryClientStore(), RecordingBus()
+    command = create_command()
+    await consume(FakeMessage(encode_command(command)), store, bus)
+    key = next(iter(store.clients))
+    rotation_id = str(uuid.uuid4())
+    rotate = RotateSecret(id=rotation_id, actor="alice", request_id="r3", client_key=key,
+                          grace_seconds=3600, secret=KEYRING.seal(
+                              "another-long-secret",
+                              command_secret_aad(rotation_id, RotateSecret.kind)))
+    for sent in (rotate, ids(ApproveClient, key)):
+        await consume(FakeMessage(encode_command(sent)), store, bus)
+    await consume(FakeMessage(encode_command(command), redelivered=True), store, bus)
+    created, rotated, approved, again = (OutcomeReply.decode(body) for _, body in bus.replies)
+    assert created.stored is not None and rotated.stored is not None
+    assert approved.stored is None and again.stored is None
+    assert created.stored.object_id == rotated.stored.object_id == store.clients[key]["_id"]
+    assert rotated.stored.current is not None
+    assert rotated.stored.current.to_document() == store.clients[key]["secret"]
+    assert [(sealed.to_document(), ends) for sealed, ends in rotated.stored.previous] == [
+        (entry["secret"], entry["expires_at"]) for entry in store.clients[key]["previous_secrets"]]
+    assert created.stored.current != rotated.stored.current
+    assert b"a-long-secret" not in b"".join(body for _, body in bus.replies)
 
 
 async def test_consumer_answers_a_finished_command_again_without_new_events() -> None:
