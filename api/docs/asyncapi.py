@@ -1,11 +1,13 @@
-"""The AsyncAPI 3.0 document of the messages other services see: events and commands.
+"""The AsyncAPI 3.0 document of the messages other services see: events and commands
+(and, for operators, the outcome replies workers send the gateways).
 
 It is generated from what the code uses, so it cannot drift from it: one
 channel, message and `send` operation per event type of `common.events`, a client's and
 an initial access token's alike (address from
 `common.topology`'s routing key, CloudEvents `type` from `common.events`), one
 message per command kind of `common.commands` on the commands channel (a
-`receive` operation), exchange and queue names from `common.topology`, and
+`receive` operation), the outcome reply of `common.outcome_replies` on the replies
+channel, exchange and queue names from `common.topology`, and
 payload schemas converted from the marshmallow schemas the code dumps and loads
 (apispec's converter, as for the OpenAPI document).
 
@@ -30,7 +32,14 @@ from marshmallow import fields
 
 from common.client_view import ClientSchema
 from common.clients import ClientType
-from common.command_mac import EVENT_SCHEME, KEY_ID_HEADER, MAC_HEADER, SCHEME, SCHEME_HEADER
+from common.command_mac import (
+    EVENT_SCHEME,
+    KEY_ID_HEADER,
+    MAC_HEADER,
+    REPLY_SCHEME,
+    SCHEME,
+    SCHEME_HEADER,
+)
 from common.commands import COMMAND_SCHEMAS, COMMAND_TYPES, SealedSecretField
 from common.events import (
     EVENT_TYPES,
@@ -46,6 +55,8 @@ from common.events import (
 )
 from common.keyring import BOUND_FORMAT, SealedSecret
 from common.media_types import EVENT_CONTENT_TYPE, JSON_TYPE
+from common.outcome_replies import STORED
+from common.outcomes import ErrorCode, OperationStatus
 from common.registration_tokens import RegistrationTokenSchema
 from common.topology import (
     ALL_EVENTS,
@@ -281,6 +292,107 @@ def _event_mac_headers() -> dict[str, Any]:
         "(the event's `id` is in its body), the address is the routing key."))
 
 
+def _reply_mac_headers() -> dict[str, Any]:
+    return _mac_headers(REPLY_SCHEME, (
+        "Made by the worker that applied the command. The gateway that waits for the "
+        "outcome uses it only if these verify (otherwise it is dropped and counted by "
+        "`clientkeys_gateway_messages_rejected_total{kind=\"reply\"}`). The message id "
+        "signed is empty (the operation's id is in the body), and so is the address."))
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _outcome_reply_schema() -> dict[str, Any]:
+    """`common.outcome_replies.OutcomeReply.encode`, as JSON Schema."""
+    sealed = {"$ref": _SCHEMAS + "SealedSecret"}
+    error = {"type": "object", "required": ["code", "message"], "properties": {
+        "code": {"enum": [code.value for code in ErrorCode]},
+        "message": {"type": "string"},
+        "fields": {"type": "object", "additionalProperties": {
+            "type": "array", "items": {"type": "string"}}}}}
+    stored = {
+        "type": "object", "required": ["_id", "secret", "previous_secrets"],
+        "additionalProperties": False,
+        "description": "Sent only by a command that wrote the client's secrets (a create, a "
+                       "rotation, an edit that set a secret, the end of a grace): the "
+                       "document's `_id` and its secrets as stored, sealed for the client "
+                       "and slot they are stored in (not for a command), so that the "
+                       "gateway holds the client without reading it back. Never a secret "
+                       "in the clear.",
+        "properties": {
+            "_id": {"type": "string", "pattern": "^[0-9a-f]{24}$",
+                    "description": "The client document's ObjectId, in hex."},
+            "secret": _nullable(sealed),
+            "previous_secrets": {"type": "array", "items": {
+                "type": "object", "required": ["secret", "expires_at"],
+                "additionalProperties": False,
+                "properties": {"secret": sealed,
+                               "expires_at": {"type": "string", "format": "date-time"}}}},
+        }}
+    return {
+        "type": "object",
+        "required": ["operation_id", "kind", "status", "client_key", "client", "error",
+                     "warnings", "token"],
+        "additionalProperties": False,
+        "properties": {
+            "operation_id": {"type": "string", "minLength": 1,
+                             "description": "The command's `id`, also the message's "
+                                            "`correlation_id`."},
+            "kind": {"enum": list(COMMAND_TYPES)},
+            "status": {"enum": [status.value for status in OperationStatus
+                                if status is not OperationStatus.PENDING]},
+            "client_key": {"type": ["string", "null"]},
+            "client": _nullable({"$ref": _SCHEMAS + "Client"}),
+            "error": _nullable(error),
+            "warnings": {"type": "array", "items": {"type": "string"}},
+            "token": {"type": ["object", "null"],
+                      "description": "The initial access token's record (a token command)."},
+            STORED: stored,
+        },
+    }
+
+
+def _replies(topology: Topology, channels: dict[str, Any], operations: dict[str, Any],
+             messages: dict[str, Any], schemas: dict[str, Any]) -> None:
+    name = "outcomeReply"
+    replies = topology.exchange(topology.replies_exchange)
+    schemas["ReplyMacHeaders"] = _reply_mac_headers()
+    schemas["OutcomeReply"] = _outcome_reply_schema()
+    messages[name] = {
+        "name": name,
+        "title": "Outcome reply",
+        "summary": "How a command ended, for the gateway that sent it.",
+        "contentType": JSON_TYPE,
+        "headers": {"$ref": _SCHEMAS + "ReplyMacHeaders"},
+        "payload": {"$ref": _SCHEMAS + "OutcomeReply"},
+    }
+    channels["outcomeReplies"] = {
+        "address": None,  # the command's `reply_to`: one per gateway
+        "title": "Outcome replies",
+        "description": f"Published by a worker to the direct exchange "
+                       f"`{topology.replies_exchange}` with the command's `reply_to` as "
+                       f"routing key: the name of the sending gateway's own exclusive queue "
+                       f"(`{topology.reply_queue('<gateway id>')}`), bound under it. Sent "
+                       "once the outcome is stored in the operation, which stays the record: "
+                       "a reply lost or refused only makes the gateway answer 202. Internal "
+                       "to clientkeys: documented for operators.",
+        "messages": {name: {"$ref": f"#/components/messages/{name}"}},
+        "bindings": {"amqp": {
+            "is": "routingKey",
+            "exchange": {"name": replies.name, "type": replies.kind, "durable": True,
+                         "autoDelete": False},
+            "bindingVersion": AMQP_BINDING_VERSION}},
+    }
+    operations["sendOutcomeReply"] = {
+        "action": "send",
+        "channel": {"$ref": "#/channels/outcomeReplies"},
+        "summary": "Workers answer the gateway that sent a command with its outcome.",
+        "messages": [{"$ref": f"#/channels/outcomeReplies/messages/{name}"}],
+    }
+
+
 def _commands(topology: Topology, channels: dict[str, Any], operations: dict[str, Any],
               messages: dict[str, Any], schemas: dict[str, Any]) -> None:
     names = []
@@ -347,6 +459,7 @@ def build_document(namespace: str = DEFAULT_NAMESPACE) -> dict[str, Any]:
     messages: dict[str, Any] = {}
     _events(topology, channels, operations, messages, schemas)
     _commands(topology, channels, operations, messages, schemas)
+    _replies(topology, channels, operations, messages, schemas)
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {
