@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install browser wrk run test lint unit bench bench-smoke screenshots clean
+.PHONY: install browser wrk asyncapi-parser run test lint unit bench bench-smoke screenshots clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "clientkeys needs Python 3.11 or newer")'
@@ -32,6 +32,18 @@ wrk:
 	  echo "installing Debian's wrk for the benchmark"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
+## make asyncapi-parser: the AsyncAPI Initiative's own parser (npm, pinned by its lock file),
+## which checks the AsyncAPI document in the tests (tests/unit/test_asyncapi_parser.py)
+ASYNCAPI_PARSER := tests/asyncapi_parser
+asyncapi-parser: $(ASYNCAPI_PARSER)/node_modules/.installed
+
+$(ASYNCAPI_PARSER)/node_modules/.installed: $(ASYNCAPI_PARSER)/package-lock.json
+	@command -v npm >/dev/null || { \
+	  echo "installing Debian's Node.js and npm for the AsyncAPI parser"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	cd $(ASYNCAPI_PARSER) && npm ci --silent --no-audit --no-fund
+	@touch $@
+
 ## make run: gateway + worker in one process, in-process bus, SecantusDB under ./.clientkeys/
 run: install
 	$(BIN)/clientkeys dev
@@ -43,7 +55,7 @@ run: install
 ## It is bounded, because a failed run of it can leave pytest's teardown spinning.
 LONG_OUTAGE_TEST := tests/faults/test_idempotent_retries.py
 
-test: lint browser wrk
+test: lint browser wrk asyncapi-parser
 	CLIENTKEYS_CHROMIUM=$(CHROMIUM) $(BIN)/pytest --ignore=$(LONG_OUTAGE_TEST)
 	timeout --signal=KILL 900 $(BIN)/pytest $(LONG_OUTAGE_TEST)
 	@$(MAKE) --no-print-directory bench-smoke
@@ -62,7 +74,7 @@ lint: install
 	$(BIN)/mypy
 
 ## make unit: the tests that need neither broker nor database (rules, handlers, deployment files)
-unit: install
+unit: install asyncapi-parser
 	$(BIN)/pytest tests/unit tests/deploy
 
 ## make screenshots: the admin page's pictures in the README (docs/screenshots/), taken
