@@ -3,8 +3,9 @@
 The AsyncAPI Initiative's own parser (npm) reads the whole document in
 `tests/unit/test_asyncapi_parser.py`; no package on PyPI ships it or the official
 AsyncAPI 3.0 JSON Schema, so the document is also checked here, from Python, for
-what that schema and the specification require of the parts it uses: the fixed fields, references that resolve, operations whose
-messages belong to their channel, channel parameters that appear in their
+what that schema and the specification require of the parts it uses: the
+fixed fields, references that resolve, operations whose messages belong to
+their channel, channel parameters that appear in their
 address, AMQP bindings of the form the AMQP bindings 0.3.0 define, and payload
 schemas that are valid JSON Schema (draft 07, which the AsyncAPI schema format
 extends). A message is checked with `jsonschema` against its payload schema,

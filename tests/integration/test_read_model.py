@@ -326,9 +326,15 @@ async def test_clients_new_here_named_by_events_together_are_read_in_one_query(
     await model.stop()
 
 
-async def _rotated(db: AsyncDatabase[Document]) -> tuple[Document, dict[str, Any], bytes]:
-    """Client "a" rotated to version 2 in MongoDB: the document, its view, and the
-    routing key and body of its event (command "command-a-2")."""
+async def _rotation_awaited(db: AsyncDatabase[Document], sent: SentCommands
+                            ) -> tuple[ClientReadModel, set[str], Document, dict[str, Any]]:
+    """This gateway's own rotation of client "a" (command "command-a-2"), stored in
+    MongoDB, its event come while the gateway awaits the reply: the read the event asked
+    for waits. The model, what it awaits, the stored document and the view."""
+    await db[CLIENTS].insert_one(stored("a", 1, "approved"))
+    awaiting = {"command-a-2"}
+    model = ClientReadModel(db, reconcile_every_s=60, awaited=awaiting.__contains__)
+    await model.reconcile()
     rotated_at = now()
     new_secret = KEYRING.seal("s2", client_secret_aad("a", SecretSlot.CURRENT)).to_document()
     await db[CLIENTS].update_one({"key": "a"}, {"$set": {
@@ -339,25 +345,20 @@ async def _rotated(db: AsyncDatabase[Document]) -> tuple[Document, dict[str, Any
     view = public_client({**stored("a", 2, "approved"), "secret_rotated_at": rotated_at,
                           "updated_at": rotated_at})
     published = ClientEvent(ClientEventType.SECRET_ROTATED, view, "alice", "command-a-2")
-    return written, view, encode_event(published, "ns")
+    sent.commands.clear()
+    await model.on_event(published.routing_key, encode_event(published, "ns"))
+    await asyncio.sleep(3 * REPLY_CHECK_S)
+    assert _client_finds(sent) == []  # still awaited
+    return model, awaiting, written, view
 
 
 async def test_a_reply_carrying_the_stored_secrets_spares_the_read_its_event_asked_for(
         counted_db: tuple[AsyncDatabase[Document], SentCommands]) -> None:
-    """This gateway's own rotation: its event comes first, while the gateway awaits the
-    reply, and the read it asks for waits; the worker's reply brings the `_id` and
-    sealed secrets as stored, so none is made, and a credential check right after the
+    """The worker's reply brings the `_id` and sealed secrets as stored, so the read the
+    rotation's event asked for is never made, and a credential check right after the
     answer sees the new secret."""
     db, sent = counted_db
-    await db[CLIENTS].insert_one(stored("a", 1, "approved"))
-    awaiting = {"command-a-2"}
-    model = ClientReadModel(db, reconcile_every_s=60, awaited=awaiting.__contains__)
-    await model.reconcile()
-    written, view, body = await _rotated(db)
-    sent.commands.clear()
-    await model.on_event("client.oauth1.secret_rotated", body)
-    await asyncio.sleep(3 * REPLY_CHECK_S)
-    assert _client_finds(sent) == []  # still awaited
+    model, awaiting, written, view = await _rotation_awaited(db, sent)
     reply = OutcomeReply.decode(OutcomeReply(
         Outcome("command-a-2", "rotate_secret", OperationStatus.SUCCEEDED, "a", view),
         StoredSecrets.of(written)).encode())  # as it crosses the broker
@@ -377,15 +378,7 @@ async def test_a_read_waiting_for_a_reply_that_never_came_is_made_once_none_awai
     """The request gave up waiting (it answered 202) or the reply was lost: the read
     its event asked for is made then, so the model holds the new secret."""
     db, sent = counted_db
-    await db[CLIENTS].insert_one(stored("a", 1, "approved"))
-    awaiting = {"command-a-2"}
-    model = ClientReadModel(db, reconcile_every_s=60, awaited=awaiting.__contains__)
-    await model.reconcile()
-    written, _, body = await _rotated(db)
-    sent.commands.clear()
-    await model.on_event("client.oauth1.secret_rotated", body)
-    await asyncio.sleep(3 * REPLY_CHECK_S)
-    assert _client_finds(sent) == []
+    model, awaiting, written, _ = await _rotation_awaited(db, sent)
     awaiting.clear()
 
     async def read_again() -> bool:
