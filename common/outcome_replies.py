@@ -63,17 +63,26 @@ class StoredSecrets:
                                    for sealed, ends in self.previous]}
 
     @classmethod
-    def from_wire(cls, data: Mapping[str, Any]) -> StoredSecrets:
-        current = data.get(CURRENT_SECRET)
+    def from_wire(cls, data: Any) -> StoredSecrets:
+        """Raises ValueError, KeyError or TypeError for what a worker does not send."""
+        if not isinstance(data, Mapping) or not isinstance(data["_id"], str):
+            raise TypeError("not the stored part of a reply")
         try:
             object_id = ObjectId(data["_id"])
         except InvalidId as exc:
             raise ValueError(str(exc)) from None
+        current = data.get(CURRENT_SECRET)
         return cls(object_id,
                    SealedSecret.from_wire(current) if current else None,
-                   tuple((SealedSecret.from_wire(entry["secret"]),
-                          datetime.fromisoformat(entry["expires_at"]))
+                   tuple((SealedSecret.from_wire(entry["secret"]), _instant(entry["expires_at"]))
                          for entry in data.get(PREVIOUS_SECRETS) or ()))
+
+
+def _instant(text: str) -> datetime:
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is None:
+        raise ValueError(f"{text!r} names no time zone")
+    return at
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,8 @@ class OutcomeReply:
     def decode(cls, body: bytes) -> OutcomeReply:
         """Raises ValueError, KeyError or TypeError for a body that is not a reply."""
         data = json.loads(body)
+        if not isinstance(data, dict):
+            raise TypeError("a reply is a JSON object")
         stored = data.get(STORED)
         return cls(Outcome.from_dict(data),
                    StoredSecrets.from_wire(stored) if stored is not None else None)

@@ -90,10 +90,12 @@ CATCH_UP_SLICE = timedelta(seconds=5)
 _CAUGHT_UP_FIELDS: Final[dict[str, int]] = {**STORED_FIELDS, "removed_at": 1}
 # A client an event names that the model must read (new to it, or its secrets changed)
 # is read in the background, with the others due then in one query by key. But the
-# event of this gateway's own command comes before its reply (a worker publishes the
+# event of this gateway's own create comes before its reply (a worker publishes the
 # events before its last writes and replies after them), and the reply carries the
 # client's stored secrets (common.outcome_replies): while the gateway still awaits it,
-# the read waits, looking again every REPLY_CHECK_S, and the reply makes it needless.
+# the read of a client new here waits, looking again every REPLY_CHECK_S, and the reply
+# makes it needless. A client held already is read at once: until then its credentials
+# are checked against the secrets held, which may be the replaced ones.
 REPLY_CHECK_S = 0.05
 _READ_BATCH = 100
 
@@ -137,6 +139,7 @@ class ClientReadModel:
         self._reading: asyncio.Task[None] | None = None
         self._waiting_replies: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopped = False
         self._loop_task: asyncio.Task[None] | None = None
         self.loaded = asyncio.Event()
 
@@ -202,13 +205,14 @@ class ClientReadModel:
         self._loop_task = asyncio.create_task(self._run(), name="read-model")
 
     async def stop(self) -> None:
-        for task in [self._loop_task, *self._tasks]:
-            if task is not None:
-                task.cancel()
-        for task in [self._loop_task, *self._tasks]:
-            if task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        """Stop every task; events that still come (the bus closes later) start none."""
+        self._stopped = True
+        tasks = [task for task in (self._loop_task, *self._tasks) if task is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _run(self) -> None:
         delay = 1.0
@@ -344,8 +348,14 @@ class ClientReadModel:
             return  # already as new (an outcome of this gateway's, or a duplicate)
         if current is not None:
             self._set(current.with_view(view))
-        if event.type in _SECRET_EVENTS or current is None:
-            self._refresh_soon(key, version, event.command_id)
+        if current is None:
+            # New here: until it is read a read of it says 404, and no credential of it
+            # is checked. This gateway's own create brings it with its reply.
+            self._refresh_soon(key, version, awaiting=event.command_id)
+        elif event.type in _SECRET_EVENTS:
+            # Read at once even when this gateway made the change: until then it checks
+            # credentials against the secrets it holds, which may be the replaced ones.
+            self._refresh_soon(key, version)
 
     async def apply_outcome(self, view: Mapping[str, Any], *, removed: bool,
                             stored: StoredSecrets | None = None) -> None:
@@ -367,13 +377,13 @@ class ClientReadModel:
         # are to be read in the background; the caller must not check a credential
         # against the old ones, so they are taken from the reply or read here, before
         # the answer.
-        refreshing = key in self._refreshing or key in self._due or key in self._after_reply
-        if current is not None and current.version >= version and not refreshing:
-            return
-        if stored is not None:
+        if stored is not None:  # what a read would bring; `_put` keeps a newer entry
             self._put(entry_of_view(view, cast(ClientDocument, stored.document())),
                       from_events=True)
             self._read_for(key, version)
+            return
+        refreshing = key in self._refreshing or key in self._due or key in self._after_reply
+        if current is not None and current.version >= version and not refreshing:
             return
         if current is None or refreshing or not current.same_secret_facts(view):
             try:
@@ -401,14 +411,16 @@ class ClientReadModel:
         if self._after_reply.get(key, (version, ""))[0] <= version:
             self._after_reply.pop(key, None)
 
-    def _refresh_soon(self, key: str, version: int, command_id: str) -> None:
-        """Read the client again in the background: at once, with the others due, unless
-        this gateway awaits the reply to `command_id`; one read per key at a time."""
-        if key in self._refreshing:
+    def _refresh_soon(self, key: str, version: int, *, awaiting: str | None = None) -> None:
+        """Read the client again in the background, with the others due; after the
+        reply, if this gateway awaits the reply to command `awaiting`. A client being
+        read already is read once more after that read: it may have begun before the
+        change this asks for was written."""
+        if self._stopped:
             return
-        if self._awaited(command_id):
+        if awaiting is not None and self._awaited(awaiting):
             wanted = max(version, self._after_reply.get(key, (version, ""))[0])
-            self._after_reply[key] = (wanted, command_id)
+            self._after_reply[key] = (wanted, awaiting)
             if self._waiting_replies is None:
                 self._waiting_replies = self._background(self._wait_for_replies())
             return
@@ -431,7 +443,7 @@ class ClientReadModel:
                 for key, (version, command_id) in list(self._after_reply.items()):
                     if not self._awaited(command_id):
                         del self._after_reply[key]
-                        self._refresh_soon(key, version, command_id)
+                        self._refresh_soon(key, version)
         finally:
             self._waiting_replies = None
 
@@ -455,5 +467,12 @@ class ClientReadModel:
     async def _read_again(self, keys: list[str]) -> None:
         found = self._db[CLIENTS].find({"key": {"$in": keys}}, _CAUGHT_UP_FIELDS)
         for document in await found.to_list():
-            if live(document) is not None:
-                self._put(entry_of(cast(ClientDocument, document)), from_events=True)
+            if live(document) is None:
+                continue
+            try:
+                entry = entry_of(cast(ClientDocument, document))
+            except (KeyError, TypeError, ValueError) as exc:  # not one batch for one client
+                log.warning("client %s as stored cannot be held (%s); reconciliation will "
+                            "try again", document.get("key"), type(exc).__name__)
+                continue
+            self._put(entry, from_events=True)

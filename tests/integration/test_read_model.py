@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -326,47 +327,41 @@ async def test_clients_new_here_named_by_events_together_are_read_in_one_query(
     await model.stop()
 
 
-async def _rotation_awaited(db: AsyncDatabase[Document], sent: SentCommands
+async def _creation_awaited(db: AsyncDatabase[Document], sent: SentCommands
                             ) -> tuple[ClientReadModel, set[str], Document, dict[str, Any]]:
-    """This gateway's own rotation of client "a" (command "command-a-2"), stored in
+    """This gateway's own create of client "a" (command "command-a-1"), stored in
     MongoDB, its event come while the gateway awaits the reply: the read the event asked
     for waits. The model, what it awaits, the stored document and the view."""
-    await db[CLIENTS].insert_one(stored("a", 1, "approved"))
-    awaiting = {"command-a-2"}
+    awaiting = {"command-a-1"}
     model = ClientReadModel(db, reconcile_every_s=60, awaited=awaiting.__contains__)
     await model.reconcile()
-    rotated_at = now()
-    new_secret = KEYRING.seal("s2", client_secret_aad("a", SecretSlot.CURRENT)).to_document()
-    await db[CLIENTS].update_one({"key": "a"}, {"$set": {
-        "secret": new_secret, "secret_rotated_at": rotated_at, "version": 2,
-        "updated_at": rotated_at}})
+    await db[CLIENTS].insert_one(stored("a", 1))
     written = await db[CLIENTS].find_one({"key": "a"})
     assert written is not None
-    view = public_client({**stored("a", 2, "approved"), "secret_rotated_at": rotated_at,
-                          "updated_at": rotated_at})
-    published = ClientEvent(ClientEventType.SECRET_ROTATED, view, "alice", "command-a-2")
+    view = public_client(cast(ClientDocument, written))
+    published = ClientEvent(ClientEventType.CREATED, view, "alice", "command-a-1")
     sent.commands.clear()
     await model.on_event(published.routing_key, encode_event(published, "ns"))
     await asyncio.sleep(3 * REPLY_CHECK_S)
-    assert _client_finds(sent) == []  # still awaited
+    assert _client_finds(sent) == [] and model.get("a") is None  # still awaited
     return model, awaiting, written, view
 
 
 async def test_a_reply_carrying_the_stored_secrets_spares_the_read_its_event_asked_for(
         counted_db: tuple[AsyncDatabase[Document], SentCommands]) -> None:
-    """The worker's reply brings the `_id` and sealed secrets as stored, so the read the
-    rotation's event asked for is never made, and a credential check right after the
-    answer sees the new secret."""
+    """The worker's reply brings the new client's `_id` and sealed secrets as stored,
+    so the read its event asked for is never made, and a credential check right after
+    the answer finds the client and its secret."""
     db, sent = counted_db
-    model, awaiting, written, view = await _rotation_awaited(db, sent)
+    model, awaiting, written, view = await _creation_awaited(db, sent)
     reply = OutcomeReply.decode(OutcomeReply(
-        Outcome("command-a-2", "rotate_secret", OperationStatus.SUCCEEDED, "a", view),
+        Outcome("command-a-1", "create_client", OperationStatus.SUCCEEDED, "a", view),
         StoredSecrets.of(written)).encode())  # as it crosses the broker
     awaiting.clear()
     assert reply.outcome.client is not None
     await model.apply_outcome(reply.outcome.client, removed=False, stored=reply.stored)
     held = model.get("a")
-    assert held is not None and held.version == 2
+    assert held is not None and held.version == 1
     assert held.secrets == secrets_of(cast(ClientDocument, written))
     await asyncio.sleep(3 * REPLY_CHECK_S)
     assert _client_finds(sent) == []
@@ -376,9 +371,9 @@ async def test_a_reply_carrying_the_stored_secrets_spares_the_read_its_event_ask
 async def test_a_read_waiting_for_a_reply_that_never_came_is_made_once_none_awaits_it(
         counted_db: tuple[AsyncDatabase[Document], SentCommands]) -> None:
     """The request gave up waiting (it answered 202) or the reply was lost: the read
-    its event asked for is made then, so the model holds the new secret."""
+    its event asked for is made then, so the model holds the new client."""
     db, sent = counted_db
-    model, awaiting, written, _ = await _rotation_awaited(db, sent)
+    model, awaiting, written, _ = await _creation_awaited(db, sent)
     awaiting.clear()
 
     async def read_again() -> bool:
@@ -388,3 +383,102 @@ async def test_a_read_waiting_for_a_reply_that_never_came_is_made_once_none_awai
     await eventually(read_again)
     assert _client_finds(sent) == [{"key": {"$in": ["a"]}}]
     await model.stop()
+
+
+async def test_its_own_rotation_is_read_at_once_though_its_reply_is_awaited(
+        counted_db: tuple[AsyncDatabase[Document], SentCommands]) -> None:
+    """A client the model holds: until the new secrets are read it checks credentials
+    against the ones it holds, the replaced ones among them, so the read does not wait
+    for the reply."""
+    db, sent = counted_db
+    await db[CLIENTS].insert_one(stored("a", 1, "approved"))
+    model = ClientReadModel(db, reconcile_every_s=60, awaited=lambda _: True)
+    await model.reconcile()
+    sent.commands.clear()
+    written = await _rotate(db)
+    await model.on_event(*event("secret_rotated", "a", 2, "approved"))
+
+    async def read_again() -> bool:
+        held = model.get("a")
+        return held is not None and held.secrets == secrets_of(cast(ClientDocument, written))
+
+    await eventually(read_again)
+    await model.stop()
+
+
+async def _rotate(db: AsyncDatabase[Document]) -> Document:
+    """Client "a" given a new secret at the next version, in MongoDB."""
+    new_secret = KEYRING.seal(uuid.uuid4().hex, client_secret_aad("a", SecretSlot.CURRENT))
+    await db[CLIENTS].update_one({"key": "a"}, {"$set": {"secret": new_secret.to_document()},
+                                                "$inc": {"version": 1}})
+    written = await db[CLIENTS].find_one({"key": "a"})
+    assert written is not None
+    return written
+
+
+class _HeldReads:
+    """The clients collection, whose reads by key wait until `go` is set once started."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db, self.started, self.go = db, asyncio.Event(), asyncio.Event()
+
+    def __getitem__(self, name: str) -> Any:
+        return self if name == CLIENTS else self._db[name]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db[CLIENTS], name)
+
+    def find(self, query: Document, *args: Any, **options: Any) -> Any:
+        cursor = self._db[CLIENTS].find(query, *args, **options)
+        if "key" not in query:
+            return cursor
+        gate = self
+
+        class Held:
+            async def to_list(self) -> list[Document]:
+                found = await cursor.to_list()  # read now: before the change below
+                gate.started.set()
+                await gate.go.wait()
+                return found
+        return Held()
+
+
+async def test_a_change_while_its_client_is_being_read_is_read_again(
+        counted_db: tuple[AsyncDatabase[Document], SentCommands]) -> None:
+    """Another gateway's two rotations in a row: the second's event comes while the read
+    the first asked for is under way with the document as it was before the second. The
+    model must read again after it, or it would hold the second version's view with the
+    first version's secrets until a reconciliation."""
+    db, _ = counted_db
+    await db[CLIENTS].insert_one(stored("a", 1, "approved"))
+    held_reads = _HeldReads(db)
+    model = ClientReadModel(cast(AsyncDatabase[Document], held_reads), reconcile_every_s=60)
+    await model.reconcile()
+    await _rotate(db)
+    await model.on_event(*event("secret_rotated", "a", 2, "approved"))
+    await held_reads.started.wait()  # version 2 read, not yet applied
+    latest = await _rotate(db)
+    await model.on_event(*event("secret_rotated", "a", 3, "approved"))
+    held_reads.go.set()
+
+    async def read_again() -> bool:
+        held = model.get("a")
+        return held is not None and held.secrets == secrets_of(cast(ClientDocument, latest))
+
+    await eventually(read_again)
+    await model.stop()
+
+
+async def test_events_after_stop_start_no_read(
+        counted_db: tuple[AsyncDatabase[Document], SentCommands]) -> None:
+    """The gateway stops its model before it closes the bus: an event still delivered
+    then reads nothing, and leaves no task behind."""
+    db, sent = counted_db
+    model = ClientReadModel(db, reconcile_every_s=60)
+    await model.reconcile()
+    await db[CLIENTS].insert_one(stored("a", 1))
+    await model.stop()
+    sent.commands.clear()
+    await model.on_event(*event("created", "a", 1, "pending"))
+    await asyncio.sleep(3 * REPLY_CHECK_S)
+    assert _client_finds(sent) == [] and model.get("a") is None

@@ -29,11 +29,23 @@ async def test_a_signed_reply_resolves_its_waiter_and_a_forged_one_does_not() ->
         assert future.done() and future.result().outcome.operation_id == "op-1"
 
 
-_BAD_STORED = (b'{"operation_id": "op-1", "kind": "create_client", "status": "succeeded", '
-               b'"stored": {"_id": "not an object id", "secret": null}}')
+def _stored(part: str) -> bytes:
+    return (b'{"operation_id": "op-1", "kind": "create_client", "status": "succeeded", '
+            b'"stored": ' + part.encode() + b'}')
 
 
-@pytest.mark.parametrize("body", [b"not json", b"{}", _BAD_STORED])
+# A reply is signed by a worker, so these come only from a faulty one; each is dropped.
+_BAD_STORED = [_stored(part) for part in (
+    '{"_id": "not an object id", "secret": null}',
+    '{"_id": null, "secret": null}',  # not a new random id
+    '"a string"',
+    '{"_id": "0123456789abcdef01234567", "secret": "in the clear"}',
+    '{"_id": "0123456789abcdef01234567", "secret": null, "previous_secrets": [{"secret": '
+    '{"kid": "k1", "nonce": "AA", "ct": "AA"}, "expires_at": "2030-01-01T00:00:00"}]}',
+)]
+
+
+@pytest.mark.parametrize("body", [b"not json", b"{}", b"[]", *_BAD_STORED])
 async def test_a_signed_reply_that_cannot_be_read_is_dropped(body: bytes) -> None:
     waiter = OutcomeWaiter(KEYRING)
     with waiter.expect("op-1") as future:
