@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -284,6 +285,15 @@ def measure(profile: Profile, folder: Path, *, only: str | None = None
         asyncio.run(delete_topology(stack.namespace))
 
 
+def keep_logs(folder: Path) -> Path:
+    """The logs of a run whose figures failed (the gateway's, the workers', the
+    database server's), copied out of its folder, which is removed: they say why."""
+    kept = Path(tempfile.mkdtemp(prefix="clientkeys-bench-logs-"))
+    for log in folder.glob("*.log"):
+        shutil.copy2(log, kept / log.name)
+    return kept
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true",
@@ -301,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
                           with_secrets=min(profile.with_secrets, args.clients // 10))
     with tempfile.TemporaryDirectory(prefix="clientkeys-bench-") as folder:
         rows, notes, problems, refused = measure(profile, Path(folder), only=args.only)
+        kept = keep_logs(Path(folder)) if problems or refused else None
     setup = (f"{profile.clients:,} clients seeded; wrk and each bare client at "
              f"{profile.connections} concurrent requests for {profile.seconds:g} s per figure; "
              "gateway and worker with production settings (JSON logs at INFO).")
@@ -316,4 +327,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: not measured: {problem}", file=sys.stderr)
     for answer in refused:
         print(f"bench: failed requests: {answer}", file=sys.stderr)
+    if kept is not None:
+        print(f"bench: the processes' logs of this run are kept in {kept}", file=sys.stderr)
     return 1 if problems or (args.smoke and refused) else 0
